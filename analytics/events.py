@@ -1,0 +1,159 @@
+"""The event log: every search, click and vote. Sole owner of the searches, clicks and votes tables.
+
+Requests never wait for the disk: ``EventLog.log_*`` puts the event on a queue and returns; one
+writer thread stores queued events in batches (one transaction each). ``flush()`` waits until all
+events queued before the call are on disk, and ``close()`` flushes and stops the writer, which is
+what the server does on SIGTERM so that no acknowledged event is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import queue
+import secrets
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+
+# -- schema (numbered migrations, applied by analytics.store) -------------------------------
+def create_event_tables(db) -> None:
+    db["searches"].create(
+        {"query_id": str, "ts": str, "session": str, "query": str, "normalized": str, "results": int,
+         "top_slugs": str, "took_ms": float, "module": str, "tag": str, "page": int, "source": str},
+        pk="query_id",
+    )
+    db["clicks"].create(
+        {"id": int, "ts": str, "query_id": str, "slug": str, "position": int, "session": str}, pk="id"
+    )
+    db["votes"].create(
+        {"id": int, "ts": str, "slug": str, "helpful": int, "comment": str, "session": str}, pk="id"
+    )
+    db["searches"].create_index(["ts"])
+    db["searches"].create_index(["session", "ts"])
+    db["clicks"].create_index(["query_id"])
+    db["clicks"].create_index(["slug"])
+    db["votes"].create_index(["slug"])
+
+
+MIGRATIONS = [create_event_tables]
+
+
+def now_iso() -> str:
+    """UTC timestamp with milliseconds, the format of every ts column."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_query_id() -> str:
+    """An unguessable id that joins a click to the search it came from."""
+    return secrets.token_hex(8)
+
+
+def is_query_id(value) -> bool:
+    """True when value has the shape of a query id."""
+    return isinstance(value, str) and len(value) == 16 and all(c in "0123456789abcdef" for c in value)
+
+
+# -- writing ------------------------------------------------------------------------------
+_STOP = object()
+
+
+class EventLog:
+    """Buffered, batched writer of events into the database at database_url."""
+
+    def __init__(self, database_url: str, batch_size: int = 500, interval: float = 0.25):
+        from .store import open_db
+
+        self.database_url = database_url
+        open_db(database_url).conn.close()  # create the file and tables now, so errors show at start
+        self.batch_size = batch_size
+        self.interval = interval
+        self._queue: queue.Queue = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="kb-event-writer", daemon=True)
+        self._thread.start()
+
+    def log_search(self, *, query_id: str, query: str, normalized: str, results: int, top_slugs: list[str],
+                   took_ms: float, session: str = "", module: str = "", tag: str = "", page: int = 1,
+                   source: str = "api") -> None:
+        """Record one search (returns at once; stored by the writer thread)."""
+        self._put("searches", {
+            "query_id": query_id, "ts": now_iso(), "session": session, "query": query, "normalized": normalized,
+            "results": results, "top_slugs": json.dumps(top_slugs, ensure_ascii=False), "took_ms": took_ms,
+            "module": module or "", "tag": tag or "", "page": page, "source": source,
+        })
+
+    def log_click(self, *, query_id: str, slug: str, position: int, session: str = "") -> None:
+        """Record a click on a search result."""
+        self._put("clicks", {"ts": now_iso(), "query_id": query_id, "slug": slug, "position": position,
+                             "session": session})
+
+    def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "") -> None:
+        """Record a "was this page helpful?" vote."""
+        self._put("votes", {"ts": now_iso(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
+                            "session": session})
+
+    def _put(self, table: str, row: dict) -> None:
+        if self._closed:
+            raise RuntimeError("event log is closed")
+        self._queue.put((table, row))
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until every event queued so far is stored."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        """Store everything still queued and stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put((_STOP, None))
+        self._thread.join(timeout=60)
+
+    # The writer thread: wait for a first event, gather up to batch_size more for `interval`, store.
+    def _run(self) -> None:
+        from .store import open_db
+
+        db = open_db(self.database_url)
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + self.interval
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            if any(table is _STOP for table, _ in batch):
+                stopping = True
+            rows = [(t, r) for t, r in batch if t is not _STOP]
+            self._store(db, rows)
+            for _ in batch:
+                self._queue.task_done()
+        db.conn.close()
+
+    def _store(self, db, rows) -> None:
+        by_table: dict[str, list[dict]] = {}
+        for table, row in rows:
+            by_table.setdefault(table, []).append(row)
+        for attempt in range(20):
+            try:
+                with db.conn:
+                    for table, table_rows in by_table.items():
+                        db[table].insert_all(table_rows, ignore=True)
+                return
+            except Exception:  # a locked or full disk must not kill the writer; retry, then report
+                log.exception("could not store %d events (attempt %d)", len(rows), attempt + 1)
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+        log.error("gave up storing %d events", len(rows))
+
+
+# -- reading ------------------------------------------------------------------------------
+def counts(db) -> dict:
+    """How many searches, clicks and votes are stored."""
+    return {table: db[table].count for table in ("searches", "clicks", "votes")}

@@ -1,0 +1,90 @@
+"""The one place that opens kb's database: URL parsing, WAL, pragmas and numbered migrations.
+
+Each concept owns its tables and declares their migrations in its own module (events.py owns
+searches, clicks and votes); this module only applies them in order and records what ran in
+``_migrations``. Only SQLite exists today; the URL keeps room for a PostgreSQL backend behind the
+same functions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import sqlite_utils
+
+from indexer.errors import KBError
+
+
+class DatabaseError(KBError):
+    """The database URL or file cannot be used."""
+
+    status = 500
+    code = "database"
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file behind a sqlite:/// URL (or a plain path); DatabaseError for other schemes."""
+    if "://" not in database_url:
+        return Path(database_url)
+    parsed = urlparse(database_url)
+    if parsed.scheme != "sqlite":
+        raise DatabaseError(
+            f"database URL {database_url!r}: only sqlite:///path/to/kb.db is supported in this version "
+            "(a PostgreSQL backend is planned behind the same functions)"
+        )
+    # SQLAlchemy's convention: sqlite:///relative/kb.db and sqlite:////absolute/kb.db
+    path = unquote(parsed.netloc + parsed.path)[1:] if not parsed.netloc else unquote(parsed.netloc + parsed.path)
+    if not path or path.endswith("/"):
+        raise DatabaseError(f"database URL {database_url!r} names no file: use sqlite:///data/kb.db")
+    return Path(path)
+
+
+def _all_migrations():
+    # Imported here so that concept modules can import this one without a cycle.
+    from . import events
+
+    return [("events", events.MIGRATIONS)]
+
+
+def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in WAL mode with migrations applied."""
+    path = sqlite_path(database_url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}. Check --data / KB_DATABASE_URL") from None
+    db = sqlite_utils.Database(conn)
+    try:
+        db.enable_wal()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        if migrate:
+            apply_migrations(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path} is not a usable kb database: {exc}") from None
+    return db
+
+
+_migrate_lock = threading.Lock()
+
+
+def apply_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Run every migration not yet recorded; return the names of those that ran."""
+    ran = []
+    with _migrate_lock:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+        for concept, migrations in _all_migrations():
+            for number, fn in enumerate(migrations, 1):
+                name = f"{concept}:{number:03d}_{fn.__name__}"
+                if name in done:
+                    continue
+                with db.conn:
+                    fn(db)
+                    db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [name])
+                ran.append(name)
+    return ran

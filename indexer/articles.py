@@ -1,0 +1,227 @@
+"""What an article is: one front-matter parser and the document model.
+
+The indexer, the site build and (later) the contribution publisher all read
+articles through :func:`parse_article`, so they agree on titles, slugs and
+dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import markdown
+import yaml
+from bs4 import BeautifulSoup
+
+from .errors import ArticleError
+
+ARTICLE_SUFFIXES = (".md", ".mdx", ".markdown")
+INDEX_STEMS = ("index", "readme")
+
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_MD = markdown.Markdown(extensions=["tables", "fenced_code", "admonition", "toc", "attr_list"])
+
+
+@dataclass
+class Article:
+    """One help article as every part of kb sees it."""
+
+    slug: str
+    path: str  # source file relative to the docs folder, POSIX style
+    url: str  # site URL relative to the site root, e.g. "gantt/critical-path/"
+    title: str
+    summary: str = ""
+    headings: list[str] = field(default_factory=list)
+    body: str = ""
+    tags: list[str] = field(default_factory=list)
+    module: str = ""
+    owner: str = ""
+    reviewed: dt.date | None = None
+    review_every: int | None = None
+    content_hash: str = ""
+    meta: dict = field(default_factory=dict)  # the whole front matter, unknown keys included
+
+    def to_dict(self) -> dict:
+        """A JSON-ready view of the article."""
+        return {
+            "slug": self.slug,
+            "path": self.path,
+            "url": self.url,
+            "title": self.title,
+            "summary": self.summary,
+            "headings": self.headings,
+            "tags": self.tags,
+            "module": self.module,
+            "owner": self.owner,
+            "reviewed": self.reviewed.isoformat() if self.reviewed else None,
+            "review_every": self.review_every,
+            "content_hash": self.content_hash,
+        }
+
+
+def split_front_matter(text: str, source: str = "<text>") -> tuple[dict, str, int]:
+    """Return (front matter, Markdown body, line where the body starts).
+
+    Raises ArticleError naming the file and line when the YAML is broken.
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text.lstrip("\ufeff"), 1
+    raw = match.group(1) or ""
+    try:
+        meta = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1  # +1 for the opening ---, +1 for 1-based
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ArticleError(f"{source}:{line}: broken front matter: {problem}", path=source, line=line) from None
+    if not isinstance(meta, dict):
+        raise ArticleError(f"{source}:2: front matter must be a mapping of keys to values", path=source, line=2)
+    body_line = text[: match.end()].count("\n") + 1
+    return meta, text[match.end() :], body_line
+
+
+def slug_for(relpath: str) -> str:
+    """The stable slug of a source file: its path without suffix; index/README pages take the folder's."""
+    p = PurePosixPath(relpath)
+    parts = list(p.parent.parts)
+    stem = p.stem
+    if stem.lower() not in INDEX_STEMS:
+        parts.append(stem)
+    return "/".join(parts) or "index"
+
+
+def url_for(relpath: str) -> str:
+    """The site URL MkDocs gives this file (use_directory_urls), relative to the site root."""
+    slug = slug_for(relpath)
+    return "" if slug == "index" and "/" not in relpath else slug + "/"
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [t.strip() for t in re.split(r"[,，]", value) if t.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(t).strip() for t in value if str(t).strip()]
+    return [str(value)]
+
+
+def _as_date(value, source: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ArticleError(f"{source}: 'reviewed' must be a date like 2026-09-30, got {value!r}", path=source) from None
+
+
+def _as_int(value, key: str, source: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ArticleError(f"{source}: '{key}' must be a whole number of days, got {value!r}", path=source) from None
+    if number <= 0:
+        raise ArticleError(f"{source}: '{key}' must be positive, got {number}", path=source)
+    return number
+
+
+def markdown_to_text(md_text: str) -> tuple[str, list[str], str | None]:
+    """Render Markdown and return (plain text, headings h2-h4, first h1 or None)."""
+    _MD.reset()
+    html = _MD.convert(md_text)
+    soup = BeautifulSoup(html, "html.parser")
+    h1 = soup.find("h1")
+    first_heading = h1.get_text(" ", strip=True) if h1 else None
+    headings = [h.get_text(" ", strip=True) for h in soup.find_all(["h2", "h3", "h4"])]
+    if h1:
+        h1.decompose()
+    text = soup.get_text("\n")
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r"\n\s*\n+", "\n", text).strip()
+    return text, headings, first_heading
+
+
+def parse_article(text: str, relpath: str) -> Article:
+    """Parse one article's source text; relpath is its path inside the docs folder."""
+    meta, body_md, _ = split_front_matter(text, relpath)
+    body, headings, first_heading = markdown_to_text(body_md)
+    slug = slug_for(relpath)
+    title = str(meta.get("title") or first_heading or PurePosixPath(relpath).stem.replace("-", " ")).strip()
+    return Article(
+        slug=slug,
+        path=relpath,
+        url=url_for(relpath),
+        title=title,
+        summary=str(meta.get("summary") or "").strip(),
+        headings=headings,
+        body=body,
+        tags=_as_list(meta.get("tags")),
+        module=str(meta.get("module") or "").strip(),
+        owner=str(meta.get("owner") or "").strip(),
+        reviewed=_as_date(meta.get("reviewed"), relpath),
+        review_every=_as_int(meta.get("review_every"), "review_every", relpath),
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+        meta=meta,
+    )
+
+
+def is_excluded(meta: dict) -> bool:
+    """Pages that opt out of search (Material's `search: {exclude: true}`), e.g. a tags index."""
+    search = meta.get("search")
+    return isinstance(search, dict) and bool(search.get("exclude"))
+
+
+def find_sources(docs_dir: Path) -> list[Path]:
+    """All Markdown sources below docs_dir, sorted, skipping hidden folders."""
+    found = []
+    for path in sorted(docs_dir.rglob("*")):
+        rel = path.relative_to(docs_dir)
+        if any(part.startswith((".", "_")) for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
+            found.append(path)
+    return found
+
+
+def read_source(path: Path, docs_dir: Path) -> Article:
+    """Read and parse one source file, naming it in any error."""
+    relpath = path.relative_to(docs_dir).as_posix()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(f"{relpath}: not UTF-8 text ({exc.reason} at byte {exc.start})", path=relpath) from None
+    return parse_article(text, relpath)
+
+
+def load_articles(docs_dir: Path, on_problem=None) -> list[Article]:
+    """Every readable article in docs_dir; broken files go to on_problem(ArticleError) and are skipped."""
+    docs_dir = Path(docs_dir)
+    if not docs_dir.is_dir():
+        raise ArticleError(f"docs folder {docs_dir} does not exist: pass --docs or set KB_DOCS", path=str(docs_dir))
+    articles: dict[str, Article] = {}
+    for path in find_sources(docs_dir):
+        try:
+            article = read_source(path, docs_dir)
+        except ArticleError as exc:
+            if on_problem:
+                on_problem(exc)
+            continue
+        if is_excluded(article.meta):
+            continue
+        if article.slug in articles:
+            # index.md and README.md in one folder: MkDocs prefers index.md, so do we.
+            if PurePosixPath(article.path).stem.lower() == "readme":
+                continue
+        articles[article.slug] = article
+    return list(articles.values())

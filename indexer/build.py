@@ -1,0 +1,179 @@
+"""The only writer of the search index: full builds (atomic swap) and incremental updates.
+
+Layout inside the data folder::
+
+    indexes/<name>/      Whoosh index directories (the current one and the one before it)
+    index.current        JSON pointer {"dir": name, "generation": n}: the index readers must use
+
+A full build writes a brand-new directory and then replaces ``index.current`` with os.replace, so a
+running server sees either the old index or the new one, never half of one. An incremental update
+writes a new Whoosh segment generation into the current directory (Whoosh commits are atomic) and
+then bumps the pointer's generation, which is what result caches key on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+
+from .articles import Article, load_articles, slug_for
+from .errors import ArticleError, IndexMissing
+from .schema import article_fields, article_schema
+
+POINTER = "index.current"
+INDEXES = "indexes"
+
+
+@dataclass
+class IndexReport:
+    """What a build or update did, for the CLI to print and tests to check."""
+
+    mode: str  # "full" or "incremental"
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    problems: list[ArticleError] = field(default_factory=list)
+    seconds: float = 0.0
+    version: str = ""
+
+    @property
+    def total(self) -> int:
+        return len(self.added) + len(self.changed) + self.unchanged
+
+    def summary(self) -> str:
+        """One line a person reads: what changed and how long it took."""
+        parts = [f"{len(self.added)} added", f"{len(self.changed)} changed", f"{len(self.removed)} removed",
+                 f"{self.unchanged} unchanged"]
+        return f"{self.mode} index: " + ", ".join(parts) + f" in {self.seconds:.2f}s"
+
+
+def read_pointer(data_dir: Path) -> dict | None:
+    """The current index pointer, or None before the first build."""
+    try:
+        return json.loads((Path(data_dir) / POINTER).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError):
+        return None
+
+
+def _write_pointer(data_dir: Path, dirname: str, generation: int) -> str:
+    tmp = Path(data_dir) / (POINTER + ".tmp")
+    version = f"{dirname}:{generation}"
+    tmp.write_text(json.dumps({"dir": dirname, "generation": generation, "version": version}), encoding="utf-8")
+    os.replace(tmp, Path(data_dir) / POINTER)
+    return version
+
+
+def current_index_dir(data_dir: Path) -> Path:
+    """The directory of the index readers use; IndexMissing if there is none yet."""
+    pointer = read_pointer(data_dir)
+    if not pointer:
+        raise IndexMissing(f"no search index in {data_dir}: run `kb build` (or `kb index`) first")
+    path = Path(data_dir) / INDEXES / pointer["dir"]
+    if not path.is_dir():
+        raise IndexMissing(f"index directory {path} is missing: run `kb index --full` to rebuild it")
+    return path
+
+
+def _add_all(writer, articles: list[Article], progress) -> None:
+    for i, article in enumerate(articles, 1):
+        writer.add_document(**article_fields(article))
+        if progress:
+            progress(i, len(articles))
+
+
+def build_full(docs_dir: Path, data_dir: Path, progress=None, on_problem=None) -> IndexReport:
+    """Index every article into a new directory, then switch readers to it atomically."""
+    started = time.perf_counter()
+    report = IndexReport(mode="full")
+    articles = load_articles(docs_dir, on_problem=_collect(report, on_problem))
+    data_dir = Path(data_dir)
+    root = data_dir / INDEXES
+    root.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 100000}"
+    building = root / (name + ".building")
+    building.mkdir()
+    try:
+        ix = whoosh_index.create_in(str(building), article_schema())
+        writer = ix.writer(limitmb=256)
+        _add_all(writer, articles, progress)
+        writer.commit()
+        generation = ix.latest_generation()
+        ix.close()
+        os.replace(building, root / name)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    previous = read_pointer(data_dir)
+    report.version = _write_pointer(data_dir, name, generation)
+    _prune_old_indexes(root, keep={name, previous["dir"] if previous else name})
+    report.added = [a.slug for a in articles]
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def update_incremental(docs_dir: Path, data_dir: Path, progress=None, on_problem=None) -> IndexReport:
+    """Touch only added, changed or removed articles (by content hash); full build if there is no index."""
+    if not read_pointer(data_dir):
+        return build_full(docs_dir, data_dir, progress=progress, on_problem=on_problem)
+    started = time.perf_counter()
+    report = IndexReport(mode="incremental")
+    articles = load_articles(docs_dir, on_problem=_collect(report, on_problem))
+    index_dir = current_index_dir(data_dir)
+    ix = whoosh_index.open_dir(str(index_dir))
+    with ix.searcher() as searcher:
+        indexed = {doc["slug"]: doc.get("content_hash") for doc in searcher.all_stored_fields()}
+    current = {a.slug: a for a in articles}
+    report.removed = sorted(set(indexed) - set(current))
+    to_write = []
+    for article in articles:
+        if article.slug not in indexed:
+            report.added.append(article.slug)
+            to_write.append(article)
+        elif indexed[article.slug] != article.content_hash:
+            report.changed.append(article.slug)
+            to_write.append(article)
+        else:
+            report.unchanged += 1
+    # Files that failed to parse keep their last good version in the index rather than vanishing.
+    broken = {slug_for(p.path) for p in report.problems if p.path}
+    report.removed = [s for s in report.removed if s not in broken]
+    if to_write or report.removed:
+        writer = ix.writer(limitmb=128)
+        for slug in report.removed:
+            writer.delete_by_term("slug", slug)
+        for i, article in enumerate(to_write, 1):
+            writer.update_document(**article_fields(article))
+            if progress:
+                progress(i, len(to_write))
+        writer.commit()
+        report.version = _write_pointer(data_dir, index_dir.name, ix.latest_generation())
+    else:
+        report.version = read_pointer(data_dir)["version"]
+    ix.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _collect(report: IndexReport, on_problem):
+    def collect(exc: ArticleError) -> None:
+        report.problems.append(exc)
+        if on_problem:
+            on_problem(exc)
+
+    return collect
+
+
+def _prune_old_indexes(root: Path, keep: set[str]) -> None:
+    # Keep the previous index too: a server may still hold a searcher on it for one more request.
+    for path in root.iterdir():
+        if path.name not in keep and not path.name.endswith(".building"):
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,326 @@
+"""The only reader of the search index: turn what a customer typed into ranked, highlighted results.
+
+User text never goes through Whoosh's query parser, so `"unbalanced`, `AND OR`, `title:` or `*` are
+just words here, never a syntax error. Results are cached per (index version, normalized query,
+filters, page); the version is read from the index pointer on every search, so a cached answer from
+an older index is never served.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh import query as Q
+
+from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize
+from .build import current_index_dir, read_pointer
+from .errors import IndexMissing, InvalidInput, NotFound
+from .schema import SEARCH_FIELDS
+
+MAX_QUERY_CHARS = 500
+MAX_LIMIT = 50
+MAX_PAGE = 100
+SYNONYM_WEIGHT = 0.6
+COORD_SCALE = 0.9  # reward articles that match more of the query's words
+SNIPPET_CHARS = 160
+
+_LATIN = re.compile(r"^[a-z0-9][a-z0-9_\-\.]*$")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,6}")
+
+
+class QueryTerms:
+    """A query analyzed once: index terms, synonym terms, bigrams and the words to highlight."""
+
+    def __init__(self, normalized: str):
+        analyzer = mixed_analyzer()
+        self.normalized = normalized
+        self.tokens: list[tuple[str, str]] = []  # (index term, surface word)
+        seen = set()
+        for t in analyzer(normalized, mode="query", keeporiginal=True, chars=True):
+            surface = normalized[t.startchar : t.endchar]
+            if t.text not in seen:
+                seen.add(t.text)
+                self.tokens.append((t.text, surface))
+        self.synonyms: list[str] = []
+        for phrase in expand_synonyms(normalized):
+            for t in analyzer(phrase, mode="query"):
+                if t.text not in seen:
+                    seen.add(t.text)
+                    self.synonyms.append(t.text)
+        token_words = {s for _, s in self.tokens}
+        self.grams = [g for g, _, _ in bigrams(normalized) if g not in token_words]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.tokens or self.synonyms or self.grams)
+
+    def highlight_words(self) -> list[tuple[str, bool]]:
+        """(word, is_latin) pairs to mark in snippets; Latin words match by stem prefix."""
+        words = []
+        for term, surface in self.tokens:
+            if _LATIN.match(surface):
+                words.append((term if len(term) >= 3 else surface, True))
+            else:
+                words.append((surface, False))
+        return words
+
+    def to_query(self) -> Q.Query:
+        """The Whoosh query: any field, any word, with a bonus for matching more of them."""
+        clauses = [Q.Or([Q.Term(f, term) for f in SEARCH_FIELDS]) for term, _ in self.tokens]
+        clauses += [Q.Or([Q.Term(f, term, boost=SYNONYM_WEIGHT) for f in SEARCH_FIELDS]) for term in self.synonyms]
+        clauses += [Q.Term("grams", g) for g in self.grams]
+        return Q.Or(clauses, scale=COORD_SCALE)
+
+
+def make_snippet(text: str, words: list[tuple[str, bool]], width: int = SNIPPET_CHARS) -> str:
+    """The passage of text with the most query words, HTML-escaped, with <mark> around each match."""
+    if not text:
+        return ""
+    patterns = []
+    for word, latin in sorted(words, key=lambda w: -len(w[0])):
+        patterns.append(r"\b" + re.escape(word) + r"\w*" if latin else re.escape(word))
+    spans = []
+    if patterns:
+        spans = [m.span() for m in re.finditer("|".join(patterns), text, re.I)]
+    start = 0
+    if spans:
+        best, best_count = spans[0][0], 0
+        for s, _ in spans:
+            count = sum(1 for s2, _ in spans if s <= s2 < s + width)
+            if count > best_count:
+                best, best_count = s, count
+        start = max(0, best - width // 5)
+    end = min(len(text), start + width)
+    out, pos = [], start
+    for s, e in spans:
+        if s < start or e > end or s < pos:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    snippet = "".join(out).replace("\n", " ")
+    return ("…" if start > 0 else "") + snippet + ("…" if end < len(text) else "")
+
+
+class _LRU:
+    def __init__(self, size: int):
+        self.size = size
+        self.data: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+class ArticleIndex:
+    """Read access to the current index in a data folder, safe to share between threads."""
+
+    def __init__(self, data_dir: Path, cache_size: int = 4096):
+        self.data_dir = Path(data_dir)
+        self.cache = _LRU(cache_size) if cache_size else None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: dict[str, object] = {}
+
+    # -- index generations -------------------------------------------------------------
+    def version(self) -> str:
+        """The version readers must use now (changes on every build or incremental update)."""
+        pointer = read_pointer(self.data_dir)
+        if not pointer:
+            raise IndexMissing(f"no search index in {self.data_dir}: run `kb build` first")
+        return pointer["version"]
+
+    def _searcher(self, version: str):
+        local = self._local
+        if getattr(local, "version", None) != version:
+            old = getattr(local, "searcher", None)
+            if old is not None:
+                old.close()
+            local.searcher = self._index(version).searcher()
+            local.version = version
+        return local.searcher
+
+    def _index(self, version: str):
+        with self._lock:
+            ix = self._opened.get(version)
+            if ix is None:
+                ix = whoosh_index.open_dir(str(current_index_dir(self.data_dir)))
+                self._opened = {version: ix}  # drop older generations
+            return ix
+
+    # -- articles ----------------------------------------------------------------------
+    def article(self, slug: str) -> dict:
+        """Stored fields of one article; NotFound if the slug is not indexed."""
+        searcher = self._searcher(self.version())
+        fields = searcher.document(slug=slug)
+        if fields is None:
+            raise NotFound(f"no article with slug {slug!r}")
+        return fields
+
+    def has_article(self, slug: str) -> bool:
+        """True if the slug is in the current index."""
+        try:
+            self.article(slug)
+        except NotFound:
+            return False
+        return True
+
+    def all_articles(self) -> list[dict]:
+        """Stored fields of every indexed article."""
+        return list(self._searcher(self.version()).all_stored_fields())
+
+    def count(self) -> int:
+        """How many articles the current index holds."""
+        return self._searcher(self.version()).doc_count()
+
+    # -- search ------------------------------------------------------------------------
+    def search(self, text: str, limit: int = 10, page: int = 1, module: str | None = None,
+               tag: str | None = None) -> dict:
+        """Ranked results for a customer's query; raises InvalidInput for unusable input."""
+        started = time.perf_counter()
+        normalized = validate_query(text)
+        limit, page = validate_paging(limit, page)
+        version = self.version()
+        key = (version, normalized, module or "", (tag or "").lower(), page, limit)
+        cached = self.cache.get(key) if self.cache else None
+        if cached is None:
+            cached = self._search_uncached(version, normalized, limit, page, module, tag)
+            if self.cache:
+                self.cache.put(key, cached)
+        result = dict(cached)
+        result["query"] = text
+        result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return result
+
+    def _search_uncached(self, version, normalized, limit, page, module, tag) -> dict:
+        searcher = self._searcher(version)
+        terms = QueryTerms(normalized)
+        total, results = self._run(searcher, terms, limit, page, module, tag)
+        did_you_mean = None
+        auto_corrected = False
+        if total < 3:
+            did_you_mean = self._suggest(searcher, terms)
+            if did_you_mean and total == 0:
+                total, results = self._run(searcher, QueryTerms(did_you_mean), limit, page, module, tag)
+                auto_corrected = total > 0
+        return {
+            "normalized": normalized,
+            "total": total,
+            "page": page,
+            "limit": limit,
+            "results": results,
+            "did_you_mean": did_you_mean,
+            "auto_corrected": auto_corrected,
+            "index_version": version,
+        }
+
+    def _run(self, searcher, terms: QueryTerms, limit, page, module, tag):
+        if terms.empty:
+            return 0, []
+        filters = []
+        if module:
+            filters.append(Q.Term("module", module))
+        if tag:
+            filters.append(Q.Term("tags", tag.lower()))
+        flt = Q.And(filters) if filters else None
+        hits = searcher.search_page(terms.to_query(), page, pagelen=limit, filter=flt)
+        words = terms.highlight_words()
+        results = []
+        for rank, hit in enumerate(hits, start=(page - 1) * limit + 1):
+            body = hit.get("body") or ""
+            snippet_source = body if _has_match(body, words) else (hit.get("summary") or body)
+            results.append({
+                "slug": hit["slug"],
+                "title": hit["title"],
+                "url": hit["url"],
+                "path": hit["path"],
+                "summary": hit.get("summary") or "",
+                "module": hit.get("module") or "",
+                "snippet": make_snippet(snippet_source, words),
+                "score": round(hit.score, 4),
+                "position": rank,
+            })
+        return hits.total, results
+
+    def _suggest(self, searcher, terms: QueryTerms) -> str | None:
+        """A corrected query when some words are unknown to the index (typos), else None."""
+        reader = searcher.reader()
+        corrected = terms.normalized
+        changed = False
+        candidates = [surface for _, surface in terms.tokens if _LATIN.match(surface) and len(surface) >= 3]
+        candidates += [run for run in _CJK_RUN.findall(terms.normalized)]
+        for word in candidates:
+            if _known(reader, word):
+                continue
+            best = None
+            for field in ("title", "body"):
+                maxdist = 1 if has_cjk(word) or len(word) < 5 else 2
+                found = searcher.corrector(field).suggest(word, limit=1, maxdist=maxdist)
+                if found:
+                    best = found[0]
+                    break
+            if best and best != word:
+                corrected = corrected.replace(word, best)
+                changed = True
+        return corrected if changed else None
+
+
+def _known(reader, word: str) -> bool:
+    for t in mixed_analyzer()(word, mode="query"):
+        for field in ("title", "body"):
+            if reader.doc_frequency(field, t.text):
+                return True
+    return False
+
+
+def _has_match(text: str, words) -> bool:
+    lowered = text.lower()
+    return any(w.lower() in lowered for w, _ in words)
+
+
+def validate_query(text) -> str:
+    """The normalized query, or InvalidInput for empty, over-long or non-text input."""
+    if not isinstance(text, str):
+        raise InvalidInput("q must be a string")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+    normalized = normalize(text)
+    if not normalized:
+        raise InvalidInput("query is empty: type a few words, e.g. 如何导入Excel数据")
+    return normalized
+
+
+def validate_paging(limit, page) -> tuple[int, int]:
+    """limit in 1..MAX_LIMIT and page in 1..MAX_PAGE, or InvalidInput."""
+    try:
+        limit, page = int(limit), int(page)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit and page must be whole numbers") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}")
+    return limit, page
+
+
+def open_index(data_dir: Path, cache_size: int = 4096) -> ArticleIndex:
+    """Read access to the index in data_dir (raises IndexMissing on first search if none is built)."""
+    return ArticleIndex(data_dir, cache_size=cache_size)

@@ -1,0 +1,87 @@
+/*
+ * kb search worker for Material for MkDocs.
+ *
+ * Material's search UI talks to a web worker with four messages: SETUP (0) carrying the lunr index,
+ * READY (1), QUERY (2) and RESULT (3). This worker answers QUERY from the kb service
+ * (GET /api/search), so readers get server-side ranking, Chinese segmentation and highlighted
+ * snippets. When the service cannot be reached (the site opened as static files, or served by a
+ * plain file server), it loads Material's own lunr worker (named by ?fallback=) and hands it the
+ * SETUP message it kept, so search still works offline.
+ */
+"use strict";
+
+var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
+var setupMessage = null;
+var fallbackActive = false;
+var fallbackReady = null;
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, function (c) {
+    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+  });
+}
+
+function toMaterialResult(data) {
+  var items = (data.results || []).map(function (hit) {
+    var sep = hit.url.indexOf("?") >= 0 ? "&" : "?";
+    return [{
+      location: hit.url + sep + "kbq=" + encodeURIComponent(data.query_id) + "&kbp=" + hit.position,
+      title: escapeHtml(hit.title),
+      text: hit.snippet,           // already HTML-escaped by the service, with <mark> around matches
+      score: hit.score,
+      terms: {}
+    }];
+  });
+  return {items: items};
+}
+
+async function askService(query) {
+  var url = new URL("/api/search", self.location.origin);
+  url.searchParams.set("q", query);
+  url.searchParams.set("limit", "20");
+  var response = await fetch(url.toString(), {credentials: "same-origin", headers: {"X-KB-Source": "site"}});
+  var type = response.headers.get("Content-Type") || "";
+  if (type.indexOf("application/json") < 0)
+    throw new Error("kb service not available");
+  if (!response.ok)              // a 4xx from kb (empty or over-long query): no results, not a fallback
+    return {items: []};
+  return toMaterialResult(await response.json());
+}
+
+function startFallback() {
+  if (fallbackReady) return fallbackReady;
+  fallbackActive = true;
+  var realPost = self.postMessage.bind(self);
+  fallbackReady = new Promise(function (resolve) {
+    // Material's worker answers SETUP with READY; the UI already got ours, so swallow that one.
+    self.postMessage = function (message) {
+      if (message && message.type === READY) { resolve(); return; }
+      realPost(message);
+    };
+  });
+  var name = new URL(self.location.href).searchParams.get("fallback");
+  importScripts(name);
+  self.dispatchEvent(new MessageEvent("message", {data: setupMessage}));
+  return fallbackReady;
+}
+
+self.addEventListener("message", async function (ev) {
+  var message = ev.data;
+  if (fallbackActive) return;    // Material's worker now handles every message itself
+  if (message.type === SETUP) {
+    setupMessage = message;
+    self.postMessage({type: READY});
+    return;
+  }
+  if (message.type !== QUERY) return;
+  if (!String(message.data || "").trim()) {
+    self.postMessage({type: RESULT, data: {items: []}});
+    return;
+  }
+  try {
+    self.postMessage({type: RESULT, data: await askService(message.data)});
+  } catch (err) {
+    await startFallback();
+    self.dispatchEvent(new MessageEvent("message", {data: message}));
+  }
+});

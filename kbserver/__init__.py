@@ -1,0 +1,36 @@
+"""The kb service: the help site, its search API and the event log, behind one app factory."""
+
+from __future__ import annotations
+
+import atexit
+
+from flask import Flask
+
+from analytics.events import EventLog
+from indexer.query import open_index
+
+from . import errors
+from .settings import load_settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the Flask app; config takes the setting names of kbserver.settings (docs, data, ...)."""
+    settings = load_settings(config)
+    app = Flask(__name__)
+    app.config["KB"] = settings
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    settings["data"].mkdir(parents=True, exist_ok=True)
+
+    app.extensions["kb_index"] = open_index(settings["data"], cache_size=settings["cache_size"])
+    events = EventLog(settings["database_url"])
+    app.extensions["kb_events"] = events
+    atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`
+
+    errors.init_app(app)
+    from . import api, site
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(site.bp)
+    return app

@@ -1,0 +1,146 @@
+"""The public JSON API: search, articles, clicks and votes. Views validate, call, shape."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from analytics.events import is_query_id, new_query_id
+from indexer.errors import InvalidInput, NotFound
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+SESSION_COOKIE = "kb_sid"
+MAX_COMMENT = 2000
+MAX_SLUG = 300
+
+
+def _index():
+    return current_app.extensions["kb_index"]
+
+
+def _events():
+    return current_app.extensions["kb_events"]
+
+
+def session_id() -> str:
+    """The anonymous session of this visitor (cookie, or X-KB-Session for API clients); new if none."""
+    sid = request.cookies.get(SESSION_COOKIE) or request.headers.get("X-KB-Session") or ""
+    if not (0 < len(sid) <= 64 and sid.isascii()):
+        sid = secrets.token_hex(12)
+        g.new_session = sid
+    return sid
+
+
+@bp.after_request
+def _set_session_cookie(response):
+    sid = g.pop("new_session", None)
+    if sid:
+        response.set_cookie(SESSION_COOKIE, sid, max_age=30 * 60, httponly=True, samesite="Lax")
+    return response
+
+
+def _query_args() -> dict:
+    # Werkzeug would quietly replace invalid UTF-8 with U+FFFD; a customer's browser never sends it,
+    # so it is a broken client and gets told so.
+    for key, value in parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True):
+        try:
+            unquote_to_bytes(key).decode("utf-8")
+            unquote_to_bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("the query string is not valid UTF-8") from None
+    return request.args
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _slug(body: dict) -> str:
+    slug = body.get("slug")
+    if not isinstance(slug, str) or not slug.strip() or len(slug) > MAX_SLUG:
+        raise InvalidInput("slug must be the article's slug as a string, e.g. \"import/excel-import\"")
+    slug = slug.strip().strip("/")
+    if not _index().has_article(slug):
+        raise NotFound(f"no article with slug {slug!r}")
+    return slug
+
+
+@bp.get("/search")
+def search():
+    """GET /api/search?q=&limit=&page=&module=&tag= → ranked results with a query_id."""
+    args = _query_args()
+    q = args.get("q")
+    if q is None:
+        raise InvalidInput("missing q: /api/search?q=如何导入Excel数据")
+    result = _index().search(q, limit=args.get("limit", 10), page=args.get("page", 1),
+                             module=args.get("module") or None, tag=args.get("tag") or None)
+    query_id = new_query_id()
+    _events().log_search(
+        query_id=query_id, query=q, normalized=result["normalized"], results=result["total"],
+        top_slugs=[r["slug"] for r in result["results"][:10]], took_ms=result["took_ms"], session=session_id(),
+        module=args.get("module", ""), tag=args.get("tag", ""), page=result["page"],
+        source="site" if request.headers.get("X-KB-Source") == "site" else "api",
+    )
+    return jsonify({
+        "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
+        "page": result["page"], "limit": result["limit"], "results": result["results"],
+        "did_you_mean": result["did_you_mean"], "auto_corrected": result["auto_corrected"],
+    })
+
+
+@bp.get("/articles/<path:slug>")
+def article(slug: str):
+    """GET /api/articles/<slug> → the article's metadata and text."""
+    fields = _index().article(slug.strip("/"))
+    return jsonify({
+        "slug": fields["slug"], "title": fields["title"], "url": fields["url"], "path": fields["path"],
+        "summary": fields.get("summary") or "", "tags": [t for t in (fields.get("tags") or "").split(",") if t],
+        "module": fields.get("module") or "", "reviewed": fields.get("reviewed"), "text": fields.get("body") or "",
+    })
+
+
+@bp.post("/events/click")
+def click():
+    """POST /api/events/click {query_id, slug, position} → 202."""
+    body = _json_body()
+    query_id = body.get("query_id")
+    if not is_query_id(query_id):
+        raise InvalidInput("query_id must be the query_id returned by /api/search")
+    position = body.get("position")
+    if not isinstance(position, int) or isinstance(position, bool) or not 1 <= position <= 10000:
+        raise InvalidInput("position must be the result's 1-based position, a whole number")
+    slug = _slug(body)
+    _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id())
+    return jsonify({"ok": True}), 202
+
+
+@bp.post("/feedback")
+def feedback():
+    """POST /api/feedback {slug, helpful, comment?} → 202."""
+    body = _json_body()
+    helpful = body.get("helpful")
+    if not isinstance(helpful, bool):
+        raise InvalidInput("helpful must be true or false")
+    comment = body.get("comment", "")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise InvalidInput("comment must be a string")
+    if len(comment) > MAX_COMMENT:
+        raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
+    slug = _slug(body)
+    _events().log_vote(slug=slug, helpful=helpful, comment=comment.strip(), session=session_id())
+    return jsonify({"ok": True}), 202
+
+
+@bp.get("/health")
+def health():
+    """GET /api/health → whether the index is loaded, and its size and version."""
+    ix = _index()
+    return jsonify({"ok": True, "articles": ix.count(), "index_version": ix.version()})

@@ -1,0 +1,197 @@
+"""`kb`: a thin command line over the library. Each command parses options, calls one function and
+turns kb's errors into a readable message and a non-zero exit."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from indexer.errors import KBError
+
+from .settings import BY_NAME, load_settings
+
+
+def setting_options(*names):
+    """Add a flag for each named setting, reading its environment variable (declared in settings.py)."""
+
+    def decorate(fn):
+        for name in reversed(names):
+            s = BY_NAME[name]
+            fn = click.option(s.flag, name, envvar=s.env, default=None, type=s.type,
+                              help=f"{s.help} [env {s.env}; default {s.default or 'see help'}]")(fn)
+        return fn
+
+    return decorate
+
+
+def friendly_errors(fn):
+    """Turn KBError (and a missing folder or port in use) into `Error: ...` and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KBError as exc:
+            raise click.ClickException(exc.message) from None
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _settings(**options) -> dict:
+    return load_settings({k: v for k, v in options.items() if k in BY_NAME})
+
+
+def _warn_problem(exc) -> None:
+    click.secho(f"warning: {exc.message} (skipped)", fg="yellow", err=True)
+
+
+class _Progress:
+    """A progress bar that appears once the total is known (Whoosh tells us per document)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.done = label, None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def run_index(settings: dict, full: bool):
+    """Index docs into data with a progress bar; returns the IndexReport."""
+    from indexer.build import build_full, update_incremental
+
+    progress = _Progress("indexing")
+    try:
+        fn = build_full if full else update_incremental
+        report = fn(settings["docs"], settings["data"], progress=progress, on_problem=_warn_problem)
+    finally:
+        progress.close()
+    click.echo(report.summary())
+    return report
+
+
+def run_site_build(settings: dict) -> dict:
+    """Build the static site, saying so (MkDocs gives no progress of its own)."""
+    from indexer.site import build_site
+
+    click.echo("building site with MkDocs …", err=True)
+    info = build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None, on_problem=None)
+    click.echo(f"site: {info['pages']} pages in {info['seconds']:.1f}s → {settings['data'] / 'site'}")
+    return info
+
+
+@click.group()
+@click.version_option(package_name="kb")
+def cli():
+    """kb: a self-hosted help center with Chinese-aware search that learns from its use."""
+
+
+@cli.command()
+@setting_options("docs", "data", "mkdocs_config")
+@friendly_errors
+def build(**options):
+    """Build the search index (from scratch) and the static site from the docs folder."""
+    settings = _settings(**options)
+    run_index(settings, full=True)
+    run_site_build(settings)
+
+
+@cli.command()
+@setting_options("docs", "data")
+@click.option("--full", is_flag=True, help="Rebuild the whole index instead of only what changed.")
+@friendly_errors
+def index(full, **options):
+    """Update the search index: only added, changed or removed articles are touched."""
+    report = run_index(_settings(**options), full=full)
+    for label, slugs in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        if slugs and report.mode == "incremental":
+            click.echo(f"  {label}: {', '.join(slugs)}")
+
+
+@cli.command()
+@setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size")
+@friendly_errors
+def serve(**options):
+    """Serve the help site and its API (building them first if needed) on a production WSGI server."""
+    from indexer.build import read_pointer
+    from indexer.site import site_dir
+
+    from . import create_app
+    from .server import serve as run_server
+
+    settings = _settings(**options)
+    if read_pointer(settings["data"]) is None or site_dir(settings["data"]) is None:
+        click.echo("no index or site yet: building them first", err=True)
+        run_index(settings, full=True)
+        run_site_build(settings)
+    else:
+        report = run_index(settings, full=False)
+        if report.added or report.changed or report.removed:
+            run_site_build(settings)
+    app = create_app({k: v for k, v in settings.items()})
+    run_server(app, settings["host"], settings["port"], settings["threads"],
+               ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"))
+
+
+@cli.command()
+@setting_options("data", "database_url")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@friendly_errors
+def stats(as_json, **options):
+    """Counts of articles, searches, clicks and votes."""
+    from analytics.events import counts
+    from analytics.store import open_db
+    from indexer.query import open_index
+
+    settings = _settings(**options)
+    result = {"articles": open_index(settings["data"], cache_size=0).count()}
+    db = open_db(settings["database_url"])
+    result.update(counts(db))
+    db.conn.close()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>9}: {value}")
+
+
+@cli.command()
+@setting_options("data")
+@click.argument("query")
+@click.option("--limit", default=5, show_default=True, help="How many results to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@friendly_errors
+def search(query, limit, as_json, **options):
+    """Search the index from the command line (not logged as a customer search)."""
+    from indexer.query import open_index
+
+    result = open_index(_settings(**options)["data"], cache_size=0).search(query, limit=limit)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    if result["did_you_mean"]:
+        click.echo(f"did you mean: {result['did_you_mean']}")
+    click.echo(f"{result['total']} results in {result['took_ms']:.1f} ms")
+    for hit in result["results"]:
+        click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}")
+
+
+def main():  # pragma: no cover - console script entry point
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Run the app on waitress (a production WSGI server) and shut down cleanly on SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+
+def serve(app, host: str, port: int, threads: int = 8, ready=None) -> None:
+    """Serve until SIGTERM/SIGINT, then finish in-flight requests and flush the event log."""
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="kb", clear_untrusted_proxy_headers=True)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. "
+                      "Is another kb running? Pick another port with --port or KB_PORT.") from None
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    if ready:
+        ready(f"http://{host}:{server.effective_port}/")
+    try:
+        server.run()
+    except (SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
+        server.close()
+        app.extensions["kb_events"].close()

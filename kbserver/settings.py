@@ -1,0 +1,77 @@
+"""Every setting kb has, declared once: name, default, environment variable and help text.
+
+The CLI turns each into a flag (``--data``) that also reads its variable (``KB_DATA``);
+``create_app`` takes the same names as a dict. ``tests/test_docs.py`` fails when one is missing
+from the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    env: str
+    help: str
+    type: type = str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS = [
+    Setting("docs", "docs", "KB_DOCS", "Folder of Markdown articles (.md, .mdx) to build and index."),
+    Setting("data", "data", "KB_DATA", "Folder for the search index, the event database and the built site."),
+    Setting("database_url", "", "KB_DATABASE_URL",
+            "Event database URL; default sqlite:///<data>/kb.db (only SQLite is supported so far)."),
+    Setting("host", "127.0.0.1", "KB_HOST", "Address `kb serve` listens on."),
+    Setting("port", 8000, "KB_PORT", "Port `kb serve` listens on.", int),
+    Setting("threads", 8, "KB_THREADS", "Worker threads of the WSGI server.", int),
+    Setting("mkdocs_config", "", "KB_MKDOCS_CONFIG", "MkDocs config for the site; default: kb's own mkdocs.yml."),
+    Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
+]
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_settings(overrides: dict | None = None, environ=None) -> dict:
+    """Defaults, then environment variables, then overrides (CLI flags or a test's dict), validated."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for s in SETTINGS:
+        value = s.default
+        if environ.get(s.env, "") != "":
+            value = environ[s.env]
+        if overrides and overrides.get(s.name) not in (None, ""):
+            value = overrides[s.name]
+        values[s.name] = _convert(s, value)
+    unknown = set(overrides or {}) - set(BY_NAME)
+    if unknown:
+        raise InvalidInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values["docs"] = Path(values["docs"]).expanduser()
+    values["data"] = Path(values["data"]).expanduser()
+    if not values["database_url"]:
+        values["database_url"] = "sqlite:///" + str((values["data"] / "kb.db").resolve())
+    if not 0 < values["port"] < 65536:
+        raise InvalidInput(f"port must be between 1 and 65535, got {values['port']}")
+    if values["threads"] < 1:
+        raise InvalidInput("threads must be at least 1")
+    if values["cache_size"] < 0:
+        raise InvalidInput("cache_size cannot be negative")
+    return values
+
+
+def _convert(setting: Setting, value):
+    if setting.type is int and not isinstance(value, int):
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise InvalidInput(f"{setting.name} ({setting.env}) must be a whole number, got {value!r}") from None
+    return value

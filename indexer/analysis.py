@@ -134,6 +134,20 @@ def mixed_analyzer():
     return MixedTokenizer() | LowercaseFilter() | StopFilter(stoplist=stopwords(), minsize=1) | LatinStemFilter()
 
 
+class LatinOnlyFilter(Filter):
+    """Keep only Latin-letter words: the vocabulary spelling suggestions are drawn from."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            if t.text.isascii() and t.text.isalpha() and len(t.text) > 2:
+                yield t
+
+
+def spelling_analyzer():
+    """Unstemmed, lower-cased English words, so did_you_mean offers real words ("password", not "passwort")."""
+    return MixedTokenizer() | LowercaseFilter() | LatinOnlyFilter()
+
+
 class BigramTokenizer(Tokenizer):
     """Chinese character bigrams (and plain Latin words) for recall when segmentation disagrees."""
 
@@ -177,6 +191,13 @@ def synonym_groups() -> list[tuple[str, ...]]:
         if len(words) > 1:
             groups.append(words)
     return groups
+
+
+@lru_cache(maxsize=1)
+def synonym_vocabulary() -> tuple[str, ...]:
+    """English words of the synonym groups: valid spellings even when no article uses them."""
+    words = {w for group in synonym_groups() for phrase in group for w in phrase.split()}
+    return tuple(sorted(w for w in words if w.isascii() and w.isalpha() and len(w) > 2))
 
 
 def expand_synonyms(normalized_query: str) -> list[str]:

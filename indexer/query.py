@@ -17,8 +17,9 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh import query as Q
+from whoosh.spelling import ListCorrector
 
-from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize
+from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize, synonym_vocabulary
 from .build import current_index_dir, read_pointer
 from .errors import IndexMissing, InvalidInput, NotFound
 from .schema import SEARCH_FIELDS
@@ -27,6 +28,7 @@ MAX_QUERY_CHARS = 500
 MAX_LIMIT = 50
 MAX_PAGE = 100
 SYNONYM_WEIGHT = 0.6
+CORRECTION_WEIGHT = 0.9
 COORD_SCALE = 0.9  # reward articles that match more of the query's words
 SNIPPET_CHARS = 160
 
@@ -53,12 +55,29 @@ class QueryTerms:
                 if t.text not in seen:
                     seen.add(t.text)
                     self.synonyms.append(t.text)
+        self.corrections: list[str] = []
+        self.correction_words: list[str] = []
         token_words = {s for _, s in self.tokens}
         self.grams = [g for g, _, _ in bigrams(normalized) if g not in token_words]
 
     @property
     def empty(self) -> bool:
-        return not (self.tokens or self.synonyms or self.grams)
+        return not (self.tokens or self.synonyms or self.grams or self.corrections)
+
+    def add_correction(self, corrected_query: str) -> None:
+        """Also search the words of a spelling-corrected version of the query, and their synonyms."""
+        analyzer = mixed_analyzer()
+        known = {t for t, _ in self.tokens} | set(self.synonyms)
+        for t in analyzer(corrected_query, mode="query", chars=True):
+            if t.text not in known:
+                known.add(t.text)
+                self.corrections.append(t.text)
+                self.correction_words.append(corrected_query[t.startchar : t.endchar])
+        for phrase in expand_synonyms(corrected_query):
+            for t in analyzer(phrase, mode="query"):
+                if t.text not in known:
+                    known.add(t.text)
+                    self.synonyms.append(t.text)
 
     def highlight_words(self) -> list[tuple[str, bool]]:
         """(word, is_latin) pairs to mark in snippets; Latin words match by stem prefix."""
@@ -68,12 +87,14 @@ class QueryTerms:
                 words.append((term if len(term) >= 3 else surface, True))
             else:
                 words.append((surface, False))
+        words += [(w, bool(_LATIN.match(w))) for w in self.correction_words]
         return words
 
     def to_query(self) -> Q.Query:
         """The Whoosh query: any field, any word, with a bonus for matching more of them."""
         clauses = [Q.Or([Q.Term(f, term) for f in SEARCH_FIELDS]) for term, _ in self.tokens]
         clauses += [Q.Or([Q.Term(f, term, boost=SYNONYM_WEIGHT) for f in SEARCH_FIELDS]) for term in self.synonyms]
+        clauses += [Q.Or([Q.Term(f, term, boost=CORRECTION_WEIGHT) for f in SEARCH_FIELDS]) for term in self.corrections]
         clauses += [Q.Term("grams", g) for g in self.grams]
         return Q.Or(clauses, scale=COORD_SCALE)
 
@@ -213,14 +234,12 @@ class ArticleIndex:
     def _search_uncached(self, version, normalized, limit, page, module, tag) -> dict:
         searcher = self._searcher(version)
         terms = QueryTerms(normalized)
+        # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
+        # correct word still finds the right article; the corrected query is offered as did_you_mean.
+        did_you_mean = self._correct(searcher, terms)
+        if did_you_mean:
+            terms.add_correction(did_you_mean)
         total, results = self._run(searcher, terms, limit, page, module, tag)
-        did_you_mean = None
-        auto_corrected = False
-        if total < 3:
-            did_you_mean = self._suggest(searcher, terms)
-            if did_you_mean and total == 0:
-                total, results = self._run(searcher, QueryTerms(did_you_mean), limit, page, module, tag)
-                auto_corrected = total > 0
         return {
             "normalized": normalized,
             "total": total,
@@ -228,7 +247,6 @@ class ArticleIndex:
             "limit": limit,
             "results": results,
             "did_you_mean": did_you_mean,
-            "auto_corrected": auto_corrected,
             "index_version": version,
         }
 
@@ -260,7 +278,7 @@ class ArticleIndex:
             })
         return hits.total, results
 
-    def _suggest(self, searcher, terms: QueryTerms) -> str | None:
+    def _correct(self, searcher, terms: QueryTerms) -> str | None:
         """A corrected query when some words are unknown to the index (typos), else None."""
         reader = searcher.reader()
         corrected = terms.normalized
@@ -270,17 +288,35 @@ class ArticleIndex:
         for word in candidates:
             if _known(reader, word):
                 continue
-            best = None
-            for field in ("title", "body"):
-                maxdist = 1 if has_cjk(word) or len(word) < 5 else 2
-                found = searcher.corrector(field).suggest(word, limit=1, maxdist=maxdist)
-                if found:
-                    best = found[0]
-                    break
+            maxdist = 1 if has_cjk(word) or len(word) < 5 else 2
+            best = _best_spelling(searcher, word, maxdist)
             if best and best != word:
                 corrected = corrected.replace(word, best)
                 changed = True
         return corrected if changed else None
+
+
+def _best_spelling(searcher, word: str, maxdist: int) -> str | None:
+    """The closest known word: from article titles for Chinese; for English from the articles' words
+    plus the English words of the synonym list (what customers say even if no article does)."""
+    if has_cjk(word):
+        found = searcher.corrector("title").suggest(word, limit=1, maxdist=maxdist)
+        return found[0] if found else None
+    found = searcher.corrector("words").suggest(word, limit=3, maxdist=maxdist)
+    found += ListCorrector(synonym_vocabulary()).suggest(word, limit=3, maxdist=maxdist)
+    if not found:
+        return None
+    return min(found, key=lambda w: (_edit_distance(word, w), found.index(w)))
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 def _known(reader, word: str) -> bool:

@@ -2,7 +2,7 @@
 
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
-from .analysis import bigram_analyzer, mixed_analyzer
+from .analysis import bigram_analyzer, mixed_analyzer, spelling_analyzer
 
 # Field weights: a word in the title says more about an article than the same word in its body.
 FIELD_BOOSTS = {"title": 5.0, "keywords": 3.0, "summary": 2.0, "headings": 2.0, "body": 1.0}
@@ -17,11 +17,12 @@ def article_schema() -> Schema:
         slug=ID(stored=True, unique=True),
         path=STORED,
         url=STORED,
-        title=TEXT(analyzer=text, stored=True, field_boost=FIELD_BOOSTS["title"], phrase=False, spelling=True),
+        title=TEXT(analyzer=text, stored=True, field_boost=FIELD_BOOSTS["title"], phrase=False),
         keywords=TEXT(analyzer=text, field_boost=FIELD_BOOSTS["keywords"], phrase=False),
         summary=TEXT(analyzer=text, stored=True, field_boost=FIELD_BOOSTS["summary"], phrase=False),
         headings=TEXT(analyzer=text, field_boost=FIELD_BOOSTS["headings"], phrase=False),
-        body=TEXT(analyzer=text, stored=True, field_boost=FIELD_BOOSTS["body"], phrase=False, spelling=True),
+        body=TEXT(analyzer=text, stored=True, field_boost=FIELD_BOOSTS["body"], phrase=False),
+        words=TEXT(analyzer=spelling_analyzer(), phrase=False),
         grams=TEXT(analyzer=bigram_analyzer(), field_boost=GRAMS_BOOST, phrase=False),
         tags=KEYWORD(stored=True, commas=True, lowercase=True),
         module=ID(stored=True),
@@ -41,6 +42,7 @@ def article_fields(article) -> dict:
         "summary": article.summary,
         "headings": " \n".join(article.headings),
         "body": article.body,
+        "words": " ".join([article.title, article.summary, article.body]),
         "grams": " ".join([article.title, article.summary, " ".join(article.tags), " ".join(article.headings)]),
         "tags": ",".join(t.lower() for t in article.tags),
         "module": article.module,

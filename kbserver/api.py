@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -45,12 +45,11 @@ def _set_session_cookie(response):
 def _query_args() -> dict:
     # Werkzeug would quietly replace invalid UTF-8 with U+FFFD; a customer's browser never sends it,
     # so it is a broken client and gets told so.
-    for key, value in parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True):
-        try:
-            unquote_to_bytes(key).decode("utf-8")
-            unquote_to_bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput("the query string is not valid UTF-8") from None
+    raw = request.query_string.replace(b"+", b" ")
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the query string is not valid UTF-8") from None
     return request.args
 
 
@@ -90,7 +89,7 @@ def search():
     return jsonify({
         "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
         "page": result["page"], "limit": result["limit"], "results": result["results"],
-        "did_you_mean": result["did_you_mean"], "auto_corrected": result["auto_corrected"],
+        "did_you_mean": result["did_you_mean"],
     })
 
 

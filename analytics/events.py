@@ -59,6 +59,7 @@ def is_query_id(value) -> bool:
 
 # -- writing ------------------------------------------------------------------------------
 _STOP = object()
+_FLUSH = object()  # ends the current batch at once instead of waiting out the interval
 
 
 class EventLog:
@@ -104,6 +105,7 @@ class EventLog:
     def flush(self, timeout: float = 30.0) -> None:
         """Block until every event queued so far is stored."""
         deadline = time.monotonic() + timeout
+        self._queue.put((_FLUSH, None))
         while self._queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.005)
 
@@ -124,14 +126,14 @@ class EventLog:
         while not stopping:
             batch = [self._queue.get()]
             deadline = time.monotonic() + self.interval
-            while len(batch) < self.batch_size:
+            while len(batch) < self.batch_size and batch[-1][0] not in (_STOP, _FLUSH):
                 try:
                     batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             if any(table is _STOP for table, _ in batch):
                 stopping = True
-            rows = [(t, r) for t, r in batch if t is not _STOP]
+            rows = [(t, r) for t, r in batch if t is not _STOP and t is not _FLUSH]
             self._store(db, rows)
             for _ in batch:
                 self._queue.task_done()

@@ -259,7 +259,11 @@ class ArticleIndex:
         if tag:
             filters.append(Q.Term("tags", tag.lower()))
         flt = Q.And(filters) if filters else None
-        hits = searcher.search_page(terms.to_query(), page, pagelen=limit, filter=flt)
+        query = terms.to_query()
+        hits = searcher.search(query, limit=page * limit, filter=flt)
+        # Whoosh's own count ignores the filter, so count filtered totals ourselves.
+        total = len(hits) if flt is None else len(set(searcher.docs_for_query(query)) & set(searcher.docs_for_query(flt)))
+        hits = hits[(page - 1) * limit : page * limit]
         words = terms.highlight_words()
         results = []
         for rank, hit in enumerate(hits, start=(page - 1) * limit + 1):
@@ -276,7 +280,7 @@ class ArticleIndex:
                 "score": round(hit.score, 4),
                 "position": rank,
             })
-        return hits.total, results
+        return total, results
 
     def _correct(self, searcher, terms: QueryTerms) -> str | None:
         """A corrected query when some words are unknown to the index (typos), else None."""

@@ -22,6 +22,8 @@ def _root() -> Path:
 @bp.get("/<path:path>")
 def page(path: str):
     """A file of the site; folders answer with their index.html, unknown paths with the site's 404 page."""
+    if path == "api" or path.startswith("api/"):
+        abort(404, description=f"no API endpoint /{path}")
     root = _root()
     target = (root / path).resolve()
     if root not in target.parents and target != root:

@@ -1,9 +1,10 @@
-"""Score search quality on tests/data/relevance.yml: MRR@10, nDCG@10 and recall@3.
+"""Score search quality on tests/data/relevance*.yml: MRR@10, nDCG@10 and recall@3.
 
     python tests/bench/relevance.py [--docs docs] [--show-misses]
 
 Builds a fresh index of the docs folder in a temporary directory, runs every query (result cache
-off) and prints the metrics; also writes them to tests/bench/results/relevance.txt.
+off) and prints the metrics for the tuning set (relevance.yml, which synonyms were tuned against) and
+the held-out set (relevance_holdout.yml, never tuned against); also writes tests/bench/results/relevance.txt.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 from indexer.build import build_full  # noqa: E402
 from indexer.query import open_index  # noqa: E402
 
-RELEVANCE = ROOT / "tests" / "data" / "relevance.yml"
+SETS = {"tuning": ROOT / "tests" / "data" / "relevance.yml", "holdout": ROOT / "tests" / "data" / "relevance_holdout.yml"}
 RESULTS = ROOT / "tests" / "bench" / "results" / "relevance.txt"
 
 
-def load_cases(path: Path = RELEVANCE) -> list[dict]:
+def load_cases(path: Path = SETS["tuning"]) -> list[dict]:
     """The (query, slug) cases of the relevance set."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -54,14 +55,16 @@ def main(argv=None) -> int:
     parser.add_argument("--docs", default=str(ROOT / "docs"))
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = evaluate(Path(args.docs), load_cases(), Path(tmp))
-    lines = [f"queries   {result['queries']}", f"MRR@10    {result['mrr@10']:.3f}",
-             f"nDCG@10   {result['ndcg@10']:.3f}", f"recall@3  {result['recall@3']:.3f}"]
-    print("\n".join(lines))
-    if args.show_misses:
-        for m in result["misses"]:
-            print(f"  rank {m['rank']}: {m['query']!r} expected {m['expected']} got {m['got']}")
+    lines = []
+    for name, path in SETS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            result = evaluate(Path(args.docs), load_cases(path), Path(tmp))
+        lines.append(f"{name:<8} queries {result['queries']:>3}  MRR@10 {result['mrr@10']:.3f}  "
+                     f"nDCG@10 {result['ndcg@10']:.3f}  recall@3 {result['recall@3']:.3f}")
+        print(lines[-1])
+        if args.show_misses:
+            for m in result["misses"]:
+                print(f"  rank {m['rank']}: {m['query']!r} expected {m['expected']} got {m['got']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0

@@ -1,0 +1,97 @@
+"""The help site in a real browser (Debian's chromium driven by Playwright), as a customer uses it."""
+
+import functools
+import http.server
+import sqlite3
+import threading
+import time
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()
+
+
+def search_in_site(page, query):
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.fill(query)
+    box.press("End")  # Material listens to keyup
+    page.wait_for_selector(".md-search-result__item", timeout=15_000)
+    return page.locator(".md-search-result__item")
+
+
+def rows(live_site, sql):
+    # The server writes in batches every 0.25 s; wait a little for the batch that holds our event.
+    for _ in range(40):
+        con = sqlite3.connect(live_site.data / "kb.db")
+        found = con.execute(sql).fetchall()
+        con.close()
+        if found:
+            return found
+        time.sleep(0.25)
+    return []
+
+
+def test_chinese_query_in_the_search_box_finds_the_right_article(page, live_site):
+    page.goto(live_site.url + "/")
+    results = search_in_site(page, "如何导入Excel数据")
+    first = results.first
+    assert "从 Excel 导入任务" in first.inner_text()
+    assert first.locator("mark").count() >= 1  # highlighted snippet from the service
+    page.screenshot(path=str(live_site.data.parent / "search.png"))
+
+    first.locator("a").first.click()
+    page.wait_for_url("**/import/excel-import/**")
+    assert "kbq=" not in page.url  # the click reference is logged, then removed from the address bar
+    assert rows(live_site, "SELECT slug, position FROM clicks WHERE slug='import/excel-import'") == [
+        ("import/excel-import", 1)]
+    searches = rows(live_site, "SELECT source FROM searches WHERE query='如何导入Excel数据'")
+    assert ("site",) in searches
+
+
+def test_was_this_helpful_vote_reaches_the_service(page, live_site):
+    page.goto(live_site.url + "/account/reset-password/")
+    page.locator("form.md-feedback button[data-md-value='0']").click()
+    assert page.locator(".md-feedback__note [data-md-value='0']").is_visible()
+    assert rows(live_site, "SELECT helpful FROM votes WHERE slug='account/reset-password'") == [(0,)]
+    assert "最近审核" in page.inner_text("article")
+
+
+def test_static_files_without_the_service_still_search_chinese(page, live_site, tmp_path):
+    """Opened from a plain file server, the worker falls back to Material's lunr search."""
+    from indexer.site import site_dir
+
+    root = site_dir(live_site.data)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        text = search_in_site(page, "关键路径").all_inner_texts()
+        assert any("关键路径" in t or "Critical path" in t for t in text)
+    finally:
+        server.shutdown()

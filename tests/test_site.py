@@ -1,0 +1,70 @@
+"""The static site MkDocs builds: pages, navigation by module, theme overrides, offline search."""
+
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import FIXTURE_DOCS
+from indexer.site import build_site, site_dir
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("site")
+    docs = tmp / "docs"
+    shutil.copytree(FIXTURE_DOCS, docs)
+    problems = []
+    info = build_site(docs, tmp / "data", on_problem=problems.append)
+    info["problems"] = problems
+    info["root"] = site_dir(tmp / "data")
+    return info
+
+
+def page(site, path):
+    return (site["root"] / path / "index.html").read_text(encoding="utf-8")
+
+
+def test_every_good_article_becomes_a_page_and_broken_ones_are_reported(site):
+    for path in ("import/excel-import", "account/api-rate-limit", "guides/setup", "guides"):
+        assert (site["root"] / path / "index.html").is_file(), path
+    assert not (site["root"] / "broken").exists()
+    assert [p.path for p in site["problems"]] == ["broken.md"]
+
+
+def test_navigation_is_grouped_by_module_with_section_titles(site):
+    home = (site["root"] / "index.html").read_text(encoding="utf-8")
+    assert "导入数据" in home and "集成" in home  # kb_modules titles from mkdocs.yml
+
+
+def test_articles_show_their_review_date_and_owner(site):
+    html = page(site, "import/excel-import")
+    assert "最近审核" in html and "2026-09-18" in html and "王敏" in html
+
+
+def test_search_box_uses_the_kb_worker_with_materials_worker_as_fallback(site):
+    html = page(site, "import/excel-import")
+    config = json.loads(html.split('<script id="__config" type="application/json">')[1].split("</script>")[0])
+    worker, fallback = config["search"].split("?fallback=")
+    assert worker.endswith("assets/javascripts/workers/kb-search.js")
+    workers = site["root"] / "assets" / "javascripts" / "workers"
+    assert (workers / "kb-search.js").is_file() and (workers / fallback).is_file()
+
+
+def test_feedback_widget_posts_to_the_kb_service(site):
+    html = page(site, "import/excel-import")
+    assert 'form class="md-feedback"' in html and "/api/feedback" in html and '"import/excel-import"' in html
+
+
+def test_offline_search_index_keeps_chinese_pages_findable(site):
+    index = json.loads((site["root"] / "search" / "search_index.json").read_text(encoding="utf-8"))
+    separator = re.compile(index["config"]["separator"])
+    assert separator.split("导入\u200b数据") == ["导入", "数据"]  # the regex (also valid JS) splits on U+200B
+    texts = " ".join(d["text"] for d in index["docs"])
+    assert "\u200b导入\u200b" in texts  # jieba-segmented, and the separator splits on U+200B
+
+
+def test_nothing_is_fetched_from_the_internet(site):
+    html = page(site, "import/excel-import")
+    assert "fonts.googleapis" not in html and "fonts.gstatic" not in html

@@ -23,6 +23,8 @@ ARTICLE_SUFFIXES = (".md", ".mdx", ".markdown")
 INDEX_STEMS = ("index", "readme")
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+# libyaml's C loader when PyYAML was built with it: front matter parsing is half of a 10k-article build.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MD = markdown.Markdown(extensions=["tables", "fenced_code", "admonition", "toc", "attr_list"])
 
 
@@ -73,7 +75,7 @@ def split_front_matter(text: str, source: str = "<text>") -> tuple[dict, str, in
         return {}, text.lstrip("\ufeff"), 1
     raw = match.group(1) or ""
     try:
-        meta = yaml.safe_load(raw) or {}
+        meta = yaml.load(raw, Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for the opening ---, +1 for 1-based
@@ -140,7 +142,7 @@ def markdown_to_text(md_text: str) -> tuple[str, list[str], str | None]:
     """Render Markdown and return (plain text, headings h2-h4, first h1 or None)."""
     _MD.reset()
     html = _MD.convert(md_text)
-    soup = BeautifulSoup(html, "html.parser")
+    soup = BeautifulSoup(html, "lxml")
     h1 = soup.find("h1")
     first_heading = h1.get_text(" ", strip=True) if h1 else None
     headings = [h.get_text(" ", strip=True) for h in soup.find_all(["h2", "h3", "h4"])]
@@ -150,6 +152,11 @@ def markdown_to_text(md_text: str) -> tuple[str, list[str], str | None]:
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n", text).strip()
     return text, headings, first_heading
+
+
+def content_hash(text: str) -> str:
+    """Fingerprint of a source file's text: what incremental indexing compares."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def parse_article(text: str, relpath: str) -> Article:
@@ -171,7 +178,7 @@ def parse_article(text: str, relpath: str) -> Article:
         owner=str(meta.get("owner") or "").strip(),
         reviewed=_as_date(meta.get("reviewed"), relpath),
         review_every=_as_int(meta.get("review_every"), "review_every", relpath),
-        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+        content_hash=content_hash(text),
         meta=meta,
     )
 
@@ -194,25 +201,40 @@ def find_sources(docs_dir: Path) -> list[Path]:
     return found
 
 
+def read_text(path: Path, docs_dir: Path) -> str:
+    """A source file's text, or ArticleError naming it when it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        relpath = path.relative_to(docs_dir).as_posix()
+        raise ArticleError(f"{relpath}: not UTF-8 text ({exc.reason} at byte {exc.start})", path=relpath) from None
+
+
 def read_source(path: Path, docs_dir: Path) -> Article:
     """Read and parse one source file, naming it in any error."""
-    relpath = path.relative_to(docs_dir).as_posix()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ArticleError(f"{relpath}: not UTF-8 text ({exc.reason} at byte {exc.start})", path=relpath) from None
-    return parse_article(text, relpath)
+    return parse_article(read_text(path, docs_dir), path.relative_to(docs_dir).as_posix())
 
 
-def load_articles(docs_dir: Path, on_problem=None) -> list[Article]:
-    """Every readable article in docs_dir; broken files go to on_problem(ArticleError) and are skipped."""
+def load_articles(docs_dir: Path, on_problem=None, known: dict[str, str] | None = None) -> list[Article]:
+    """Every readable article in docs_dir; broken files go to on_problem(ArticleError) and are skipped.
+
+    With known ({slug: content_hash}), files whose text still has that hash are not parsed again:
+    they come back as a bare Article(slug, path, content_hash) so incremental indexing stays fast.
+    """
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
         raise ArticleError(f"docs folder {docs_dir} does not exist: pass --docs or set KB_DOCS", path=str(docs_dir))
     articles: dict[str, Article] = {}
     for path in find_sources(docs_dir):
+        relpath = path.relative_to(docs_dir).as_posix()
         try:
-            article = read_source(path, docs_dir)
+            text = read_text(path, docs_dir)
+            fingerprint = content_hash(text)
+            if known and known.get(slug_for(relpath)) == fingerprint:
+                article = Article(slug=slug_for(relpath), path=relpath, url=url_for(relpath), title="",
+                                  content_hash=fingerprint)
+            else:
+                article = parse_article(text, relpath)
         except ArticleError as exc:
             if on_problem:
                 on_problem(exc)

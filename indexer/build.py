@@ -28,6 +28,10 @@ from .schema import article_fields, article_schema
 
 POINTER = "index.current"
 INDEXES = "indexes"
+# Whoosh analyzes in this many processes on a full build (jieba and Porter stemming are CPU-bound);
+# each writes its own segment, which the ranker and searchers read as one index.
+WRITER_PROCS = max(1, min(2, os.cpu_count() or 1))
+MANIFEST = "kb-manifest.json"  # {slug: content_hash} of what the index holds, beside Whoosh's files
 
 
 @dataclass
@@ -103,11 +107,12 @@ def build_full(docs_dir: Path, data_dir: Path, progress=None, on_problem=None) -
     building.mkdir()
     try:
         ix = whoosh_index.create_in(str(building), article_schema())
-        writer = ix.writer(limitmb=256)
+        writer = ix.writer(limitmb=256, procs=WRITER_PROCS, multisegment=WRITER_PROCS > 1)
         _add_all(writer, articles, progress)
         writer.commit()
         generation = ix.latest_generation()
         ix.close()
+        _write_manifest(building, {a.slug: a.content_hash for a in articles})
         os.replace(building, root / name)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -126,11 +131,10 @@ def update_incremental(docs_dir: Path, data_dir: Path, progress=None, on_problem
         return build_full(docs_dir, data_dir, progress=progress, on_problem=on_problem)
     started = time.perf_counter()
     report = IndexReport(mode="incremental")
-    articles = load_articles(docs_dir, on_problem=_collect(report, on_problem))
     index_dir = current_index_dir(data_dir)
+    indexed = _read_manifest(index_dir)
+    articles = load_articles(docs_dir, on_problem=_collect(report, on_problem), known=indexed)
     ix = whoosh_index.open_dir(str(index_dir))
-    with ix.searcher() as searcher:
-        indexed = {doc["slug"]: doc.get("content_hash") for doc in searcher.all_stored_fields()}
     current = {a.slug: a for a in articles}
     report.removed = sorted(set(indexed) - set(current))
     to_write = []
@@ -155,12 +159,30 @@ def update_incremental(docs_dir: Path, data_dir: Path, progress=None, on_problem
             if progress:
                 progress(i, len(to_write))
         writer.commit()
+        manifest = {slug: h for slug, h in indexed.items() if slug not in report.removed}
+        manifest.update({a.slug: a.content_hash for a in to_write})
+        _write_manifest(index_dir, manifest)
         report.version = _write_pointer(data_dir, index_dir.name, ix.latest_generation())
     else:
         report.version = read_pointer(data_dir)["version"]
     ix.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _read_manifest(index_dir: Path) -> dict[str, str]:
+    try:
+        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:  # an index from before manifests: read the hashes Whoosh stores
+        ix = whoosh_index.open_dir(str(index_dir))
+        with ix.searcher() as searcher:
+            return {doc["slug"]: doc.get("content_hash") for doc in searcher.all_stored_fields()}
+
+
+def _write_manifest(index_dir: Path, manifest: dict[str, str]) -> None:
+    tmp = index_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, index_dir / MANIFEST)
 
 
 def _collect(report: IndexReport, on_problem):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -21,7 +20,8 @@ def setting_options(*names):
     def decorate(fn):
         for name in reversed(names):
             s = BY_NAME[name]
-            fn = click.option(s.flag, name, envvar=s.env, default=None, type=s.type,
+            # Values stay strings here: load_settings validates them and names the variable in errors.
+            fn = click.option(s.flag, name, envvar=s.env, default=None, type=str,
                               help=f"{s.help} [env {s.env}; default {s.default or 'see help'}]")(fn)
         return fn
 

@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "bench"))
-from relevance import SETS, evaluate, load_cases  # noqa: E402
-
 from conftest import REAL_DOCS  # noqa: E402
+from relevance import SETS, evaluate, load_cases  # noqa: E402
 
 FLOORS = {
     "tuning": {"mrr@10": 0.90, "ndcg@10": 0.90, "recall@3": 0.95},

@@ -111,3 +111,30 @@ def test_bad_paging_is_refused(ix, limit, page):
 
 def test_full_width_input_is_normalized(ix):
     assert top(ix, "ＡＰＩ 限流")[:3] == top(ix, "API 限流")[:3]
+
+
+def test_in_memory_ranker_ranks_like_whoosh_bm25f(ix):
+    """The accelerated ranker orders results as Whoosh's own BM25F scoring of the same query does."""
+    import sys
+    from pathlib import Path
+
+    from whoosh import scoring
+
+    from indexer.analysis import normalize
+    from indexer.query import QueryTerms
+
+    sys.path.insert(0, str(Path(__file__).parent / "bench"))
+    from relevance import SETS, load_cases
+
+    whoosh_searcher = ix._index(ix.version()).searcher(weighting=scoring.BM25F())
+    same, n = 0, 0
+    for case in load_cases(SETS["tuning"]):
+        result = ix.search(case["query"], limit=3)
+        terms = QueryTerms(normalize(case["query"]))
+        if terms.empty or result["did_you_mean"]:
+            continue
+        expected = [h["slug"] for h in whoosh_searcher.search(terms.to_query(), limit=3)]
+        n += 1
+        same += [r["slug"] for r in result["results"]] == expected
+    whoosh_searcher.close()
+    assert n > 70 and same / n >= 0.95, (same, n)

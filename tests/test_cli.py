@@ -1,0 +1,92 @@
+"""`kb` as a person runs it: build, index, stats, search, serve, and readable errors."""
+
+import json
+import shutil
+
+import requests
+from conftest import LiveServer
+
+from kbserver.cli import cli
+
+
+def test_build_makes_index_and_site_and_reports_broken_files(runner, docs_dir, data_dir):
+    result = runner.invoke(cli, ["build", "--docs", str(docs_dir), "--data", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "full index: 6 added" in result.output and "site: 7 pages" in result.output
+    assert "broken.md:4: broken front matter" in result.output
+    assert (data_dir / "site" / "import" / "excel-import" / "index.html").is_file()
+
+
+def test_index_is_incremental_and_says_what_it_did(runner, docs_dir, built):
+    (docs_dir / "import" / "csv-encoding.md").write_text("# CSV\n\nUTF-8。\n", encoding="utf-8")
+    result = runner.invoke(cli, ["index", "--docs", str(docs_dir), "--data", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "incremental index: 0 added, 1 changed, 0 removed, 5 unchanged" in result.output
+    assert "changed: import/csv-encoding" in result.output
+
+
+def test_settings_come_from_environment_variables(runner, docs_dir, data_dir):
+    env = {"KB_DOCS": str(docs_dir), "KB_DATA": str(data_dir)}
+    assert runner.invoke(cli, ["index"], env=env).exit_code == 0
+    result = runner.invoke(cli, ["stats", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"articles": 6, "searches": 0, "clicks": 0, "votes": 0}
+
+
+def test_search_from_the_command_line(runner, built):
+    result = runner.invoke(cli, ["search", "如何导入Excel数据", "--data", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "import/excel-import" in result.output.splitlines()[1]
+
+
+def test_errors_are_one_readable_line_not_a_traceback(runner, tmp_path, built):
+    cases = [
+        (["build", "--docs", str(tmp_path / "missing"), "--data", str(tmp_path / "d")], "KB_DOCS"),
+        (["stats", "--data", str(tmp_path / "empty")], "kb build"),
+        (["search", "   ", "--data", str(built)], "query is empty"),
+        (["stats", "--data", str(built), "--database-url", "postgresql://x/kb"], "only sqlite"),
+        (["serve", "--port", "99999"], "port must be between"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(cli, args)
+        assert result.exit_code != 0, args
+        assert message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_bad_number_in_environment_is_explained(runner):
+    result = runner.invoke(cli, ["serve"], env={"KB_PORT": "eighty"})
+    assert result.exit_code == 1 and "KB_PORT" in result.output and "eighty" in result.output
+
+
+def test_a_company_points_kb_at_its_own_docs(tmp_path):
+    """Any folder of Markdown: nested, README/index pages, .mdx, no front matter, unknown keys."""
+    docs = tmp_path / "their-docs"
+    (docs / "billing" / "deep").mkdir(parents=True)
+    (docs / "README.md").write_text("# Acme Help\n\nWelcome.\n", encoding="utf-8")
+    (docs / "billing" / "index.md").write_text("# Billing\n\nInvoices are sent monthly.\n", encoding="utf-8")
+    (docs / "billing" / "deep" / "refunds.mdx").write_text(
+        "---\nweird_key: 1\n---\n# 退款流程\n\n提交退款申请后 5 个工作日内到账。\n", encoding="utf-8")
+    data = tmp_path / "kbdata"
+    server = LiveServer(docs, data)
+    try:
+        hits = requests.get(server.url + "/api/search", params={"q": "退款"}).json()["results"]
+        assert [(h["slug"], h["path"], h["title"]) for h in hits] == [
+            ("billing/deep/refunds", "billing/deep/refunds.mdx", "退款流程")]
+        page = requests.get(server.url + "/billing/deep/refunds/")
+        assert page.status_code == 200 and "退款流程" in page.text
+        assert requests.get(server.url + "/").status_code == 200
+        assert requests.get(server.url + "/no/such/page").status_code == 404
+    finally:
+        server.stop()
+
+
+def test_serve_rebuilds_when_docs_changed(tmp_path, docs_dir, data_dir):
+    server = LiveServer(docs_dir, data_dir)
+    server.stop()
+    shutil.copy(docs_dir / "import" / "excel-import.md", docs_dir / "import" / "excel-copy.md")
+    server = LiveServer(docs_dir, data_dir)
+    try:
+        assert requests.get(server.url + "/import/excel-copy/").status_code == 200
+        assert requests.get(server.url + "/api/articles/import/excel-copy").ok
+    finally:
+        server.stop()

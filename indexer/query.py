@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as Q
-from whoosh.spelling import ListCorrector
 
 from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize, synonym_vocabulary
 from .build import current_index_dir, read_pointer
 from .errors import IndexMissing, InvalidInput, NotFound
 from .ranking import Ranker
 from .schema import SEARCH_FIELDS
+from .spelling import Speller
 
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 50
@@ -198,6 +198,10 @@ class ArticleIndex:
     def _ranker(self, version: str) -> Ranker:
         return self._open(version)[1]
 
+    def _spellers(self, version: str) -> tuple[Speller, Speller]:
+        """(English speller, Chinese speller) of a version."""
+        return self._open(version)[2]
+
     def _open(self, version: str):
         """(Whoosh index, Ranker) of a version, opened once and shared by all threads."""
         with self._lock:
@@ -205,7 +209,7 @@ class ArticleIndex:
             if opened is None:
                 ix = whoosh_index.open_dir(str(current_index_dir(self.data_dir)))
                 with ix.reader() as reader:
-                    opened = (ix, Ranker(reader))
+                    opened = (ix, Ranker(reader), _spellers(reader))
                 self._opened = {version: opened}  # drop older generations
             return opened
 
@@ -258,7 +262,7 @@ class ArticleIndex:
         terms = QueryTerms(normalized)
         # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
         # correct word still finds the right article; the corrected query is offered as did_you_mean.
-        did_you_mean = self._correct(searcher, terms)
+        did_you_mean = self._correct(searcher, version, terms)
         if did_you_mean:
             terms.add_correction(did_you_mean)
         total, results = self._run(searcher, self._ranker(version), terms, limit, page, module, tag)
@@ -304,7 +308,7 @@ class ArticleIndex:
             })
         return total, results
 
-    def _correct(self, searcher, terms: QueryTerms) -> str | None:
+    def _correct(self, searcher, version: str, terms: QueryTerms) -> str | None:
         """A corrected query when some words are unknown to the index (typos), else None."""
         reader = searcher.reader()
         corrected = terms.normalized
@@ -315,34 +319,25 @@ class ArticleIndex:
             if _known(reader, word):
                 continue
             maxdist = 1 if has_cjk(word) or len(word) < 5 else 2
-            best = _best_spelling(searcher, word, maxdist)
+            best = self._spellers(version)[has_cjk(word)].suggest(word, maxdist)
             if best and best != word:
                 corrected = corrected.replace(word, best)
                 changed = True
         return corrected if changed else None
 
 
-def _best_spelling(searcher, word: str, maxdist: int) -> str | None:
-    """The closest known word: from article titles for Chinese; for English from the articles' words
-    plus the English words of the synonym list (what customers say even if no article does)."""
-    if has_cjk(word):
-        found = searcher.corrector("title").suggest(word, limit=1, maxdist=maxdist)
-        return found[0] if found else None
-    found = searcher.corrector("words").suggest(word, limit=3, maxdist=maxdist)
-    found += ListCorrector(synonym_vocabulary()).suggest(word, limit=3, maxdist=maxdist)
-    if not found:
-        return None
-    return min(found, key=lambda w: (_edit_distance(word, w), found.index(w)))
-
-
-def _edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+def _spellers(reader) -> tuple[Speller, Speller]:
+    """Spelling vocabularies: English words of the articles plus the synonym list's English words
+    (what customers say even where no article does); Chinese words of the titles."""
+    english = {w.decode() if isinstance(w, bytes) else w: ti.doc_frequency() for w, ti in reader.iter_field("words")}
+    for word in synonym_vocabulary():
+        english.setdefault(word, 1)
+    chinese = {}
+    for w, ti in reader.iter_field("title"):
+        w = w.decode() if isinstance(w, bytes) else w
+        if has_cjk(w) and len(w) >= 2:
+            chinese[w] = ti.doc_frequency()
+    return Speller(english), Speller(chinese)
 
 
 def _known(reader, word: str) -> bool:

@@ -7,11 +7,11 @@ import signal
 
 from waitress.server import create_server
 
-log = logging.getLogger(__name__)
-
 
 def serve(app, host: str, port: int, threads: int = 8, ready=None) -> None:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests and flush the event log."""
+    # "Task queue depth is N" only says all threads are busy for a moment; not worth a log line each time.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="kb", clear_untrusted_proxy_headers=True)
     except OSError as exc:

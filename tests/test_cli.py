@@ -4,8 +4,8 @@ import json
 import shutil
 
 import requests
-from conftest import LiveServer
 
+from conftest import LiveServer
 from kbserver.cli import cli
 
 

@@ -4,10 +4,10 @@ import threading
 
 import pytest
 import requests
-from conftest import LiveServer
 
 from analytics.events import EventLog, counts, new_query_id
 from analytics.store import DatabaseError, open_db, sqlite_path
+from conftest import LiveServer
 
 
 def test_events_are_written_in_batches_by_one_writer(tmp_path):

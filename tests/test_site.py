@@ -5,8 +5,8 @@ import re
 import shutil
 
 import pytest
-from conftest import FIXTURE_DOCS
 
+from conftest import FIXTURE_DOCS
 from indexer.site import build_site, site_dir
 
 

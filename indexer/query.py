@@ -213,6 +213,11 @@ class ArticleIndex:
                 self._opened = {version: opened}  # drop older generations
             return opened
 
+    def warm(self) -> None:
+        """Open the current version now (reads its postings into memory) rather than on the first search."""
+        self._searcher(self.version())
+        self._open(self.version())
+
     # -- articles ----------------------------------------------------------------------
     def article(self, slug: str) -> dict:
         """Stored fields of one article; NotFound if the slug is not indexed."""

@@ -142,6 +142,7 @@ def serve(**options):
         if report.added or report.changed or report.removed:
             run_site_build(settings)
     app = create_app({k: v for k, v in settings.items()})
+    app.extensions["kb_index"].warm()  # the first customer should not wait for the index to load
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"))
 

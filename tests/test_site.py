@@ -68,3 +68,8 @@ def test_offline_search_index_keeps_chinese_pages_findable(site):
 def test_nothing_is_fetched_from_the_internet(site):
     html = page(site, "import/excel-import")
     assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
+
+
+def test_jieba_caches_inside_the_data_folder(site):
+    data = site["root"].parent.parent
+    assert list((data / "jieba").glob("jieba*.cache"))

@@ -39,7 +39,13 @@ def create_event_tables(db) -> None:
     db["votes"].create_index(["slug"])
 
 
-MIGRATIONS = [create_event_tables]
+def add_session_indexes(db) -> None:
+    # The failing-search analysis joins votes and clicks to a session's searches.
+    db["votes"].create_index(["session", "slug"])
+    db["clicks"].create_index(["session", "ts"])
+
+
+MIGRATIONS = [create_event_tables, add_session_indexes]
 
 
 def now_iso() -> str:
@@ -153,6 +159,14 @@ class EventLog:
                 log.exception("could not store %d events (attempt %d)", len(rows), attempt + 1)
                 time.sleep(min(2.0, 0.05 * 2**attempt))
         log.error("gave up storing %d events", len(rows))
+
+
+def insert_events(db, table: str, rows: list[dict]) -> None:
+    """Store already-formed events in bulk (kb simulate, imports); same columns as the log_* calls."""
+    if table not in ("searches", "clicks", "votes"):
+        raise ValueError(f"unknown event table {table!r}")
+    with db.conn:
+        db[table].insert_all(rows, ignore=True, batch_size=1000)
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -42,3 +42,24 @@ class IndexMissing(KBError):
 
     status = 503
     code = "index_missing"
+
+
+class Conflict(KBError):
+    """The thing changed since the caller last saw it (another reviewer, a stale form)."""
+
+    status = 409
+    code = "conflict"
+
+
+class Forbidden(KBError):
+    """Signed in, but this role may not do that."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(KBError):
+    """Not signed in, or the token is wrong."""
+
+    status = 401
+    code = "unauthorized"

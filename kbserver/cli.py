@@ -190,6 +190,103 @@ def search(query, limit, as_json, **options):
         click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}")
 
 
+def _articles(settings: dict) -> list[dict]:
+    from indexer.articles import load_articles
+
+    return [a.to_dict() | {"body": a.body} for a in load_articles(settings["docs"], on_problem=_warn_problem)]
+
+
+@cli.command()
+@setting_options("docs", "data", "database_url")
+@click.option("--days", default=30, show_default=True, help="How many days of traffic to generate (ending now).")
+@click.option("--sessions-per-day", default=60, show_default=True, help="Visitor sessions per day.")
+@click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same month.")
+@click.option("--json", "as_json", is_flag=True, help="Print the injected problems (ground truth) as JSON.")
+@friendly_errors
+def simulate(days, sessions_per_day, seed, as_json, **options):
+    """Generate a realistic month of traffic with known problems into the event log (for demos and tests)."""
+    from analytics.simulate import simulate as run
+    from analytics.store import open_db
+    from indexer.build import read_pointer
+    from indexer.query import open_index
+
+    settings = _settings(**options)
+    if read_pointer(settings["data"]) is None:
+        run_index(settings, full=True)
+    db = open_db(settings["database_url"])
+    progress = _Progress("simulating days")
+    try:
+        truth = run(db, open_index(settings["data"]), _articles(settings), days=days,
+                    sessions_per_day=sessions_per_day, seed=seed, progress=progress)
+    finally:
+        progress.close()
+    if as_json:
+        click.echo(json.dumps(truth, ensure_ascii=False, indent=2))
+    else:
+        e = truth["events"]
+        click.echo(f"simulated {days} days: {e['searches']} searches, {e['clicks']} clicks, {e['votes']} votes")
+        click.echo("injected: gaps " + ", ".join(truth["gap_topics"]) + f"; surge on {truth['surge']['article']}; "
+                   f"unhelpful {truth['unhelpful_article']}; bounce {truth['bounce_article']}")
+        click.echo("next: kb analyze")
+
+
+@cli.command()
+@setting_options("docs", "data", "database_url")
+@click.option("--period", default=7, show_default=True, help="Days per period; trends compare the last two periods.")
+@click.option("--click-window", default=300, show_default=True, help="Seconds after a search within which a click counts.")
+@click.option("--reformulation-window", default=120, show_default=True,
+              help="Seconds within which a new search without a click counts as reformulating.")
+@click.option("--vote-window", default=1800, show_default=True,
+              help="Seconds after a click within which a 'not helpful' vote fails the search.")
+@click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
+@click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
+@friendly_errors
+def analyze(period, click_window, reformulation_window, vote_window, dry_run, as_json, **options):
+    """Find failing searches, content gaps and stale or unhelpful articles; update the manager's queue."""
+    from analytics.analyze import analyze as run
+    from analytics.failing import FailingRules
+    from analytics.store import open_db
+
+    if period < 1 or min(click_window, reformulation_window, vote_window) < 1:
+        raise click.ClickException("--period and the windows must be positive")
+    settings = _settings(**options)
+    articles = _articles(settings)
+    db = open_db(settings["database_url"])
+    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue"]
+    with click.progressbar(length=len(steps), label="analyzing", file=sys.stderr,
+                           item_show_func=lambda s: s) as bar:
+        report = run(db, articles, period_days=period, update_queue=not dry_run,
+                     rules=FailingRules(click_window, reformulation_window, vote_window),
+                     progress=lambda name: bar.update(1, name))
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
+
+
+@cli.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--eps", default=None, type=float, help="Cosine distance within which queries are neighbours (default 0.75).")
+@click.option("--min-samples", default=None, type=int, help="Searches needed to start a cluster (default 3).")
+@friendly_errors
+def cluster(file, eps, min_samples):
+    """Cluster queries from FILE (one per line, UTF-8; - for stdin) and print JSON: a cluster id per line."""
+    from analytics.gaps import EPS, MIN_SAMPLES, cluster_texts, dedupe, near_identical_key
+
+    raw = file.read()
+    try:
+        lines = raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    queries = [line.strip() for line in lines]
+    present = [q for q in queries if q]
+    texts, counts, position = dedupe(present)
+    result = cluster_texts(texts, counts, eps=eps or EPS, min_samples=min_samples or MIN_SAMPLES)
+    label_of = {i: result.labels[i] for i in range(len(texts))}
+    assignments = [label_of[position[near_identical_key(q) or q]] if q else -1 for q in queries]
+    clusters = [{"id": c, "label": " / ".join(result.top_terms(c)), "representative": result.representative(c),
+                 "size": sum(result.weights[i] for i in result.members(c))} for c in result.cluster_ids]
+    click.echo(json.dumps({"lines": len(queries), "clusters": clusters, "assignments": assignments,
+                           "noise": sum(1 for a in assignments if a < 0)}, ensure_ascii=False))
+
+
 def main():  # pragma: no cover - console script entry point
     cli(prog_name="kb")
 

@@ -1,0 +1,142 @@
+"""`kb analyze`: from the event log to the knowledge manager's queue, in one run.
+
+The window is two periods (default 7 days each) ending now: trends compare the current period with
+the previous one. Memory stays bounded on large logs: failing searches are streamed from SQLite,
+at most ``MAX_FAILED`` of them are kept (a uniform reservoir sample, reported as ``sampled``), and
+only the ``MAX_DISTINCT`` most frequent distinct queries are clustered (the rest are reported as
+``rare``, never silently dropped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from . import flags as flag_queue
+from .failing import FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
+from .gaps import find_gaps, near_identical_key
+from .staleness import (
+    StalenessRules,
+    bounce_flags,
+    gap_flags,
+    helpfulness_flags,
+    review_flags,
+    surge_flags,
+)
+
+MAX_FAILED = 200_000
+MAX_DISTINCT = 5_000
+
+
+@dataclass
+class AnalysisReport:
+    start: str
+    period_start: str
+    end: str
+    failed: int = 0
+    sampled: bool = False
+    clustered: int = 0
+    rare: int = 0
+    noise: int = 0
+    gaps: list = field(default_factory=list)
+    article_flags: list = field(default_factory=list)
+    queue: dict = field(default_factory=dict)
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "window": {"start": self.start, "period_start": self.period_start, "end": self.end},
+            "failed_searches": self.failed, "sampled": self.sampled, "clustered_queries": self.clustered,
+            "rare_queries": self.rare, "unclustered_queries": self.noise, "message": self.message,
+            "gaps": [g.to_dict() for g in self.gaps],
+            "flags": [{"slug": f.slug, "title": f.title, "path": f.path, "reason": f.reason, "score": f.score,
+                       "evidence": f.evidence, "suggestion": f.suggestion} for f in self.article_flags],
+            "queue": self.queue,
+        }
+
+    def summary(self) -> str:
+        """A few lines a person reads after `kb analyze`."""
+        lines = [f"window {self.start[:10]} → {self.end[:10]} (current period from {self.period_start[:10]})",
+                 f"failing searches: {self.failed}" + (" (sampled)" if self.sampled else ""),
+                 f"content gaps: {len(self.gaps)} clusters ({self.noise} queries left unclustered"
+                 + (f", {self.rare} rare queries not clustered" if self.rare else "") + ")"]
+        for g in self.gaps[:10]:
+            lines.append(f"  [{g.action}] {g.label}  ×{g.volume}  trend {g.trend}  e.g. {g.representative}"
+                         + (f"  → {g.nearest_slug} ({g.similarity:.2f})" if g.action == "improve" else ""))
+        by_reason = Counter(f.reason for f in self.article_flags)
+        lines.append("article flags: " + (", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or "none"))
+        if self.queue:
+            lines.append("queue: " + ", ".join(f"{k} {v}" for k, v in self.queue.items()))
+        if self.message:
+            lines.append(self.message)
+        return "\n".join(lines)
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_days: int = 7,
+            rules: FailingRules = FailingRules(), staleness: StalenessRules = StalenessRules(),
+            update_queue: bool = True, progress=None, seed: int = 0) -> AnalysisReport:
+    """Find failing searches, gaps and stale/unhelpful articles; merge them into the queue."""
+    step = progress or (lambda name: None)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    end, mid, start = now, now - dt.timedelta(days=period_days), now - dt.timedelta(days=2 * period_days)
+    report = AnalysisReport(_iso(start), _iso(mid), _iso(end))
+    by_slug = {a["slug"]: a for a in articles}
+
+    step("failing searches")
+    failed, seen, rng = [], 0, random.Random(seed)
+    for f in iter_failed_searches(db, report.start, report.end, rules):
+        seen += 1
+        if len(failed) < MAX_FAILED:
+            failed.append(f)
+        else:  # reservoir sampling keeps a uniform sample of everything streamed so far
+            j = rng.randrange(seen)
+            if j < MAX_FAILED:
+                failed[j] = f
+    report.failed, report.sampled = seen, seen > MAX_FAILED
+
+    step("content gaps")
+    counts = Counter(near_identical_key(f.query) or f.query for f in failed)
+    keep = {k for k, _ in counts.most_common(MAX_DISTINCT)}
+    report.rare = len(counts) - len(keep)
+    clusterable = [f for f in failed if (near_identical_key(f.query) or f.query) in keep]
+    report.clustered = len(keep)
+    totals = searches_by_query(db, report.start, report.end, near_identical_key)
+    report.gaps, report.noise = find_gaps(clusterable, articles, report.period_start, totals=totals)
+
+    step("stale and unhelpful articles")
+    current, previous = Counter(), Counter()
+    for f in failed:
+        if f.top_slug and f.reason != "no_results":
+            (current if f.ts >= report.period_start else previous)[f.top_slug] += 1
+    report.article_flags = (
+        review_flags(articles, now.date())
+        + helpfulness_flags(by_slug, votes_by_article(db, report.start, report.end), staleness)
+        + surge_flags(by_slug, current, previous, staleness)
+        + bounce_flags(by_slug, bounces(db, report.start, report.end), staleness)
+        + gap_flags(by_slug, report.gaps, staleness)
+    )
+    report.article_flags.sort(key=lambda f: -f.score)
+    if not failed:
+        report.message = "no failing searches in this window: nothing to cluster (is traffic being logged?)"
+
+    if update_queue:
+        step("queue")
+        report.queue = flag_queue.sync(db, _candidates(report), now=_iso(now))
+    return report
+
+
+def _candidates(report: AnalysisReport) -> list[dict]:
+    out = [{"key": f.key, "kind": "article", "slug": f.slug, "reason": f.reason, "title": f.title, "path": f.path,
+            "score": f.score, "evidence": f.evidence, "suggestion": f.suggestion} for f in report.article_flags]
+    for g in report.gaps:
+        evidence = {k: v for k, v in g.to_dict().items() if k not in ("key", "suggestion")}
+        out.append({"key": g.key, "kind": "gap", "slug": g.nearest_slug if g.action == "improve" else "",
+                    "reason": g.action, "title": g.label, "path": "", "evidence": evidence, "suggestion": g.suggestion,
+                    "score": round(min(1.0, 0.2 + g.volume / 100 + (0.2 if g.trend >= 2 else 0)), 3)})
+    return out

@@ -1,0 +1,143 @@
+"""The knowledge manager's queue: flags (stale/unhelpful articles) and gaps (failing-search clusters).
+
+Sole owner of the ``flags`` and ``flag_events`` (audit trail) tables. A flag moves
+open → acknowledged → resolved or dismissed, recording who and when. ``sync`` is how an analysis
+run talks to the queue: it never duplicates an open flag, keeps a dismissed one dismissed unless its
+score grew markedly, reopens a resolved one whose signal came back, and resolves by itself a flag
+whose signal is gone (article re-reviewed, votes recovered, cluster vanished).
+"""
+
+from __future__ import annotations
+
+import json
+
+from indexer.errors import Conflict, InvalidInput, NotFound
+
+from .events import now_iso
+
+STATES = ("open", "acknowledged", "resolved", "dismissed")
+TRANSITIONS = {
+    "open": {"acknowledged", "resolved", "dismissed"},
+    "acknowledged": {"resolved", "dismissed", "open"},
+    "resolved": {"open"},
+    "dismissed": {"open"},
+}
+REOPEN_GROWTH = 1.5  # a dismissed flag comes back when its score grows by half again
+ANALYZER = "kb-analyze"
+
+
+def create_flag_tables(db) -> None:
+    db["flags"].create({
+        "id": int, "key": str, "kind": str, "slug": str, "reason": str, "title": str, "path": str,
+        "score": float, "evidence": str, "suggestion": str, "state": str, "state_by": str, "state_at": str,
+        "dismissed_score": float, "created_at": str, "updated_at": str, "last_seen": str, "version": int,
+    }, pk="id")
+    db["flags"].create_index(["key"])
+    db["flags"].create_index(["state", "score"])
+    db["flag_events"].create({"id": int, "flag_id": int, "ts": str, "actor": str, "from_state": str,
+                              "to_state": str, "note": str}, pk="id")
+    db["flag_events"].create_index(["flag_id"])
+
+
+MIGRATIONS = [create_flag_tables]
+
+
+def _row(db, flag_id: int) -> dict:
+    rows = list(db["flags"].rows_where("id = ?", [flag_id]))
+    if not rows:
+        raise NotFound(f"no flag with id {flag_id}")
+    return _decode(rows[0])
+
+
+def _decode(row: dict) -> dict:
+    row = dict(row)
+    row["evidence"] = json.loads(row["evidence"] or "{}")
+    return row
+
+
+def _audit(db, flag_id, actor, from_state, to_state, note="") -> None:
+    db["flag_events"].insert({"flag_id": flag_id, "ts": now_iso(), "actor": actor, "from_state": from_state,
+                              "to_state": to_state, "note": note})
+
+
+def get_flag(db, flag_id: int) -> dict:
+    """One flag with its audit trail."""
+    flag = _row(db, flag_id)
+    flag["history"] = list(db["flag_events"].rows_where("flag_id = ?", [flag_id], order_by="id"))
+    return flag
+
+
+def list_flags(db, states=("open", "acknowledged"), kind: str | None = None) -> list[dict]:
+    """Flags in the given states, most urgent first."""
+    where = f"state IN ({','.join('?' for _ in states)})"
+    params = list(states)
+    if kind:
+        where += " AND kind = ?"
+        params.append(kind)
+    return [_decode(r) for r in db["flags"].rows_where(where, params, order_by="score DESC, id")]
+
+
+def transition(db, flag_id: int, to_state: str, actor: str, expected_version: int | None, note: str = "") -> dict:
+    """Move a flag to a new state; Conflict if it changed since expected_version or the move is invalid."""
+    if to_state not in STATES:
+        raise InvalidInput(f"state must be one of {', '.join(STATES)}")
+    with db.conn:
+        flag = _row(db, flag_id)
+        if expected_version is not None and flag["version"] != expected_version:
+            raise Conflict(f"this flag changed meanwhile: it is now {flag['state']} (by {flag['state_by'] or 'nobody'} "
+                           f"at {flag['state_at'] or flag['updated_at']}). Reload and decide again.",
+                           state=flag["state"], version=flag["version"])
+        if to_state not in TRANSITIONS[flag["state"]]:
+            raise Conflict(f"a {flag['state']} flag cannot become {to_state}", state=flag["state"],
+                           version=flag["version"])
+        now = now_iso()
+        cursor = db.execute(
+            "UPDATE flags SET state = ?, state_by = ?, state_at = ?, updated_at = ?, version = version + 1, "
+            "dismissed_score = CASE WHEN ? = 'dismissed' THEN score ELSE dismissed_score END "
+            "WHERE id = ? AND version = ?", [to_state, actor, now, now, to_state, flag_id, flag["version"]])
+        if cursor.rowcount != 1:  # someone else got there between our read and our write
+            raise Conflict("this flag changed meanwhile; reload and decide again")
+        _audit(db, flag_id, actor, flag["state"], to_state, note)
+    return get_flag(db, flag_id)
+
+
+def sync(db, candidates: list[dict], now: str | None = None) -> dict:
+    """Merge one analysis run's findings into the queue; returns counts of what happened."""
+    now = now or now_iso()
+    summary = {"opened": 0, "updated": 0, "reopened": 0, "kept_dismissed": 0, "auto_resolved": 0}
+    seen = set()
+    with db.conn:
+        for c in candidates:
+            seen.add(c["key"])
+            latest = list(db["flags"].rows_where("key = ?", [c["key"]], order_by="id DESC", limit=1))
+            fields = {"score": c["score"], "evidence": json.dumps(c["evidence"], ensure_ascii=False),
+                      "suggestion": c["suggestion"], "title": c["title"], "path": c.get("path") or "",
+                      "last_seen": now, "updated_at": now}
+            if not latest:
+                flag_id = db["flags"].insert({
+                    "key": c["key"], "kind": c["kind"], "slug": c.get("slug") or "", "reason": c["reason"],
+                    "state": "open", "state_by": ANALYZER, "state_at": now, "dismissed_score": None,
+                    "created_at": now, "version": 1, **fields}).last_pk
+                _audit(db, flag_id, ANALYZER, "", "open", "found by analysis")
+                summary["opened"] += 1
+                continue
+            flag = latest[0]
+            if flag["state"] in ("open", "acknowledged"):
+                db["flags"].update(flag["id"], fields)
+                summary["updated"] += 1
+            elif flag["state"] == "dismissed" and c["score"] < (flag["dismissed_score"] or 0) * REOPEN_GROWTH:
+                db["flags"].update(flag["id"], {"last_seen": now})
+                summary["kept_dismissed"] += 1
+            else:  # dismissed but grown markedly, or resolved but back
+                why = "evidence grew markedly since it was dismissed" if flag["state"] == "dismissed" else "signal is back"
+                db["flags"].update(flag["id"], {**fields, "state": "open", "state_by": ANALYZER, "state_at": now,
+                                                "version": flag["version"] + 1})
+                _audit(db, flag["id"], ANALYZER, flag["state"], "open", why)
+                summary["reopened"] += 1
+        for flag in list(db["flags"].rows_where("state IN ('open', 'acknowledged')")):
+            if flag["key"] not in seen:
+                db["flags"].update(flag["id"], {"state": "resolved", "state_by": ANALYZER, "state_at": now,
+                                                "updated_at": now, "version": flag["version"] + 1})
+                _audit(db, flag["id"], ANALYZER, flag["state"], "resolved", "signal gone")
+                summary["auto_resolved"] += 1
+    return summary

@@ -1,0 +1,243 @@
+"""Content gaps: cluster failing searches, and say what to do about each cluster.
+
+Queries are short, noisy and in two languages, so each is described twice: by its words (jieba for
+Chinese, plain words for English, stop words dropped) and by its character 2-3-grams (robust to
+typos and to segmentation disagreeing). Both are TF-IDF weighted, joined and L2-normalized.
+DBSCAN on cosine distance then finds the clusters: the number of clusters comes from the data, and
+queries close to no others stay unclustered (noise) rather than being forced into a cluster.
+Identical and near-identical queries (same text once case, width, spaces and punctuation are
+ignored) are one point carrying their count as sample weight.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.cluster import DBSCAN
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize as l2_normalize
+
+from indexer.analysis import expand_synonyms, normalize, segment, stopwords
+
+EPS = 0.75  # cosine distance: queries closer than this are neighbours
+MIN_SAMPLES = 3  # searches (counting repeats) needed around a point to start a cluster
+WORD_WEIGHT, CHAR_WEIGHT = 0.65, 0.35
+COVER_THRESHOLD = 0.3  # centroid-to-article similarity above which an article "covers" a cluster
+MIN_FAILURE_RATE = 0.5  # a cluster is a gap only if most searches for its queries fail
+
+_PUNCT = re.compile(r"[\W_]+", re.U)
+
+
+def near_identical_key(query: str) -> str:
+    """Queries equal up to case, full/half width, spaces and punctuation share this key."""
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", query).lower())
+
+
+def words(text: str) -> list[str]:
+    """Topic words of a text: jieba words and English words, lower case, no stop words."""
+    stop = stopwords()
+    return [w.lower() for w, _, _ in segment(unicodedata.normalize("NFKC", text)) if w.lower() not in stop]
+
+
+@dataclass
+class Clustering:
+    """Result of clustering distinct texts: label per text (-1 = noise) and the fitted features."""
+
+    texts: list[str]
+    weights: list[int]
+    labels: list[int]
+    matrix: object = None
+    word_vectorizer: object = None
+    char_vectorizer: object = None
+
+    @property
+    def cluster_ids(self) -> list[int]:
+        return sorted({label for label in self.labels if label >= 0})
+
+    def members(self, cluster: int) -> list[int]:
+        return [i for i, label in enumerate(self.labels) if label == cluster]
+
+    def vectorize(self, texts: list[str]):
+        """Features of new texts (e.g. articles) in the same space."""
+        return _combine(self.word_vectorizer.transform(texts), self.char_vectorizer.transform(texts))
+
+    def top_terms(self, cluster: int, n: int = 3) -> list[str]:
+        """The words that best describe a cluster (summed TF-IDF, weighted by query counts)."""
+        idx = self.members(cluster)
+        w = np.asarray([self.weights[i] for i in idx], dtype=float)
+        sub = self.word_vectorizer.transform([self.texts[i] for i in idx])
+        scores = np.asarray(sub.multiply(w[:, None]).sum(axis=0)).ravel()
+        vocab = self.word_vectorizer.get_feature_names_out()
+        order = np.argsort(-scores)
+        return [vocab[i] for i in order[:n] if scores[i] > 0]
+
+    def centroid(self, cluster: int):
+        idx = self.members(cluster)
+        w = np.asarray([self.weights[i] for i in idx], dtype=float)
+        c = np.asarray(self.matrix[idx].multiply(w[:, None]).sum(axis=0)) / w.sum()
+        return l2_normalize(c)
+
+    def representative(self, cluster: int) -> str:
+        """The member closest to the cluster's centre, favouring frequent ones."""
+        idx = self.members(cluster)
+        sims = np.asarray(self.matrix[idx] @ self.centroid(cluster).T).ravel()
+        best = max(range(len(idx)), key=lambda k: (sims[k] * (1 + np.log1p(self.weights[idx[k]])), -k))
+        return self.texts[idx[best]]
+
+
+def _combine(word_matrix, char_matrix):
+    return l2_normalize(hstack([word_matrix * WORD_WEIGHT, char_matrix * CHAR_WEIGHT]).tocsr())
+
+
+def cluster_texts(texts: list[str], weights: list[int] | None = None, eps: float = EPS,
+                  min_samples: int = MIN_SAMPLES) -> Clustering:
+    """Cluster distinct texts (each with a count); the number of clusters is chosen by the data."""
+    weights = list(weights or [1] * len(texts))
+    if not texts:
+        return Clustering([], [], [])
+    word_vec = TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)
+    char_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True,
+                               preprocessor=lambda t: unicodedata.normalize("NFKC", t).lower())
+    try:
+        word_matrix = word_vec.fit_transform(texts)
+    except ValueError:  # no words at all (only emoji or punctuation): characters still work
+        word_vec = TfidfVectorizer(analyzer=lambda t: [near_identical_key(t) or "∅"])
+        word_matrix = word_vec.fit_transform(texts)
+    char_matrix = char_vec.fit_transform(texts)
+    matrix = _combine(word_matrix, char_matrix)
+    if len(texts) == 1:
+        labels = [0] if weights[0] >= min_samples else [-1]
+    else:
+        model = DBSCAN(eps=eps, min_samples=min_samples, metric="cosine")
+        labels = model.fit_predict(matrix, sample_weight=np.asarray(weights, dtype=float)).tolist()
+    return Clustering(texts, weights, labels, matrix, word_vec, char_vec)
+
+
+def dedupe(queries: list[str]) -> tuple[list[str], list[int], dict[str, int]]:
+    """(distinct texts, counts, key -> position): near-identical queries counted, not repeated."""
+    groups: dict[str, Counter] = defaultdict(Counter)
+    for q in queries:
+        key = near_identical_key(q) or q.strip()
+        groups[key][q.strip()] += 1
+    texts, counts, position = [], [], {}
+    for key, forms in groups.items():
+        position[key] = len(texts)
+        texts.append(forms.most_common(1)[0][0])
+        counts.append(sum(forms.values()))
+    return texts, counts, position
+
+
+@dataclass
+class Gap:
+    """A cluster of failing searches and what a knowledge manager should do about it."""
+
+    key: str
+    label: str
+    terms: list[str]
+    representative: str
+    examples: list[str]
+    volume: int
+    sessions: int
+    current: int
+    previous: int
+    nearest_slug: str | None
+    nearest_title: str | None
+    similarity: float
+    action: str  # "write" or "improve"
+    suggestion: str
+    missing_words: list[str] = field(default_factory=list)
+    reasons: dict = field(default_factory=dict)
+    failure_rate: float = 1.0
+
+    @property
+    def trend(self) -> float:
+        """Current period's failing searches over the previous period's (1.0 = flat)."""
+        return round(self.current / self.previous, 2) if self.previous else float(self.current or 0)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["trend"] = self.trend
+        return d
+
+
+def find_gaps(failed: list, articles: list[dict], period_start: str, eps: float = EPS,
+              min_samples: int = MIN_SAMPLES, totals: dict[str, int] | None = None) -> tuple[list[Gap], int]:
+    """Cluster failed searches into gaps; returns (gaps sorted by volume, number of noise queries).
+
+    totals ({near-identical key: all searches}) lets a cluster whose queries mostly succeed (the
+    normal misses of a well-served topic) be dropped: a gap is where searching mostly fails.
+    """
+    texts, counts, position = dedupe([f.query for f in failed])
+    clustering = cluster_texts(texts, counts, eps=eps, min_samples=min_samples)
+    if not clustering.cluster_ids:
+        return [], len(texts)
+    article_texts = [" ".join([a["title"], a.get("summary", ""), " ".join(a.get("tags", [])),
+                               " ".join(a.get("headings", []))]) for a in articles]
+    article_matrix = clustering.vectorize(article_texts) if articles else None
+    by_point: dict[int, list] = defaultdict(list)
+    for f in failed:
+        by_point[position[near_identical_key(f.query) or f.query.strip()]].append(f)
+    gaps = []
+    for cluster in clustering.cluster_ids:
+        members = clustering.members(cluster)
+        events = [f for i in members for f in by_point[i]]
+        searched = sum(totals.get(near_identical_key(clustering.texts[i]), 0) for i in members) if totals else 0
+        failure_rate = len(events) / searched if searched else 1.0
+        if failure_rate < MIN_FAILURE_RATE:
+            continue
+        terms = clustering.top_terms(cluster)
+        nearest, sim = None, 0.0
+        if article_matrix is not None:
+            # Customers' words are widened with the synonym list ("excel import error" also says 导入),
+            # so an English query can find the Chinese article that covers it.
+            expanded = [clustering.texts[i] + " " + " ".join(expand_synonyms(normalize(clustering.texts[i])))
+                        for i in members]
+            weights = np.asarray([clustering.weights[i] for i in members], dtype=float)
+            centre = l2_normalize(np.asarray(clustering.vectorize(expanded).multiply(weights[:, None]).sum(axis=0)))
+            sims = np.asarray(article_matrix @ centre.T).ravel()
+            best = int(np.argmax(sims))
+            nearest, sim = articles[best], float(sims[best])
+        examples = [clustering.texts[i] for i in sorted(members, key=lambda i: -clustering.weights[i])[:6]]
+        current = sum(1 for f in events if f.ts >= period_start)
+        covered = nearest is not None and sim >= COVER_THRESHOLD
+        missing = [t for t in terms if t not in _article_text(nearest)] if covered else []
+        if covered:
+            action = "improve"
+            suggestion = (f"「{nearest['title']}」覆盖这个主题，但读者没找到或没解决："
+                          + (f"把这些词加进文章或同义词表：{'、'.join(missing)}；" if missing else "")
+                          + "检查文章是否缺少这些读者遇到的情况。")
+        else:
+            action = "write"
+            suggestion = f"没有文章覆盖「{'、'.join(terms)}」：写一篇新文章，例如回答「{clustering.representative(cluster)}」。"
+        gaps.append(Gap(
+            key="gap:" + "+".join(sorted(terms)),
+            label=" / ".join(terms),
+            terms=terms,
+            representative=clustering.representative(cluster),
+            examples=examples,
+            volume=len(events),
+            sessions=len({f.session for f in events}),
+            current=current,
+            previous=len(events) - current,
+            nearest_slug=nearest["slug"] if nearest else None,
+            nearest_title=nearest["title"] if nearest else None,
+            similarity=round(sim, 3),
+            action=action,
+            suggestion=suggestion,
+            missing_words=missing,
+            reasons=dict(Counter(f.reason for f in events)),
+            failure_rate=round(failure_rate, 3),
+        ))
+    gaps.sort(key=lambda g: -g.volume)
+    noise = sum(1 for label in clustering.labels if label < 0)
+    return gaps, noise
+
+
+def _article_text(article: dict) -> str:
+    return " ".join([article["title"], article.get("summary", ""), " ".join(article.get("tags", [])),
+                     article.get("body", "")]).lower()

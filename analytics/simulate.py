@@ -1,0 +1,178 @@
+"""`kb simulate`: a realistic month of help-center traffic with known, injected problems.
+
+Customers search (Chinese and English, short, some misspelt), click results the real search index
+returns, vote, and go away. On top of healthy traffic the simulator injects what the analysis must
+find, and returns it as ground truth:
+
+- topics no article covers (content gaps): offline use, contract management, OKR goals;
+- an article whose readers vote it down;
+- a surge of failing searches on one topic in the last week (Excel import errors);
+- an article whose readers bounce (click, then search again within seconds);
+- articles past their review date are whatever the docs' front matter says on `today`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+
+from .events import insert_events
+
+GAP_TOPICS = {
+    "offline": ["离线能用吗", "没网的时候能编辑吗", "断网了数据会丢吗", "离线模式", "offline mode", "work offline",
+                "离线编辑任务", "没有网络怎么用", "ofline mode", "飞机上能用吗"],
+    "contracts": ["合同管理", "怎么上传合同", "合同到期提醒", "contract management", "合同审批归档", "合同模版",
+                  "合同金额统计", "contarct", "管理供应商合同", "合同附件在哪"],
+    "okr": ["okr", "怎么设置okr", "目标管理", "okr对齐", "季度目标怎么拆", "OKR 打分", "关键结果进度", "objectives key results",
+            "okr模板", "目标和任务关联"],
+}
+SURGE_TOPIC = ["excel导入失败", "导入报错", "excel导入一直失败", "导入提示格式错误", "excel import error", "导入失败怎么办",
+               "上传表格报错", "导入excel没反应"]
+SURGE_ARTICLE = "import/excel-import"
+UNHELPFUL_ARTICLE = "troubleshooting/notifications"
+BOUNCE_ARTICLE = "gantt/baseline"
+HEALTHY_ARTICLE = "kanban/board-setup"
+
+
+def _queries_for(article: dict) -> list[str]:
+    tags = [t for t in article.get("tags", []) if t]
+    queries = [article["title"]]
+    if tags:
+        queries += [tags[0], " ".join(tags[:2]), f"怎么{tags[0]}" if not tags[0].isascii() else f"how to {tags[0]}"]
+    return queries
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    if not text.isascii() or len(text) < 5:
+        return text
+    i = rng.randrange(1, len(text) - 1)
+    return text[:i] + text[i + 1 :]
+
+
+class _Traffic:
+    def __init__(self, index, rng: random.Random):
+        self.index, self.rng = index, rng
+        self.searches, self.clicks, self.votes = [], [], []
+
+    def search(self, session: str, when: dt.datetime, query: str) -> tuple[str, list[str]]:
+        try:
+            result = self.index.search(query, limit=10)
+            slugs, total, took = [r["slug"] for r in result["results"]], result["total"], result["took_ms"]
+            normalized = result["normalized"]
+        except Exception:  # noqa: BLE001 - an unusable query is logged as finding nothing
+            slugs, total, took, normalized = [], 0, 0.0, query.strip().lower()
+        query_id = secrets.token_hex(8)
+        self.searches.append({"query_id": query_id, "ts": _iso(when), "session": session, "query": query,
+                              "normalized": normalized, "results": total, "top_slugs": _json(slugs),
+                              "took_ms": took, "module": "", "tag": "", "page": 1, "source": "simulated"})
+        return query_id, slugs
+
+    def click(self, session, when, query_id, slug, position):
+        self.clicks.append({"ts": _iso(when), "query_id": query_id, "slug": slug, "position": position,
+                            "session": session})
+
+    def vote(self, session, when, slug, helpful):
+        self.votes.append({"ts": _iso(when), "slug": slug, "helpful": int(helpful), "comment": "", "session": session})
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(items) -> str:
+    import json
+
+    return json.dumps(items, ensure_ascii=False)
+
+
+def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: int = 60, seed: int = 7,
+             end: dt.datetime | None = None, progress=None) -> dict:
+    """Write `days` of simulated traffic ending at `end` into db; returns the injected ground truth."""
+    rng = random.Random(seed)
+    end = end or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = end - dt.timedelta(days=days)
+    by_slug = {a["slug"]: a for a in articles}
+    healthy = [a for a in articles if a["slug"] not in (UNHELPFUL_ARTICLE, BOUNCE_ARTICLE)]
+    weights = [5.0 if a["slug"] == HEALTHY_ARTICLE else 1.0 for a in healthy]
+    traffic = _Traffic(index, rng)
+    for day in range(days):
+        day_start = start + dt.timedelta(days=day)
+        recent = day >= days - 7
+        for _ in range(sessions_per_day):
+            when = day_start + dt.timedelta(seconds=rng.randrange(8 * 3600, 22 * 3600))
+            session = secrets.token_hex(12)
+            kind = rng.random()
+            if kind < 0.12:
+                _gap_session(traffic, session, when, rng)
+            elif kind < 0.20:
+                _article_session(traffic, session, when, by_slug[UNHELPFUL_ARTICLE], rng, helpful_rate=0.15, vote_rate=0.7)
+            elif kind < 0.27:
+                _bounce_session(traffic, session, when, by_slug[BOUNCE_ARTICLE], rng)
+            else:
+                article = rng.choices(healthy, weights=weights)[0]
+                _article_session(traffic, session, when, article, rng, helpful_rate=0.92, vote_rate=0.35)
+        surge_sessions = 14 if recent else 1
+        for _ in range(surge_sessions):
+            when = day_start + dt.timedelta(seconds=rng.randrange(8 * 3600, 22 * 3600))
+            _surge_session(traffic, secrets.token_hex(12), when, rng)
+        if progress:
+            progress(day + 1, days)
+    insert_events(db, "searches", traffic.searches)
+    insert_events(db, "clicks", traffic.clicks)
+    insert_events(db, "votes", traffic.votes)
+    today = end.date()
+    overdue = sorted(a["slug"] for a in articles if a.get("reviewed") and a.get("review_every")
+                     and dt.date.fromisoformat(a["reviewed"]) + dt.timedelta(days=a["review_every"]) < today)
+    return {
+        "start": _iso(start), "end": _iso(end),
+        "events": {"searches": len(traffic.searches), "clicks": len(traffic.clicks), "votes": len(traffic.votes)},
+        "gap_topics": {k: v for k, v in GAP_TOPICS.items()},
+        "surge": {"queries": SURGE_TOPIC, "article": SURGE_ARTICLE},
+        "unhelpful_article": UNHELPFUL_ARTICLE,
+        "bounce_article": BOUNCE_ARTICLE,
+        "healthy_article": HEALTHY_ARTICLE,
+        "overdue_articles": overdue,
+    }
+
+
+def _article_session(traffic, session, when, article, rng, helpful_rate, vote_rate):
+    query = rng.choice(_queries_for(article))
+    if rng.random() < 0.1:
+        query = _typo(query, rng)
+    query_id, slugs = traffic.search(session, when, query)
+    if article["slug"] in slugs[:5] and rng.random() < 0.9:
+        position = slugs.index(article["slug"]) + 1
+        clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 25))
+        traffic.click(session, clicked_at, query_id, article["slug"], position)
+        if rng.random() < vote_rate:
+            traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 240)), article["slug"],
+                         rng.random() < helpful_rate)
+
+
+def _gap_session(traffic, session, when, rng):
+    topic = rng.choice(list(GAP_TOPICS))
+    pool = GAP_TOPICS[topic]
+    weights = [1 / (rank + 1) for rank in range(len(pool))]  # a few phrasings are much more common
+    traffic.search(session, when, rng.choices(pool, weights)[0])
+    if rng.random() < 0.5:  # tries again in other words, still finds nothing useful
+        traffic.search(session, when + dt.timedelta(seconds=rng.randrange(10, 60)), rng.choices(pool, weights)[0])
+
+
+def _surge_session(traffic, session, when, rng):
+    query_id, slugs = traffic.search(session, when, rng.choice(SURGE_TOPIC))
+    if slugs and rng.random() < 0.3:  # a few read the import article, and say it did not help
+        clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 20))
+        traffic.click(session, clicked_at, query_id, slugs[0], 1)
+        traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 120)), slugs[0], False)
+    elif rng.random() < 0.5:
+        traffic.search(session, when + dt.timedelta(seconds=rng.randrange(10, 60)), rng.choice(SURGE_TOPIC))
+
+
+def _bounce_session(traffic, session, when, article, rng):
+    query = rng.choice(_queries_for(article))
+    query_id, slugs = traffic.search(session, when, query)
+    if article["slug"] in slugs[:5]:
+        clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 15))
+        traffic.click(session, clicked_at, query_id, article["slug"], slugs.index(article["slug"]) + 1)
+        traffic.search(session, clicked_at + dt.timedelta(seconds=rng.randrange(4, 20)), rng.choice(_queries_for(article)))

@@ -27,7 +27,7 @@ from .staleness import (
 )
 
 MAX_FAILED = 200_000
-MAX_DISTINCT = 5_000
+MAX_DISTINCT = 3_000  # pairwise distances of 3,000 queries: 72 MB
 
 
 @dataclass
@@ -139,4 +139,10 @@ def _candidates(report: AnalysisReport) -> list[dict]:
         out.append({"key": g.key, "kind": "gap", "slug": g.nearest_slug if g.action == "improve" else "",
                     "reason": g.action, "title": g.label, "path": "", "evidence": evidence, "suggestion": g.suggestion,
                     "score": round(min(1.0, 0.2 + g.volume / 100 + (0.2 if g.trend >= 2 else 0)), 3)})
-    return out
+    # One flag per key: an article near two gaps, or two clusters with the same top words, merge
+    # into the strongest of them.
+    best: dict[str, dict] = {}
+    for c in out:
+        if c["key"] not in best or c["score"] > best[c["key"]]["score"]:
+            best[c["key"]] = c
+    return list(best.values())

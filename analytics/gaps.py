@@ -3,8 +3,10 @@
 Queries are short, noisy and in two languages, so each is described twice: by its words (jieba for
 Chinese, plain words for English, stop words dropped) and by its character 2-3-grams (robust to
 typos and to segmentation disagreeing). Both are TF-IDF weighted, joined and L2-normalized.
-DBSCAN on cosine distance then finds the clusters: the number of clusters comes from the data, and
-queries close to no others stay unclustered (noise) rather than being forced into a cluster.
+Agglomerative clustering with average linkage then merges queries while their average cosine
+distance stays under a threshold: the number of clusters comes from the data, and unlike DBSCAN
+one bridging query cannot chain two topics together. Groups smaller than ``MIN_SIZE`` searches stay
+unclustered (noise, label -1) rather than being forced into a cluster.
 Identical and near-identical queries (same text once case, width, spaces and punctuation are
 ignored) are one point carrying their count as sample weight.
 """
@@ -18,16 +20,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import hstack
-from sklearn.cluster import DBSCAN
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
 from indexer.analysis import expand_synonyms, normalize, segment, stopwords
 
-EPS = 0.75  # cosine distance: queries closer than this are neighbours
-MIN_SAMPLES = 3  # searches (counting repeats) needed around a point to start a cluster
+THRESHOLD = 0.85  # average cosine distance under which groups of queries merge
+MIN_SIZE = 3  # searches (counting repeats) a group needs to be a cluster
 WORD_WEIGHT, CHAR_WEIGHT = 0.65, 0.35
 COVER_THRESHOLD = 0.3  # centroid-to-article similarity above which an article "covers" a cluster
+TOP_RESULT_MIN_SIMILARITY = 0.25  # ... or when search's own top result for them is this on-topic
 MIN_FAILURE_RATE = 0.5  # a cluster is a gap only if most searches for its queries fail
 
 _PUNCT = re.compile(r"[\W_]+", re.U)
@@ -94,8 +97,8 @@ def _combine(word_matrix, char_matrix):
     return l2_normalize(hstack([word_matrix * WORD_WEIGHT, char_matrix * CHAR_WEIGHT]).tocsr())
 
 
-def cluster_texts(texts: list[str], weights: list[int] | None = None, eps: float = EPS,
-                  min_samples: int = MIN_SAMPLES) -> Clustering:
+def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold: float = THRESHOLD,
+                  min_size: int = MIN_SIZE) -> Clustering:
     """Cluster distinct texts (each with a count); the number of clusters is chosen by the data."""
     weights = list(weights or [1] * len(texts))
     if not texts:
@@ -111,10 +114,18 @@ def cluster_texts(texts: list[str], weights: list[int] | None = None, eps: float
     char_matrix = char_vec.fit_transform(texts)
     matrix = _combine(word_matrix, char_matrix)
     if len(texts) == 1:
-        labels = [0] if weights[0] >= min_samples else [-1]
+        groups = [0]
     else:
-        model = DBSCAN(eps=eps, min_samples=min_samples, metric="cosine")
-        labels = model.fit_predict(matrix, sample_weight=np.asarray(weights, dtype=float)).tolist()
+        distances = np.clip(1.0 - (matrix @ matrix.T).toarray(), 0.0, 2.0)
+        model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                        distance_threshold=threshold)
+        groups = model.fit_predict(distances).tolist()
+    size = Counter()
+    for group, weight in zip(groups, weights):
+        size[group] += weight
+    big = sorted({g for g in groups if size[g] >= min_size}, key=lambda g: (-size[g], g))
+    renumber = {g: i for i, g in enumerate(big)}  # cluster 0 is the largest
+    labels = [renumber.get(g, -1) for g in groups]
     return Clustering(texts, weights, labels, matrix, word_vec, char_vec)
 
 
@@ -165,20 +176,21 @@ class Gap:
         return d
 
 
-def find_gaps(failed: list, articles: list[dict], period_start: str, eps: float = EPS,
-              min_samples: int = MIN_SAMPLES, totals: dict[str, int] | None = None) -> tuple[list[Gap], int]:
+def find_gaps(failed: list, articles: list[dict], period_start: str, threshold: float = THRESHOLD,
+              min_size: int = MIN_SIZE, totals: dict[str, int] | None = None) -> tuple[list[Gap], int]:
     """Cluster failed searches into gaps; returns (gaps sorted by volume, number of noise queries).
 
     totals ({near-identical key: all searches}) lets a cluster whose queries mostly succeed (the
     normal misses of a well-served topic) be dropped: a gap is where searching mostly fails.
     """
     texts, counts, position = dedupe([f.query for f in failed])
-    clustering = cluster_texts(texts, counts, eps=eps, min_samples=min_samples)
+    clustering = cluster_texts(texts, counts, threshold=threshold, min_size=min_size)
     if not clustering.cluster_ids:
         return [], len(texts)
     article_texts = [" ".join([a["title"], a.get("summary", ""), " ".join(a.get("tags", [])),
                                " ".join(a.get("headings", []))]) for a in articles]
     article_matrix = clustering.vectorize(article_texts) if articles else None
+    slug_position = {a["slug"]: i for i, a in enumerate(articles)}
     by_point: dict[int, list] = defaultdict(list)
     for f in failed:
         by_point[position[near_identical_key(f.query) or f.query.strip()]].append(f)
@@ -191,7 +203,7 @@ def find_gaps(failed: list, articles: list[dict], period_start: str, eps: float 
         if failure_rate < MIN_FAILURE_RATE:
             continue
         terms = clustering.top_terms(cluster)
-        nearest, sim = None, 0.0
+        nearest, sim, top, share = None, 0.0, None, 0.0
         if article_matrix is not None:
             # Customers' words are widened with the synonym list ("excel import error" also says 导入),
             # so an English query can find the Chinese article that covers it.
@@ -201,10 +213,16 @@ def find_gaps(failed: list, articles: list[dict], period_start: str, eps: float 
             centre = l2_normalize(np.asarray(clustering.vectorize(expanded).multiply(weights[:, None]).sum(axis=0)))
             sims = np.asarray(article_matrix @ centre.T).ravel()
             best = int(np.argmax(sims))
+            # When search itself keeps answering these queries with one article and it is on topic,
+            # that article covers the cluster even if the words differ (readers did not find it useful).
+            top, share = _dominant_top_result(events)
+            if top in slug_position and share >= 0.5 and sims[slug_position[top]] >= TOP_RESULT_MIN_SIMILARITY:
+                best = slug_position[top]
             nearest, sim = articles[best], float(sims[best])
         examples = [clustering.texts[i] for i in sorted(members, key=lambda i: -clustering.weights[i])[:6]]
         current = sum(1 for f in events if f.ts >= period_start)
-        covered = nearest is not None and sim >= COVER_THRESHOLD
+        covered = nearest is not None and (sim >= COVER_THRESHOLD or (
+            nearest["slug"] == top and share >= 0.5 and sim >= TOP_RESULT_MIN_SIMILARITY))
         missing = [t for t in terms if t not in _article_text(nearest)] if covered else []
         if covered:
             action = "improve"
@@ -236,6 +254,15 @@ def find_gaps(failed: list, articles: list[dict], period_start: str, eps: float 
     gaps.sort(key=lambda g: -g.volume)
     noise = sum(1 for label in clustering.labels if label < 0)
     return gaps, noise
+
+
+def _dominant_top_result(events) -> tuple[str | None, float]:
+    """The article search most often put first for these failing searches, and how often."""
+    tops = Counter(f.top_slug for f in events if f.top_slug)
+    if not tops:
+        return None, 0.0
+    slug, n = tops.most_common(1)[0]
+    return slug, n / len(events)
 
 
 def _article_text(article: dict) -> str:

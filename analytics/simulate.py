@@ -17,6 +17,8 @@ import datetime as dt
 import random
 import secrets
 
+from indexer.errors import InvalidInput
+
 from .events import insert_events
 
 GAP_TOPICS = {
@@ -60,7 +62,7 @@ class _Traffic:
             result = self.index.search(query, limit=10)
             slugs, total, took = [r["slug"] for r in result["results"]], result["total"], result["took_ms"]
             normalized = result["normalized"]
-        except Exception:  # noqa: BLE001 - an unusable query is logged as finding nothing
+        except InvalidInput:  # an unusable query (empty after typos) finds nothing, as it would live
             slugs, total, took, normalized = [], 0, 0.0, query.strip().lower()
         query_id = secrets.token_hex(8)
         self.searches.append({"query_id": query_id, "ts": _iso(when), "session": session, "query": query,

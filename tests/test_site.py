@@ -3,10 +3,12 @@
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from conftest import FIXTURE_DOCS
+from conftest import FIXTURE_DOCS, ROOT
 from indexer.site import build_site, site_dir
 
 
@@ -70,6 +72,10 @@ def test_nothing_is_fetched_from_the_internet(site):
     assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
 
 
-def test_jieba_caches_inside_the_data_folder(site):
-    data = site["root"].parent.parent
-    assert list((data / "jieba").glob("jieba*.cache"))
+def test_jieba_is_quiet_and_caches_inside_the_data_folder(tmp_path):
+    # A fresh process: jieba initializes (and would log and write /tmp/jieba.cache) once per process.
+    result = subprocess.run([sys.executable, "-m", "kbserver.cli", "build", "--docs", str(FIXTURE_DOCS),
+                             "--data", str(tmp_path / "data")], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "data" / "jieba").glob("jieba*.cache"))
+    assert "prefix dict" not in result.stderr and "Loading model" not in result.stderr

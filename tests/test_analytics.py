@@ -1,0 +1,184 @@
+"""The self-evolving loop on a simulated month: injected problems are found, healthy articles are not."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from analytics import flags as queue
+from analytics.analyze import analyze
+from analytics.events import insert_events
+from analytics.gaps import cluster_texts
+from analytics.simulate import GAP_TOPICS, simulate
+from analytics.staleness import StalenessRules, helpfulness_flags, wilson_lower_bound
+from analytics.store import open_db
+from conftest import REAL_DOCS
+from indexer.articles import load_articles
+from indexer.errors import Conflict
+from indexer.query import open_index
+from kbserver.cli import cli
+
+NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
+
+
+def starter_articles():
+    return [a.to_dict() | {"body": a.body} for a in load_articles(REAL_DOCS)]
+
+
+@pytest.fixture(scope="module")
+def simulated(real_index, tmp_path_factory):
+    db = open_db(f"sqlite:///{tmp_path_factory.mktemp('sim')}/kb.db")
+    articles = starter_articles()
+    truth = simulate(db, open_index(real_index), articles, end=NOW)
+    report = analyze(db, articles, now=NOW)
+    return db, articles, truth, report
+
+
+def flagged(report, reason):
+    return {f.slug for f in report.article_flags if f.reason == reason}
+
+
+@pytest.mark.parametrize("topic", sorted(GAP_TOPICS))
+def test_every_injected_gap_is_a_cluster_that_says_write_an_article(simulated, topic):
+    _, _, _, report = simulated
+    pool = set(GAP_TOPICS[topic])
+    matching = [g for g in report.gaps if pool & set(g.examples)]
+    assert matching, f"no cluster for {topic}: {[g.label for g in report.gaps]}"
+    biggest = max(matching, key=lambda g: g.volume)
+    assert biggest.action == "write" and "写一篇新文章" in biggest.suggestion
+    assert biggest.volume >= 5 and biggest.sessions >= 3 and biggest.representative
+
+
+def test_the_surge_is_a_cluster_pointing_at_the_article_that_should_cover_it(simulated):
+    _, _, truth, report = simulated
+    surge = [g for g in report.gaps if set(truth["surge"]["queries"]) & set(g.examples)]
+    top = max(surge, key=lambda g: g.volume)
+    assert top.action == "improve" and top.nearest_slug == truth["surge"]["article"]
+    assert top.trend >= 2 and top.similarity >= 0.25
+    assert truth["surge"]["article"] in flagged(report, "failing_surge")
+
+
+def test_injected_article_problems_are_flagged_for_the_right_reason(simulated):
+    _, _, truth, report = simulated
+    assert truth["unhelpful_article"] in flagged(report, "low_helpfulness")
+    assert truth["bounce_article"] in flagged(report, "bounce")
+    assert flagged(report, "review_overdue") == set(truth["overdue_articles"])
+    evidence = next(f.evidence for f in report.article_flags
+                    if f.slug == truth["unhelpful_article"] and f.reason == "low_helpfulness")
+    assert evidence["votes"] >= 5 and evidence["helpful_rate"] < 0.5
+
+
+def test_a_healthy_article_is_not_flagged(simulated):
+    _, _, truth, report = simulated
+    assert truth["healthy_article"] not in {f.slug for f in report.article_flags}
+    assert truth["healthy_article"] not in {g.nearest_slug for g in report.gaps}
+
+
+def test_rerunning_does_not_duplicate_the_queue(simulated):
+    db, articles, _, report = simulated
+    before = db["flags"].count
+    again = analyze(db, articles, now=NOW)
+    assert db["flags"].count == before
+    assert again.queue["opened"] == 0 and again.queue["updated"] == before
+
+
+def test_fixing_the_cause_resolves_the_flag_by_itself(simulated):
+    db, articles, truth, _ = simulated
+    slug = truth["overdue_articles"][0]
+    reviewed_today = [dict(a, reviewed=NOW.date().isoformat()) if a["slug"] == slug else a for a in articles]
+    analyze(db, reviewed_today, now=NOW)
+    flag = next(f for f in queue.list_flags(db, states=queue.STATES) if f["key"] == f"article:{slug}:review_overdue")
+    assert flag["state"] == "resolved" and flag["state_by"] == "kb-analyze"
+    assert queue.get_flag(db, flag["id"])["history"][-1]["note"] == "signal gone"
+    analyze(db, articles, now=NOW)  # the old date comes back: so does the flag
+    assert queue.get_flag(db, flag["id"])["state"] == "open"
+
+
+def candidate(score=0.5, key="article:a:low_helpfulness"):
+    return {"key": key, "kind": "article", "slug": "a", "reason": "low_helpfulness", "title": "A", "path": "a.md",
+            "score": score, "evidence": {"votes": 10}, "suggestion": "fix it"}
+
+
+@pytest.fixture
+def db(tmp_path):
+    return open_db(f"sqlite:///{tmp_path}/kb.db")
+
+
+def test_dismissed_stays_dismissed_unless_evidence_grows_markedly(db):
+    queue.sync(db, [candidate(0.5)])
+    flag = queue.list_flags(db)[0]
+    queue.transition(db, flag["id"], "dismissed", "wang", flag["version"])
+    queue.sync(db, [candidate(0.6)])
+    assert queue.get_flag(db, flag["id"])["state"] == "dismissed"
+    queue.sync(db, [candidate(0.8)])
+    reopened = queue.get_flag(db, flag["id"])
+    assert reopened["state"] == "open" and "grew" in reopened["history"][-1]["note"]
+    assert db["flags"].count == 1
+
+
+def test_a_stale_decision_is_refused_not_applied(db):
+    queue.sync(db, [candidate()])
+    flag = queue.list_flags(db)[0]
+    queue.transition(db, flag["id"], "acknowledged", "wang", flag["version"])
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        queue.transition(db, flag["id"], "dismissed", "li", flag["version"])  # li's page was from before
+    current = queue.get_flag(db, flag["id"])
+    assert current["state"] == "acknowledged" and current["state_by"] == "wang"
+    with pytest.raises(Conflict, match="cannot become"):
+        queue.transition(db, flag["id"], "acknowledged", "li", current["version"])
+
+
+def test_an_empty_log_gives_a_clear_message_not_a_crash(db):
+    report = analyze(db, starter_articles(), now=NOW)
+    assert report.gaps == [] and report.failed == 0 and "no failing searches" in report.message
+    assert {f.reason for f in report.article_flags} <= {"review_overdue"}
+
+
+def test_old_events_about_deleted_articles_are_ignored(db):
+    ts = (NOW - dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    insert_events(db, "votes", [{"ts": ts, "slug": "old/deleted", "helpful": 0, "comment": "", "session": "s"}] * 10)
+    report = analyze(db, starter_articles(), now=NOW)
+    assert "old/deleted" not in {f.slug for f in report.article_flags}
+
+
+@pytest.mark.parametrize("texts", [["😀", "😀😀", "🙂"], ["ошибка импорта", "ошибка импорта", "импорт"], ["a"], []])
+def test_any_script_or_only_emoji_clusters_without_error(texts):
+    result = cluster_texts(texts, [3] * len(texts))
+    assert len(result.labels) == len(texts)
+
+
+def test_wilson_bound_needs_evidence_not_a_single_vote():
+    assert wilson_lower_bound(0, 0) == 0
+    articles = {"a": {"slug": "a", "title": "A", "path": "a.md"}, "b": {"slug": "b", "title": "B", "path": "b.md"}}
+    flags = helpfulness_flags(articles, {"a": (0, 1), "b": (2, 20)}, StalenessRules())
+    assert [f.slug for f in flags] == ["b"]
+
+
+def test_kb_cluster_prints_one_cluster_id_per_line(runner, tmp_path):
+    lines = ["离线模式", "离线模式", "离线 模式", "合同管理", "合同管理", "合同 管理", "", "天气"]
+    path = tmp_path / "queries.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["cluster", str(path)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    a = out["assignments"]
+    assert len(a) == len(lines) and a[0] == a[1] == a[2] != a[3] and a[3] == a[4] == a[5]
+    assert a[6] == -1 and a[7] == -1 and len(out["clusters"]) == 2
+
+
+def test_kb_cluster_refuses_non_utf8(runner, tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\xe9\n".encode("latin-1"))
+    result = runner.invoke(cli, ["cluster", str(path)])
+    assert result.exit_code == 1 and "not UTF-8" in result.output
+
+
+def test_kb_simulate_then_analyze(runner, tmp_path):
+    args = ["--docs", str(REAL_DOCS), "--data", str(tmp_path / "data")]
+    result = runner.invoke(cli, ["simulate", *args, "--days", "14", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{"):])["events"]["searches"] > 500
+    result = runner.invoke(cli, ["analyze", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output[result.output.index("{"):])
+    assert body["gaps"] and body["flags"] and body["queue"]["opened"] > 0

@@ -121,7 +121,7 @@ def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold:
                                         distance_threshold=threshold)
         groups = model.fit_predict(distances).tolist()
     size = Counter()
-    for group, weight in zip(groups, weights):
+    for group, weight in zip(groups, weights, strict=True):
         size[group] += weight
     big = sorted({g for g in groups if size[g] >= min_size}, key=lambda g: (-size[g], g))
     renumber = {g: i for i, g in enumerate(big)}  # cluster 0 is the largest

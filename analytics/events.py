@@ -173,3 +173,30 @@ def insert_events(db, table: str, rows: list[dict]) -> None:
 def counts(db) -> dict:
     """How many searches, clicks and votes are stored."""
     return {table: db[table].count for table in ("searches", "clicks", "votes")}
+
+
+def daily_health(db, start: str, end: str) -> list[dict]:
+    """Per day: searches, zero-result rate, click-through rate (searches with a click) and helpful rate."""
+    days: dict[str, dict] = {}
+    for day, n, zero in db.execute(
+            "SELECT substr(ts, 1, 10), COUNT(*), SUM(results = 0) FROM searches WHERE ts >= ? AND ts < ? "
+            "GROUP BY 1", [start, end]):
+        days[day] = {"day": day, "searches": n, "zero": zero or 0, "clicked": 0, "votes": 0, "helpful": 0}
+    for day, clicked in db.execute(
+            "SELECT substr(s.ts, 1, 10), COUNT(DISTINCT c.query_id) FROM clicks c JOIN searches s "
+            "ON s.query_id = c.query_id WHERE s.ts >= ? AND s.ts < ? GROUP BY 1", [start, end]):
+        if day in days:
+            days[day]["clicked"] = clicked
+    for day, votes, helpful in db.execute(
+            "SELECT substr(ts, 1, 10), COUNT(*), SUM(helpful) FROM votes WHERE ts >= ? AND ts < ? GROUP BY 1",
+            [start, end]):
+        days.setdefault(day, {"day": day, "searches": 0, "zero": 0, "clicked": 0, "votes": 0, "helpful": 0})
+        days[day].update(votes=votes, helpful=helpful or 0)
+    out = []
+    for day in sorted(days):
+        d = days[day]
+        out.append({"day": day, "searches": d["searches"],
+                    "zero_result_rate": d["zero"] / d["searches"] if d["searches"] else None,
+                    "click_through_rate": d["clicked"] / d["searches"] if d["searches"] else None,
+                    "helpful_rate": d["helpful"] / d["votes"] if d["votes"] else None})
+    return out

@@ -44,9 +44,9 @@ def sqlite_path(database_url: str) -> Path:
 
 def _all_migrations():
     # Imported here so that concept modules can import this one without a cycle.
-    from . import events, flags
+    from . import accounts, events, flags
 
-    return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS)]
+    return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS)]
 
 
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:

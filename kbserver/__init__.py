@@ -9,7 +9,7 @@ from flask import Flask
 from analytics.events import EventLog
 from indexer.query import open_index
 
-from . import errors
+from . import auth, db, errors
 from .settings import load_settings
 
 
@@ -29,8 +29,12 @@ def create_app(config: dict | None = None) -> Flask:
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`
 
     errors.init_app(app)
-    from . import api, site
+    db.init_app(app)
+    auth.init_app(app)
+    from . import api, dashboard, site
 
     app.register_blueprint(api.bp)
-    app.register_blueprint(site.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -122,7 +122,8 @@ def index(full, **options):
 
 
 @cli.command()
-@setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size")
+@setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
+                 "analyze_every", "secret_key")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -143,6 +144,9 @@ def serve(**options):
             run_site_build(settings)
     app = create_app({k: v for k, v in settings.items()})
     app.extensions["kb_index"].warm()  # the first customer should not wait for the index to load
+    from .jobs import start_schedule
+
+    start_schedule(app, settings["analyze_every"])
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"))
 
@@ -287,6 +291,41 @@ def cluster(file, threshold, min_size):
                  "size": sum(result.weights[i] for i in result.members(c))} for c in result.cluster_ids]
     click.echo(json.dumps({"lines": len(queries), "clusters": clusters, "assignments": assignments,
                            "noise": sum(1 for a in assignments if a < 0)}, ensure_ascii=False))
+
+
+@cli.group()
+def users():
+    """Accounts: knowledge managers, support agents and VIP customers."""
+
+
+@users.command("add")
+@setting_options("data", "database_url")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["manager", "agent", "vip"]), help="What the account may do.")
+@friendly_errors
+def users_add(name, role, **options):
+    """Create an account; prints its generated password and API token (shown once)."""
+    from analytics.accounts import create_user
+    from analytics.store import open_db
+
+    settings = _settings(**options)
+    user, password, token = create_user(open_db(settings["database_url"]), name, role)
+    click.echo(f"created {user['role']} {user['name']!r}")
+    click.echo(f"password: {password}")
+    click.echo(f"api token: {token}   (send as: Authorization: Bearer <token>)")
+    click.echo("they are shown only now; kb stores only their hashes")
+
+
+@users.command("list")
+@setting_options("data", "database_url")
+@friendly_errors
+def users_list(**options):
+    """List accounts and their roles."""
+    from analytics.accounts import list_users
+    from analytics.store import open_db
+
+    for user in list_users(open_db(_settings(**options)["database_url"])):
+        click.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}")
 
 
 def main():  # pragma: no cover - console script entry point

@@ -37,6 +37,8 @@ SETTINGS = [
     Setting("threads", 8, "KB_THREADS", "Worker threads of the WSGI server.", int),
     Setting("mkdocs_config", "", "KB_MKDOCS_CONFIG", "MkDocs config for the site; default: kb's own mkdocs.yml."),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
+    Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
+    Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into <data>/secret.key."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -65,6 +67,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         raise InvalidInput("threads must be at least 1")
     if values["cache_size"] < 0:
         raise InvalidInput("cache_size cannot be negative")
+    if values["analyze_every"] < 0:
+        raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import secrets
+import sqlite3
 import threading
 import time
 
@@ -65,7 +66,19 @@ def is_query_id(value) -> bool:
 
 # -- writing ------------------------------------------------------------------------------
 _STOP = object()
-_FLUSH = object()  # ends the current batch at once instead of waiting out the interval
+_COLUMNS = {
+    "searches": ("query_id", "ts", "session", "query", "normalized", "results", "top_slugs", "took_ms", "module",
+                 "tag", "page", "source"),
+    "clicks": ("ts", "query_id", "slug", "position", "session"),
+    "votes": ("ts", "slug", "helpful", "comment", "session"),
+}
+
+
+class _Flush:
+    """A marker on the queue: set once every event queued before it is stored."""
+
+    def __init__(self):
+        self.done = threading.Event()
 
 
 class EventLog:
@@ -78,6 +91,7 @@ class EventLog:
         open_db(database_url).conn.close()  # create the file and tables now, so errors show at start
         self.batch_size = batch_size
         self.interval = interval
+        self.dead_letters = 0  # events that could not be stored even one by one (logged)
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="kb-event-writer", daemon=True)
@@ -108,12 +122,11 @@ class EventLog:
             raise RuntimeError("event log is closed")
         self._queue.put((table, row))
 
-    def flush(self, timeout: float = 30.0) -> None:
-        """Block until every event queued so far is stored."""
-        deadline = time.monotonic() + timeout
-        self._queue.put((_FLUSH, None))
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.005)
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until every event queued before this call is stored; False on timeout."""
+        marker = _Flush()
+        self._queue.put((marker, None))
+        return marker.done.wait(timeout)
 
     def close(self) -> None:
         """Store everything still queued and stop the writer."""
@@ -123,7 +136,8 @@ class EventLog:
         self._queue.put((_STOP, None))
         self._thread.join(timeout=60)
 
-    # The writer thread: wait for a first event, gather up to batch_size more for `interval`, store.
+    # The writer thread: wait for a first event, gather more for up to `interval`, store them in one
+    # transaction. A flush marker or the stop marker ends the gathering at once.
     def _run(self) -> None:
         from .store import open_db
 
@@ -132,41 +146,54 @@ class EventLog:
         while not stopping:
             batch = [self._queue.get()]
             deadline = time.monotonic() + self.interval
-            while len(batch) < self.batch_size and batch[-1][0] not in (_STOP, _FLUSH):
+            while len(batch) < self.batch_size and isinstance(batch[-1][0], str):
                 try:
                     batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            if any(table is _STOP for table, _ in batch):
-                stopping = True
-            rows = [(t, r) for t, r in batch if t is not _STOP and t is not _FLUSH]
-            self._store(db, rows)
-            for _ in batch:
-                self._queue.task_done()
+            self._store(db, [(t, r) for t, r in batch if isinstance(t, str)])
+            for table, _ in batch:
+                if isinstance(table, _Flush):
+                    table.done.set()
+                stopping = stopping or table is _STOP
         db.conn.close()
 
     def _store(self, db, rows) -> None:
-        by_table: dict[str, list[dict]] = {}
-        for table, row in rows:
-            by_table.setdefault(table, []).append(row)
+        if not rows:
+            return
         for attempt in range(20):
             try:
-                with db.conn:
-                    for table, table_rows in by_table.items():
-                        db[table].insert_all(table_rows, ignore=True)
+                _insert(db.conn, rows)
                 return
-            except Exception:  # a locked or full disk must not kill the writer; retry, then report
-                log.exception("could not store %d events (attempt %d)", len(rows), attempt + 1)
+            except sqlite3.OperationalError:  # locked or busy: wait and retry the whole batch
+                log.warning("event batch of %d not stored yet (attempt %d), retrying", len(rows), attempt + 1)
                 time.sleep(min(2.0, 0.05 * 2**attempt))
-        log.error("gave up storing %d events", len(rows))
+            except (sqlite3.Error, ValueError):  # e.g. a string SQLite cannot encode
+                break  # a row the database refuses: store the others one by one below
+        for row in rows:
+            try:
+                _insert(db.conn, [row])
+            except (sqlite3.Error, ValueError) as exc:
+                self.dead_letters += 1
+                log.error("event not stored (%s): %r", exc, row)
+
+
+def _insert(conn, rows) -> None:
+    """Insert (table, row) pairs in one transaction: all of them or none."""
+    with conn:  # BEGIN ... COMMIT, or ROLLBACK on error
+        for table, row in rows:
+            cols = _COLUMNS[table]
+            verb = "INSERT OR IGNORE" if table == "searches" else "INSERT"
+            conn.execute(f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                         [row.get(c) for c in cols])
 
 
 def insert_events(db, table: str, rows: list[dict]) -> None:
     """Store already-formed events in bulk (kb simulate, imports); same columns as the log_* calls."""
-    if table not in ("searches", "clicks", "votes"):
+    if table not in _COLUMNS:
         raise ValueError(f"unknown event table {table!r}")
-    with db.conn:
-        db[table].insert_all(rows, ignore=True, batch_size=1000)
+    for start in range(0, len(rows), 1000):
+        _insert(db.conn, [(table, row) for row in rows[start : start + 1000]])
 
 
 # -- reading ------------------------------------------------------------------------------

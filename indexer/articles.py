@@ -22,7 +22,7 @@ from .errors import ArticleError
 ARTICLE_SUFFIXES = (".md", ".mdx", ".markdown")
 INDEX_STEMS = ("index", "readme")
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 # libyaml's C loader when PyYAML was built with it: front matter parsing is half of a 10k-article build.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MD = markdown.Markdown(extensions=["tables", "fenced_code", "admonition", "toc", "attr_list"])
@@ -70,12 +70,14 @@ def split_front_matter(text: str, source: str = "<text>") -> tuple[dict, str, in
 
     Raises ArticleError naming the file and line when the YAML is broken.
     """
-    match = _FRONT_MATTER.match(text)
+    match = FRONT_MATTER.match(text)
     if not match:
         return {}, text.lstrip("\ufeff"), 1
     raw = match.group(1) or ""
     try:
         meta = yaml.load(raw, Loader=_YAML_LOADER) or {}
+    except (ValueError, RecursionError) as exc:  # e.g. reviewed: 2026-02-30 (YAML reads it as a date)
+        raise ArticleError(f"{source}:2: broken front matter: {exc}", path=source, line=2) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for the opening ---, +1 for 1-based
@@ -113,6 +115,12 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
+def _line_of(text: str, key: str) -> int:
+    """1-based line of `key:` in a source file (for error messages), else 1."""
+    match = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
+    return text[: match.start()].count("\n") + 1 if match else 1
+
+
 def _as_date(value, source: str) -> dt.date | None:
     if value in (None, ""):
         return None
@@ -123,7 +131,8 @@ def _as_date(value, source: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ArticleError(f"{source}: 'reviewed' must be a date like 2026-09-30, got {value!r}", path=source) from None
+        raise ArticleError(f"{source}: 'reviewed' must be a date like 2026-09-30, got {value!r}", path=source,
+                           line=1) from None
 
 
 def _as_int(value, key: str, source: str) -> int | None:
@@ -162,6 +171,13 @@ def content_hash(text: str) -> str:
 def parse_article(text: str, relpath: str) -> Article:
     """Parse one article's source text; relpath is its path inside the docs folder."""
     meta, body_md, _ = split_front_matter(text, relpath)
+    try:
+        reviewed = _as_date(meta.get("reviewed"), relpath)
+        review_every = _as_int(meta.get("review_every"), "review_every", relpath)
+    except ArticleError as exc:  # say where: file and line of the offending key
+        key = "reviewed" if "'reviewed'" in exc.message else "review_every"
+        line = _line_of(text, key)
+        raise ArticleError(exc.message.replace(f"{relpath}:", f"{relpath}:{line}:", 1), path=relpath, line=line) from None
     body, headings, first_heading = markdown_to_text(body_md)
     slug = slug_for(relpath)
     title = str(meta.get("title") or first_heading or PurePosixPath(relpath).stem.replace("-", " ")).strip()
@@ -176,8 +192,8 @@ def parse_article(text: str, relpath: str) -> Article:
         tags=_as_list(meta.get("tags")),
         module=str(meta.get("module") or "").strip(),
         owner=str(meta.get("owner") or "").strip(),
-        reviewed=_as_date(meta.get("reviewed"), relpath),
-        review_every=_as_int(meta.get("review_every"), "review_every", relpath),
+        reviewed=reviewed,
+        review_every=review_every,
         content_hash=content_hash(text),
         meta=meta,
     )
@@ -189,12 +205,16 @@ def is_excluded(meta: dict) -> bool:
     return isinstance(search, dict) and bool(search.get("exclude"))
 
 
+def is_private(relpath: PurePosixPath | Path) -> bool:
+    """Files under folders or names starting with "." or "_" (drafts, tooling) are never published."""
+    return any(part.startswith((".", "_")) for part in relpath.parts)
+
+
 def find_sources(docs_dir: Path) -> list[Path]:
-    """All Markdown sources below docs_dir, sorted, skipping hidden folders."""
+    """All Markdown sources below docs_dir, sorted, skipping private folders."""
     found = []
     for path in sorted(docs_dir.rglob("*")):
-        rel = path.relative_to(docs_dir)
-        if any(part.startswith((".", "_")) for part in rel.parts):
+        if is_private(path.relative_to(docs_dir)):
             continue
         if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
             found.append(path)
@@ -227,6 +247,13 @@ def load_articles(docs_dir: Path, on_problem=None, known: dict[str, str] | None 
     articles: dict[str, Article] = {}
     for path in find_sources(docs_dir):
         relpath = path.relative_to(docs_dir).as_posix()
+        try:
+            relpath.encode("utf-8")
+        except UnicodeEncodeError:  # e.g. GBK names from a zip made on Windows
+            if on_problem:
+                shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                on_problem(ArticleError(f"{shown}: the file name is not UTF-8; rename it", path=shown))
+            continue
         try:
             text = read_text(path, docs_dir)
             fingerprint = content_hash(text)

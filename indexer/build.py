@@ -170,6 +170,11 @@ def update_incremental(docs_dir: Path, data_dir: Path, progress=None, on_problem
     return report
 
 
+def index_manifest(data_dir: Path) -> dict[str, str]:
+    """{slug: content hash} of what the current index holds."""
+    return _read_manifest(current_index_dir(data_dir))
+
+
 def _read_manifest(index_dir: Path) -> dict[str, str]:
     try:
         return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))

@@ -16,15 +16,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as Q
 
-from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize, synonym_vocabulary
-from .build import current_index_dir, read_pointer
-from .errors import IndexMissing, InvalidInput, NotFound
-from .ranking import Ranker
+from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize
+from .errors import InvalidInput, NotFound
 from .schema import SEARCH_FIELDS
-from .spelling import Speller
+from .snapshot import Snapshot, Snapshots
 
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 50
@@ -34,7 +31,7 @@ CORRECTION_WEIGHT = 0.9
 SNIPPET_CHARS = 160
 
 _LATIN = re.compile(r"^[a-z0-9][a-z0-9_\-\.]*$")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,6}")
+_CJK_WORDS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,6}")  # Chinese runs short enough to be one typo
 
 
 class QueryTerms:
@@ -44,12 +41,14 @@ class QueryTerms:
         analyzer = mixed_analyzer()
         self.normalized = normalized
         self.tokens: list[tuple[str, str]] = []  # (index term, surface word)
+        self.spans: list[tuple[int, int]] = []  # where each surface word stands in the query
         seen = set()
         for t in analyzer(normalized, mode="query", keeporiginal=True, chars=True):
             surface = normalized[t.startchar : t.endchar]
             if t.text not in seen:
                 seen.add(t.text)
                 self.tokens.append((t.text, surface))
+                self.spans.append((t.startchar, t.endchar))
         self.synonyms: list[str] = []
         for phrase in expand_synonyms(normalized):
             for t in analyzer(phrase, mode="query"):
@@ -98,18 +97,6 @@ class QueryTerms:
         clauses += [(f, term, CORRECTION_WEIGHT) for term in self.corrections for f in SEARCH_FIELDS]
         clauses += [("grams", g, 1.0) for g in self.grams]
         return clauses
-
-    def to_query(self) -> Q.Query:
-        """The Whoosh query: any word in any field, BM25F-scored and summed.
-
-        A flat Or lets Whoosh skip blocks of postings that cannot reach the top results; a nested
-        Or with a coordination factor was 4x slower for no gain in our relevance set.
-        """
-        clauses = [Q.Term(f, term) for term, _ in self.tokens for f in SEARCH_FIELDS]
-        clauses += [Q.Term(f, term, boost=SYNONYM_WEIGHT) for term in self.synonyms for f in SEARCH_FIELDS]
-        clauses += [Q.Term(f, term, boost=CORRECTION_WEIGHT) for term in self.corrections for f in SEARCH_FIELDS]
-        clauses += [Q.Term("grams", g) for g in self.grams]
-        return Q.Or(clauses)
 
 
 def make_snippet(text: str, words: list[tuple[str, bool]], width: int = SNIPPET_CHARS) -> str:
@@ -170,78 +157,31 @@ class ArticleIndex:
     def __init__(self, data_dir: Path, cache_size: int = 4096):
         self.data_dir = Path(data_dir)
         self.cache = _LRU(cache_size) if cache_size else None
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._opened: dict[str, object] = {}
+        self.snapshots = Snapshots(self.data_dir)
 
-    # -- index generations -------------------------------------------------------------
     def version(self) -> str:
         """The version readers must use now (changes on every build or incremental update)."""
-        pointer = read_pointer(self.data_dir)
-        if not pointer:
-            raise IndexMissing(f"no search index in {self.data_dir}: run `kb build` first")
-        return pointer["version"]
-
-    def _searcher(self, version: str):
-        local = self._local
-        if getattr(local, "version", None) != version:
-            old = getattr(local, "searcher", None)
-            if old is not None:
-                old.close()
-            local.searcher = self._index(version).searcher()
-            local.version = version
-        return local.searcher
-
-    def _index(self, version: str):
-        return self._open(version)[0]
-
-    def _ranker(self, version: str) -> Ranker:
-        return self._open(version)[1]
-
-    def _spellers(self, version: str) -> tuple[Speller, Speller]:
-        """(English speller, Chinese speller) of a version."""
-        return self._open(version)[2]
-
-    def _open(self, version: str):
-        """(Whoosh index, Ranker) of a version, opened once and shared by all threads."""
-        with self._lock:
-            opened = self._opened.get(version)
-            if opened is None:
-                ix = whoosh_index.open_dir(str(current_index_dir(self.data_dir)))
-                with ix.reader() as reader:
-                    opened = (ix, Ranker(reader), _spellers(reader))
-                self._opened = {version: opened}  # drop older generations
-            return opened
+        return self.snapshots.pointer()["version"]
 
     def warm(self) -> None:
         """Open the current version now (reads its postings into memory) rather than on the first search."""
-        self._searcher(self.version())
-        self._open(self.version())
+        self.snapshots.current()
 
     # -- articles ----------------------------------------------------------------------
     def article(self, slug: str) -> dict:
         """Stored fields of one article; NotFound if the slug is not indexed."""
-        searcher = self._searcher(self.version())
-        fields = searcher.document(slug=slug)
+        fields = self.snapshots.current().document(slug=slug)
         if fields is None:
             raise NotFound(f"no article with slug {slug!r}")
         return fields
 
     def has_article(self, slug: str) -> bool:
         """True if the slug is in the current index."""
-        try:
-            self.article(slug)
-        except NotFound:
-            return False
-        return True
-
-    def all_articles(self) -> list[dict]:
-        """Stored fields of every indexed article."""
-        return list(self._searcher(self.version()).all_stored_fields())
+        return self.snapshots.current().document(slug=slug) is not None
 
     def count(self) -> int:
         """How many articles the current index holds."""
-        return self._searcher(self.version()).doc_count()
+        return self.snapshots.current().doc_count()
 
     # -- search ------------------------------------------------------------------------
     def search(self, text: str, limit: int = 10, page: int = 1, module: str | None = None,
@@ -250,11 +190,11 @@ class ArticleIndex:
         started = time.perf_counter()
         normalized = validate_query(text)
         limit, page = validate_paging(limit, page)
-        version = self.version()
-        key = (version, normalized, module or "", (tag or "").lower(), page, limit)
+        snap = self.snapshots.current()
+        key = (snap.version, normalized, module or "", (tag or "").lower(), page, limit)
         cached = self.cache.get(key) if self.cache else None
         if cached is None:
-            cached = self._search_uncached(version, normalized, limit, page, module, tag)
+            cached = _search(snap, normalized, limit, page, module, tag)
             if self.cache:
                 self.cache.put(key, cached)
         result = dict(cached)
@@ -262,95 +202,72 @@ class ArticleIndex:
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
 
-    def _search_uncached(self, version, normalized, limit, page, module, tag) -> dict:
-        searcher = self._searcher(version)
-        terms = QueryTerms(normalized)
-        # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
-        # correct word still finds the right article; the corrected query is offered as did_you_mean.
-        did_you_mean = self._correct(searcher, version, terms)
-        if did_you_mean:
-            terms.add_correction(did_you_mean)
-        total, results = self._run(searcher, self._ranker(version), terms, limit, page, module, tag)
-        return {
-            "normalized": normalized,
-            "total": total,
-            "page": page,
-            "limit": limit,
-            "results": results,
-            "did_you_mean": did_you_mean,
-            "index_version": version,
-        }
 
-    def _run(self, searcher, ranker, terms: QueryTerms, limit, page, module, tag):
-        if terms.empty:
-            return 0, []
-        filters = []
-        if module:
-            filters.append(Q.Term("module", module))
-        if tag:
-            filters.append(Q.Term("tags", tag.lower()))
-        allowed = None
-        if filters:
-            allowed = np.zeros(ranker.doc_count_all, dtype=bool)
-            allowed[list(searcher.docs_for_query(Q.And(filters)))] = True
-        ranked, total = ranker.top(ranker.scores(terms.clauses()), page * limit, allowed)
-        hits = [(searcher.stored_fields(docnum), score) for docnum, score in ranked[(page - 1) * limit :]]
-        words = terms.highlight_words()
-        results = []
-        for rank, (hit, score) in enumerate(hits, start=(page - 1) * limit + 1):
-            body = hit.get("body") or ""
-            snippet_source = body if _has_match(body, words) else (hit.get("summary") or body)
-            results.append({
-                "slug": hit["slug"],
-                "title": hit["title"],
-                "url": hit["url"],
-                "path": hit["path"],
-                "summary": hit.get("summary") or "",
-                "module": hit.get("module") or "",
-                "snippet": make_snippet(snippet_source, words),
-                "score": round(score, 4),
-                "position": rank,
-            })
-        return total, results
-
-    def _correct(self, searcher, version: str, terms: QueryTerms) -> str | None:
-        """A corrected query when some words are unknown to the index (typos), else None."""
-        reader = searcher.reader()
-        corrected = terms.normalized
-        changed = False
-        candidates = [surface for _, surface in terms.tokens if _LATIN.match(surface) and len(surface) >= 3]
-        candidates += [run for run in _CJK_RUN.findall(terms.normalized)]
-        for word in candidates:
-            if _known(reader, word):
-                continue
-            maxdist = 1 if has_cjk(word) or len(word) < 5 else 2
-            best = self._spellers(version)[has_cjk(word)].suggest(word, maxdist)
-            if best and best != word:
-                corrected = corrected.replace(word, best)
-                changed = True
-        return corrected if changed else None
+def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag) -> dict:
+    terms = QueryTerms(normalized)
+    # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
+    # correct word still finds the right article; the corrected query is offered as did_you_mean.
+    did_you_mean = _correct(snap, terms)
+    if did_you_mean:
+        terms.add_correction(did_you_mean)
+    total, results = _rank(snap, terms, limit, page, module, tag)
+    return {"normalized": normalized, "total": total, "page": page, "limit": limit, "results": results,
+            "did_you_mean": did_you_mean, "index_version": snap.version}
 
 
-def _spellers(reader) -> tuple[Speller, Speller]:
-    """Spelling vocabularies: English words of the articles plus the synonym list's English words
-    (what customers say even where no article does); Chinese words of the titles."""
-    english = {w.decode() if isinstance(w, bytes) else w: ti.doc_frequency() for w, ti in reader.iter_field("words")}
-    for word in synonym_vocabulary():
-        english.setdefault(word, 1)
-    chinese = {}
-    for w, ti in reader.iter_field("title"):
-        w = w.decode() if isinstance(w, bytes) else w
-        if has_cjk(w) and len(w) >= 2:
-            chinese[w] = ti.doc_frequency()
-    return Speller(english), Speller(chinese)
+def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag):
+    if terms.empty:
+        return 0, []
+    filters = []
+    if module:
+        filters.append(Q.Term("module", module))
+    if tag:
+        filters.append(Q.Term("tags", tag.lower()))
+    allowed = None
+    if filters:
+        allowed = np.zeros(snap.ranker.doc_count_all, dtype=bool)
+        allowed[list(snap.docs_for(Q.And(filters)))] = True
+    ranked, total = snap.ranker.top(snap.ranker.scores(terms.clauses()), page * limit, allowed)
+    words = terms.highlight_words()
+    results = []
+    for rank, (docnum, score) in enumerate(ranked[(page - 1) * limit :], start=(page - 1) * limit + 1):
+        hit = snap.stored(docnum)
+        body = hit.get("body") or ""
+        snippet_source = body if _has_match(body, words) else (hit.get("summary") or body)
+        results.append({
+            "slug": hit["slug"], "title": hit["title"], "url": hit["url"], "path": hit["path"],
+            "summary": hit.get("summary") or "", "module": hit.get("module") or "",
+            "snippet": make_snippet(snippet_source, words), "score": round(score, 4), "position": rank,
+        })
+    return total, results
 
 
-def _known(reader, word: str) -> bool:
-    for t in mixed_analyzer()(word, mode="query"):
-        for field in ("title", "body"):
-            if reader.doc_frequency(field, t.text):
-                return True
-    return False
+MAX_CORRECTABLE = 24  # longer "words" are not typos of anything; skip them (and their cost)
+
+
+def _correct(snap: Snapshot, terms: QueryTerms) -> str | None:
+    """The query with unknown words replaced by their closest known spelling, or None."""
+    text = terms.normalized
+    candidates = [(start, end) for (_, surface), (start, end) in zip(terms.tokens, terms.spans, strict=True)
+                  if _LATIN.match(surface) and 3 <= len(surface) <= MAX_CORRECTABLE]
+    candidates += [m.span() for m in _CJK_WORDS.finditer(text)]
+    replacements = []
+    for start, end in sorted(set(candidates)):
+        word = text[start:end]
+        if snap.known(word):
+            continue
+        best = snap.speller(word).suggest(word, 1 if has_cjk(word) or len(word) < 5 else 2)
+        if best and best != word:
+            replacements.append((start, end, best))
+    if not replacements:
+        return None
+    out, pos = [], 0
+    for start, end, best in replacements:
+        if start < pos:
+            continue
+        out += [text[pos:start], best]
+        pos = end
+    return "".join(out) + text[pos:]
 
 
 def _has_match(text: str, words) -> bool:

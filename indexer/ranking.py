@@ -95,18 +95,23 @@ class Ranker:
 
     @staticmethod
     def top(scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
-        """The n best (docnum, score) pairs, best first, and how many documents matched at all."""
+        """The n best (docnum, score) pairs, best first, and how many documents matched at all.
+
+        Ties are broken by document number, over all tied documents, so consecutive pages never
+        repeat or skip a result.
+        """
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         matched = np.flatnonzero(scores > 0)
         if not len(matched):
             return [], 0
         if len(matched) > n:
-            best = matched[np.argpartition(-scores[matched], n - 1)[:n]]
+            # Everything scoring at least the n-th best score: ties at the cut stay together.
+            kth = -np.partition(-scores[matched], n - 1)[n - 1]
+            candidates = matched[scores[matched] >= kth]
         else:
-            best = matched
-        # Ties (equal scores) fall back to document order, so pages are stable.
-        order = best[np.lexsort((best, -scores[best]))]
+            candidates = matched
+        order = candidates[np.lexsort((candidates, -scores[candidates]))][:n]
         return [(int(d), float(scores[d])) for d in order], len(matched)
 
 

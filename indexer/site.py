@@ -11,6 +11,7 @@ a running server never serves half a site.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -18,12 +19,13 @@ import time
 from pathlib import Path
 
 from .analysis import USER_DICT
-from .articles import ARTICLE_SUFFIXES, find_sources, is_excluded, read_source
+from .articles import ARTICLE_SUFFIXES, FRONT_MATTER, find_sources, is_excluded, is_private, parse_article, read_text
 from .errors import ArticleError, KBError
 
 DEFAULT_MKDOCS_CONFIG = Path(__file__).resolve().parent.parent / "mkdocs.yml"
 SITE_LINK = "site"
 SITES = "sites"
+SITE_MANIFEST = "site.manifest.json"
 
 
 class SiteBuildError(KBError):
@@ -51,11 +53,11 @@ def stage_docs(docs_dir: Path, stage: Path, on_problem=None) -> list:
     sources = set(find_sources(docs_dir))
     for path in sorted(docs_dir.rglob("*")):
         rel = path.relative_to(docs_dir)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+        if is_private(rel) or not path.is_file() or not _utf8_name(rel):
             continue
         if path in sources:
             try:
-                article = read_source(path, docs_dir)
+                article = parse_article(read_text(path, docs_dir), rel.as_posix())
             except ArticleError as exc:
                 if on_problem:
                     on_problem(exc)
@@ -64,7 +66,7 @@ def stage_docs(docs_dir: Path, stage: Path, on_problem=None) -> list:
             if target.exists():  # x.md next to x.mdx: the .md wins, as MkDocs would
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            target.write_text(with_slug(read_text(path, docs_dir), article.slug), encoding="utf-8")
             article.path = rel.with_suffix(".md").as_posix()
             articles.append(article)
         elif path.suffix.lower() not in ARTICLE_SUFFIXES:
@@ -72,6 +74,25 @@ def stage_docs(docs_dir: Path, stage: Path, on_problem=None) -> list:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
     return articles
+
+
+def with_slug(text: str, slug: str) -> str:
+    """The source with `kb_slug` added to its front matter, so pages name themselves exactly as the
+    index does (page URLs are percent-encoded: 导入/Excel 导入 would not match)."""
+    line = "kb_slug: " + json.dumps(slug, ensure_ascii=False) + "\n"
+    match = FRONT_MATTER.match(text)
+    if match:
+        opening = text.index("\n") + 1
+        return text[:opening] + line + text[opening:]
+    return "---\n" + line + "---\n" + text.lstrip("\ufeff")
+
+
+def _utf8_name(rel: Path) -> bool:
+    try:
+        str(rel).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def navigation(articles: list, module_names: dict) -> list | None:
@@ -128,7 +149,17 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
         shutil.rmtree(target, ignore_errors=True)
         raise SiteBuildError(f"site build failed: {exc}") from None
     _switch_site(data_dir, target)
+    manifest = {a.slug: a.content_hash for a in articles}
+    (data_dir / SITE_MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     return {"pages": len(articles), "seconds": time.perf_counter() - started, "path": str(target)}
+
+
+def site_manifest(data_dir: Path) -> dict[str, str]:
+    """{slug: content hash} of the articles the current site was built from ({} if unknown)."""
+    try:
+        return json.loads((Path(data_dir) / SITE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _switch_site(data_dir: Path, target: Path) -> None:

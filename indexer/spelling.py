@@ -39,7 +39,7 @@ class Speller:
         self.table: dict[str, list[str]] = defaultdict(list)
         for word in frequencies:
             self.table[word].append(word)
-            for deleted in _deletes(word, 1):
+            for deleted in _deletes(word, 2 if len(word) >= 5 else 1):
                 self.table[deleted].append(word)
 
     def suggest(self, word: str, maxdist: int = 2) -> str | None:

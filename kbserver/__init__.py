@@ -18,7 +18,6 @@ def create_app(config: dict | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__)
     app.config["KB"] = settings
-    app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     settings["data"].mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -54,17 +54,29 @@ def _query_args() -> dict:
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting
+        body = None
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object (Content-Type: application/json)")
     return body
+
+
+def _text(value, name: str) -> str:
+    """A string field that can be stored: JSON allows lone surrogates (\\ud800), UTF-8 does not."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} contains characters that are not valid Unicode text") from None
+    return value
 
 
 def _slug(body: dict) -> str:
     slug = body.get("slug")
     if not isinstance(slug, str) or not slug.strip() or len(slug) > MAX_SLUG:
         raise InvalidInput("slug must be the article's slug as a string, e.g. \"import/excel-import\"")
-    slug = slug.strip().strip("/")
+    slug = unquote(_text(slug, "slug").strip().strip("/"))  # pages may send their percent-encoded URL path
     if not _index().has_article(slug):
         raise NotFound(f"no article with slug {slug!r}")
     return slug
@@ -131,6 +143,7 @@ def feedback():
         comment = ""
     if not isinstance(comment, str):
         raise InvalidInput("comment must be a string")
+    comment = _text(comment, "comment")
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
     slug = _slug(body)

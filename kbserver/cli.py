@@ -11,7 +11,7 @@ import click
 
 from indexer.errors import KBError
 
-from .settings import BY_NAME, load_settings
+from .settings import BY_NAME, load_settings, remember_docs
 
 
 def setting_options(*names):
@@ -79,6 +79,7 @@ def run_index(settings: dict, full: bool):
         report = fn(settings["docs"], settings["data"], progress=progress, on_problem=_warn_problem)
     finally:
         progress.close()
+    remember_docs(settings)
     click.echo(report.summary())
     return report
 
@@ -127,8 +128,8 @@ def index(full, **options):
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
-    from indexer.build import read_pointer
-    from indexer.site import site_dir
+    from indexer.build import index_manifest, read_pointer
+    from indexer.site import site_dir, site_manifest
 
     from . import create_app
     from .server import serve as run_server
@@ -139,8 +140,9 @@ def serve(**options):
         run_index(settings, full=True)
         run_site_build(settings)
     else:
-        report = run_index(settings, full=False)
-        if report.added or report.changed or report.removed:
+        run_index(settings, full=False)
+        # The site may lag the index (after `kb index`), not only the docs: compare what each holds.
+        if site_manifest(settings["data"]) != index_manifest(settings["data"]):
             run_site_build(settings)
     app = create_app({k: v for k, v in settings.items()})
     app.extensions["kb_index"].warm()  # the first customer should not wait for the index to load

@@ -25,10 +25,10 @@ def serve(app, host: str, port: int, threads: int = 8, ready=None) -> None:
     if ready:
         ready(f"http://{host}:{server.effective_port}/")
     try:
-        server.run()
-    except (SystemExit, KeyboardInterrupt):
-        pass
+        server.run()  # returns after SIGTERM/Ctrl-C, once waitress has let in-flight requests finish
     finally:
-        server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
+        # A second SIGTERM or Ctrl-C must not cut the flush short: every acknowledged event is stored.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.close()
         app.extensions["kb_events"].close()

@@ -7,6 +7,7 @@ from the README.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +44,30 @@ SETTINGS = [
 BY_NAME = {s.name: s for s in SETTINGS}
 
 
+DATA_INFO = "kb.json"  # in the data folder: which docs folder it was built from
+
+
 def load_settings(overrides: dict | None = None, environ=None) -> dict:
-    """Defaults, then environment variables, then overrides (CLI flags or a test's dict), validated."""
+    """Defaults, then environment variables, then overrides (CLI flags or a test's dict), validated.
+
+    Without --docs or KB_DOCS, a data folder built before remembers its docs folder, so
+    `kb build --docs X --data D` then `kb serve --data D` serves X, not ./docs.
+    """
     environ = os.environ if environ is None else environ
-    values = {}
+    values, explicit = {}, set()
     for s in SETTINGS:
         value = s.default
         if environ.get(s.env, "") != "":
             value = environ[s.env]
+            explicit.add(s.name)
         if overrides and overrides.get(s.name) not in (None, ""):
             value = overrides[s.name]
+            explicit.add(s.name)
         values[s.name] = _convert(s, value)
+    if "docs" not in explicit:
+        remembered = _remembered_docs(Path(values["data"]).expanduser())
+        if remembered:
+            values["docs"] = remembered
     unknown = set(overrides or {}) - set(BY_NAME)
     if unknown:
         raise InvalidInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
@@ -79,3 +93,17 @@ def _convert(setting: Setting, value):
         except ValueError:
             raise InvalidInput(f"{setting.name} ({setting.env}) must be a whole number, got {value!r}") from None
     return value
+
+
+def _remembered_docs(data: Path) -> str | None:
+    try:
+        return json.loads((data / DATA_INFO).read_text(encoding="utf-8")).get("docs")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remember_docs(settings: dict) -> None:
+    """Record in the data folder which docs folder it is built from."""
+    data = Path(settings["data"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / DATA_INFO).write_text(json.dumps({"docs": str(Path(settings["docs"]).resolve())}), encoding="utf-8")

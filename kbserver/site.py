@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, abort, current_app, redirect, request, send_from_directory
 
 from indexer.site import site_dir
 
@@ -29,6 +29,9 @@ def page(path: str):
     if root not in target.parents and target != root:
         abort(404)
     if target.is_dir():
+        if path and not path.endswith("/"):  # relative links on the page assume the trailing slash
+            query = request.query_string.decode("latin-1")
+            return redirect("/" + path + "/" + ("?" + query if query else ""), code=308)
         path = (path.rstrip("/") + "/index.html").lstrip("/")
         target = target / "index.html"
     if not target.is_file():

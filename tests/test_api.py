@@ -120,3 +120,30 @@ def test_unknown_api_route_and_method_are_json(client):
 def test_health(client):
     body = client.get("/api/health").get_json()
     assert body["ok"] and body["articles"] == 6
+
+
+def test_a_lone_surrogate_is_refused_and_never_poisons_other_events(client, flush):
+    client.post("/api/feedback", json={"slug": "import/excel-import", "helpful": True})
+    r = client.post("/api/feedback", data='{"slug": "import/excel-import", "helpful": true, "comment": "\\ud800"}',
+                    content_type="application/json")
+    assert r.status_code == 400
+    client.post("/api/feedback", json={"slug": "import/csv-encoding", "helpful": False})
+    assert flush()["votes"].count == 2
+
+
+def test_deeply_nested_json_is_a_400(client):
+    r = client.post("/api/feedback", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert r.status_code == 400
+
+
+def test_a_bad_row_reaching_the_writer_is_set_aside_not_the_batch(app, flush):
+    events = app.extensions["kb_events"]
+    events.log_vote(slug="import/excel-import", helpful=True)
+    events.log_vote(slug="import/excel-import", helpful=True, comment="\ud800")  # bypassing the API's check
+    events.log_vote(slug="import/csv-encoding", helpful=False)
+    assert flush()["votes"].count == 2 and events.dead_letters == 1
+
+
+def test_feedback_accepts_a_percent_encoded_slug(client, flush):
+    r = client.post("/api/feedback", json={"slug": "import%2Fexcel-import", "helpful": True})
+    assert r.status_code == 202

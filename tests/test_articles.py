@@ -70,3 +70,22 @@ def test_loading_a_folder_skips_broken_files_and_goes_on(docs_dir):
 def test_missing_docs_folder_says_what_to_do(tmp_path):
     with pytest.raises(ArticleError, match="KB_DOCS"):
         load_articles(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("front,line", [("reviewed: 2026-02-30", 2), ("reviewed: 2026-09-18 25:00:00", 2),
+                                        ("title: x\nreview_every: often", 3), ("title: x\nreviewed: last week", 3)])
+def test_impossible_values_are_reported_with_file_and_line(front, line):
+    with pytest.raises(ArticleError) as err:
+        parse_article(f"---\n{front}\n---\n# X\n", "faq/x.md")
+    assert str(err.value).startswith(f"faq/x.md:{line}:")
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_skipped(docs_dir):
+    import os
+
+    os.makedirs(docs_dir, exist_ok=True)
+    with open(os.path.join(os.fsencode(docs_dir), b"caf\xe9.md"), "w") as f:
+        f.write("# cafe\n")
+    problems = []
+    articles = load_articles(docs_dir, on_problem=problems.append)
+    assert any("not UTF-8" in str(p) for p in problems) and len(articles) == 6

@@ -95,3 +95,24 @@ def test_static_files_without_the_service_still_search_chinese(page, live_site, 
         assert any("关键路径" in t or "Critical path" in t for t in text)
     finally:
         server.shutdown()
+
+
+def test_typing_logs_the_settled_query_not_every_keystroke(page, live_site):
+    page.goto(live_site.url + "/")
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.type("reset password", delay=60)
+    page.wait_for_selector(".md-search-result__item", timeout=15_000)
+    page.wait_for_timeout(800)
+    logged = [q for (q,) in rows(live_site, "SELECT query FROM searches WHERE source = 'site' AND query LIKE 're%'")]
+    assert "reset password" in logged and len(logged) <= 3, logged
+    assert "Reset" in page.locator(".md-search-result__item").first.inner_text() or \
+        "密码" in page.locator(".md-search-result__item").first.inner_text()
+
+
+def test_article_urls_without_trailing_slash_redirect_so_links_work(page, live_site):
+    page.goto(live_site.url + "/gantt/critical-path")
+    assert page.url.endswith("/gantt/critical-path/")
+    page.locator("article a[href*='dependencies']").first.click()
+    page.wait_for_load_state()
+    assert "/gantt/dependencies/" in page.url and "404" not in page.title()

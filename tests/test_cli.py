@@ -1,11 +1,15 @@
 """`kb` as a person runs it: build, index, stats, search, serve, and readable errors."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import requests
 
-from conftest import LiveServer
+from conftest import ROOT, LiveServer, free_port
 from kbserver.cli import cli
 
 
@@ -88,5 +92,44 @@ def test_serve_rebuilds_when_docs_changed(tmp_path, docs_dir, data_dir):
     try:
         assert requests.get(server.url + "/import/excel-copy/").status_code == 200
         assert requests.get(server.url + "/api/articles/import/excel-copy").ok
+    finally:
+        server.stop()
+
+
+def test_serve_remembers_the_docs_folder_a_data_folder_was_built_from(runner, tmp_path, monkeypatch):
+    """`kb build --docs X --data D` then `kb serve --data D`, from any directory, serves X."""
+    docs = tmp_path / "their-docs"
+    docs.mkdir()
+    (docs / "refunds.md").write_text("# 退款流程\n\n五个工作日内到账。\n", encoding="utf-8")
+    data = tmp_path / "kbdata"
+    assert runner.invoke(cli, ["build", "--docs", str(docs), "--data", str(data)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)  # no ./docs here, and the repo's docs must not leak in
+    env = {k: v for k, v in os.environ.items() if k != "KB_DOCS"}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kbserver.cli", "serve", "--data", str(data), "--port", str(port)],
+                            env={**env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(100):
+            try:
+                body = requests.get(f"http://127.0.0.1:{port}/api/search", params={"q": "退款"}).json()
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        assert [r["slug"] for r in body["results"]] == ["refunds"]
+        assert requests.get(f"http://127.0.0.1:{port}/api/health").json()["articles"] == 1
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "44 added" not in output and "removed" not in output.replace("0 removed", "")
+
+
+def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):
+    assert runner.invoke(cli, ["build", "--docs", str(docs_dir), "--data", str(data_dir)]).exit_code == 0
+    shutil.copy(docs_dir / "import" / "excel-import.md", docs_dir / "import" / "excel-two.md")
+    assert runner.invoke(cli, ["index", "--docs", str(docs_dir), "--data", str(data_dir)]).exit_code == 0
+    server = LiveServer(docs_dir, data_dir)  # nothing changed since `kb index`, but the site lags
+    try:
+        assert requests.get(server.url + "/import/excel-two/").status_code == 200
     finally:
         server.stop()

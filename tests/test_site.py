@@ -79,3 +79,19 @@ def test_jieba_is_quiet_and_caches_inside_the_data_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert list((tmp_path / "data" / "jieba").glob("jieba*.cache"))
     assert "prefix dict" not in result.stderr and "Loading model" not in result.stderr
+
+
+def test_pages_name_themselves_with_the_index_slug_and_escape_front_matter(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "导入").mkdir(parents=True)
+    (docs / "导入" / "Excel 导入.md").write_text(
+        "---\ntitle: Excel 导入\nowner: \"<img src=x onerror=alert(1)>\"\nreviewed: 2026-09-01\n---\n# Excel 导入\n\n正文。\n",
+        encoding="utf-8")
+    (docs / "_drafts").mkdir()
+    (docs / "_drafts" / "plan.txt").write_text("secret plan", encoding="utf-8")
+    build_site(docs, tmp_path / "data")
+    root = site_dir(tmp_path / "data")
+    html = next(root.glob("导入/*/index.html")).read_text(encoding="utf-8")
+    assert 'var slug = "导入/Excel 导入"' in html or 'var slug = "\\u5bfc\\u5165/Excel \\u5bfc\\u5165"' in html
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert not (root / "_drafts").exists()

@@ -11,6 +11,9 @@
 "use strict";
 
 var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
+var DEBOUNCE_MS = 250;           // Material sends a query per keystroke: ask (and log) only settled ones
+var latest = 0;                  // sequence number of the newest query; older answers are dropped
+var inflight = null;             // AbortController of the request being answered
 var setupMessage = null;
 var fallbackActive = false;
 var fallbackReady = null;
@@ -35,11 +38,12 @@ function toMaterialResult(data) {
   return {items: items};
 }
 
-async function askService(query) {
+async function askService(query, signal) {
   var url = new URL("/api/search", self.location.origin);
   url.searchParams.set("q", query);
   url.searchParams.set("limit", "20");
-  var response = await fetch(url.toString(), {credentials: "same-origin", headers: {"X-KB-Source": "site"}});
+  var response = await fetch(url.toString(), {credentials: "same-origin", headers: {"X-KB-Source": "site"},
+                                              signal: signal});
   var type = response.headers.get("Content-Type") || "";
   if (type.indexOf("application/json") < 0)
     throw new Error("kb service not available");
@@ -74,13 +78,20 @@ self.addEventListener("message", async function (ev) {
     return;
   }
   if (message.type !== QUERY) return;
+  var seq = ++latest;
+  if (inflight) inflight.abort();
   if (!String(message.data || "").trim()) {
     self.postMessage({type: RESULT, data: {items: []}});
     return;
   }
+  await new Promise(function (resolve) { setTimeout(resolve, DEBOUNCE_MS); });
+  if (seq !== latest) return;    // the reader kept typing
+  var controller = inflight = new AbortController();
   try {
-    self.postMessage({type: RESULT, data: await askService(message.data)});
+    var result = await askService(message.data, controller.signal);
+    if (seq === latest) self.postMessage({type: RESULT, data: result});
   } catch (err) {
+    if (err && err.name === "AbortError") return;
     await startFallback();
     self.dispatchEvent(new MessageEvent("message", {data: message}));
   }

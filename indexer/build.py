@@ -3,7 +3,9 @@
 Layout inside the data folder::
 
     indexes/<name>/      Whoosh index directories (the current one and the one before it)
-    index.current        JSON pointer {"dir": name, "generation": n}: the index readers must use
+    index.current        JSON pointer {"dir": name, "generation": n, "version": "name:n"}: the index
+                         readers must use (replaced atomically with os.replace)
+    kb-manifest.json     inside each index directory: {slug: content hash} of what it holds
 
 A full build writes a brand-new directory and then replaces ``index.current`` with os.replace, so a
 running server sees either the old index or the new one, never half of one. An incremental update
@@ -47,10 +49,6 @@ class IndexReport:
     seconds: float = 0.0
     version: str = ""
 
-    @property
-    def total(self) -> int:
-        return len(self.added) + len(self.changed) + self.unchanged
-
     def summary(self) -> str:
         """One line a person reads: what changed and how long it took."""
         parts = [f"{len(self.added)} added", f"{len(self.changed)} changed", f"{len(self.removed)} removed",
@@ -62,9 +60,7 @@ def read_pointer(data_dir: Path) -> dict | None:
     """The current index pointer, or None before the first build."""
     try:
         return json.loads((Path(data_dir) / POINTER).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (ValueError, OSError):
+    except (OSError, ValueError):  # missing, or half-written by a crashed older version
         return None
 
 

@@ -8,7 +8,7 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from indexer.errors import InvalidInput, KBError, NotFound  # noqa: F401 - the tree kb raises
+from indexer.errors import KBError
 
 log = logging.getLogger(__name__)
 

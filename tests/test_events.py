@@ -1,6 +1,7 @@
 """The event log: batched off the request path, and nothing acknowledged is lost on SIGTERM."""
 
 import threading
+import time
 
 import pytest
 import requests
@@ -70,3 +71,33 @@ def test_no_acknowledged_event_is_lost_on_sigterm(docs_dir, data_dir):
     assert code == 0
     db = open_db(f"sqlite:///{data_dir}/kb.db")
     assert counts(db) == {"searches": 150, "clicks": 150, "votes": 150} and acknowledged == 300
+
+
+@pytest.mark.slow
+def test_sigterm_while_requests_are_in_flight_keeps_every_acknowledged_vote(docs_dir, data_dir):
+    server = LiveServer(docs_dir, data_dir)
+    acknowledged = [0] * 4
+    attempted = [0] * 4
+
+    def vote_forever(k):
+        with requests.Session() as http:
+            while True:
+                attempted[k] += 1
+                try:
+                    r = http.post(server.url + "/api/feedback", json={"slug": "import/csv-encoding", "helpful": True},
+                                  timeout=10)
+                except requests.RequestException:
+                    return  # the server is gone
+                if r.status_code == 202:
+                    acknowledged[k] += 1
+
+    threads = [threading.Thread(target=vote_forever, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    code = server.stop()  # SIGTERM with requests in flight
+    for t in threads:
+        t.join(timeout=30)
+    stored = open_db(f"sqlite:///{data_dir}/kb.db")["votes"].count
+    assert code == 0 and sum(acknowledged) > 50
+    assert sum(acknowledged) <= stored <= sum(attempted)

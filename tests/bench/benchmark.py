@@ -84,14 +84,21 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def measure_search(data: Path, queries: list[str]) -> dict:
+def measure_search(data: Path, queries: list[str], work: Path) -> dict:
+    """In-process latency of search plus logging it, as the API does (logging is queued, not awaited)."""
+    from analytics.events import EventLog, new_query_id
+
     ix = open_index(data)
+    events = EventLog(f"sqlite:///{work}/bench-events-{time.perf_counter_ns()}.db")
     ix.search("预热")  # open the searcher once, as a running server has
     times = []
     for q in queries:
         t = time.perf_counter()
-        ix.search(q, limit=10)
+        result = ix.search(q, limit=10)
+        events.log_search(query_id=new_query_id(), query=q, normalized=result["normalized"], results=result["total"],
+                          top_slugs=[r["slug"] for r in result["results"]], took_ms=result["took_ms"])
         times.append((time.perf_counter() - t) * 1000)
+    events.close()
     return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": statistics.fmean(times)}
 
 
@@ -127,14 +134,16 @@ def measure_http(docs: Path, data: Path, queries: list[str], seconds: float, cli
             break
         except requests.RequestException:
             time.sleep(0.1)
-    done, errors = [], []
+    done, errors, latencies = [], [], []
     stop = time.monotonic() + seconds
 
     def client(k):
         rng = random.Random(k)
         with requests.Session() as http:
             while time.monotonic() < stop:
+                t = time.perf_counter()
                 r = http.get(url + "/api/search", params={"q": rng.choice(queries)})
+                latencies.append((time.perf_counter() - t) * 1000)
                 (done if r.ok else errors).append(1)
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
@@ -146,7 +155,8 @@ def measure_http(docs: Path, data: Path, queries: list[str], seconds: float, cli
     elapsed = time.monotonic() - started
     server.terminate()
     server.wait(timeout=30)
-    return {"rps": len(done) / elapsed, "errors": len(errors)}
+    return {"rps": len(done) / elapsed, "errors": len(errors), "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99)}
 
 
 def run_corpus(label: str, docs: Path, work: Path, args, lines: list[str]) -> None:
@@ -158,17 +168,15 @@ def run_corpus(label: str, docs: Path, work: Path, args, lines: list[str]) -> No
     lines.append(f"[{label}] full index build        {build_s:8.2f} s")
     lines.append(f"[{label}] incremental, 1 article  {measure_incremental(docs, data):8.2f} s")
     distinct, zipf = query_streams(args.queries)
-    d = measure_search(data, distinct)
-    z = measure_search(data, zipf)
-    lines.append(f"[{label}] in-process distinct     p50 {d['p50']:6.2f} ms  p99 {d['p99']:6.2f} ms")
-    lines.append(f"[{label}] in-process Zipf stream  p50 {z['p50']:6.2f} ms  p99 {z['p99']:6.2f} ms")
+    d = measure_search(data, distinct, work)
+    z = measure_search(data, zipf, work)
+    lines.append(f"[{label}] in-process distinct, logging on     p50 {d['p50']:6.2f} ms  p99 {d['p99']:6.2f} ms")
+    lines.append(f"[{label}] in-process Zipf stream, logging on  p50 {z['p50']:6.2f} ms  p99 {z['p99']:6.2f} ms")
     if args.http_seconds:
-        h = measure_http(docs, data, zipf, args.http_seconds)
-        lines.append(f"[{label}] HTTP (waitress, logging on, 8 clients, Zipf) {h['rps']:7.0f} searches/s  "
-                     f"errors {h['errors']}")
-        hd = measure_http(docs, data, distinct, args.http_seconds)
-        lines.append(f"[{label}] HTTP (waitress, logging on, 8 clients, distinct) {hd['rps']:7.0f} searches/s  "
-                     f"errors {hd['errors']}")
+        for name, stream in (("Zipf", zipf), ("distinct", distinct)):
+            h = measure_http(docs, data, stream, args.http_seconds)
+            lines.append(f"[{label}] HTTP {name:<8} (waitress, logging on, 8 clients) {h['rps']:6.0f} searches/s  "
+                         f"p50 {h['p50']:6.2f} ms  p99 {h['p99']:6.2f} ms  errors {h['errors']}")
     print("\n".join(lines[-7:]), flush=True)
 
 

@@ -94,9 +94,17 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
     rng = random.Random(seed)
     end = end or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     start = end - dt.timedelta(days=days)
+    if len(articles) < 3:
+        raise InvalidInput("kb simulate needs a docs folder with at least 3 articles")
     by_slug = {a["slug"]: a for a in articles}
-    healthy = [a for a in articles if a["slug"] not in (UNHELPFUL_ARTICLE, BOUNCE_ARTICLE)]
-    weights = [5.0 if a["slug"] == HEALTHY_ARTICLE else 1.0 for a in healthy]
+    # The starter docs have natural targets; any other docs folder gets deterministic stand-ins.
+    ordered = sorted(by_slug)
+    unhelpful = UNHELPFUL_ARTICLE if UNHELPFUL_ARTICLE in by_slug else ordered[0]
+    bounce = BOUNCE_ARTICLE if BOUNCE_ARTICLE in by_slug else ordered[1]
+    healthy_slug = HEALTHY_ARTICLE if HEALTHY_ARTICLE in by_slug else ordered[2]
+    surge_article = SURGE_ARTICLE if SURGE_ARTICLE in by_slug else None
+    healthy = [a for a in articles if a["slug"] not in (unhelpful, bounce)]
+    weights = [5.0 if a["slug"] == healthy_slug else 1.0 for a in healthy]
     traffic = _Traffic(index, rng)
     for day in range(days):
         day_start = start + dt.timedelta(days=day)
@@ -108,9 +116,9 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
             if kind < 0.12:
                 _gap_session(traffic, session, when, rng)
             elif kind < 0.20:
-                _article_session(traffic, session, when, by_slug[UNHELPFUL_ARTICLE], rng, helpful_rate=0.15, vote_rate=0.7)
+                _article_session(traffic, session, when, by_slug[unhelpful], rng, helpful_rate=0.15, vote_rate=0.7)
             elif kind < 0.27:
-                _bounce_session(traffic, session, when, by_slug[BOUNCE_ARTICLE], rng)
+                _bounce_session(traffic, session, when, by_slug[bounce], rng)
             else:
                 article = rng.choices(healthy, weights=weights)[0]
                 _article_session(traffic, session, when, article, rng, helpful_rate=0.92, vote_rate=0.35)
@@ -130,10 +138,10 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
         "start": _iso(start), "end": _iso(end),
         "events": {"searches": len(traffic.searches), "clicks": len(traffic.clicks), "votes": len(traffic.votes)},
         "gap_topics": {k: v for k, v in GAP_TOPICS.items()},
-        "surge": {"queries": SURGE_TOPIC, "article": SURGE_ARTICLE},
-        "unhelpful_article": UNHELPFUL_ARTICLE,
-        "bounce_article": BOUNCE_ARTICLE,
-        "healthy_article": HEALTHY_ARTICLE,
+        "surge": {"queries": SURGE_TOPIC, "article": surge_article},
+        "unhelpful_article": unhelpful,
+        "bounce_article": bounce,
+        "healthy_article": healthy_slug,
         "overdue_articles": overdue,
     }
 

@@ -116,3 +116,54 @@ def test_article_urls_without_trailing_slash_redirect_so_links_work(page, live_s
     page.locator("article a[href*='dependencies']").first.click()
     page.wait_for_load_state()
     assert "/gantt/dependencies/" in page.url and "404" not in page.title()
+
+
+@pytest.fixture(scope="module")
+def manager_setup(live_site):
+    from analytics import accounts
+    from analytics.analyze import analyze
+    from analytics.simulate import simulate
+    from analytics.store import open_db
+    from conftest import REAL_DOCS
+    from indexer.articles import load_articles
+    from indexer.query import open_index
+
+    db = open_db(f"sqlite:///{live_site.data}/kb.db")
+    articles = [a.to_dict() | {"body": a.body} for a in load_articles(REAL_DOCS)]
+    simulate(db, open_index(live_site.data), articles, days=14)
+    analyze(db, articles)
+    _, manager_password, _ = accounts.create_user(db, "王敏", "manager")
+    _, vip_password, _ = accounts.create_user(db, "acme-vip", "vip")
+    return {"manager": manager_password, "vip": vip_password, "db": db}
+
+
+def sign_in(page, live_site, name, password):
+    page.goto(live_site.url + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_manager_signs_in_sees_health_and_queue_and_resolves_a_flag(page, live_site, manager_setup):
+    sign_in(page, live_site, "王敏", manager_setup["manager"])
+    page.wait_for_url("**/dashboard")
+    assert page.locator("svg.kb-chart").count() == 4
+    assert page.locator("#gaps + table tbody tr").count() >= 3
+    row = page.locator("#articles + table tbody tr").first
+    flag_id = int(row.get_attribute("id").split("-")[1])
+    row.locator("button[value=resolve]").click()
+    page.wait_for_selector(".flash")
+    assert "已解决" in page.inner_text(".flash")
+    from analytics.flags import get_flag
+
+    flag = get_flag(manager_setup["db"], flag_id)
+    assert flag["state"] == "resolved" and flag["state_by"] == "王敏"
+    page.screenshot(path=str(live_site.data.parent / "dashboard.png"), full_page=True)
+
+
+def test_anonymous_and_vip_visitors_are_refused_the_dashboard(page, live_site, manager_setup):
+    page.goto(live_site.url + "/dashboard")
+    assert "/login" in page.url and page.locator("#password").is_visible()
+    sign_in(page, live_site, "acme-vip", manager_setup["vip"])
+    response = page.goto(live_site.url + "/dashboard")
+    assert response.status == 403 and "manager" in page.inner_text("body")

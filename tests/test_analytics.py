@@ -182,3 +182,22 @@ def test_kb_simulate_then_analyze(runner, tmp_path):
     assert result.exit_code == 0, result.output
     body = json.loads(result.output[result.output.index("{"):])
     assert body["gaps"] and body["flags"] and body["queue"]["opened"] > 0
+
+
+def test_clustering_real_labelled_queries_stays_above_the_floor():
+    """Banking77 (real customer-support queries, 77 intents) from ../shared/datasets, as kb cluster would."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "bench"))
+    from cluster_quality import DATASET, score
+
+    if not DATASET.exists():
+        pytest.skip(f"{DATASET} is not on this machine")
+    import csv
+
+    with DATASET.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    s = score([r["text"] for r in rows], [r["category"] for r in rows], 0.85, 3)
+    assert s["nmi"] >= 0.65 and s["homogeneity"] >= 0.68 and s["unclustered"] <= 0.1, s
+    assert 40 <= s["clusters"] <= 300  # the data chose the count, in a sane range

@@ -28,7 +28,8 @@ class DatabaseError(KBError):
 def sqlite_path(database_url: str) -> Path:
     """The file behind a sqlite:/// URL (or a plain path); DatabaseError for other schemes."""
     if "://" not in database_url:
-        return Path(database_url)
+        raise DatabaseError(f"database URL {database_url!r} has no scheme: use sqlite:///path/to/kb.db "
+                            "(three slashes for a relative path, four for an absolute one)")
     parsed = urlparse(database_url)
     if parsed.scheme != "sqlite":
         raise DatabaseError(

@@ -25,6 +25,7 @@ INDEX_STEMS = ("index", "readme")
 FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 # libyaml's C loader when PyYAML was built with it: front matter parsing is half of a 10k-article build.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BLOCKS = ["p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr", "td", "th", "div", "blockquote", "dt", "dd"]
 _MD = markdown.Markdown(extensions=["tables", "fenced_code", "admonition", "toc", "attr_list"])
 
 
@@ -157,7 +158,10 @@ def markdown_to_text(md_text: str) -> tuple[str, list[str], str | None]:
     headings = [h.get_text(" ", strip=True) for h in soup.find_all(["h2", "h3", "h4"])]
     if h1:
         h1.decompose()
-    text = soup.get_text("\n")
+    # Line breaks after blocks only: bold or a link inside a sentence stays in its sentence.
+    for block in soup.find_all(_BLOCKS):
+        block.append("\n")
+    text = soup.get_text("")
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n", text).strip()
     return text, headings, first_heading

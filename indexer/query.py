@@ -52,7 +52,7 @@ class QueryTerms:
         self.synonyms: list[str] = []
         for phrase in expand_synonyms(normalized):
             for t in analyzer(phrase, mode="query"):
-                if t.text not in seen:
+                if t.text not in seen and not (len(t.text) == 1 and has_cjk(t.text)):  # 图 alone means nothing
                     seen.add(t.text)
                     self.synonyms.append(t.text)
         self.corrections: list[str] = []
@@ -164,8 +164,9 @@ class ArticleIndex:
         return self.snapshots.pointer()["version"]
 
     def warm(self) -> None:
-        """Open the current version now (reads its postings into memory) rather than on the first search."""
+        """Load the current version (its postings) and the segmenter now rather than on the first search."""
         self.snapshots.current()
+        QueryTerms(normalize("预热 warm up"))
 
     # -- articles ----------------------------------------------------------------------
     def article(self, slug: str) -> dict:
@@ -279,6 +280,10 @@ def validate_query(text) -> str:
     """The normalized query, or InvalidInput for empty, over-long or non-text input."""
     if not isinstance(text, str):
         raise InvalidInput("q must be a string")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. bytes that were not UTF-8, smuggled in as surrogates
+        raise InvalidInput("query contains characters that are not valid text (is it UTF-8?)") from None
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidInput(f"query is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
     normalized = normalize(text)

@@ -73,7 +73,23 @@ def stage_docs(docs_dir: Path, stage: Path, on_problem=None) -> list:
             target = stage / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+    if not (stage / "index.md").exists() and not (stage / "README.md").exists():
+        (stage / "index.md").write_text(default_home(articles), encoding="utf-8")
     return articles
+
+
+def default_home(articles: list) -> str:
+    """A home page listing every article by module, for docs folders that have no index.md."""
+    lines = ["---", "search:", "  exclude: true", "hide:", "  - feedback", "---", "", "# 帮助中心", "",
+             "在右上角的搜索框输入问题，或从下面的文章开始。", ""]
+    groups: dict[str, list] = {}
+    for a in sorted(articles, key=lambda a: (a.module, a.title)):
+        groups.setdefault(a.module or "", []).append(a)
+    for module, items in groups.items():
+        if module:
+            lines += [f"## {module}", ""]
+        lines += [f"- [{a.title}]({a.path})" for a in items] + [""]
+    return "\n".join(lines)
 
 
 def with_slug(text: str, slug: str) -> str:

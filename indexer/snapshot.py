@@ -56,7 +56,9 @@ class Snapshot:
             return self._searcher.doc_count()
 
     def known(self, word: str) -> bool:
-        """True when the word (as analyzed) occurs in any title or body."""
+        """True when the word occurs in a title or body, or is a word of the synonym list."""
+        if word.lower() in synonym_vocabulary():
+            return True
         with self._lock:
             reader = self._searcher.reader()
             return any(reader.doc_frequency(field, t.text)

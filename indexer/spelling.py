@@ -13,14 +13,17 @@ from collections import defaultdict
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance between a and b."""
-    previous = list(range(len(b) + 1))
+    """Edits between a and b, a swap of two neighbouring letters counting as one ("chrat" → "chart")."""
+    rows = [list(range(len(b) + 1))]
     for i, ca in enumerate(a, 1):
-        current = [i]
+        row = [i]
         for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, rows[-2][j - 2] + 1)
+            row.append(cost)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def _deletes(word: str, depth: int) -> set[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -44,7 +45,20 @@ def friendly_errors(fn):
 
 
 def _settings(**options) -> dict:
-    return load_settings({k: v for k, v in options.items() if k in BY_NAME})
+    """Settings from flags and environment, checked before any long work starts."""
+    from analytics.store import sqlite_path
+    from indexer.site import DEFAULT_MKDOCS_CONFIG
+
+    settings = load_settings({k: v for k, v in options.items() if k in BY_NAME})
+    if "database_url" in options:
+        sqlite_path(settings["database_url"])
+    if "docs" in options and settings["docs"].exists() and not settings["docs"].is_dir():
+        raise KBError(f"--docs {settings['docs']} is a file; point it at the folder that holds the Markdown articles")
+    if "mkdocs_config" in options:
+        config = Path(settings["mkdocs_config"] or DEFAULT_MKDOCS_CONFIG)
+        if not config.is_file():
+            raise KBError(f"MkDocs config {config} not found: pass --mkdocs-config or set KB_MKDOCS_CONFIG")
+    return settings
 
 
 def _warn_problem(exc) -> None:

@@ -14,6 +14,9 @@ def serve(app, host: str, port: int, threads: int = 8, ready=None) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="kb", clear_untrusted_proxy_headers=True)
+    except ValueError:  # waitress: an address that does not resolve
+        raise OSError(f"cannot listen on {host}:{port}: not a valid address for this machine; "
+                      "use --host 127.0.0.1 (or KB_HOST)") from None
     except OSError as exc:
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. "
                       "Is another kb running? Pick another port with --port or KB_PORT.") from None

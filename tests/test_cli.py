@@ -133,3 +133,36 @@ def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):
         assert requests.get(server.url + "/import/excel-two/").status_code == 200
     finally:
         server.stop()
+
+
+def test_settings_are_checked_before_any_long_work(runner, tmp_path, docs_dir):
+    data = tmp_path / "d"
+    cases = [
+        (["build", "--docs", str(docs_dir / "import" / "excel-import.md"), "--data", str(data)], "is a file"),
+        (["build", "--docs", str(docs_dir), "--data", str(data), "--mkdocs-config", str(tmp_path / "no.yml")],
+         "not found"),
+        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "garbage"], "no scheme"),
+        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "postgresql://x/y"], "only sqlite"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert not (data / "index.current").exists()  # refused before building anything
+
+
+def test_an_unusable_host_is_one_line(tmp_path, docs_dir):
+    result = subprocess.run([sys.executable, "-m", "kbserver.cli", "serve", "--docs", str(docs_dir), "--data",
+                             str(tmp_path / "d"), "--host", "999.1.1.1", "--port", str(free_port())],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 1 and "not a valid address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_docs_without_a_home_page_get_one(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "billing").mkdir(parents=True)
+    (docs / "billing" / "refunds.md").write_text("---\nmodule: billing\n---\n# 退款流程\n\n五个工作日。\n", encoding="utf-8")
+    from indexer.site import build_site, site_dir
+
+    build_site(docs, tmp_path / "data")
+    home = (site_dir(tmp_path / "data") / "index.html").read_text(encoding="utf-8")
+    assert "退款流程" in home and "refunds/" in home

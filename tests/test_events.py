@@ -36,13 +36,13 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
 
 
 @pytest.mark.parametrize("url,expected", [
-    ("sqlite:///data/kb.db", "data/kb.db"), ("sqlite:////tmp/kb.db", "/tmp/kb.db"), ("plain/path.db", "plain/path.db"),
+    ("sqlite:///data/kb.db", "data/kb.db"), ("sqlite:////tmp/kb.db", "/tmp/kb.db"),
 ])
 def test_database_urls(url, expected):
     assert str(sqlite_path(url)) == expected
 
 
-@pytest.mark.parametrize("url", ["postgresql://localhost/kb", "sqlite:///"])
+@pytest.mark.parametrize("url", ["postgresql://localhost/kb", "sqlite:///", "garbage"])
 def test_unsupported_database_urls_say_what_works(url):
     with pytest.raises(DatabaseError, match="sqlite:///"):
         sqlite_path(url)

@@ -159,3 +159,22 @@ def test_spelling_corrects_two_edits_and_ignores_very_long_words(ix):
     assert ix.search("pasord reset")["did_you_mean"] == "password reset"
     assert ix.search("x" * 200)["did_you_mean"] is None
     assert ix.search("导" * 300)["did_you_mean"] is None  # no word-for-substring rewriting of the query
+
+
+def test_vocabulary_fixes_from_the_new_user_trial(ix):
+    assert "account/reset-password" in [r["slug"] for r in ix.search("password")["results"][:3]]
+    assert ix.search("gantt")["results"][0]["module"] == "gantt"
+    assert ix.search("gantt chrat")["did_you_mean"] == "gantt chart"  # a swapped pair is one edit
+    assert ix.search("export excel")["did_you_mean"] is None  # a synonym-list word is not a typo
+
+
+def test_queries_that_are_not_valid_text_are_refused(ix):
+    with pytest.raises(InvalidInput, match="not valid text"):
+        ix.search("\udcff\udcfe")
+
+
+def test_article_text_keeps_inline_formatting_inside_its_sentence():
+    from indexer.articles import markdown_to_text
+
+    text, _, _ = markdown_to_text("Open **Billing → Invoices**, pick [the month](x.md).\n\n- one\n- two\n")
+    assert "Open Billing → Invoices, pick the month." in text and "one\ntwo" in text

@@ -41,7 +41,7 @@ function toMaterialResult(data) {
 async function askService(query, signal) {
   var url = new URL("/api/search", self.location.origin);
   url.searchParams.set("q", query);
-  url.searchParams.set("limit", "20");
+  url.searchParams.set("limit", "50");  // the most the API gives; Material shows them 10 at a time
   var response = await fetch(url.toString(), {credentials: "same-origin", headers: {"X-KB-Source": "site"},
                                               signal: signal});
   var type = response.headers.get("Content-Type") || "";

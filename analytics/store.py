@@ -45,9 +45,13 @@ def sqlite_path(database_url: str) -> Path:
 
 def _all_migrations():
     # Imported here so that concept modules can import this one without a cycle.
+    # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
+    from contrib import queue as contrib_queue
+
     from . import accounts, events, flags
 
-    return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS)]
+    return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
+            ("contrib", contrib_queue.MIGRATIONS)]
 
 
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:

@@ -63,3 +63,10 @@ class Unauthorized(KBError):
 
     status = 401
     code = "unauthorized"
+
+
+class RateLimited(KBError):
+    """Too many requests of one kind from one account; try again later."""
+
+    status = 429
+    code = "rate_limited"

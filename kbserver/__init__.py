@@ -30,10 +30,19 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     auth.init_app(app)
-    from . import api, dashboard, site
+    from contrib.publish import Publisher
+    from indexer.site import build_site
+
+    def rebuild_site():
+        build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None)
+
+    app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
+
+    from . import api, contrib_views, dashboard, site
 
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(contrib_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -63,13 +63,15 @@ def _check_csrf():
 
 
 def _load_user():
-    g.user = None
+    g.user, g.auth = None, None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
+        g.auth = "token"
         g.user = accounts.user_for_token(get_db(), header[7:].strip())
         if g.user is None and request.path.startswith("/api/"):
             raise Unauthorized("the API token is not valid: create one with `kb users add NAME --role ...`")
     elif session.get("uid"):
+        g.auth = "session"
         try:
             g.user = accounts.get_user(get_db(), session["uid"])
         except Exception:  # noqa: BLE001 - a deleted account simply signs out
@@ -89,6 +91,10 @@ def require_role(*roles):
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if user["role"] not in roles:
                 raise Forbidden(f"the {user['role']} role cannot open this page; it is for: {', '.join(roles)}")
+            if (request.method not in ("GET", "HEAD") and g.auth == "session" and request.path.startswith("/api/")
+                    and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.get("csrf", "-"))):
+                # The browser's own pages send the session's token; another site's form or script cannot.
+                raise Forbidden("missing or wrong X-CSRF-Token header for a signed-in browser request")
             return view(*args, **kwargs)
 
         return wrapper
@@ -96,11 +102,11 @@ def require_role(*roles):
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, user: dict) -> str:
     parsed = urlparse(target or "")
     if target and not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("dashboard.index")
+    return {"manager": "/dashboard", "vip": "/contrib"}.get(user["role"], "/")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -111,7 +117,7 @@ def login():
         if user:
             session.clear()  # a fresh session on sign-in: no fixation
             session["uid"] = user["id"]
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), user))
         flash("用户名或密码不正确。")
         return render_template("login.html"), 401
     return render_template("login.html")

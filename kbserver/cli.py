@@ -160,6 +160,11 @@ def serve(**options):
             run_site_build(settings)
     app = create_app({k: v for k, v in settings.items()})
     app.extensions["kb_index"].warm()  # the first customer should not wait for the index to load
+    from analytics.store import open_db as _open_db
+
+    recovered = app.extensions["kb_publisher"].recover(_open_db(settings["database_url"]))
+    if recovered:
+        click.echo(f"finished publishing submission(s) {recovered} interrupted by an earlier stop", err=True)
     from .jobs import start_schedule
 
     start_schedule(app, settings["analyze_every"])
@@ -342,6 +347,105 @@ def users_list(**options):
 
     for user in list_users(open_db(_settings(**options)["database_url"])):
         click.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}")
+
+
+@cli.group()
+def contrib():
+    """Review VIP best practices from the command line (the same actions as the web queue and the API)."""
+
+
+def _contrib_context(options, by=None):
+    from analytics.accounts import list_users
+    from analytics.store import open_db
+
+    from . import create_app
+
+    settings = _settings(**options)
+    db = open_db(settings["database_url"])
+    actor = None
+    if by is not None:
+        actor = next((u for u in list_users(db) if u["name"] == by), None)
+        if actor is None or actor["role"] != "manager":
+            raise KBError(f"--by {by!r} must name a manager account (see `kb users list`)")
+    return settings, db, actor, create_app
+
+
+def _show(sub: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(sub, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"#{sub['id']} {sub['title']}  [{sub['state']}]  by {sub['author_name']} ({sub['organisation']})")
+    click.echo(f"revision {sub['revision']} · reviewer {sub['assigned_to'] or '-'} · slug {sub['slug'] or '-'}")
+    for c in sub.get("comments", []):
+        click.echo(f"  💬 {c['author']}: {c['body']}")
+    for h in sub.get("history", []):
+        click.echo(f"  {h['ts']} {h['actor']}: {h['from_state'] or '-'} → {h['to_state']} {h['note']}")
+
+
+@contrib.command("list")
+@setting_options("docs", "data", "database_url")
+@click.option("--state", help="Only submissions in this state (e.g. submitted).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def contrib_list(state, as_json, **options):
+    """List submissions, newest first."""
+    from contrib import queue
+
+    _, db, _, _ = _contrib_context(options)
+    if state and state not in queue.STATES:
+        raise KBError(f"--state must be one of {', '.join(queue.STATES)}")
+    subs = queue.list_submissions(db, {"id": 0, "name": "cli", "role": "manager"}, (state,) if state else None)
+    if as_json:
+        click.echo(json.dumps(subs, ensure_ascii=False, indent=2))
+    for s in [] if as_json else subs:
+        click.echo(f"#{s['id']:<4} {s['state']:<18} {s['title']}  ({s['organisation']})")
+
+
+@contrib.command("show")
+@setting_options("docs", "data", "database_url")
+@click.argument("submission_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def contrib_show(submission_id, as_json, **options):
+    """Show one submission with its comments and history."""
+    from contrib import queue
+
+    _, db, _, _ = _contrib_context(options)
+    _show(queue.get(db, submission_id), as_json)
+
+
+def _contrib_action(action: str, submission_id: int, by: str, note: str, options: dict) -> None:
+    from .contrib_views import apply_review_action
+
+    settings, db, actor, create_app = _contrib_context(options, by)
+    app = create_app({k: v for k, v in settings.items()})
+    try:
+        with app.app_context():
+            sub = apply_review_action(db, submission_id, action, actor, None, note or "")
+    finally:
+        app.extensions["kb_events"].close()
+    _show(sub, False)
+
+
+for _name, _action, _help, _note in (
+        ("request-changes", "request_changes", "Ask the author for changes (--note says what).", True),
+        ("approve", "approve", "Approve and publish into docs/practices/ (index and site updated).", False),
+        ("reject", "reject", "Reject (--note gives the reason the author sees).", True),
+        ("unpublish", "unpublish", "Take a published practice off the site and out of search.", False)):
+
+    def _make(action=_action):
+        def command(submission_id, by, note, **options):
+            _contrib_action(action, submission_id, by, note, options)
+        return command
+
+    _cmd = _make()
+    _cmd.__doc__ = _help
+    _cmd = friendly_errors(_cmd)
+    _cmd = setting_options("docs", "data", "database_url", "mkdocs_config")(_cmd)
+    _cmd = click.option("--note", required=_note, default="", help="Recorded in the history; the author sees it.")(_cmd)
+    _cmd = click.option("--by", required=True, help="The manager account doing this (recorded in the history).")(_cmd)
+    _cmd = click.argument("submission_id", type=int)(_cmd)
+    contrib.command(_name, help=_help)(_cmd)
 
 
 def main():  # pragma: no cover - console script entry point

@@ -1,0 +1,153 @@
+"""Publishing approved practices into docs/practices/, and taking them down again.
+
+The publisher writes the front matter itself, with yaml.safe_dump, from validated fields only — no
+customer text is ever pasted into YAML, so `---` or `title: x` in a field stays text. The body is
+the customer's Markdown rendered and sanitized (render.py), so nothing they wrote can run in a
+reader's browser. Files are written atomically (temporary file, then os.replace).
+
+Crash safety: "approved" is committed before the file is written and "published" only after the
+file is written and indexed. `recover()` (run when the service starts) finishes any approved
+submission, so after a kill -9 anywhere in between the state is consistent: either published with
+the file present and indexed, or approved and retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import threading
+import unicodedata
+from pathlib import Path
+
+import yaml
+from pypinyin import lazy_pinyin
+
+from indexer.build import update_incremental
+from indexer.errors import NotFound
+
+from . import queue
+from .render import render_markdown
+
+PRACTICES = "practices"
+REVIEW_EVERY = 365
+_lock = threading.Lock()  # one publication at a time: file, index and site move together
+
+
+def slugify(title: str) -> str:
+    """A safe file-name slug: Chinese as pinyin, ASCII letters, digits and dashes only."""
+    words = lazy_pinyin(unicodedata.normalize("NFKC", title))
+    # Accented Latin letters lose their accents (Ü → U); anything else non-ASCII is dropped.
+    text = unicodedata.normalize("NFKD", "-".join(words)).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return text[:60].rstrip("-") or "practice"
+
+
+def unique_slug(db, docs_dir: Path, sid: int, title: str) -> str:
+    """slugify(title), with -2, -3 ... when an article or another submission already has it."""
+    taken = queue.slugs_in_use(db, except_id=sid)
+    base = slugify(title)
+    for n in range(1, 1000):
+        slug = base if n == 1 else f"{base}-{n}"
+        path = Path(docs_dir) / PRACTICES / f"{slug}.md"
+        if slug not in taken and (not path.exists() or _source_of(path) == sid):
+            return slug
+    raise RuntimeError(f"no free slug for {title!r}")
+
+
+def _source_of(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        meta = yaml.safe_load(text.split("---", 2)[1]) or {}
+        return int(meta.get("source_submission"))
+    except (OSError, ValueError, TypeError, IndexError, yaml.YAMLError):
+        return None
+
+
+def practice_file(sub: dict, today: dt.date | None = None) -> str:
+    """The Markdown file of a published practice: generated front matter + sanitized body."""
+    meta = {
+        "title": sub["title"], "summary": sub["summary"], "tags": list(sub["tags"]),
+        "module": sub["module"] or "practices", "owner": sub.get("assigned_to") or "knowledge team",
+        "reviewed": (today or dt.date.today()).isoformat(), "review_every": REVIEW_EVERY,
+        "contributed_by": sub["organisation"], "source_submission": sub["id"], "license": "CC BY 4.0",
+    }
+    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    return f"---\n{front}---\n\n# {_heading(sub['title'])}\n\n{render_markdown(sub['body'])}\n"
+
+
+def _heading(title: str) -> str:
+    # The title line is Markdown: keep it one line of plain text.
+    return re.sub(r"[\r\n]+", " ", title).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Publisher:
+    """Moves approved submissions into the docs folder, the index and the site."""
+
+    def __init__(self, docs_dir: Path, data_dir: Path, rebuild_site=None):
+        self.docs_dir, self.data_dir = Path(docs_dir), Path(data_dir)
+        self.rebuild_site = rebuild_site  # callable(); None in tests that only check the index
+
+    def approve_and_publish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
+        """Approve (committed first), then publish. A crash in between leaves it approved for recover()."""
+        queue.transition(db, sid, "approve", manager, version, note)
+        return self.publish(db, sid, manager)
+
+    def publish(self, db, sid: int, actor: dict) -> dict:
+        """Write the practice's file, index it and rebuild the site, then mark it published."""
+        with _lock:
+            sub = queue.get(db, sid)
+            slug = sub["slug"] or unique_slug(db, self.docs_dir, sid, sub["title"])
+            if not sub["slug"]:
+                db["submissions"].update(sid, {"slug": slug})
+                sub["slug"] = slug
+            _write_atomically(self.docs_dir / PRACTICES / f"{slug}.md", practice_file(sub))
+            update_incremental(self.docs_dir, self.data_dir)
+            if self.rebuild_site:
+                self.rebuild_site()
+            return queue.transition(db, sid, "publish", actor)
+
+    def unpublish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
+        """Take a published practice off the site and out of search; its history stays."""
+        with _lock:
+            sub = queue.get(db, sid)
+            result = queue.transition(db, sid, "unpublish", manager, version, note)
+            path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
+            if path.exists() and _source_of(path) == sid:
+                path.unlink()
+            update_incremental(self.docs_dir, self.data_dir)
+            if self.rebuild_site:
+                self.rebuild_site()
+            return result
+
+    def recover(self, db) -> list[int]:
+        """Finish what a crash interrupted: publish approved submissions; rewrite missing published files."""
+        system = {"id": 0, "name": "kb-recover", "role": "manager"}
+        done = []
+        for sub in queue.list_submissions(db, system, states=("approved",)):
+            self.publish(db, sub["id"], system)
+            done.append(sub["id"])
+        for sub in queue.list_submissions(db, system, states=("published",)):
+            path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
+            if not path.exists():
+                with _lock:
+                    _write_atomically(path, practice_file(queue.get(db, sub["id"])))
+                    update_incremental(self.docs_dir, self.data_dir)
+                done.append(sub["id"])
+        if done and self.rebuild_site:
+            self.rebuild_site()
+        return done
+
+
+def practice_path(docs_dir: Path, sub: dict) -> Path:
+    """Where a submission's article lives (or would live)."""
+    if not sub.get("slug"):
+        raise NotFound("this submission has not been published")
+    return Path(docs_dir) / PRACTICES / f"{sub['slug']}.md"

@@ -1,0 +1,231 @@
+"""Submissions and their review. Sole owner of the submissions, submission_revisions,
+submission_comments and submission_events tables.
+
+States::
+
+    draft → submitted → in_review → changes_requested → submitted → … → approved → published
+                      ↘ rejected (with a reason)                        published → unpublished
+
+Every change names the state (and, from forms and the API, the version) it expects; a change that
+is no longer valid — two reviewers at once, a stale form, a double submit — is refused with a
+Conflict instead of being applied twice. Every transition is recorded with who and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+
+from .validate import clean_submission
+
+STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published", "rejected", "unpublished")
+RATE_LIMIT = 10  # submissions an account may create per hour
+CONTENT_FIELDS = ("title", "summary", "body", "tags", "module", "organisation")
+
+# action: (states it may start from, state it leads to, who may do it)
+ACTIONS = {
+    "submit": (("draft", "changes_requested"), "submitted", "author"),
+    "start_review": (("submitted",), "in_review", "manager"),
+    "request_changes": (("submitted", "in_review"), "changes_requested", "manager"),
+    "approve": (("submitted", "in_review"), "approved", "manager"),
+    "reject": (("submitted", "in_review", "changes_requested"), "rejected", "manager"),
+    "publish": (("approved",), "published", "manager"),
+    "unpublish": (("published",), "unpublished", "manager"),
+}
+
+
+def create_contrib_tables(db) -> None:
+    db["submissions"].create({
+        "id": int, "author_id": int, "author_name": str, "state": str, "title": str, "summary": str, "body": str,
+        "tags": str, "module": str, "organisation": str, "consent": int, "slug": str, "assigned_to": str,
+        "reason": str, "revision": int, "version": int, "created_at": str, "updated_at": str,
+        "published_at": str}, pk="id")
+    db["submissions"].create_index(["author_id", "created_at"])
+    db["submissions"].create_index(["state"])
+    db["submission_revisions"].create({
+        "id": int, "submission_id": int, "revision": int, "title": str, "summary": str, "body": str, "tags": str,
+        "module": str, "organisation": str, "created_at": str}, pk="id")
+    db["submission_revisions"].create_index(["submission_id", "revision"], unique=True)
+    db["submission_comments"].create({"id": int, "submission_id": int, "parent_id": int, "author": str, "role": str,
+                                      "body": str, "created_at": str}, pk="id")
+    db["submission_comments"].create_index(["submission_id"])
+    db["submission_events"].create({"id": int, "submission_id": int, "ts": str, "actor": str, "from_state": str,
+                                    "to_state": str, "note": str}, pk="id")
+    db["submission_events"].create_index(["submission_id"])
+
+
+MIGRATIONS = [create_contrib_tables]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _decode(row: dict) -> dict:
+    row = dict(row)
+    row["tags"] = json.loads(row.get("tags") or "[]")
+    row["consent"] = bool(row.get("consent"))
+    return row
+
+
+def get(db, sid: int, viewer: dict | None = None) -> dict:
+    """A submission with its revisions, comments and history; authors see only their own."""
+    rows = list(db["submissions"].rows_where("id = ?", [sid]))
+    if not rows or (viewer and viewer["role"] != "manager" and rows[0]["author_id"] != viewer["id"]):
+        raise NotFound(f"no submission {sid}")
+    sub = _decode(rows[0])
+    sub["revisions"] = [_decode(r) for r in db["submission_revisions"].rows_where(
+        "submission_id = ?", [sid], order_by="revision")]
+    sub["comments"] = list(db["submission_comments"].rows_where("submission_id = ?", [sid], order_by="id"))
+    sub["history"] = list(db["submission_events"].rows_where("submission_id = ?", [sid], order_by="id"))
+    return sub
+
+
+def list_submissions(db, viewer: dict, states: tuple[str, ...] | None = None) -> list[dict]:
+    """Managers see all (optionally by state); customers see their own."""
+    where, params = [], []
+    if viewer["role"] != "manager":
+        where.append("author_id = ?")
+        params.append(viewer["id"])
+    if states:
+        where.append(f"state IN ({','.join('?' for _ in states)})")
+        params += list(states)
+    return [_decode(r) for r in db["submissions"].rows_where(" AND ".join(where) or None, params,
+                                                             order_by="updated_at DESC")]
+
+
+def _audit(db, sid, actor, from_state, to_state, note="") -> None:
+    db["submission_events"].insert({"submission_id": sid, "ts": now_iso(), "actor": actor, "from_state": from_state,
+                                    "to_state": to_state, "note": note})
+
+
+def _check_rate(db, author: dict) -> None:
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    if db["submissions"].count_where("author_id = ? AND created_at >= ?", [author["id"], since]) >= RATE_LIMIT:
+        raise RateLimited(f"at most {RATE_LIMIT} new submissions an hour; please try again later")
+
+
+def create(db, author: dict, data: dict, submit: bool = False) -> tuple[dict, bool]:
+    """A new draft (or submitted) practice by a VIP; returns (submission, created). An identical
+    submission sent again within ten minutes (a double click, a retried request) is returned, not duplicated."""
+    if author["role"] != "vip":
+        raise Forbidden("only VIP customers submit best practices")
+    fields = clean_submission(data, final=submit)
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+    for row in db["submissions"].rows_where("author_id = ? AND title = ? AND body = ? AND created_at >= ?",
+                                            [author["id"], fields["title"], fields["body"], since]):
+        return get(db, row["id"]), False
+    _check_rate(db, author)
+    now = now_iso()
+    with db.conn:
+        sid = db["submissions"].insert({
+            "author_id": author["id"], "author_name": author["name"], "state": "draft", "revision": 0, "version": 1,
+            "created_at": now, "updated_at": now, "slug": "", "assigned_to": "", "reason": "", "published_at": "",
+            **_stored(fields)}).last_pk
+        _audit(db, sid, author["name"], "", "draft", "created")
+    if submit:
+        return transition(db, sid, "submit", author), True
+    return get(db, sid), True
+
+
+def _stored(fields: dict) -> dict:
+    out = {k: fields[k] for k in ("title", "summary", "body", "module", "organisation") if k in fields}
+    if "tags" in fields:
+        out["tags"] = json.dumps(fields["tags"], ensure_ascii=False)
+    if "consent" in fields:
+        out["consent"] = int(bool(fields["consent"]))
+    return out
+
+
+def update(db, sid: int, author: dict, data: dict, version: int | None) -> dict:
+    """Edit a draft or a submission whose changes were requested (the author only)."""
+    sub = get(db, sid, author)
+    if sub["author_id"] != author["id"]:
+        raise Forbidden("only the author edits a submission")
+    if sub["state"] not in ("draft", "changes_requested"):
+        raise Conflict(f"a {sub['state']} submission cannot be edited", state=sub["state"])
+    fields = clean_submission(data, final=False)
+    with db.conn:
+        cursor = db.execute(
+            f"UPDATE submissions SET {', '.join(f'{k} = ?' for k in _stored(fields))}, updated_at = ?, "
+            "version = version + 1 WHERE id = ? AND state = ? AND (? IS NULL OR version = ?)",
+            [*_stored(fields).values(), now_iso(), sid, sub["state"], version, version])
+        if cursor.rowcount != 1:
+            raise Conflict("this submission changed meanwhile; reload it before saving")
+    return get(db, sid)
+
+
+def transition(db, sid: int, action: str, actor: dict, version: int | None = None, note: str = "",
+               **changes) -> dict:
+    """Apply a workflow action as actor; Conflict if the submission is no longer in a state that allows it."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    allowed_from, to_state, who = ACTIONS[action]
+    sub = get(db, sid, actor)
+    if who == "author" and sub["author_id"] != actor["id"]:
+        raise Forbidden("only the author can do that")
+    if who == "manager" and actor["role"] != "manager":
+        raise Forbidden("only knowledge managers review submissions")
+    if sub["state"] not in allowed_from:
+        raise Conflict(f"this submission is {sub['state']}: it cannot be {to_state.replace('_', ' ')} now "
+                       "(someone else may have acted on it; reload)", state=sub["state"], version=sub["version"])
+    if version is not None and sub["version"] != version:
+        raise Conflict("this submission changed since you loaded it; reload and try again",
+                       state=sub["state"], version=sub["version"])
+    if action in ("request_changes", "reject") and not note.strip():
+        raise InvalidInput("say what to change" if action == "request_changes" else "give the reason for rejecting")
+    if action == "submit":
+        clean_submission({k: sub[k] for k in CONTENT_FIELDS} | {"consent": sub["consent"]}, final=True)
+    updates = {"updated_at": now_iso(), **changes}
+    if action == "submit":
+        updates["revision"] = sub["revision"] + 1
+    if action == "reject":
+        updates["reason"] = note.strip()
+    if action == "start_review":
+        updates["assigned_to"] = actor["name"]
+    if action == "publish":
+        updates["published_at"] = now_iso()
+    with db.conn:
+        sets = ", ".join(f"{k} = ?" for k in updates)
+        cursor = db.execute(f"UPDATE submissions SET state = ?, {sets}, version = version + 1 "
+                            "WHERE id = ? AND state = ? AND version = ?",
+                            [to_state, *updates.values(), sid, sub["state"], sub["version"]])
+        if cursor.rowcount != 1:  # another request got there between our read and our write
+            raise Conflict("this submission changed meanwhile; reload and try again")
+        if action == "submit":
+            db["submission_revisions"].insert({
+                "submission_id": sid, "revision": updates["revision"], "created_at": updates["updated_at"],
+                **{k: (json.dumps(sub[k], ensure_ascii=False) if k == "tags" else sub[k]) for k in CONTENT_FIELDS}})
+        _audit(db, sid, actor["name"], sub["state"], to_state, note.strip())
+        if note.strip() and action in ("request_changes", "reject"):
+            _comment(db, sid, actor, note.strip(), None)
+    return get(db, sid)
+
+
+def comment(db, sid: int, actor: dict, body: str, parent_id: int | None = None) -> dict:
+    """Add a comment (a reply when parent_id is given) to a submission's thread."""
+    get(db, sid, actor)  # authors may only comment on their own
+    if not isinstance(body, str) or not body.strip() or len(body) > 5000:
+        raise InvalidInput("a comment is 1 to 5000 characters")
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("the comment contains characters that are not valid text") from None
+    if parent_id is not None and not db["submission_comments"].count_where("id = ? AND submission_id = ?",
+                                                                            [parent_id, sid]):
+        raise InvalidInput("that comment is not in this submission's thread")
+    with db.conn:
+        _comment(db, sid, actor, body.strip(), parent_id)
+    return get(db, sid)
+
+
+def _comment(db, sid, actor, body, parent_id) -> None:
+    db["submission_comments"].insert({"submission_id": sid, "parent_id": parent_id, "author": actor["name"],
+                                      "role": actor["role"], "body": body, "created_at": now_iso()})
+
+
+def slugs_in_use(db, except_id: int | None = None) -> set[str]:
+    """Slugs given to other submissions (so a new practice never takes one)."""
+    return {r["slug"] for r in db["submissions"].rows_where("slug != '' AND id != ?", [except_id or -1])}

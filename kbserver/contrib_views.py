@@ -1,0 +1,257 @@
+"""VIP best practices on the web and in the API: submit, revise, review, publish."""
+
+from __future__ import annotations
+
+import difflib
+
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+
+from contrib import queue
+from contrib.render import render_markdown
+from contrib.similar import similar
+from contrib.validate import clean_submission
+from indexer.errors import Conflict, InvalidInput, KBError
+
+from .auth import require_role
+from .db import get_db
+
+bp = Blueprint("contrib", __name__)
+REVIEW_ACTIONS = ("start_review", "request_changes", "approve", "reject", "unpublish")
+
+
+def _publisher():
+    return current_app.extensions["kb_publisher"]
+
+
+def _index():
+    return current_app.extensions["kb_index"]
+
+
+def _form_fields() -> dict:
+    f = request.form
+    return {"title": f.get("title", ""), "summary": f.get("summary", ""), "body": f.get("body", ""),
+            "tags": f.get("tags", ""), "module": f.get("module", ""), "organisation": f.get("organisation", ""),
+            "consent": f.get("consent") == "on"}
+
+
+def _version() -> int | None:
+    raw = request.form.get("version") if request.form else None
+    if raw is None and request.is_json:
+        raw = (request.get_json(silent=True) or {}).get("version")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("version must be a whole number") from None
+
+
+def apply_review_action(db, sid: int, action: str, actor: dict, version: int | None, note: str) -> dict:
+    """One place for review actions, shared by the web queue, the API and the CLI."""
+    if action == "approve":
+        return _publisher().approve_and_publish(db, sid, actor, version, note)
+    if action == "unpublish":
+        return _publisher().unpublish(db, sid, actor, version, note)
+    return queue.transition(db, sid, action, actor, version, note)
+
+
+# -- VIP pages --------------------------------------------------------------------------------
+@bp.get("/contrib")
+@require_role("vip")
+def mine():
+    """The customer's submissions with their status and reviewers' comments."""
+    return render_template("contrib_list.html", submissions=queue.list_submissions(get_db(), g.user))
+
+
+@bp.route("/contrib/new", methods=["GET", "POST"])
+@require_role("vip")
+def new():
+    """The submission form: save a draft or submit for review."""
+    if request.method == "POST":
+        fields = _form_fields()
+        try:
+            sub, _ = queue.create(get_db(), g.user, fields, submit=request.form.get("action") == "submit")
+        except KBError as exc:
+            flash(exc.message, "error")
+            return render_template("contrib_form.html", sub=None, fields=fields), exc.status
+        flash("已提交审核。" if sub["state"] == "submitted" else "草稿已保存。")
+        return redirect(url_for("contrib.detail", sid=sub["id"]))
+    return render_template("contrib_form.html", sub=None, fields={})
+
+
+@bp.route("/contrib/<int:sid>", methods=["GET", "POST"])
+@require_role("vip")
+def detail(sid: int):
+    """A submission: status, preview, comments; editable while a draft or when changes were requested."""
+    db = get_db()
+    if request.method == "POST":
+        fields = _form_fields()
+        try:
+            queue.update(db, sid, g.user, fields, _version())
+            if request.form.get("action") == "submit":
+                queue.transition(db, sid, "submit", g.user)
+                flash("已提交审核。")
+            else:
+                flash("草稿已保存。")
+        except KBError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("contrib.detail", sid=sid))
+    sub = queue.get(db, sid, g.user)
+    return render_template("contrib_detail.html", sub=sub, html=render_markdown(sub["body"]), fields=sub)
+
+
+@bp.post("/contrib/<int:sid>/comment")
+@require_role("vip", "manager")
+def add_comment(sid: int):
+    """Reply in a submission's thread."""
+    parent = request.form.get("parent_id")
+    try:
+        queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
+    except KBError as exc:
+        flash(exc.message, "error")
+    target = "contrib.review_detail" if g.user["role"] == "manager" else "contrib.detail"
+    return redirect(url_for(target, sid=sid) + "#comments")
+
+
+# -- review queue (managers) ------------------------------------------------------------------
+@bp.get("/review")
+@require_role("manager")
+def review_queue():
+    """Submissions waiting for a reviewer first."""
+    show = request.args.get("state", "pending")
+    states = ("submitted", "in_review", "changes_requested", "approved") if show == "pending" else None
+    return render_template("review_list.html", submissions=queue.list_submissions(get_db(), g.user, states), show=show)
+
+
+@bp.get("/review/<int:sid>")
+@require_role("manager")
+def review_detail(sid: int):
+    """One submission for review: fields, sanitized preview, similar articles, diff, thread, history."""
+    db = get_db()
+    sub = queue.get(db, sid, g.user)
+    revisions = sub["revisions"]
+    diff = None
+    if len(revisions) >= 2:
+        a = _pick(revisions, request.args.get("from"), -2)
+        b = _pick(revisions, request.args.get("to"), -1)
+        diff = difflib.HtmlDiff(wrapcolumn=60).make_table(
+            _as_lines(a), _as_lines(b), f"第 {a['revision']} 版", f"第 {b['revision']} 版", context=True)
+    return render_template("review_detail.html", sub=sub, html=render_markdown(sub["body"]), diff=diff,
+                           similar=similar(_index(), db, sub, exclude_id=sid))
+
+
+def _pick(revisions, wanted, default_index):
+    for r in revisions:
+        if str(r["revision"]) == str(wanted):
+            return r
+    return revisions[default_index]
+
+
+def _as_lines(rev: dict) -> list[str]:
+    head = [f"标题：{rev['title']}", f"摘要：{rev['summary']}", f"标签：{', '.join(rev['tags'])}",
+            f"模块：{rev['module']}", f"组织：{rev['organisation']}", ""]
+    return head + rev["body"].splitlines()
+
+
+@bp.post("/review/<int:sid>/<action>")
+@require_role("manager")
+def review_action(sid: int, action: str):
+    """Start review, request changes, approve (publishes), reject or unpublish, as of the version seen."""
+    if action not in REVIEW_ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    try:
+        sub = apply_review_action(get_db(), sid, action, g.user, _version(), request.form.get("note", ""))
+        flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准并发布。",
+               "reject": "已拒绝。", "unpublish": "已下线。"}[action]
+              + (f" 文章地址：/practices/{sub['slug']}/" if action == "approve" else ""))
+    except (Conflict, InvalidInput) as exc:
+        flash(f"没有执行：{exc.message}", "error")
+    return redirect(url_for("contrib.review_detail", sid=sid))
+
+
+# -- JSON API -----------------------------------------------------------------------------------
+def _body() -> dict:
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return body
+
+
+@bp.post("/api/contrib/submissions")
+@require_role("vip")
+def api_create():
+    """POST {title, summary, body, tags, module, organisation, consent, submit?} → 201 (200 if a repeat)."""
+    body = _body()
+    submit = bool(body.pop("submit", False))
+    sub, created = queue.create(get_db(), g.user, body, submit=submit)
+    return jsonify(sub), 201 if created else 200
+
+
+@bp.get("/api/contrib/submissions")
+@require_role("vip", "manager")
+def api_list():
+    """GET ?state= → the caller's submissions (managers: all)."""
+    state = request.args.get("state")
+    if state and state not in queue.STATES:
+        raise InvalidInput(f"state must be one of {', '.join(queue.STATES)}")
+    return jsonify({"submissions": queue.list_submissions(get_db(), g.user, (state,) if state else None)})
+
+
+@bp.get("/api/contrib/submissions/<int:sid>")
+@require_role("vip", "manager")
+def api_get(sid: int):
+    """One submission with revisions, comments and history."""
+    return jsonify(queue.get(get_db(), sid, g.user))
+
+
+@bp.patch("/api/contrib/submissions/<int:sid>")
+@require_role("vip")
+def api_update(sid: int):
+    """PATCH {fields..., version} → the edited draft (or submission with changes requested)."""
+    body = _body()
+    version = body.pop("version", None)
+    return jsonify(queue.update(get_db(), sid, g.user, body, version))
+
+
+@bp.post("/api/contrib/submissions/<int:sid>/<action>")
+@require_role("vip", "manager")
+def api_action(sid: int, action: str):
+    """POST submit (author) or start_review|request_changes|approve|reject|unpublish (manager) {version?, note?}."""
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    note = body.get("note", "")
+    if not isinstance(note, str):
+        raise InvalidInput("note must be text")
+    version = body.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise InvalidInput("version must be a whole number")
+    if action == "submit":
+        return jsonify(queue.transition(get_db(), sid, "submit", g.user, version))
+    if action == "comments":
+        return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), body.get("parent_id"))), 201
+    if action not in REVIEW_ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    return jsonify(apply_review_action(get_db(), sid, action, g.user, version, note))
+
+
+@bp.post("/api/contrib/preview")
+@require_role("vip", "manager")
+def api_preview():
+    """POST {body} → {html}: exactly how the body will render on the site (sanitized)."""
+    text = _body().get("body", "")
+    clean_submission({"title": "preview", "body": text}, final=False)  # same limits and checks
+    return jsonify({"html": render_markdown(text)})
+
+
+@bp.post("/api/contrib/similar")
+@require_role("vip", "manager")
+def api_similar():
+    """POST {title, summary, body, tags} → articles and pending submissions that look alike."""
+    body = _body()
+    fields = clean_submission({k: body.get(k, "") for k in ("title", "summary", "body", "tags")} | {
+        "title": body.get("title") or "untitled"}, final=False)
+    return jsonify({"similar": similar(_index(), get_db(), fields, exclude_id=body.get("id"))})

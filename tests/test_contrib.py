@@ -1,0 +1,276 @@
+"""VIP best practices: validation, sanitization, the review workflow, publication and recovery."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+from analytics import accounts
+from analytics.store import open_db
+from contrib import queue
+from contrib.publish import PRACTICES, Publisher, slugify
+from contrib.render import render_markdown
+from contrib.similar import similar
+from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from kbserver.cli import cli
+
+# Known XSS payloads (OWASP cheat sheet classics) in Markdown and raw HTML.
+XSS = [
+    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg onload=alert(1)>",
+    "<iframe src=javascript:alert(1)></iframe>", "[click](javascript:alert(1))", "[x](JaVaScRiPt:alert(1))",
+    "<a href=\"javascript&#58;alert(1)\">x</a>", "<body onload=alert(1)>", "<details open ontoggle=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>", "<style>@import 'x'</style>",
+    "![x](javascript:alert(1))", "<object data=javascript:alert(1)>", "<embed src=javascript:alert(1)>",
+    "<form action=javascript:alert(1)><input type=submit>", "<a href='vbscript:msgbox(1)'>x</a>",
+    "<div style=\"background:url(javascript:alert(1))\">x</div>", "<input autofocus onfocus=alert(1)>",
+    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>", "<meta http-equiv=refresh content=0;url=javascript:alert(1)>",
+]
+
+
+def fields(**overrides):
+    base = {"title": "跨部门审批用看板管理", "summary": "用看板泳道跟踪跨部门审批进度。",
+            "body": "## 做法\n\n1. 按部门建泳道\n2. 每周同步一次\n", "tags": ["看板", "审批"], "module": "approvals",
+            "organisation": "Acme 公司", "consent": True}
+    return {**base, **overrides}
+
+
+@pytest.fixture
+def db(app):
+    return open_db(app.config["KB"]["database_url"])
+
+
+@pytest.fixture
+def people(db):
+    vip, _, vip_token = accounts.create_user(db, "acme", "vip")
+    other, _, _ = accounts.create_user(db, "globex", "vip")
+    wang, _, wang_token = accounts.create_user(db, "wang", "manager")
+    li, _, _ = accounts.create_user(db, "li", "manager")
+    agent, _, _ = accounts.create_user(db, "agent", "agent")
+    return {"vip": vip, "other": other, "wang": wang, "li": li, "agent": agent, "vip_token": vip_token,
+            "wang_token": wang_token}
+
+
+@pytest.fixture
+def publisher(docs_dir, built):
+    return Publisher(docs_dir, built)
+
+
+def assert_inert(html: str) -> None:
+    """No element or attribute in html can run script (text that merely mentions one is fine)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    assert not soup.find_all(["script", "iframe", "object", "embed", "style", "form", "meta", "svg", "math", "input"])
+    for tag in soup.find_all(True):
+        for name, value in tag.attrs.items():
+            assert not name.lower().startswith("on") and name.lower() != "style", (tag, name)
+            if name in ("href", "src", "action"):
+                scheme = value.strip().lower().split(":", 1)[0] if ":" in value else ""
+                assert scheme in ("", "http", "https", "mailto"), (tag, value)
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_no_xss_payload_survives_rendering(payload):
+    assert_inert(render_markdown(f"正文 {payload} 结尾"))
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"title": ""}, "title is required"), ({"title": "x" * 121}, "too long"), ({"body": "x" * 100_001}, "too long"),
+    ({"tags": [str(i) for i in range(9)]}, "at most 8 tags"), ({"consent": False}, "consent"),
+    ({"title": "a\n---\ntitle: pwned"}, "single line"), ({"title": 5}, "must be text"), ({"extra": 1}, "unknown field"),
+    ({"body": "ok \ud800"}, "not valid text"),
+])
+def test_bad_submissions_are_refused_with_a_reason(db, people, bad, message):
+    with pytest.raises(InvalidInput, match=message):
+        queue.create(db, people["vip"], fields(**bad), submit=True)
+
+
+def test_only_vip_customers_submit(db, people):
+    for who in ("wang", "agent"):
+        with pytest.raises(Forbidden):
+            queue.create(db, people[who], fields())
+
+
+def test_the_whole_workflow_and_its_audit_trail(db, people, publisher, built):
+    sub, created = queue.create(db, people["vip"], fields(), submit=False)
+    assert created and sub["state"] == "draft"
+    sub = queue.update(db, sub["id"], people["vip"], fields(summary="改过的摘要"), sub["version"])
+    sub = queue.transition(db, sub["id"], "submit", people["vip"], sub["version"])
+    assert sub["state"] == "submitted" and sub["revision"] == 1
+    sub = queue.transition(db, sub["id"], "start_review", people["wang"])
+    assert sub["state"] == "in_review" and sub["assigned_to"] == "wang"
+    sub = queue.transition(db, sub["id"], "request_changes", people["wang"], note="请补充一个示例")
+    assert sub["state"] == "changes_requested" and sub["comments"][-1]["body"] == "请补充一个示例"
+    sub = queue.update(db, sub["id"], people["vip"], fields(body="## 做法\n\n1. 建泳道\n\n## 示例\n\n采购审批。"),
+                       sub["version"])
+    sub = queue.transition(db, sub["id"], "submit", people["vip"])
+    assert sub["revision"] == 2 and len(sub["revisions"]) == 2
+    sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
+    assert sub["state"] == "published" and sub["slug"] == "kua-bu-men-shen-pi-yong-kan-ban-guan-li"
+    states = [(h["from_state"], h["to_state"], h["actor"]) for h in sub["history"]]
+    assert states[-2:] == [("in_review" if False else "submitted", "approved", "wang"), ("approved", "published", "wang")]
+    assert all(h["ts"] for h in sub["history"])
+
+
+def test_refusals_are_clear_and_nothing_is_applied_twice(db, people, publisher):
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    with pytest.raises(Conflict, match="cannot be submitted"):
+        queue.transition(db, sub["id"], "submit", people["vip"])  # double submit
+    with pytest.raises(Forbidden):
+        queue.transition(db, sub["id"], "approve", people["vip"])
+    with pytest.raises(NotFound):
+        queue.transition(db, sub["id"], "submit", people["other"])  # someone else's submission: not even visible
+    with pytest.raises(InvalidInput, match="reason"):
+        queue.transition(db, sub["id"], "reject", people["wang"])
+    seen = queue.get(db, sub["id"])["version"]
+    publisher.approve_and_publish(db, sub["id"], people["wang"], seen)
+    with pytest.raises(Conflict):  # li's page was loaded before wang approved
+        queue.transition(db, sub["id"], "reject", people["li"], seen, note="重复")
+    assert queue.get(db, sub["id"])["state"] == "published"
+
+
+def test_rejection_reason_reaches_the_submitter(db, people):
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    queue.transition(db, sub["id"], "reject", people["wang"], note="与现有文章重复")
+    mine = queue.list_submissions(db, people["vip"])
+    assert mine[0]["state"] == "rejected" and mine[0]["reason"] == "与现有文章重复"
+    assert queue.list_submissions(db, people["other"]) == []
+
+
+def test_identical_resubmission_is_not_a_duplicate(db, people):
+    first, created = queue.create(db, people["vip"], fields(), submit=True)
+    again, created_again = queue.create(db, people["vip"], fields(), submit=True)
+    assert created and not created_again and again["id"] == first["id"]
+
+
+def test_per_account_rate_limit(db, people):
+    for i in range(queue.RATE_LIMIT):
+        queue.create(db, people["vip"], fields(title=f"实践 {i}"))
+    with pytest.raises(RateLimited):
+        queue.create(db, people["vip"], fields(title="再来一篇"))
+    queue.create(db, people["other"], fields(title="别人的不受影响"))
+
+
+def test_front_matter_is_generated_never_injected(db, people, publisher, docs_dir):
+    sub, _ = queue.create(db, people["vip"], fields(title="title: pwned", summary="--- module: hacked",
+                                                    organisation="Evil: \"org\"", tags=["a: b"]), submit=True)
+    sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
+    text = (docs_dir / PRACTICES / f"{sub['slug']}.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(text.split("---\n", 2)[1])
+    assert meta["title"] == "title: pwned" and meta["summary"] == "--- module: hacked"
+    assert meta["module"] == "approvals" and meta["contributed_by"] == "Evil: \"org\"" and meta["tags"] == ["a: b"]
+    assert meta["source_submission"] == sub["id"] and meta["reviewed"] and meta["review_every"]
+
+
+def test_published_practice_is_searchable_and_unpublishing_removes_it(db, people, publisher, app, docs_dir):
+    sub, _ = queue.create(db, people["vip"], fields(body="## 做法\n\n" + XSS[1] + "\n\n按部门建泳道。"), submit=True)
+    sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
+    index = app.extensions["kb_index"]
+    hit = index.search("跨部门审批 看板")["results"][0]
+    assert hit["slug"] == f"practices/{sub['slug']}" and hit["module"] == "approvals"
+    assert "onerror" not in index.article(hit["slug"])["body"]
+    publisher.unpublish(db, sub["id"], people["wang"], note="客户要求撤回")
+    assert not (docs_dir / PRACTICES / f"{sub['slug']}.md").exists()
+    assert not index.has_article(hit["slug"])
+    after = queue.get(db, sub["id"])
+    assert after["state"] == "unpublished" and after["revisions"] and after["history"][-1]["note"] == "客户要求撤回"
+
+
+@pytest.mark.parametrize("title,slug", [("../../etc/passwd", "etc-passwd"), ("跨部门 审批", "kua-bu-men-shen-pi"),
+                                        ("😀😀", "practice"), ("Ünïcode Tïtle!", "unicode-title")])
+def test_slugs_are_safe(title, slug):
+    assert slugify(title) == slug
+
+
+def test_slugs_never_collide(db, people, publisher, docs_dir):
+    (docs_dir / PRACTICES).mkdir(parents=True)
+    (docs_dir / PRACTICES / "kua-bu-men-shen-pi-yong-kan-ban-guan-li.md").write_text("# 人工写的文章\n", encoding="utf-8")
+    a, _ = queue.create(db, people["vip"], fields(), submit=True)
+    b, _ = queue.create(db, people["other"], fields(), submit=True)
+    a = publisher.approve_and_publish(db, a["id"], people["wang"])
+    b = publisher.approve_and_publish(db, b["id"], people["wang"])
+    assert {a["slug"], b["slug"]} == {"kua-bu-men-shen-pi-yong-kan-ban-guan-li-2", "kua-bu-men-shen-pi-yong-kan-ban-guan-li-3"}
+    assert (docs_dir / PRACTICES / "kua-bu-men-shen-pi-yong-kan-ban-guan-li.md").read_text(encoding="utf-8") == "# 人工写的文章\n"
+
+
+def test_similarity_shows_existing_articles_and_pending_submissions(db, people, app, docs_dir):
+    existing = (docs_dir / "import" / "excel-import.md").read_text(encoding="utf-8").split("---", 2)[2]
+    copy = fields(title="从 Excel 导入任务的经验", summary="用 Excel 模板批量导入任务", body=existing)
+    found = similar(app.extensions["kb_index"], db, copy)
+    assert found[0]["kind"] == "article" and found[0]["slug"] == "import/excel-import" and found[0]["score"] > 0.5
+    pending, _ = queue.create(db, people["other"], copy, submit=True)
+    found = similar(app.extensions["kb_index"], db, copy)
+    assert any(f["kind"] == "submission" and f["id"] == pending["id"] for f in found)
+
+
+def test_crash_between_approved_and_file_written_is_finished_on_restart(db, people, publisher, app, docs_dir):
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    queue.transition(db, sub["id"], "approve", people["wang"])  # ... and the process died here (kill -9)
+    assert not (docs_dir / PRACTICES).exists()
+    assert publisher.recover(db) == [sub["id"]]
+    after = queue.get(db, sub["id"])
+    assert after["state"] == "published" and (docs_dir / PRACTICES / f"{after['slug']}.md").exists()
+    assert app.extensions["kb_index"].has_article(f"practices/{after['slug']}")
+    assert publisher.recover(db) == []  # nothing left to do; nothing done twice
+
+
+# -- HTTP API and CLI ------------------------------------------------------------------------
+def test_api_flow_with_tokens(client, people):
+    vip = {"Authorization": f"Bearer {people['vip_token']}"}
+    mgr = {"Authorization": f"Bearer {people['wang_token']}"}
+    r = client.post("/api/contrib/submissions", headers=vip, json={**fields(), "submit": True})
+    assert r.status_code == 201
+    sid = r.get_json()["id"]
+    assert client.post("/api/contrib/submissions", headers=vip, json={**fields(), "submit": True}).status_code == 200
+    assert client.post("/api/contrib/submissions", headers=mgr, json=fields()).status_code == 403
+    r = client.post(f"/api/contrib/submissions/{sid}/request_changes", headers=mgr, json={"note": "加示例"})
+    assert r.status_code == 200 and r.get_json()["state"] == "changes_requested"
+    r = client.patch(f"/api/contrib/submissions/{sid}", headers=vip, json={**fields(body="新正文"), "version": 1})
+    assert r.status_code == 409  # stale version
+    version = client.get(f"/api/contrib/submissions/{sid}", headers=vip).get_json()["version"]
+    r = client.patch(f"/api/contrib/submissions/{sid}", headers=vip, json={**fields(body="新正文"), "version": version})
+    assert r.status_code == 200
+    assert client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()["state"] == "submitted"
+    assert client.post(f"/api/contrib/submissions/{sid}/approve", headers=vip).status_code == 403
+    r = client.post(f"/api/contrib/submissions/{sid}/approve", headers=mgr, json={})
+    assert r.status_code == 200 and r.get_json()["state"] == "published"
+    r = client.post(f"/api/contrib/submissions/{sid}/comments", headers=vip, json={"body": "谢谢！"})
+    assert r.status_code == 201
+
+
+def test_api_bad_input(client, people):
+    vip = {"Authorization": f"Bearer {people['vip_token']}"}
+    r = client.post("/api/contrib/submissions", headers=vip, data=b"\xff\xfe{", content_type="application/json")
+    assert r.status_code == 400
+    r = client.post("/api/contrib/submissions", headers=vip, json=fields(body="x" * 5_000_000))
+    assert r.status_code == 413
+    r = client.post("/api/contrib/submissions", headers=vip, json=fields(title=["a"]))
+    assert r.status_code == 400 and "title" in r.get_json()["error"]["message"]
+    assert client.get("/api/contrib/submissions/999", headers=vip).status_code == 404
+
+
+def test_browser_api_calls_need_the_csrf_header(client, people, db):
+    password = "pw-" + "x" * 10
+    db["users"].update(people["vip"]["id"], {"password_hash": accounts._hasher.hash(password)})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"name": "acme", "password": password, "csrf_token": token})
+    assert client.post("/api/contrib/preview", json={"body": "x"}).status_code == 403
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/contrib/new").get_data(as_text=True)).group(1)
+    r = client.post("/api/contrib/preview", json={"body": "**x**"}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and "<strong>x</strong>" in r.get_json()["html"]
+
+
+def test_cli_review_commands(runner, db, people, docs_dir, built):
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    args = ["--docs", str(docs_dir), "--data", str(built)]
+    listed = runner.invoke(cli, ["contrib", "list", "--json", *args])
+    assert listed.exit_code == 0 and json.loads(listed.output)[0]["id"] == sub["id"]
+    r = runner.invoke(cli, ["contrib", "request-changes", str(sub["id"]), "--by", "wang", "--note", "补充示例", *args])
+    assert r.exit_code == 0 and "changes_requested" in r.output
+    r = runner.invoke(cli, ["contrib", "approve", str(sub["id"]), "--by", "wang", *args])
+    assert r.exit_code == 1 and "cannot be approved" in r.output  # changes were requested: not approvable now
+    r = runner.invoke(cli, ["contrib", "approve", str(sub["id"]), "--by", "acme", *args])
+    assert r.exit_code == 1 and "manager" in r.output
+    shown = runner.invoke(cli, ["contrib", "show", str(sub["id"]), "--json", *args])
+    assert json.loads(shown.output)["comments"][0]["body"] == "补充示例"

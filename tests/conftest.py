@@ -128,8 +128,11 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_site(tmp_path_factory):
     """`kb serve` on the starter docs (site built on first start), shared by the browser tests."""
-    data = tmp_path_factory.mktemp("live") / "data"
-    server = LiveServer(REAL_DOCS, data)
+    root = tmp_path_factory.mktemp("live")
+    docs = root / "docs"
+    shutil.copytree(REAL_DOCS, docs)  # publishing tests write into docs/practices: never the repository's
+    data = root / "data"
+    server = LiveServer(docs, data)
     server.data = data
     yield server
     server.stop()

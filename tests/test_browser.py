@@ -167,3 +167,65 @@ def test_anonymous_and_vip_visitors_are_refused_the_dashboard(page, live_site, m
     sign_in(page, live_site, "acme-vip", manager_setup["vip"])
     response = page.goto(live_site.url + "/dashboard")
     assert response.status == 403 and "manager" in page.inner_text("body")
+
+
+def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browser, live_site, manager_setup):
+    from analytics import accounts
+
+    db = manager_setup["db"]
+    _, vip_password, _ = accounts.create_user(db, "globex-vip", "vip")
+    vip = browser.new_context(locale="zh-CN").new_page()
+    manager = browser.new_context(locale="zh-CN").new_page()
+    dialogs = []
+    for p in (vip, manager):
+        p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    sign_in(vip, live_site, "globex-vip", vip_password)
+    vip.wait_for_url("**/contrib")
+    vip.click("text=提交新的最佳实践")
+    vip.fill("#title", "用看板做跨部门采购审批")
+    vip.fill("#summary", "把采购审批拆到看板泳道里，每个部门一条泳道。")
+    vip.fill("#tags", "看板, 审批, 采购")
+    vip.fill("#module", "approvals")
+    vip.fill("#organisation", "Globex 集团")
+    vip.fill("#body", "## 做法\n\n按部门建泳道 <img src=x onerror=alert('xss')>\n\n<script>alert('xss')</script>")
+    vip.wait_for_function("document.getElementById('preview').innerText.includes('按部门建泳道')")
+    assert vip.locator("#preview img[onerror]").count() == 0
+    vip.check("#consent")
+    vip.click("button[value=submit]")
+    vip.wait_for_selector("#state")
+    assert vip.inner_text("#state") == "submitted"
+    sid = int(vip.url.rstrip("/").split("/")[-1])
+
+    sign_in(manager, live_site, "王敏", manager_setup["manager"])
+    manager.goto(f"{live_site.url}/review/{sid}")
+    assert manager.locator("#preview img[onerror]").count() == 0
+    manager.fill("form[action$='request_changes'] input[name=note]", "请补充一个示例")
+    manager.click("button[data-action=request_changes]")
+    manager.wait_for_selector(".flash")
+    assert manager.inner_text("#state") == "changes_requested"
+
+    vip.goto(f"{live_site.url}/contrib/{sid}")
+    assert "请补充一个示例" in vip.inner_text("#comments ~ div, .comment")
+    vip.fill("#body", "## 做法\n\n按部门建泳道 <img src=x onerror=alert('xss')>\n\n## 示例\n\n采购部、财务部各一条泳道。")
+    vip.click("button[value=submit]")
+    vip.wait_for_selector("#state")
+    assert vip.inner_text("#state") == "submitted"
+
+    manager.goto(f"{live_site.url}/review/{sid}")
+    assert manager.locator("table.diff").count() == 1  # side-by-side diff of the two revisions
+    manager.click("button[data-action=approve]")
+    manager.wait_for_selector(".flash")
+    assert manager.inner_text("#state") == "published"
+
+    reader = browser.new_context(locale="zh-CN").new_page()
+    reader.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    reader.goto(live_site.url + "/")
+    results = search_in_site(reader, "跨部门采购审批")
+    assert "用看板做跨部门采购审批" in results.first.inner_text()
+    results.first.locator("a").first.click()
+    reader.wait_for_selector(".kb-badge")
+    assert "Best practice from Globex 集团" in reader.inner_text(".kb-badge")
+    assert reader.locator("article img[onerror]").count() == 0 and "采购部" in reader.inner_text("article")
+    reader.wait_for_timeout(300)
+    assert dialogs == []  # no script ran anywhere

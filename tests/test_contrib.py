@@ -24,7 +24,8 @@ XSS = [
     "![x](javascript:alert(1))", "<object data=javascript:alert(1)>", "<embed src=javascript:alert(1)>",
     "<form action=javascript:alert(1)><input type=submit>", "<a href='vbscript:msgbox(1)'>x</a>",
     "<div style=\"background:url(javascript:alert(1))\">x</div>", "<input autofocus onfocus=alert(1)>",
-    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>", "<meta http-equiv=refresh content=0;url=javascript:alert(1)>",
+    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>",
+    "<meta http-equiv=refresh content=0;url=javascript:alert(1)>",
 ]
 
 

@@ -31,9 +31,16 @@ def _text(data: dict, name: str, required: bool) -> str:
     return value
 
 
+_MARKUP = re.compile(r"[<>\"`]")
+
+
 def _single_line(value: str, name: str) -> str:
+    """One line of plain text: these fields are shown in page titles, navigation and tags, where the
+    site generator does not escape HTML, so markup characters are refused rather than trusted."""
     if "\n" in value or "\r" in value:
         raise InvalidInput(f"{name} must be a single line", field=name)
+    if _MARKUP.search(value):
+        raise InvalidInput(f"{name} cannot contain < > \" or ` (use 《》 or “” instead)", field=name)
     return value
 
 

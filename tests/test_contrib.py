@@ -80,7 +80,9 @@ def test_no_xss_payload_survives_rendering(payload):
     ({"title": ""}, "title is required"), ({"title": "x" * 121}, "too long"), ({"body": "x" * 100_001}, "too long"),
     ({"tags": [str(i) for i in range(9)]}, "at most 8 tags"), ({"consent": False}, "consent"),
     ({"title": "a\n---\ntitle: pwned"}, "single line"), ({"title": 5}, "must be text"), ({"extra": 1}, "unknown field"),
-    ({"body": "ok \ud800"}, "not valid text"),
+    ({"body": "ok \ud800"}, "not valid text"), ({"title": "好 <img src=x onerror=alert(1)>"}, "cannot contain"),
+    ({"organisation": "Org\" onmouseover=\"alert(1)"}, "cannot contain"), ({"tags": ["<b>"]}, "cannot contain"),
+    ({"summary": "`x`"}, "cannot contain"), ({"module": "m>"}, "cannot contain"),
 ])
 def test_bad_submissions_are_refused_with_a_reason(db, people, bad, message):
     with pytest.raises(InvalidInput, match=message):
@@ -155,12 +157,12 @@ def test_per_account_rate_limit(db, people):
 
 def test_front_matter_is_generated_never_injected(db, people, publisher, docs_dir):
     sub, _ = queue.create(db, people["vip"], fields(title="title: pwned", summary="--- module: hacked",
-                                                    organisation="Evil: \"org\"", tags=["a: b"]), submit=True)
+                                                    organisation="Evil: 'org' &amp;", tags=["a: b"]), submit=True)
     sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
     text = (docs_dir / PRACTICES / f"{sub['slug']}.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(text.split("---\n", 2)[1])
     assert meta["title"] == "title: pwned" and meta["summary"] == "--- module: hacked"
-    assert meta["module"] == "approvals" and meta["contributed_by"] == "Evil: \"org\"" and meta["tags"] == ["a: b"]
+    assert meta["module"] == "approvals" and meta["contributed_by"] == "Evil: 'org' &amp;" and meta["tags"] == ["a: b"]
     assert meta["source_submission"] == sub["id"] and meta["reviewed"] and meta["review_every"]
 
 
@@ -275,3 +277,48 @@ def test_cli_review_commands(runner, db, people, docs_dir, built):
     assert r.exit_code == 1 and "manager" in r.output
     shown = runner.invoke(cli, ["contrib", "show", str(sub["id"]), "--json", *args])
     assert json.loads(shown.output)["comments"][0]["body"] == "补充示例"
+
+
+def test_the_built_site_carries_no_live_payload_from_any_field(db, people, docs_dir, built):
+    from indexer.site import build_site, site_dir
+
+    publisher = Publisher(docs_dir, built, rebuild_site=lambda: build_site(docs_dir, built))
+    body = "\n\n".join(f"段落 {p}" for p in XSS)
+    sub, _ = queue.create(db, people["vip"], fields(title="标题 &lt;script&gt; 与 《书名》", body=body,
+                                                    organisation="Org &amp; Co", tags=["标签'"]), submit=True)
+    sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
+    root = site_dir(built)
+    page = (root / PRACTICES / sub["slug"] / "index.html").read_text(encoding="utf-8")
+    assert "Best practice from Org &amp;" in page and "段落" in page
+    for path in root.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        article = html.split('<article', 1)[-1].split('</article>', 1)[0]
+        assert_inert_payloads(article, path)
+
+
+def assert_inert_payloads(html: str, where) -> None:
+    lowered = html.lower()
+    for bad in ("<img src=x onerror", "<script>alert", "<svg onload", "<iframe", "javascript:alert", "<body onload",
+                "ontoggle=", "onfocus=", "<object", "<embed"):
+        assert bad not in lowered, (where, bad)
+
+
+@pytest.mark.slow
+def test_kill_9_between_approved_and_published_is_finished_by_the_next_start(db, people, docs_dir, built):
+    """The process dies right after "approved" is committed; `kb serve` finishes the job when it starts."""
+    from conftest import LiveServer
+
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    queue.transition(db, sub["id"], "approve", people["wang"])  # committed; then kill -9: no file, no index
+    server = LiveServer(docs_dir, built)
+    try:
+        import requests
+
+        after = queue.get(db, sub["id"])
+        assert after["state"] == "published" and (docs_dir / PRACTICES / f"{after['slug']}.md").exists()
+        hits = requests.get(server.url + "/api/search", params={"q": "跨部门审批 看板"}).json()["results"]
+        assert hits[0]["slug"] == f"practices/{after['slug']}"
+        assert requests.get(f"{server.url}/practices/{after['slug']}/").status_code == 200
+        assert "finished publishing" in server.log.read_text()
+    finally:
+        server.stop()

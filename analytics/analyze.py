@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from . import flags as flag_queue
 from .failing import FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
+from .links import unhelpful_links
 from .staleness import (
     StalenessRules,
+    agent_link_flags,
     bounce_flags,
     gap_flags,
     helpfulness_flags,
@@ -120,6 +122,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
         + surge_flags(by_slug, current, previous, staleness)
         + bounce_flags(by_slug, bounces(db, report.start, report.end), staleness)
         + gap_flags(by_slug, report.gaps, staleness)
+        + agent_link_flags(by_slug, unhelpful_links(db))
     )
     report.article_flags.sort(key=lambda f: -f.score)
     if not failed:

@@ -11,6 +11,8 @@ Scores are on one scale (roughly 0-1, higher is more urgent) so one queue can so
 - ``bounce``: at least ``min_clicks`` clicks, and ``bounce_rate`` of readers searched again within
   seconds of opening it.
 - ``near_gap``: the article is the nearest one to a large failing-search cluster.
+- ``agent_links_unhelpful``: support agents sent it at least 5 times and most reported outcomes are
+  "did not help".
 """
 
 from __future__ import annotations
@@ -132,4 +134,19 @@ def gap_flags(articles: dict[str, dict], gaps: list, rules: StalenessRules = Sta
                                      {"cluster": gap.label, "volume": gap.volume, "similarity": gap.similarity,
                                       "examples": gap.examples[:5]},
                                      gap.suggestion))
+    return flags
+
+
+def agent_link_flags(articles: dict[str, dict], unhelpful: list[dict]) -> list[ArticleFlag]:
+    """Articles agents often send that mostly do not solve the ticket."""
+    flags = []
+    for s in unhelpful:
+        if s["slug"] in articles:
+            a = articles[s["slug"]]
+            judged = s["solved"] + s["not_helped"]
+            flags.append(ArticleFlag(a["slug"], a["title"], a["path"], "agent_links_unhelpful",
+                                     round(min(1.0, 0.3 + s["not_helped"] / judged * 0.5 + s["links"] / 100), 3),
+                                     {"links": s["links"], "solved": s["solved"], "not_helped": s["not_helped"],
+                                      "visits": s["visits"]},
+                                     "客服经常发送这篇文章，但多数工单没有因此解决：看看工单里缺了什么情况。"))
     return flags

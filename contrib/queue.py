@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 
@@ -128,6 +129,31 @@ def create(db, author: dict, data: dict, submit: bool = False) -> tuple[dict, bo
     if submit:
         return transition(db, sid, "submit", author), True
     return get(db, sid), True
+
+
+def create_from_ticket(db, agent: dict, question: str, answer: str, ticket_id: str = "") -> dict:
+    """A draft article from a ticket an agent answered by hand, straight into the review queue."""
+    if agent["role"] not in ("agent", "manager"):
+        raise Forbidden("only support agents turn tickets into draft articles")
+    for name, value in (("question", question), ("answer", answer)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(f"{name} is required")
+    title = re.sub(r"\s+", " ", question.strip().splitlines()[0])[:100]
+    title = re.sub(r"[<>\"`]", "", title) or "来自工单的问题"
+    body = f"## 问题\n\n{question.strip()}\n\n## 解答\n\n{answer.strip()}\n"
+    fields = clean_submission({"title": title, "summary": f"来自工单 {ticket_id}".strip()[:300], "body": body,
+                               "tags": ["工单"], "module": "", "organisation": "客服团队", "consent": True}, final=False)
+    now = now_iso()
+    with db.conn:
+        sid = db["submissions"].insert({
+            "author_id": agent["id"], "author_name": agent["name"], "state": "submitted", "revision": 1, "version": 1,
+            "created_at": now, "updated_at": now, "slug": "", "assigned_to": "", "reason": "", "published_at": "",
+            **_stored(fields)}).last_pk
+        db["submission_revisions"].insert({"submission_id": sid, "revision": 1, "created_at": now,
+                                           **{k: (json.dumps(fields[k], ensure_ascii=False) if k == "tags" else fields[k])
+                                              for k in CONTENT_FIELDS}})
+        _audit(db, sid, agent["name"], "", "submitted", f"from ticket {ticket_id}".strip())
+    return get(db, sid)
 
 
 def _stored(fields: dict) -> dict:

@@ -184,18 +184,26 @@ class ArticleIndex:
         """How many articles the current index holds."""
         return self.snapshots.current().doc_count()
 
+    def doc_frequency(self, word: str) -> int:
+        """In how many articles a word (as the analyzer indexes it) occurs, in title, summary or body."""
+        return self.snapshots.current().doc_frequency(word)
+
     # -- search ------------------------------------------------------------------------
     def search(self, text: str, limit: int = 10, page: int = 1, module: str | None = None,
-               tag: str | None = None) -> dict:
-        """Ranked results for a customer's query; raises InvalidInput for unusable input."""
+               tag: str | None = None, boosts: dict[str, float] | None = None) -> dict:
+        """Ranked results for a customer's query; raises InvalidInput for unusable input.
+
+        boosts ({slug: multiplier}) reorder articles the query already matches (agent-link signal);
+        they never add an article the query did not find."""
         started = time.perf_counter()
         normalized = validate_query(text)
         limit, page = validate_paging(limit, page)
         snap = self.snapshots.current()
-        key = (snap.version, normalized, module or "", (tag or "").lower(), page, limit)
+        boosts = boosts or {}
+        key = (snap.version, normalized, module or "", (tag or "").lower(), page, limit, tuple(sorted(boosts.items())))
         cached = self.cache.get(key) if self.cache else None
         if cached is None:
-            cached = _search(snap, normalized, limit, page, module, tag)
+            cached = _search(snap, normalized, limit, page, module, tag, boosts)
             if self.cache:
                 self.cache.put(key, cached)
         result = dict(cached)
@@ -204,19 +212,19 @@ class ArticleIndex:
         return result
 
 
-def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag) -> dict:
+def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict) -> dict:
     terms = QueryTerms(normalized)
     # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
     # correct word still finds the right article; the corrected query is offered as did_you_mean.
     did_you_mean = _correct(snap, terms)
     if did_you_mean:
         terms.add_correction(did_you_mean)
-    total, results = _rank(snap, terms, limit, page, module, tag)
+    total, results = _rank(snap, terms, limit, page, module, tag, boosts)
     return {"normalized": normalized, "total": total, "page": page, "limit": limit, "results": results,
             "did_you_mean": did_you_mean, "index_version": snap.version}
 
 
-def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag):
+def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: dict | None = None):
     if terms.empty:
         return 0, []
     filters = []
@@ -228,7 +236,14 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag):
     if filters:
         allowed = np.zeros(snap.ranker.doc_count_all, dtype=bool)
         allowed[list(snap.docs_for(Q.And(filters)))] = True
-    ranked, total = snap.ranker.top(snap.ranker.scores(terms.clauses()), page * limit, allowed)
+    scores = snap.ranker.scores(terms.clauses())
+    applied = {}
+    for slug, factor in (boosts or {}).items():
+        docnum = snap.docnum(slug)
+        if docnum is not None and scores[docnum] > 0:  # only articles the query already found
+            scores[docnum] *= factor
+            applied[docnum] = factor
+    ranked, total = snap.ranker.top(scores, page * limit, allowed)
     words = terms.highlight_words()
     results = []
     for rank, (docnum, score) in enumerate(ranked[(page - 1) * limit :], start=(page - 1) * limit + 1):
@@ -240,6 +255,8 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag):
             "summary": hit.get("summary") or "", "module": hit.get("module") or "",
             "snippet": make_snippet(snippet_source, words), "score": round(score, 4), "position": rank,
         })
+        if docnum in applied:
+            results[-1]["boost"] = {"factor": applied[docnum], "reason": "agents sent this article for similar tickets"}
     return total, results
 
 

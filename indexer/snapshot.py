@@ -46,6 +46,11 @@ class Snapshot:
         with self._lock:
             return self._searcher.document(**terms)
 
+    def docnum(self, slug: str) -> int | None:
+        """The document number of an article in this snapshot, or None."""
+        with self._lock:
+            return self._searcher.document_number(slug=slug)
+
     def docs_for(self, query) -> set[int]:
         """Document numbers matching a Whoosh query (used for filters)."""
         with self._lock:
@@ -63,6 +68,15 @@ class Snapshot:
             reader = self._searcher.reader()
             return any(reader.doc_frequency(field, t.text)
                        for t in mixed_analyzer()(word, mode="query") for field in ("title", "body"))
+
+    def doc_frequency(self, word: str) -> int:
+        """Articles whose title, summary or body contain the word (the largest of the three counts)."""
+        terms = [t.text for t in mixed_analyzer()(word, mode="query")]
+        if not terms:
+            return 0
+        with self._lock:
+            reader = self._searcher.reader()
+            return max(reader.doc_frequency(field, terms[0]) for field in ("title", "summary", "body"))
 
     def speller(self, word: str) -> Speller:
         return self.chinese if has_cjk(word) else self.english

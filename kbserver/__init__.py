@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config["KB"] = settings
     app.json.ensure_ascii = False
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # a 1 MB ticket body fits; larger requests get 413
     settings["data"].mkdir(parents=True, exist_ok=True)
 
     app.extensions["kb_index"] = open_index(settings["data"], cache_size=settings["cache_size"])
@@ -38,9 +38,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
 
-    from . import api, contrib_views, dashboard, site
+    from . import agent, api, contrib_views, dashboard, site
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(contrib_views.bp)

@@ -7,8 +7,12 @@ from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from analytics import links
 from analytics.events import is_query_id, new_query_id
+from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
+
+from .db import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -34,8 +38,8 @@ def session_id() -> str:
     return sid
 
 
-@bp.after_request
-def _set_session_cookie(response):
+@bp.after_app_request
+def _set_session_cookie(response):  # app-wide: visits through agents' links use the same session
     sid = g.pop("new_session", None)
     if sid:
         response.set_cookie(SESSION_COOKIE, sid, max_age=30 * 60, httponly=True, samesite="Lax")
@@ -82,6 +86,17 @@ def _slug(body: dict) -> str:
     return slug
 
 
+def _link_boosts(q) -> dict:
+    """Articles agents keep sending for tickets using these words rank a little higher (bounded)."""
+    if not isinstance(q, str) or not q.strip() or len(q) > 500:
+        return {}  # search() itself says what is wrong with the query
+    try:
+        words = [w for w, _, _ in segment(normalize(q))]
+    except UnicodeEncodeError:
+        return {}
+    return links.boosts_for(get_db, words)
+
+
 @bp.get("/search")
 def search():
     """GET /api/search?q=&limit=&page=&module=&tag= → ranked results with a query_id."""
@@ -90,7 +105,7 @@ def search():
     if q is None:
         raise InvalidInput("missing q: /api/search?q=如何导入Excel数据")
     result = _index().search(q, limit=args.get("limit", 10), page=args.get("page", 1),
-                             module=args.get("module") or None, tag=args.get("tag") or None)
+                             module=args.get("module") or None, tag=args.get("tag") or None, boosts=_link_boosts(q))
     query_id = new_query_id()
     _events().log_search(
         query_id=query_id, query=q, normalized=result["normalized"], results=result["total"],

@@ -106,7 +106,7 @@ def _safe_next(target: str | None, user: dict) -> str:
     parsed = urlparse(target or "")
     if target and not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return {"manager": "/dashboard", "vip": "/contrib"}.get(user["role"], "/")
+    return {"manager": "/dashboard", "vip": "/contrib", "agent": "/agent"}.get(user["role"], "/")
 
 
 @bp.route("/login", methods=["GET", "POST"])

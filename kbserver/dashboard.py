@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 
 from analytics import flags as queue
 from analytics.events import daily_health
+from analytics.links import article_stats
 from indexer.errors import Conflict, InvalidInput
 
 from .auth import require_role
@@ -39,7 +40,7 @@ def index():
     show = request.args.get("show", "active")
     states = ("open", "acknowledged") if show == "active" else queue.STATES
     flags = queue.list_flags(db, states=states)
-    return render_template("dashboard.html", charts=_charts(db), show=show,
+    return render_template("dashboard.html", charts=_charts(db), show=show, link_stats=article_stats(db),
                            gaps=[f for f in flags if f["kind"] == "gap"],
                            articles=[f for f in flags if f["kind"] == "article"])
 

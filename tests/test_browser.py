@@ -229,3 +229,41 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     assert reader.locator("article img[onerror]").count() == 0 and "采购部" in reader.inner_text("article")
     reader.wait_for_timeout(300)
     assert dialogs == []  # no script ran anywhere
+
+
+def test_agent_pastes_a_ticket_copies_a_markdown_link_and_the_customer_visit_counts(browser, live_site, manager_setup):
+    from analytics import accounts
+
+    db = manager_setup["db"]
+    _, password, _ = accounts.create_user(db, "客服小李", "agent")
+    context = browser.new_context(locale="zh-CN")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_site.url)
+    agent = context.new_page()
+    sign_in(agent, live_site, "客服小李", password)
+    agent.wait_for_url("**/agent")
+    agent.fill("#ticket-id", "ZD-20261122")
+    agent.fill("#subject", "导入Excel一直报错")
+    agent.fill("#ticket-body",
+               "您好，\n上传表格以后提示第 12 行日期格式错误，300 多条任务导不进去。\n订单号 YF-2026-10432\n--\n张伟")
+    agent.click("#ticket button[type=submit]")
+    agent.wait_for_selector("#suggestions li")
+    assert agent.input_value("#phrases")  # the key phrases used, editable
+    first = agent.locator("#suggestions li").first
+    assert "导入" in first.inner_text() and first.locator("mark").count() >= 1
+    first.locator("button[data-format=markdown]").click()
+    agent.wait_for_function("document.getElementById('copied').value.startsWith('[')")
+    copied = agent.input_value("#copied")
+    assert copied.startswith("[") and "?ref=" in copied
+    assert agent.evaluate("navigator.clipboard.readText()") == copied
+    rows_ = rows(live_site, "SELECT ticket_id, agent, ref FROM agent_links WHERE ticket_id = 'ZD-20261122'")
+    assert rows_ and rows_[0][1] == "客服小李"
+
+    customer = browser.new_context(locale="zh-CN").new_page()
+    url = copied[copied.index("(") + 1 : -1]
+    customer.goto(url)
+    customer.wait_for_load_state("networkidle")
+    assert "ref=" not in customer.url
+    visits = rows(live_site, "SELECT COUNT(*) FROM link_visits v JOIN agent_links l ON v.link_id = l.id "
+                             "WHERE l.ticket_id = 'ZD-20261122'")
+    assert visits == [(1,)]
+    context.close()

@@ -1,0 +1,207 @@
+"""Articles agents send in ticket replies: tracked links, customers' visits, outcomes, and what the
+links teach search. Sole owner of the agent_links and link_visits tables.
+
+A copied link carries ``?ref=<token>``: an unguessable token that stands for (ticket, agent,
+article) without showing either in the URL. Visits through it are counted once per visitor session;
+a forged token is refused; outcomes ("solved by this article" / "did not help") are set once and
+can be corrected, never double-counted.
+
+Ranking: an article agents keep sending for tickets about some words gets a bounded boost for
+customer searches that use those words (at most ×1.3, only for articles the search already found,
+so it can reorder relevant results but never lift an irrelevant one); each link's weight halves
+every 30 days, and "did not help" counts against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import secrets
+import threading
+
+from indexer.errors import Forbidden, InvalidInput, NotFound
+
+HALF_LIFE_DAYS = 30
+MAX_BOOST = 0.3  # the most the links can add: ×1.3
+OUTCOMES = ("solved", "not_helped")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{10,40}$")
+
+
+def create_link_tables(db) -> None:
+    db["agent_links"].create({"id": int, "ref": str, "ticket_id": str, "slug": str, "agent": str, "phrases": str,
+                              "created_at": str, "outcome": str, "outcome_at": str, "outcome_by": str}, pk="id")
+    db["agent_links"].create_index(["ref"], unique=True)
+    db["agent_links"].create_index(["slug"])
+    db["agent_links"].create_index(["ticket_id"])
+    db["link_visits"].create({"id": int, "link_id": int, "ts": str, "session": str}, pk="id")
+    db["link_visits"].create_index(["link_id", "session"], unique=True)
+
+
+MIGRATIONS = [create_link_tables]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ticket_id(value) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        raise InvalidInput("ticket_id must be the helpdesk's ticket id (text, at most 100 characters)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("ticket_id is not valid text") from None
+    return value.strip()
+
+
+def record_link(db, agent: dict, ticket_id, slug: str, phrases: list[str] | None = None) -> dict:
+    """A tracked link for an article sent on a ticket; the same agent, ticket and article give the same link."""
+    ticket_id = _ticket_id(ticket_id)
+    phrases = [p for p in (phrases or []) if isinstance(p, str) and p.strip()][:20]
+    existing = list(db["agent_links"].rows_where("ticket_id = ? AND slug = ? AND agent = ?",
+                                                 [ticket_id, slug, agent["name"]]))
+    if existing:
+        return _decode(existing[0])
+    row = {"ref": secrets.token_urlsafe(12), "ticket_id": ticket_id, "slug": slug, "agent": agent["name"],
+           "phrases": json.dumps(phrases, ensure_ascii=False), "created_at": now_iso(), "outcome": "",
+           "outcome_at": "", "outcome_by": ""}
+    with db.conn:
+        row["id"] = db["agent_links"].insert(row).last_pk
+    _invalidate()
+    return _decode(row)
+
+
+def _decode(row: dict) -> dict:
+    row = dict(row)
+    row["phrases"] = json.loads(row.get("phrases") or "[]")
+    row["visits"] = row.get("visits", 0)
+    return row
+
+
+def link_by_ref(db, ref: str) -> dict:
+    """The link a ref token stands for; NotFound for unknown or malformed (forged) tokens."""
+    if not isinstance(ref, str) or not _TOKEN.match(ref):
+        raise NotFound("unknown link reference")
+    rows = list(db["agent_links"].rows_where("ref = ?", [ref]))
+    if not rows:
+        raise NotFound("unknown link reference")
+    return _decode(rows[0])
+
+
+def record_visit(db, ref: str, slug: str, session: str) -> bool:
+    """Count a customer's visit through a link once per session; True if it was new."""
+    link = link_by_ref(db, ref)
+    if slug != link["slug"]:
+        raise InvalidInput("this link reference belongs to another article")
+    with db.conn:
+        cursor = db.execute("INSERT OR IGNORE INTO link_visits (link_id, ts, session) VALUES (?, ?, ?)",
+                            [link["id"], now_iso(), session or "anonymous"])
+    return cursor.rowcount == 1
+
+
+def set_outcome(db, actor: dict, outcome: str, ref: str | None = None, link_id: int | None = None) -> dict:
+    """Mark a link "solved" or "not_helped" (the agent who sent it, a manager, or a helpdesk token)."""
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if ref is not None:
+        link = link_by_ref(db, ref)
+    elif isinstance(link_id, int) and not isinstance(link_id, bool):
+        rows = list(db["agent_links"].rows_where("id = ?", [link_id]))
+        if not rows:
+            raise NotFound(f"no link {link_id}")
+        link = _decode(rows[0])
+    else:
+        raise InvalidInput("give the link's ref or link_id")
+    if actor["role"] == "agent" and link["agent"] != actor["name"]:
+        raise Forbidden("only the agent who sent this link (or a manager) reports its outcome")
+    if link["outcome"] == outcome:
+        return link  # reported twice (a retried webhook): counted once
+    with db.conn:
+        db["agent_links"].update(link["id"], {"outcome": outcome, "outcome_at": now_iso(), "outcome_by": actor["name"]})
+    _invalidate()
+    return link_by_ref(db, link["ref"])
+
+
+def links_for(db, agent: dict | None = None, ticket_id: str | None = None) -> list[dict]:
+    """Links with their visit counts, newest first (an agent's own, or a ticket's)."""
+    where, params = [], []
+    if agent is not None:
+        where.append("l.agent = ?")
+        params.append(agent["name"])
+    if ticket_id is not None:
+        where.append("l.ticket_id = ?")
+        params.append(ticket_id)
+    sql = ("SELECT l.*, (SELECT COUNT(*) FROM link_visits v WHERE v.link_id = l.id) AS visits FROM agent_links l "
+           + ("WHERE " + " AND ".join(where) if where else "") + " ORDER BY l.id DESC LIMIT 200")
+    cursor = db.execute(sql, params)
+    cols = [c[0] for c in cursor.description]
+    return [_decode(dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
+
+
+def article_stats(db) -> list[dict]:
+    """Per article: links sent, visits through them, solved and not-helped outcomes."""
+    sql = """SELECT l.slug, COUNT(*), SUM(l.outcome = 'solved'), SUM(l.outcome = 'not_helped'),
+                    (SELECT COUNT(*) FROM link_visits v JOIN agent_links l2 ON v.link_id = l2.id WHERE l2.slug = l.slug)
+             FROM agent_links l GROUP BY l.slug ORDER BY COUNT(*) DESC"""
+    return [{"slug": s, "links": n, "solved": int(ok or 0), "not_helped": int(bad or 0), "visits": v}
+            for s, n, ok, bad, v in db.execute(sql)]
+
+
+# -- ranking signal ---------------------------------------------------------------------------
+_cache_lock = threading.Lock()
+_cache: dict = {"weights": None, "at": 0.0}
+CACHE_SECONDS = 60  # links recorded by another process show up within a minute
+
+
+def _invalidate() -> None:
+    with _cache_lock:
+        _cache["weights"] = None
+
+
+def phrase_weights(db, now: dt.datetime | None = None) -> dict[str, dict[str, float]]:
+    """{phrase: {slug: decayed weight}}: +1 per link (+1 more if it solved the ticket), −1.5 if it did not help.
+
+    db may be a function returning the database, so cached calls open nothing."""
+    import time
+
+    with _cache_lock:
+        if _cache["weights"] is not None and now is None and time.monotonic() - _cache["at"] < CACHE_SECONDS:
+            return _cache["weights"]
+    db = db() if callable(db) else db
+    now = now or dt.datetime.now(dt.timezone.utc)
+    weights: dict[str, dict[str, float]] = {}
+    for slug, phrases, created, outcome in db.execute("SELECT slug, phrases, created_at, outcome FROM agent_links"):
+        age = (now - dt.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds() / 86400
+        w = (1.0 + (1.0 if outcome == "solved" else 0.0) - (2.5 if outcome == "not_helped" else 0.0))
+        w *= 0.5 ** (max(age, 0) / HALF_LIFE_DAYS)
+        for phrase in json.loads(phrases or "[]"):
+            per = weights.setdefault(phrase.lower(), {})
+            per[slug] = per.get(slug, 0.0) + w
+    with _cache_lock:
+        _cache["weights"], _cache["at"] = weights, time.monotonic()
+    return weights
+
+
+def boosts_for(db, words: list[str]) -> dict[str, float]:
+    """Multipliers (1.0-1.3) for articles agents sent for tickets sharing these words; empty if none."""
+    weights = phrase_weights(db)
+    totals: dict[str, float] = {}
+    for word in words:
+        for slug, w in weights.get(word.lower(), {}).items():
+            totals[slug] = totals.get(slug, 0.0) + w
+    return {slug: round(1 + min(MAX_BOOST, 0.1 * math.log1p(w)), 4) for slug, w in totals.items() if w > 0}
+
+
+def unhelpful_links(db, min_links: int = 5, max_solved_share: float = 0.5) -> list[dict]:
+    """Articles often sent by agents but mostly reported as not helping (for the stale/unhelpful list)."""
+    out = []
+    for s in article_stats(db):
+        judged = s["solved"] + s["not_helped"]
+        if s["links"] >= min_links and judged and s["not_helped"] / judged > max_solved_share:
+            out.append(s)
+    return out
+

@@ -210,7 +210,8 @@ def transition(db, sid: int, action: str, actor: dict, version: int | None = Non
     if action == "reject":
         updates["reason"] = note.strip()
     if action == "start_review":
-        updates["assigned_to"] = actor["name"]
+        updates["assigned_to"] = changes.pop("assignee", None) or actor["name"]
+        updates.pop("assignee", None)
     if action == "publish":
         updates["published_at"] = now_iso()
     with db.conn:

@@ -46,8 +46,17 @@ def _version() -> int | None:
         raise InvalidInput("version must be a whole number") from None
 
 
-def apply_review_action(db, sid: int, action: str, actor: dict, version: int | None, note: str) -> dict:
+def apply_review_action(db, sid: int, action: str, actor: dict, version: int | None, note: str,
+                        assignee: str | None = None) -> dict:
     """One place for review actions, shared by the web queue, the API and the CLI."""
+    if assignee:
+        from analytics.accounts import list_users
+
+        if action != "start_review":
+            raise InvalidInput("assignee goes with start_review")
+        if not any(u["name"] == assignee and u["role"] == "manager" for u in list_users(db)):
+            raise InvalidInput(f"{assignee!r} is not a knowledge manager")
+        return queue.transition(db, sid, action, actor, version, note, assignee=assignee)
     if action == "approve":
         return _publisher().approve_and_publish(db, sid, actor, version, note)
     if action == "unpublish":
@@ -136,8 +145,11 @@ def review_detail(sid: int):
         b = _pick(revisions, request.args.get("to"), -1)
         diff = difflib.HtmlDiff(wrapcolumn=60).make_table(
             _as_lines(a), _as_lines(b), f"第 {a['revision']} 版", f"第 {b['revision']} 版", context=True)
+    from analytics.accounts import list_users
+
+    managers = [u["name"] for u in list_users(db) if u["role"] == "manager"]
     return render_template("review_detail.html", sub=sub, html=render_markdown(sub["body"]), diff=diff,
-                           similar=similar(_index(), db, sub, exclude_id=sid))
+                           similar=similar(_index(), db, sub, exclude_id=sid), managers=managers)
 
 
 def _pick(revisions, wanted, default_index):
@@ -160,7 +172,8 @@ def review_action(sid: int, action: str):
     if action not in REVIEW_ACTIONS:
         raise InvalidInput(f"unknown action {action!r}")
     try:
-        sub = apply_review_action(get_db(), sid, action, g.user, _version(), request.form.get("note", ""))
+        sub = apply_review_action(get_db(), sid, action, g.user, _version(), request.form.get("note", ""),
+                                  request.form.get("assignee") or None)
         flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准并发布。",
                "reject": "已拒绝。", "unpublish": "已下线。"}[action]
               + (f" 文章地址：/practices/{sub['slug']}/" if action == "approve" else ""))
@@ -235,7 +248,10 @@ def api_action(sid: int, action: str):
         return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), body.get("parent_id"))), 201
     if action not in REVIEW_ACTIONS:
         raise InvalidInput(f"unknown action {action!r}")
-    return jsonify(apply_review_action(get_db(), sid, action, g.user, version, note))
+    assignee = body.get("assignee")
+    if assignee is not None and not isinstance(assignee, str):
+        raise InvalidInput("assignee must be a manager's name")
+    return jsonify(apply_review_action(get_db(), sid, action, g.user, version, note, assignee))
 
 
 @bp.post("/api/contrib/preview")

@@ -322,3 +322,13 @@ def test_kill_9_between_approved_and_published_is_finished_by_the_next_start(db,
         assert "finished publishing" in server.log.read_text()
     finally:
         server.stop()
+
+
+def test_a_manager_assigns_the_review_to_another_manager(client, people):
+    mgr = {"Authorization": f"Bearer {people['wang_token']}"}
+    vip = {"Authorization": f"Bearer {people['vip_token']}"}
+    sid = client.post("/api/contrib/submissions", headers=vip, json={**fields(), "submit": True}).get_json()["id"]
+    r = client.post(f"/api/contrib/submissions/{sid}/start_review", headers=mgr, json={"assignee": "acme"})
+    assert r.status_code == 400 and "not a knowledge manager" in r.get_json()["error"]["message"]
+    r = client.post(f"/api/contrib/submissions/{sid}/start_review", headers=mgr, json={"assignee": "li"})
+    assert r.status_code == 200 and r.get_json()["assigned_to"] == "li" and r.get_json()["state"] == "in_review"

@@ -15,6 +15,7 @@ from indexer.errors import Forbidden, InvalidInput
 
 from .auth import require_role
 from .db import get_db
+from .inputs import json_object, text
 from .openapi import SPEC
 
 bp = Blueprint("agent", __name__)
@@ -22,33 +23,6 @@ bp = Blueprint("agent", __name__)
 
 def _index():
     return current_app.extensions["kb_index"]
-
-
-def _body() -> dict:
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
-
-
-def _text(body: dict, name: str, required: bool = True, limit: int = 1_000_000) -> str:
-    value = body.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{name} contains characters that are not valid text") from None
-    if required and not value.strip():
-        raise InvalidInput(f"{name} is required")
-    if len(value) > limit:
-        raise InvalidInput(f"{name} is too long (at most {limit} characters)")
-    return value
 
 
 def link_formats(article: dict, url: str) -> dict:
@@ -73,30 +47,31 @@ def console():
 @require_role("agent", "manager")
 def api_suggest():
     """POST {subject, body, lang?, phrases?, limit?} → {phrases, results, message}."""
-    body = _body()
+    body = json_object()
     phrases = body.get("phrases")
     limit = body.get("limit", 5)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 20:
         raise InvalidInput("limit must be a whole number from 1 to 20")
     if body.get("lang") not in (None, "", "zh", "en"):
         raise InvalidInput("lang must be zh or en (it is detected when left out)")
-    return jsonify(suggest(_index(), _text(body, "subject", required=False), _text(body, "body", required=False),
-                           phrases=phrases, limit=limit))
+    subject = text(body.get("subject"), "subject", required=False)
+    ticket = text(body.get("body"), "body", required=False)
+    return jsonify(suggest(_index(), subject, ticket, phrases=phrases, limit=limit))
 
 
 @bp.post("/api/agent/links")
 @require_role("agent", "manager")
 def api_link():
     """POST {ticket_id, slug, agent?, phrases?} → the tracked link and its paste formats (201)."""
-    body = _body()
-    slug = _text(body, "slug", limit=300).strip().strip("/")
+    body = json_object()
+    slug = text(body.get("slug"), "slug", limit=300).strip().strip("/")
     article = _index().article(slug)  # NotFound for an unknown slug
     agent = g.user
     named = body.get("agent")
     if named not in (None, "", g.user["name"]):
         if g.user["role"] != "manager":
             raise Forbidden("agents record links under their own name")
-        agent = {"id": 0, "name": _text(body, "agent", limit=64), "role": "agent"}
+        agent = {"id": 0, "name": text(body.get("agent"), "agent", limit=64), "role": "agent"}
     phrases = body.get("phrases") or []
     if not isinstance(phrases, list):
         raise InvalidInput("phrases must be a list of words")
@@ -119,8 +94,8 @@ def api_visit():
     """POST {ref, slug} from the article page: a customer opened a link an agent sent. Public."""
     from .api import session_id
 
-    body = _body()
-    counted = links.record_visit(get_db(), body.get("ref"), _text(body, "slug", limit=300).strip("/"), session_id())
+    body = json_object()
+    counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), session_id())
     return jsonify({"ok": True, "counted": counted}), 202
 
 
@@ -128,7 +103,7 @@ def api_visit():
 @require_role("agent", "manager")
 def api_outcome():
     """POST {ref | link_id, outcome: solved|not_helped} → the link (a repeated report changes nothing)."""
-    body = _body()
+    body = json_object()
     return jsonify(links.set_outcome(get_db(), g.user, body.get("outcome"), ref=body.get("ref"),
                                      link_id=body.get("link_id")))
 
@@ -137,12 +112,12 @@ def api_outcome():
 @require_role("agent", "manager")
 def api_draft():
     """POST {question, answer, ticket_id?} → a draft article in the review queue (201)."""
-    body = _body()
+    body = json_object()
     ticket = body.get("ticket_id", "")
     if not isinstance(ticket, (str, int)) or isinstance(ticket, bool):
         raise InvalidInput("ticket_id must be text")
-    sub = queue.create_from_ticket(get_db(), g.user, _text(body, "question", limit=20_000),
-                                   _text(body, "answer", limit=50_000), str(ticket)[:100])
+    sub = queue.create_from_ticket(get_db(), g.user, text(body.get("question"), "question", limit=20_000),
+                                   text(body.get("answer"), "answer", limit=50_000), str(ticket)[:100])
     return jsonify(sub), 201
 
 

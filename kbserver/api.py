@@ -13,6 +13,7 @@ from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
 
 from .db import get_db
+from .inputs import json_object, text
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -57,30 +58,11 @@ def _query_args() -> dict:
     return request.args
 
 
-def _json_body() -> dict:
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # absurdly deep nesting
-        body = None
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object (Content-Type: application/json)")
-    return body
-
-
-def _text(value, name: str) -> str:
-    """A string field that can be stored: JSON allows lone surrogates (\\ud800), UTF-8 does not."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{name} contains characters that are not valid Unicode text") from None
-    return value
-
-
 def _slug(body: dict) -> str:
     slug = body.get("slug")
     if not isinstance(slug, str) or not slug.strip() or len(slug) > MAX_SLUG:
         raise InvalidInput("slug must be the article's slug as a string, e.g. \"import/excel-import\"")
-    slug = unquote(_text(slug, "slug").strip().strip("/"))  # pages may send their percent-encoded URL path
+    slug = unquote(text(slug, "slug").strip().strip("/"))  # pages may send their percent-encoded URL path
     if not _index().has_article(slug):
         raise NotFound(f"no article with slug {slug!r}")
     return slug
@@ -134,7 +116,7 @@ def article(slug: str):
 @bp.post("/events/click")
 def click():
     """POST /api/events/click {query_id, slug, position} → 202."""
-    body = _json_body()
+    body = json_object()
     query_id = body.get("query_id")
     if not is_query_id(query_id):
         raise InvalidInput("query_id must be the query_id returned by /api/search")
@@ -149,7 +131,7 @@ def click():
 @bp.post("/feedback")
 def feedback():
     """POST /api/feedback {slug, helpful, comment?} → 202."""
-    body = _json_body()
+    body = json_object()
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
         raise InvalidInput("helpful must be true or false")
@@ -158,7 +140,7 @@ def feedback():
         comment = ""
     if not isinstance(comment, str):
         raise InvalidInput("comment must be a string")
-    comment = _text(comment, "comment")
+    comment = text(comment, "comment", required=False)
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
     slug = _slug(body)

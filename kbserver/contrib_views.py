@@ -14,6 +14,7 @@ from indexer.errors import Conflict, InvalidInput, KBError
 
 from .auth import require_role
 from .db import get_db
+from .inputs import json_object
 
 bp = Blueprint("contrib", __name__)
 REVIEW_ACTIONS = ("start_review", "request_changes", "approve", "reject", "unpublish")
@@ -183,21 +184,11 @@ def review_action(sid: int, action: str):
 
 
 # -- JSON API -----------------------------------------------------------------------------------
-def _body() -> dict:
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
-
-
 @bp.post("/api/contrib/submissions")
 @require_role("vip")
 def api_create():
     """POST {title, summary, body, tags, module, organisation, consent, submit?} → 201 (200 if a repeat)."""
-    body = _body()
+    body = json_object()
     submit = bool(body.pop("submit", False))
     sub, created = queue.create(get_db(), g.user, body, submit=submit)
     return jsonify(sub), 201 if created else 200
@@ -224,7 +215,7 @@ def api_get(sid: int):
 @require_role("vip")
 def api_update(sid: int):
     """PATCH {fields..., version} → the edited draft (or submission with changes requested)."""
-    body = _body()
+    body = json_object()
     version = body.pop("version", None)
     return jsonify(queue.update(get_db(), sid, g.user, body, version))
 
@@ -258,7 +249,7 @@ def api_action(sid: int, action: str):
 @require_role("vip", "manager")
 def api_preview():
     """POST {body} → {html}: exactly how the body will render on the site (sanitized)."""
-    text = _body().get("body", "")
+    text = json_object().get("body", "")
     clean_submission({"title": "preview", "body": text}, final=False)  # same limits and checks
     return jsonify({"html": render_markdown(text)})
 
@@ -267,7 +258,7 @@ def api_preview():
 @require_role("vip", "manager")
 def api_similar():
     """POST {title, summary, body, tags} → articles and pending submissions that look alike."""
-    body = _body()
+    body = json_object()
     fields = clean_submission({k: body.get(k, "") for k in ("title", "summary", "body", "tags")} | {
         "title": body.get("title") or "untitled"}, final=False)
     return jsonify({"similar": similar(_index(), get_db(), fields, exclude_id=body.get("id"))})

@@ -18,7 +18,7 @@ from indexer.errors import Conflict, InvalidInput, NotFound
 
 from .events import now_iso
 
-ROLES = ("manager", "agent", "vip")
+ROLES = ("manager", "agent", "vip", "helpdesk")  # helpdesk: an integration's token (agent API, any agent's links)
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password")  # verified against for unknown names: same timing
 

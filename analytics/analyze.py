@@ -130,8 +130,25 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
 
     if update_queue:
         step("queue")
-        report.queue = flag_queue.sync(db, _candidates(report), now=_iso(now))
+        report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report)), now=_iso(now))
     return report
+
+
+def _stable_gap_keys(db, candidates: list[dict]) -> list[dict]:
+    """A cluster's top words shift as queries arrive; keep a gap's flag (and its decisions) when most of
+    its example queries are the same, by reusing the existing key."""
+    known = {f["key"]: set(f["evidence"].get("examples", [])) for f in flag_queue.list_flags(db, flag_queue.STATES, "gap")}
+    taken = {c["key"] for c in candidates}
+    for c in candidates:
+        if c["kind"] != "gap" or c["key"] in known:
+            continue
+        mine = set(c["evidence"].get("examples", []))
+        best = max(((len(mine & ex) / len(mine | ex), key) for key, ex in known.items() if key not in taken and mine | ex),
+                   default=(0.0, None))
+        if best[0] >= 0.3:
+            taken.add(best[1])
+            c["key"] = best[1]
+    return candidates
 
 
 def _candidates(report: AnalysisReport) -> list[dict]:

@@ -2,9 +2,10 @@
 
 Sole owner of the ``flags`` and ``flag_events`` (audit trail) tables. A flag moves
 open → acknowledged → resolved or dismissed, recording who and when. ``sync`` is how an analysis
-run talks to the queue: it never duplicates an open flag, keeps a dismissed one dismissed unless its
-score grew markedly, reopens a resolved one whose signal came back, and resolves by itself a flag
-whose signal is gone (article re-reviewed, votes recovered, cluster vanished).
+run talks to the queue: it never duplicates an open flag; keeps a flag a person dismissed or resolved
+closed unless its score grew markedly (evidence such as old votes lingers after a fix); reopens a flag
+the analysis itself resolved when its signal comes back; and resolves by itself a flag whose signal is
+gone (article re-reviewed, votes recovered, cluster vanished).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def transition(db, flag_id: int, to_state: str, actor: str, expected_version: in
         now = now_iso()
         cursor = db.execute(
             "UPDATE flags SET state = ?, state_by = ?, state_at = ?, updated_at = ?, version = version + 1, "
-            "dismissed_score = CASE WHEN ? = 'dismissed' THEN score ELSE dismissed_score END "
+            "dismissed_score = CASE WHEN ? IN ('dismissed', 'resolved') THEN score ELSE dismissed_score END "
             "WHERE id = ? AND version = ?", [to_state, actor, now, now, to_state, flag_id, flag["version"]])
         if cursor.rowcount != 1:  # someone else got there between our read and our write
             raise Conflict("this flag changed meanwhile; reload and decide again")
@@ -125,11 +126,15 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
             if flag["state"] in ("open", "acknowledged"):
                 db["flags"].update(flag["id"], fields)
                 summary["updated"] += 1
-            elif flag["state"] == "dismissed" and c["score"] < (flag["dismissed_score"] or 0) * REOPEN_GROWTH:
+            elif (flag["state"] == "dismissed" or (flag["state"] == "resolved" and flag["state_by"] != ANALYZER)) \
+                    and c["score"] < (flag["dismissed_score"] or 0) * REOPEN_GROWTH:
+                # A person decided (dismissed, or resolved it: evidence such as old votes lingers for a while);
+                # only markedly stronger evidence reopens it.
                 db["flags"].update(flag["id"], {"last_seen": now})
                 summary["kept_dismissed"] += 1
-            else:  # dismissed but grown markedly, or resolved but back
-                why = "evidence grew markedly since it was dismissed" if flag["state"] == "dismissed" else "signal is back"
+            else:  # decided but grown markedly, or resolved by the analysis itself and back
+                why = (f"evidence grew markedly since it was {flag['state']}" if flag["state_by"] != ANALYZER
+                       else "signal is back")
                 db["flags"].update(flag["id"], {**fields, "state": "open", "state_by": ANALYZER, "state_at": now,
                                                 "version": flag["version"] + 1})
                 _audit(db, flag["id"], ANALYZER, flag["state"], "open", why)

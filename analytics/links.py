@@ -39,7 +39,11 @@ def create_link_tables(db) -> None:
     db["link_visits"].create_index(["link_id", "session"], unique=True)
 
 
-MIGRATIONS = [create_link_tables]
+def one_link_per_ticket_article_agent(db) -> None:
+    db["agent_links"].create_index(["ticket_id", "slug", "agent"], unique=True, if_not_exists=True)
+
+
+MIGRATIONS = [create_link_tables, one_link_per_ticket_article_agent]
 
 
 def now_iso() -> str:
@@ -62,17 +66,15 @@ def record_link(db, agent: dict, ticket_id, slug: str, phrases: list[str] | None
     """A tracked link for an article sent on a ticket; the same agent, ticket and article give the same link."""
     ticket_id = _ticket_id(ticket_id)
     phrases = [p for p in (phrases or []) if isinstance(p, str) and p.strip()][:20]
-    existing = list(db["agent_links"].rows_where("ticket_id = ? AND slug = ? AND agent = ?",
-                                                 [ticket_id, slug, agent["name"]]))
-    if existing:
-        return _decode(existing[0])
     row = {"ref": secrets.token_urlsafe(12), "ticket_id": ticket_id, "slug": slug, "agent": agent["name"],
            "phrases": json.dumps(phrases, ensure_ascii=False), "created_at": now_iso(), "outcome": "",
            "outcome_at": "", "outcome_by": ""}
-    with db.conn:
-        row["id"] = db["agent_links"].insert(row).last_pk
+    with db.conn:  # the unique (ticket, article, agent) index makes a double click one link, not two
+        db.execute(f"INSERT OR IGNORE INTO agent_links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                   list(row.values()))
     _invalidate()
-    return _decode(row)
+    existing = db["agent_links"].rows_where("ticket_id = ? AND slug = ? AND agent = ?", [ticket_id, slug, agent["name"]])
+    return _decode(next(existing))
 
 
 def _decode(row: dict) -> dict:
@@ -92,14 +94,14 @@ def link_by_ref(db, ref: str) -> dict:
     return _decode(rows[0])
 
 
-def record_visit(db, ref: str, slug: str, session: str) -> bool:
-    """Count a customer's visit through a link once per session; True if it was new."""
+def record_visit(db, ref: str, slug: str, visitor: str) -> bool:
+    """Count a customer's visit through a link once per visitor (a client fingerprint); True if it was new."""
     link = link_by_ref(db, ref)
     if slug != link["slug"]:
         raise InvalidInput("this link reference belongs to another article")
     with db.conn:
         cursor = db.execute("INSERT OR IGNORE INTO link_visits (link_id, ts, session) VALUES (?, ?, ?)",
-                            [link["id"], now_iso(), session or "anonymous"])
+                            [link["id"], now_iso(), visitor or "anonymous"])
     return cursor.rowcount == 1
 
 

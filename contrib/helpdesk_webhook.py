@@ -28,7 +28,19 @@ def call(kb: str, token: str, path: str, payload: dict) -> dict:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        return json.loads(exc.read().decode("utf-8") or "{}")
+        try:
+            return json.loads(exc.read().decode("utf-8") or "{}")
+        except ValueError:
+            return {"error": {"message": f"HTTP {exc.code} from {kb}"}}
+    except (urllib.error.URLError, OSError) as exc:
+        return {"error": {"message": f"cannot reach kb at {kb}: {getattr(exc, 'reason', exc)}"}}
+
+
+def _failed(answer: dict) -> bool:
+    if "error" in answer:
+        print(f"kb refused: {answer['error'].get('message')}", file=sys.stderr)
+        return True
+    return False
 
 
 def main(argv=None) -> int:
@@ -40,8 +52,10 @@ def main(argv=None) -> int:
     parser.add_argument("--outcome", nargs=2, metavar=("OUTCOME", "REF"), help="report solved|not_helped for a ref")
     args = parser.parse_args(argv)
     if args.outcome:
-        print(json.dumps(call(args.kb, args.token, "/api/agent/outcome", {"outcome": args.outcome[0],
-                                                                          "ref": args.outcome[1]}), ensure_ascii=False))
+        answer = call(args.kb, args.token, "/api/agent/outcome", {"outcome": args.outcome[0], "ref": args.outcome[1]})
+        if _failed(answer):
+            return 1
+        print(f"recorded: {answer['outcome']} for {answer['slug']} on ticket {answer['ticket_id']}")
         return 0
     if not args.ticket:
         parser.error("give a ticket file (or - for stdin)")
@@ -49,17 +63,22 @@ def main(argv=None) -> int:
     ticket = json.load(source)
     answer = call(args.kb, args.token, "/api/agent/suggest", {"subject": ticket.get("subject", ""),
                                                              "body": ticket.get("body", "")})
-    if "error" in answer:
-        print(f"kb refused the ticket: {answer['error']['message']}", file=sys.stderr)
+    if _failed(answer):
         return 1
     print("key phrases: " + " / ".join(answer["phrases"]))
     for i, hit in enumerate(answer["results"], 1):
         print(f"{i}. {hit['title']}  ({hit['slug']})")
     if args.link:
+        if not 1 <= args.link <= len(answer["results"]):
+            print(f"--link must be between 1 and {len(answer['results'])}", file=sys.stderr)
+            return 2
         hit = answer["results"][args.link - 1]
         link = call(args.kb, args.token, "/api/agent/links", {"ticket_id": str(ticket.get("id", "")), "slug": hit["slug"],
                                                                "phrases": answer["phrases"]})
-        print(link["formats"]["markdown"] if "formats" in link else link)
+        if _failed(link):
+            return 1
+        print(link["formats"]["markdown"])
+        print(f"ref: {link['ref']}  (report the outcome later with --outcome solved|not_helped {link['ref']})")
     return 0
 
 

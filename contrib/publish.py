@@ -14,6 +14,8 @@ the file present and indexed, or approved and retried.
 from __future__ import annotations
 
 import datetime as dt
+import html
+import logging
 import os
 import re
 import threading
@@ -29,6 +31,7 @@ from indexer.errors import NotFound
 from . import queue
 from .render import render_markdown
 
+log = logging.getLogger(__name__)
 PRACTICES = "practices"
 REVIEW_EVERY = 365
 _lock = threading.Lock()  # one publication at a time: file, index and site move together
@@ -39,8 +42,9 @@ def slugify(title: str) -> str:
     words = lazy_pinyin(unicodedata.normalize("NFKC", title))
     # Accented Latin letters lose their accents (Ü → U); anything else non-ASCII is dropped.
     text = unicodedata.normalize("NFKD", "-".join(words)).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-    return text[:60].rstrip("-") or "practice"
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].rstrip("-") or "practice"
+    # index/readme would become the section's own page (/practices/), not an article of it
+    return f"{text}-practice" if text in ("index", "readme") else text
 
 
 def unique_slug(db, docs_dir: Path, sid: int, title: str) -> str:
@@ -73,12 +77,12 @@ def practice_file(sub: dict, today: dt.date | None = None) -> str:
         "contributed_by": sub["organisation"], "source_submission": sub["id"], "license": "CC BY 4.0",
     }
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
-    return f"---\n{front}---\n\n# {_heading(sub['title'])}\n\n{render_markdown(sub['body'])}\n"
+    # Title and body go in as HTML, inside one raw block: MkDocs must not run Markdown over them a second
+    # time, or text nh3 left inert ("[x](javascript:…)", "{: onfocus=…}") would become live markup.
+    title = html.escape(re.sub(r"[\r\n]+", " ", sub["title"]))
+    body = render_markdown(sub["body"]).strip()
+    return f'---\n{front}---\n\n<div class="kb-practice" markdown="0">\n<h1>{title}</h1>\n{body}\n</div>\n'
 
-
-def _heading(title: str) -> str:
-    # The title line is Markdown: keep it one line of plain text.
-    return re.sub(r"[\r\n]+", " ", title).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -96,9 +100,16 @@ class Publisher:
         self.rebuild_site = rebuild_site  # callable(); None in tests that only check the index
 
     def approve_and_publish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
-        """Approve (committed first), then publish. A crash in between leaves it approved for recover()."""
+        """Approve (committed first), then publish. If publishing fails (a crash, a locked index, a full
+        disk) the submission stays approved: `publish` retries it, and so do `recover()` and the schedule."""
         queue.transition(db, sid, "approve", manager, version, note)
-        return self.publish(db, sid, manager)
+        try:
+            return self.publish(db, sid, manager)
+        except Exception as exc:  # noqa: BLE001 - approved is committed; say what failed, keep it retryable
+            log.exception("publishing submission %s failed", sid)
+            sub = queue.get(db, sid)
+            sub["publish_error"] = f"approved, but publishing failed ({exc}); it will be retried (or use publish)"
+            return sub
 
     def publish(self, db, sid: int, actor: dict) -> dict:
         """Write the practice's file, index it and rebuild the site, then mark it published."""
@@ -115,35 +126,55 @@ class Publisher:
             return queue.transition(db, sid, "publish", actor)
 
     def unpublish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
-        """Take a published practice off the site and out of search; its history stays."""
+        """Take a published practice off the site and out of search; its history stays.
+
+        The state is committed first; if the process dies before the file is gone, recover() removes it."""
         with _lock:
-            sub = queue.get(db, sid)
             result = queue.transition(db, sid, "unpublish", manager, version, note)
-            path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
-            if path.exists() and _source_of(path) == sid:
-                path.unlink()
-            update_incremental(self.docs_dir, self.data_dir)
+            self._remove(result)
             if self.rebuild_site:
                 self.rebuild_site()
             return result
 
+    def _remove(self, sub: dict) -> bool:
+        path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
+        if sub["slug"] and path.exists() and _source_of(path) == sub["id"]:
+            path.unlink()
+            update_incremental(self.docs_dir, self.data_dir)
+            return True
+        return False
+
     def recover(self, db) -> list[int]:
-        """Finish what a crash interrupted: publish approved submissions; rewrite missing published files."""
+        """Finish what a crash or a failure interrupted: publish approved submissions, rewrite missing files of
+        published ones, remove files of unpublished ones. One that still fails is logged and left for next time."""
         system = {"id": 0, "name": "kb-recover", "role": "manager"}
         done = []
-        for sub in queue.list_submissions(db, system, states=("approved",)):
-            self.publish(db, sub["id"], system)
-            done.append(sub["id"])
-        for sub in queue.list_submissions(db, system, states=("published",)):
-            path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
-            if not path.exists():
-                with _lock:
-                    _write_atomically(path, practice_file(queue.get(db, sub["id"])))
-                    update_incremental(self.docs_dir, self.data_dir)
-                done.append(sub["id"])
+        for state in ("approved", "published", "unpublished"):
+            for sub in queue.list_submissions(db, system, states=(state,)):
+                try:
+                    if state == "approved":
+                        self.publish(db, sub["id"], system)
+                    elif state == "published" and not (self.docs_dir / PRACTICES / f"{sub['slug']}.md").exists():
+                        with _lock:
+                            _write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md",
+                                              practice_file(sub, today=_reviewed_on(sub)))
+                            update_incremental(self.docs_dir, self.data_dir)
+                    elif not (state == "unpublished" and self._remove(sub)):
+                        continue
+                    done.append(sub["id"])
+                except Exception:  # noqa: BLE001 - one bad submission must not stop the service starting
+                    log.exception("could not finish submission %s (%s); will retry", sub["id"], state)
         if done and self.rebuild_site:
             self.rebuild_site()
         return done
+
+
+def _reviewed_on(sub: dict) -> dt.date:
+    """The review date a rewritten file keeps: when it was published, not today (staleness must not reset)."""
+    try:
+        return dt.date.fromisoformat((sub.get("published_at") or "")[:10])
+    except ValueError:
+        return dt.date.today()
 
 
 def practice_path(docs_dir: Path, sub: dict) -> Path:

@@ -77,8 +77,8 @@ def get(db, sid: int, viewer: dict | None = None) -> dict:
     if not rows or (viewer and viewer["role"] != "manager" and rows[0]["author_id"] != viewer["id"]):
         raise NotFound(f"no submission {sid}")
     sub = _decode(rows[0])
-    sub["revisions"] = [_decode(r) for r in db["submission_revisions"].rows_where(
-        "submission_id = ?", [sid], order_by="revision")]
+    sub["revisions"] = [{k: v for k, v in _decode(r).items() if k != "consent"}  # consent is the submission's
+                        for r in db["submission_revisions"].rows_where("submission_id = ?", [sid], order_by="revision")]
     sub["comments"] = list(db["submission_comments"].rows_where("submission_id = ?", [sid], order_by="id"))
     sub["history"] = list(db["submission_events"].rows_where("submission_id = ?", [sid], order_by="id"))
     return sub
@@ -117,6 +117,8 @@ def create(db, author: dict, data: dict, submit: bool = False) -> tuple[dict, bo
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
     for row in db["submissions"].rows_where("author_id = ? AND title = ? AND body = ? AND created_at >= ?",
                                             [author["id"], fields["title"], fields["body"], since]):
+        if submit and row["state"] == "draft":  # saved as a draft, then sent: send that draft
+            return transition(db, row["id"], "submit", author), False
         return get(db, row["id"]), False
     _check_rate(db, author)
     now = now_iso()

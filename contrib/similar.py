@@ -32,8 +32,11 @@ def _text(fields: dict) -> str:
                      fields.get("body", "")[:5000]])
 
 
-def similar(index, db, fields: dict, exclude_id: int | None = None, limit: int = 5) -> list[dict]:
-    """Articles and pending submissions that look like this one, most similar first."""
+def similar(index, db, fields: dict, exclude_id: int | None = None, limit: int = 5,
+            include_pending: bool = True) -> list[dict]:
+    """Articles (and, for reviewers, pending submissions) that look like this one, most similar first.
+
+    Customers get include_pending=False: other customers' unpublished drafts are not theirs to see."""
     mine = _vector(_text(fields))
     found = []
     query = " ".join([fields.get("title", ""), fields.get("summary", "")])[:400].strip()
@@ -49,7 +52,7 @@ def similar(index, db, fields: dict, exclude_id: int | None = None, limit: int =
             found.append({"kind": "article", "slug": hit["slug"], "title": hit["title"], "url": hit["url"],
                           "score": round(score, 3)})
     manager = {"id": 0, "name": "similar", "role": "manager"}
-    for other in queue.list_submissions(db, manager, states=PENDING):
+    for other in queue.list_submissions(db, manager, states=PENDING) if include_pending else []:
         if other["id"] != exclude_id:
             found.append({"kind": "submission", "id": other["id"], "title": other["title"],
                           "score": round(cosine(mine, _vector(_text(other))), 3)})

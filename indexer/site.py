@@ -165,7 +165,7 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
         shutil.rmtree(target, ignore_errors=True)
         raise SiteBuildError(f"site build failed: {exc}") from None
     _switch_site(data_dir, target)
-    manifest = {a.slug: a.content_hash for a in articles}
+    manifest = {a.slug: a.content_hash for a in articles if not is_excluded(a.meta)}  # what the index holds too
     (data_dir / SITE_MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     return {"pages": len(articles), "seconds": time.perf_counter() - started, "path": str(target)}
 

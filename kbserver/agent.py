@@ -3,6 +3,7 @@ helpdesk API (documented as OpenAPI 3 at /api/openapi.json, readable at /api/doc
 
 from __future__ import annotations
 
+import hashlib
 import html
 from urllib.parse import urljoin
 
@@ -37,14 +38,14 @@ def link_formats(article: dict, url: str) -> dict:
 
 
 @bp.get("/agent")
-@require_role("agent", "manager")
+@require_role("agent", "manager", "helpdesk")
 def console():
     """Paste a ticket, get articles with the passage that matches, copy a tracked link."""
     return render_template("agent.html", my_links=links.links_for(get_db(), agent=g.user))
 
 
 @bp.post("/api/agent/suggest")
-@require_role("agent", "manager")
+@require_role("agent", "manager", "helpdesk")
 def api_suggest():
     """POST {subject, body, lang?, phrases?, limit?} → {phrases, results, message}."""
     body = json_object()
@@ -60,7 +61,7 @@ def api_suggest():
 
 
 @bp.post("/api/agent/links")
-@require_role("agent", "manager")
+@require_role("agent", "manager", "helpdesk")
 def api_link():
     """POST {ticket_id, slug, agent?, phrases?} → the tracked link and its paste formats (201)."""
     body = json_object()
@@ -69,7 +70,7 @@ def api_link():
     agent = g.user
     named = body.get("agent")
     if named not in (None, "", g.user["name"]):
-        if g.user["role"] != "manager":
+        if g.user["role"] not in ("manager", "helpdesk"):
             raise Forbidden("agents record links under their own name")
         agent = {"id": 0, "name": text(body.get("agent"), "agent", limit=64), "role": "agent"}
     phrases = body.get("phrases") or []
@@ -81,26 +82,26 @@ def api_link():
 
 
 @bp.get("/api/agent/links")
-@require_role("agent", "manager")
+@require_role("agent", "manager", "helpdesk")
 def api_links():
     """GET ?ticket_id= → links with visit counts (agents: their own)."""
     ticket = request.args.get("ticket_id")
-    return jsonify({"links": links.links_for(get_db(), agent=None if g.user["role"] == "manager" else g.user,
+    return jsonify({"links": links.links_for(get_db(), agent=g.user if g.user["role"] == "agent" else None,
                                              ticket_id=ticket)})
 
 
 @bp.post("/api/agent/visit")
 def api_visit():
     """POST {ref, slug} from the article page: a customer opened a link an agent sent. Public."""
-    from .api import session_id
-
     body = json_object()
-    counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), session_id())
+    # One visit per link per client (address + browser), whatever cookies or headers a replay sends.
+    visitor = hashlib.sha256(f"{request.remote_addr}|{request.user_agent.string}".encode()).hexdigest()[:32]
+    counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), visitor)
     return jsonify({"ok": True, "counted": counted}), 202
 
 
 @bp.post("/api/agent/outcome")
-@require_role("agent", "manager")
+@require_role("agent", "manager", "helpdesk")
 def api_outcome():
     """POST {ref | link_id, outcome: solved|not_helped} → the link (a repeated report changes nothing)."""
     body = json_object()
@@ -109,7 +110,7 @@ def api_outcome():
 
 
 @bp.post("/api/agent/draft")
-@require_role("agent", "manager")
+@require_role("agent", "manager", "helpdesk")
 def api_draft():
     """POST {question, answer, ticket_id?} → a draft article in the review queue (201)."""
     body = json_object()

@@ -322,7 +322,8 @@ def users():
 @users.command("add")
 @setting_options("data", "database_url")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["manager", "agent", "vip"]), help="What the account may do.")
+@click.option("--role", required=True, type=click.Choice(["manager", "agent", "vip", "helpdesk"]),
+              help="manager, agent, vip, or helpdesk (an integration: the agent API for every agent's links).")
 @friendly_errors
 def users_add(name, role, **options):
     """Create an account; prints its generated password and API token (shown once)."""
@@ -430,6 +431,7 @@ def _contrib_action(action: str, submission_id: int, by: str, note: str, options
 for _name, _action, _help, _note in (
         ("request-changes", "request_changes", "Ask the author for changes (--note says what).", True),
         ("approve", "approve", "Approve and publish into docs/practices/ (index and site updated).", False),
+        ("publish", "publish", "Retry publishing an approved submission whose publication failed.", False),
         ("reject", "reject", "Reject (--note gives the reason the author sees).", True),
         ("unpublish", "unpublish", "Take a published practice off the site and out of search.", False)):
 

@@ -10,14 +10,14 @@ from contrib import queue
 from contrib.render import render_markdown
 from contrib.similar import similar
 from contrib.validate import clean_submission
-from indexer.errors import Conflict, InvalidInput, KBError
+from indexer.errors import Forbidden, InvalidInput, KBError
 
 from .auth import require_role
 from .db import get_db
 from .inputs import json_object
 
 bp = Blueprint("contrib", __name__)
-REVIEW_ACTIONS = ("start_review", "request_changes", "approve", "reject", "unpublish")
+REVIEW_ACTIONS = ("start_review", "request_changes", "approve", "publish", "reject", "unpublish")
 
 
 def _publisher():
@@ -50,6 +50,8 @@ def _version() -> int | None:
 def apply_review_action(db, sid: int, action: str, actor: dict, version: int | None, note: str,
                         assignee: str | None = None) -> dict:
     """One place for review actions, shared by the web queue, the API and the CLI."""
+    if actor["role"] != "manager":
+        raise Forbidden("only knowledge managers review submissions")
     if assignee:
         from analytics.accounts import list_users
 
@@ -62,6 +64,8 @@ def apply_review_action(db, sid: int, action: str, actor: dict, version: int | N
         return _publisher().approve_and_publish(db, sid, actor, version, note)
     if action == "unpublish":
         return _publisher().unpublish(db, sid, actor, version, note)
+    if action == "publish":  # retry an approved submission whose publication failed
+        return _publisher().publish(db, sid, actor)
     return queue.transition(db, sid, action, actor, version, note)
 
 
@@ -114,8 +118,10 @@ def detail(sid: int):
 @require_role("vip", "manager")
 def add_comment(sid: int):
     """Reply in a submission's thread."""
-    parent = request.form.get("parent_id")
+    parent = request.form.get("parent_id") or None
     try:
+        if parent is not None and not parent.isdigit():
+            raise InvalidInput("parent_id must be a comment's number")
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
         flash(exc.message, "error")
@@ -175,10 +181,13 @@ def review_action(sid: int, action: str):
     try:
         sub = apply_review_action(get_db(), sid, action, g.user, _version(), request.form.get("note", ""),
                                   request.form.get("assignee") or None)
-        flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准并发布。",
-               "reject": "已拒绝。", "unpublish": "已下线。"}[action]
-              + (f" 文章地址：/practices/{sub['slug']}/" if action == "approve" else ""))
-    except (Conflict, InvalidInput) as exc:
+        if sub.get("publish_error"):
+            flash(f"已批准，但发布失败：{sub['publish_error']}", "error")
+        else:
+            flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准并发布。",
+                   "publish": "已发布。", "reject": "已拒绝。", "unpublish": "已下线。"}[action]
+                  + (f" 文章地址：/practices/{sub['slug']}/" if action in ("approve", "publish") else ""))
+    except KBError as exc:
         flash(f"没有执行：{exc.message}", "error")
     return redirect(url_for("contrib.review_detail", sid=sid))
 
@@ -217,6 +226,8 @@ def api_update(sid: int):
     """PATCH {fields..., version} → the edited draft (or submission with changes requested)."""
     body = json_object()
     version = body.pop("version", None)
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise InvalidInput("version must be a whole number")
     return jsonify(queue.update(get_db(), sid, g.user, body, version))
 
 
@@ -236,7 +247,10 @@ def api_action(sid: int, action: str):
     if action == "submit":
         return jsonify(queue.transition(get_db(), sid, "submit", g.user, version))
     if action == "comments":
-        return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), body.get("parent_id"))), 201
+        parent = body.get("parent_id")
+        if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
+            raise InvalidInput("parent_id must be a comment's number")
+        return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), parent)), 201
     if action not in REVIEW_ACTIONS:
         raise InvalidInput(f"unknown action {action!r}")
     assignee = body.get("assignee")
@@ -261,4 +275,6 @@ def api_similar():
     body = json_object()
     fields = clean_submission({k: body.get(k, "") for k in ("title", "summary", "body", "tags")} | {
         "title": body.get("title") or "untitled"}, final=False)
-    return jsonify({"similar": similar(_index(), get_db(), fields, exclude_id=body.get("id"))})
+    exclude = body.get("id") if isinstance(body.get("id"), int) else None
+    return jsonify({"similar": similar(_index(), get_db(), fields, exclude_id=exclude,
+                                       include_pending=g.user["role"] == "manager")})

@@ -34,6 +34,13 @@ def start_schedule(app, minutes: int) -> threading.Thread | None:
     def loop():
         while not stop.wait(minutes * 60):
             try:
+                from analytics.store import open_db as _open
+
+                db = _open(app.config["KB"]["database_url"])
+                try:
+                    app.extensions["kb_publisher"].recover(db)  # retry publications that failed
+                finally:
+                    db.conn.close()
                 report = analyze_now(app)
                 log.info("scheduled analysis: %d gaps, %d article flags", len(report.gaps), len(report.article_flags))
             except Exception:  # a failed run must not stop the next one

@@ -19,14 +19,17 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
-from indexer.analysis import expand_synonyms, normalize, segment, stopwords
+from indexer.analysis import expand_synonyms, has_cjk, normalize, segment, stopwords
 
-THRESHOLD = 0.85  # average cosine distance under which groups of queries merge
+THRESHOLD = 0.85  # average cosine distance under which groups of queries merge (TF-IDF: Chinese, mixed)
+EMBEDDING_THRESHOLD = 0.6  # the same for English queries described by MiniLM + TF-IDF
+EMBEDDING_WEIGHT, TFIDF_WEIGHT = 1.0, 0.5
+MAX_DIRECT = 10_000  # distinct texts clustered pairwise (memory grows with the square); the rest join the nearest cluster
 MIN_SIZE = 3  # searches (counting repeats) a group needs to be a cluster
 WORD_WEIGHT, CHAR_WEIGHT = 0.65, 0.35
 COVER_THRESHOLD = 0.3  # centroid-to-article similarity above which an article "covers" a cluster
@@ -97,9 +100,15 @@ def _combine(word_matrix, char_matrix):
     return l2_normalize(hstack([word_matrix * WORD_WEIGHT, char_matrix * CHAR_WEIGHT]).tocsr())
 
 
-def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold: float = THRESHOLD,
-                  min_size: int = MIN_SIZE) -> Clustering:
-    """Cluster distinct texts (each with a count); the number of clusters is chosen by the data."""
+def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold: float | None = None,
+                  min_size: int = MIN_SIZE, max_direct: int = MAX_DIRECT) -> Clustering:
+    """Cluster distinct texts (each with a count); the number of clusters is chosen by the data.
+
+    Chinese (and mixed) texts are grouped by their word and character TF-IDF; English texts, when the
+    packaged MiniLM model is installed, by its sentence embedding joined with the same TF-IDF, which
+    understands paraphrases ("card not arrived" ~ "where is my new card"). `threshold` overrides both
+    languages' distance thresholds. Beyond `max_direct` texts, the most frequent are clustered and the
+    rest join the nearest cluster when close enough (pairwise distances grow with the square)."""
     weights = list(weights or [1] * len(texts))
     if not texts:
         return Clustering([], [], [])
@@ -113,20 +122,83 @@ def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold:
         word_matrix = word_vec.fit_transform(texts)
     char_matrix = char_vec.fit_transform(texts)
     matrix = _combine(word_matrix, char_matrix)
-    if len(texts) == 1:
-        groups = [0]
+    groups = [-1] * len(texts)
+    next_group = 0
+    english = [i for i, t in enumerate(texts) if not has_cjk(t)]
+    vectors = _english_vectors([texts[i] for i in english], matrix[english]) if english else None
+    parts = []
+    if vectors is not None:
+        parts.append((english, vectors, threshold or EMBEDDING_THRESHOLD))
+        rest = [i for i in range(len(texts)) if has_cjk(texts[i])]
     else:
-        distances = np.clip(1.0 - (matrix @ matrix.T).toarray(), 0.0, 2.0)
-        model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
-                                        distance_threshold=threshold)
-        groups = model.fit_predict(distances).tolist()
+        rest = list(range(len(texts)))
+    if rest:
+        parts.append((rest, matrix[rest], threshold or THRESHOLD))
+    for members, features, limit in parts:
+        local = _agglomerate(features, [weights[i] for i in members], limit, max_direct)
+        for i, g in zip(members, local, strict=True):
+            groups[i] = g + next_group if g >= 0 else -1
+        next_group += max(local, default=-1) + 1
     size = Counter()
     for group, weight in zip(groups, weights, strict=True):
-        size[group] += weight
-    big = sorted({g for g in groups if size[g] >= min_size}, key=lambda g: (-size[g], g))
+        if group >= 0:
+            size[group] += weight
+    big = sorted({g for g in groups if g >= 0 and size[g] >= min_size}, key=lambda g: (-size[g], g))
     renumber = {g: i for i, g in enumerate(big)}  # cluster 0 is the largest
     labels = [renumber.get(g, -1) for g in groups]
     return Clustering(texts, weights, labels, matrix, word_vec, char_vec)
+
+
+def _english_vectors(texts: list[str], tfidf):
+    """MiniLM embeddings joined with TF-IDF (sparse, L2-normalised), or None without the model."""
+    vectors = _embed(texts)
+    if vectors is None:
+        return None
+    return l2_normalize(hstack([csr_matrix(vectors * EMBEDDING_WEIGHT), tfidf * TFIDF_WEIGHT]).tocsr())
+
+
+_embedding_cache: dict[str, np.ndarray] = {}
+
+
+def _embed(texts: list[str]):
+    from . import embeddings
+
+    missing = [t for t in dict.fromkeys(texts) if t not in _embedding_cache]
+    if missing:
+        found = embeddings.encode(missing)
+        if found is None:
+            return None
+        if len(_embedding_cache) > 100_000:  # scheduled runs re-embed the same queries: keep, but bounded
+            _embedding_cache.clear()
+        _embedding_cache.update(zip(missing, found, strict=True))
+    return np.vstack([_embedding_cache[t] for t in texts])
+
+
+def _agglomerate(features, weights: list[int], threshold: float, max_direct: int) -> list[int]:
+    """Average-linkage groups (not yet filtered by size); large inputs: the most frequent first."""
+    n = features.shape[0]
+    if n == 1:
+        return [0]
+    order = sorted(range(n), key=lambda i: -weights[i])
+    core = sorted(order[:max_direct])
+    sub = features[core]
+    distances = np.clip(1.0 - (sub @ sub.T).toarray(), 0.0, 2.0)
+    model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                    distance_threshold=threshold)
+    core_groups = model.fit_predict(distances) if len(core) > 1 else np.array([0])
+    groups = [-1] * n
+    for i, g in zip(core, core_groups, strict=True):
+        groups[i] = int(g)
+    if n > len(core):  # the long tail joins the nearest cluster centre, if it is within the threshold
+        ids = sorted(set(core_groups.tolist()))
+        centres = l2_normalize(np.vstack([np.asarray(sub[core_groups == g].mean(axis=0)) for g in ids]))
+        others = [i for i in range(n) if groups[i] < 0]
+        sims = np.asarray(features[others] @ centres.T)
+        best = sims.argmax(axis=1)
+        for row, i in enumerate(others):
+            if 1.0 - sims[row, best[row]] <= threshold:
+                groups[i] = ids[best[row]]
+    return groups
 
 
 def dedupe(queries: list[str]) -> tuple[list[str], list[int], dict[str, int]]:

@@ -288,12 +288,13 @@ def analyze(period, click_window, reformulation_window, vote_window, dry_run, as
 
 @cli.command()
 @click.argument("file", type=click.File("rb"))
-@click.option("--threshold", default=None, type=float, help="Average cosine distance under which queries group (default 0.85).")
+@click.option("--threshold", default=None, type=float,
+              help="Average cosine distance under which queries group (default 0.6 English with MiniLM, 0.85 otherwise).")
 @click.option("--min-size", default=None, type=int, help="Lines a group needs to be a cluster (default 3).")
 @friendly_errors
 def cluster(file, threshold, min_size):
     """Cluster queries from FILE (one per line, UTF-8; - for stdin) and print JSON: a cluster id per line."""
-    from analytics.gaps import MIN_SIZE, THRESHOLD, cluster_texts, dedupe, near_identical_key
+    from analytics.gaps import MIN_SIZE, cluster_texts, dedupe, near_identical_key
 
     raw = file.read()
     try:
@@ -305,7 +306,7 @@ def cluster(file, threshold, min_size):
     texts, counts, position = dedupe(present)
     if (threshold is not None and not 0 < threshold <= 2) or (min_size is not None and min_size < 1):
         raise click.ClickException("--threshold must be in (0, 2] and --min-size at least 1")
-    result = cluster_texts(texts, counts, threshold=threshold or THRESHOLD, min_size=min_size or MIN_SIZE)
+    result = cluster_texts(texts, counts, threshold=threshold, min_size=min_size or MIN_SIZE)
     label_of = {i: result.labels[i] for i in range(len(texts))}
     assignments = [label_of[position[near_identical_key(q) or q]] if q else -1 for q in queries]
     clusters = [{"id": c, "label": " / ".join(result.top_terms(c)), "representative": result.representative(c),

@@ -20,9 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn import metrics  # noqa: E402
 
-from analytics.gaps import MIN_SIZE, THRESHOLD, cluster_texts, dedupe, near_identical_key  # noqa: E402
+from analytics.gaps import EMBEDDING_THRESHOLD, MIN_SIZE, THRESHOLD, cluster_texts, dedupe, near_identical_key  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "datasets" / "banking77" / "test.csv"
+TRAIN = DATASET.with_name("train.csv")
 RESULTS = ROOT / "tests" / "bench" / "results" / "cluster_quality.txt"
 
 
@@ -45,11 +46,43 @@ def score(texts: list[str], labels: list[str], threshold: float, min_size: int) 
     }
 
 
+def _rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def scale_run(n: int) -> str:
+    """Cluster n queries (train set; beyond it, sampled with repeats from all 13,083) in this process."""
+    import random
+
+    rows = _rows(TRAIN) if n <= 10_003 else _rows(TRAIN) + _rows(DATASET)
+    rng = random.Random(n)
+    picked = rows[:n] if n <= len(rows) else [rng.choice(rows) for _ in range(n)]
+    started = time.perf_counter()
+    s = score([r["text"] for r in picked], [r["category"] for r in picked], None, 3)
+    return (f"{n:,} queries ({'train set' if n <= 10_003 else 'sampled with repeats'}): {s['clusters']} clusters, "
+            f"{s['unclustered']:.0%} unclustered, NMI {s['nmi_all']:.3f}, ARI {s['ari']:.3f}; "
+            f"{time.perf_counter() - started:.0f}s, peak {peak_mb():.0f} MB")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help=f"override both distance thresholds (default: {EMBEDDING_THRESHOLD} English, {THRESHOLD} Chinese)")
     parser.add_argument("--min-size", type=int, default=MIN_SIZE)
+    parser.add_argument("--scale", action="store_true", help="also time 10,000 and 100,000 queries (slow)")
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.scale_one:
+        print(scale_run(args.scale_one))
+        return 0
     if not DATASET.exists():
         print(f"dataset not found: {DATASET}", file=sys.stderr)
         return 1
@@ -60,10 +93,19 @@ def main(argv=None) -> int:
     line = (f"banking77 test: {s['queries']} queries, {s['intents']} intents → {s['clusters']} clusters, "
             f"{s['unclustered']:.0%} unclustered; clustered: NMI {s['nmi']:.3f}, ARI {s['ari']:.3f}, "
             f"homogeneity {s['homogeneity']:.3f}; all (noise as singletons): NMI {s['nmi_all']:.3f}; "
-            f"{time.perf_counter() - started:.1f}s (threshold {args.threshold}, min size {args.min_size})")
+            f"{time.perf_counter() - started:.1f}s (threshold {args.threshold or 'default'}, min size {args.min_size})")
     print(line)
+    lines = [line]
+    if args.scale:
+        import subprocess
+
+        for n in (10_000, 100_000):  # each in a fresh process, so peak memory is its own
+            out = subprocess.run([sys.executable, __file__, "--scale-one", str(n)], capture_output=True, text=True,
+                                 check=True).stdout.strip()
+            print(out)
+            lines.append(out)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(line + "\n", encoding="utf-8")
+    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 

@@ -45,6 +45,8 @@ def clean_ticket(subject: str, body: str) -> str:
     body = body[: MAX_TICKET_CHARS * 5]
     if "<" in body and ">" in body:
         soup = BeautifulSoup(body, "html.parser")
+        for hidden in soup.find_all(["script", "style", "head", "title"]):
+            hidden.decompose()  # e-mail HTML carries CSS and scripts: not the customer's words
         for block in soup.find_all(["p", "div", "br", "li", "tr", "blockquote"]):
             if block.name == "blockquote":
                 block.decompose()  # quoted reply

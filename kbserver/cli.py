@@ -430,6 +430,7 @@ def _contrib_action(action: str, submission_id: int, by: str, note: str, options
 
 
 for _name, _action, _help, _note in (
+        ("start-review", "start_review", "Assign a submitted practice to the --by manager and start reviewing it.", False),
         ("request-changes", "request_changes", "Ask the author for changes (--note says what).", True),
         ("approve", "approve", "Approve and publish into docs/practices/ (index and site updated).", False),
         ("publish", "publish", "Retry publishing an approved submission whose publication failed.", False),

@@ -40,11 +40,12 @@ def test_right_article_is_in_the_top_3_for_at_least_80_percent_of_realistic_tick
 
 
 def test_tickets_are_cleaned_of_html_quotes_signatures_and_numbers():
-    body = ("<p>您好，</p><p>导入 Excel 报错，订单号 YF-2026-10432，电话 138 1234 5678</p>"
+    body = ("<style>p { color: red }</style><script>var tracking = 1;</script>"
+            "<p>您好，</p><p>导入 Excel 报错，订单号 YF-2026-10432，电话 138 1234 5678</p>"
             "<blockquote>上次的回复：请重启</blockquote>\n--\n张伟 | 项目经理\n> 在 2026-11-03 写道: 旧内容")
     text = clean_ticket("导入失败", body)
     assert "导入 Excel 报错" in text and "<p>" not in text
-    for gone in ("YF-2026-10432", "1234", "张伟", "旧内容", "请重启", "您好"):
+    for gone in ("YF-2026-10432", "1234", "张伟", "旧内容", "请重启", "您好", "color", "tracking"):
         assert gone not in text
 
 
@@ -187,3 +188,19 @@ def test_schemathesis_finds_no_server_errors(tmp_path, docs_dir):
     finally:
         server.stop()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_link_stats_appear_on_the_managers_dashboard(client, tokens, db):
+    import re
+
+    link = client.post("/api/agent/links", headers=tokens["agent1"],
+                       json={"ticket_id": "ZD-9", "slug": "import/csv-encoding"}).get_json()
+    client.post("/api/agent/outcome", headers=tokens["agent1"], json={"ref": link["ref"], "outcome": "not_helped"})
+    password = "pw-" + "y" * 12
+    db["users"].update(accounts.user_for_token(db, tokens["wang"]["Authorization"][7:])["id"],
+                       {"password_hash": accounts._hasher.hash(password)})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"name": "wang", "password": password, "csrf_token": token})
+    html = client.get("/dashboard").get_data(as_text=True)
+    section = html.split('id="links"', 1)[1]
+    assert "import/csv-encoding" in section and re.search(r"<td class=\"score\">1</td>", section)

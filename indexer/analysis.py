@@ -204,8 +204,27 @@ def expand_synonyms(normalized_query: str) -> list[str]:
     """Phrases to add to a query: the other members of every synonym group the query mentions."""
     words = set(_LATIN_WORD.findall(normalized_query))
     extra: list[str] = []
-    for group in synonym_groups():
-        hit = any((w in normalized_query) if has_cjk(w) or " " in w else (w in words) for w in group)
-        if hit:
-            extra.extend(w for w in group if w not in normalized_query)
+    for group in _groups_mentioned(normalized_query, words):
+        extra.extend(w for w in group if w not in normalized_query)
     return extra
+
+
+def _groups_mentioned(text: str, words: set[str]) -> list[tuple[str, ...]]:
+    by_word, substrings = _synonym_lookup()
+    found = {i for w in words for i in by_word.get(w, ())}
+    found |= {g for phrase, g in substrings if phrase in text}
+    return [synonym_groups()[i] for i in sorted(found)]
+
+
+@lru_cache(maxsize=1)
+def _synonym_lookup() -> tuple[dict[str, list[int]], list[tuple[str, int]]]:
+    """Single English words → their groups (a dict lookup); Chinese words and phrases → checked as substrings."""
+    by_word: dict[str, list[int]] = {}
+    substrings = []
+    for i, group in enumerate(synonym_groups()):
+        for w in group:
+            if has_cjk(w) or " " in w:
+                substrings.append((w, i))
+            else:
+                by_word.setdefault(w, []).append(i)
+    return by_word, substrings

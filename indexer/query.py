@@ -111,11 +111,14 @@ def make_snippet(text: str, words: list[tuple[str, bool]], width: int = SNIPPET_
         spans = [m.span() for m in re.finditer("|".join(patterns), text, re.I)]
     start = 0
     if spans:
-        best, best_count = spans[0][0], 0
-        for s, _ in spans:
-            count = sum(1 for s2, _ in spans if s <= s2 < s + width)
-            if count > best_count:
-                best, best_count = s, count
+        # Sliding window over match starts (sorted): the window of `width` characters with the most matches.
+        best, best_count, j = spans[0][0], 0, 0
+        for i, (s, _) in enumerate(spans):
+            j = max(j, i)
+            while j + 1 < len(spans) and spans[j + 1][0] < s + width:
+                j += 1
+            if j - i + 1 > best_count:
+                best, best_count = s, j - i + 1
         start = max(0, best - width // 5)
     end = min(len(text), start + width)
     out, pos = [], start

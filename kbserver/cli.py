@@ -138,7 +138,7 @@ def index(full, **options):
 
 @cli.command()
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
-                 "analyze_every", "secret_key")
+                 "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -256,33 +256,25 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
 
 
 @cli.command()
-@setting_options("docs", "data", "database_url")
-@click.option("--period", default=7, show_default=True, help="Days per period; trends compare the last two periods.")
-@click.option("--click-window", default=300, show_default=True, help="Seconds after a search within which a click counts.")
-@click.option("--reformulation-window", default=120, show_default=True,
-              help="Seconds within which a new search without a click counts as reformulating.")
-@click.option("--vote-window", default=1800, show_default=True,
-              help="Seconds after a click within which a 'not helpful' vote fails the search.")
+@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window")
 @click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
 @friendly_errors
-def analyze(period, click_window, reformulation_window, vote_window, dry_run, as_json, **options):
+def analyze(dry_run, as_json, **options):
     """Find failing searches, content gaps and stale or unhelpful articles; update the manager's queue."""
     from analytics.analyze import analyze as run
-    from analytics.failing import FailingRules
     from analytics.store import open_db
 
-    if period < 1 or min(click_window, reformulation_window, vote_window) < 1:
-        raise click.ClickException("--period and the windows must be positive")
+    from .settings import failing_rules
+
     settings = _settings(**options)
     articles = _articles(settings)
     db = open_db(settings["database_url"])
     steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue"]
     with click.progressbar(length=len(steps), label="analyzing", file=sys.stderr,
                            item_show_func=lambda s: s) as bar:
-        report = run(db, articles, period_days=period, update_queue=not dry_run,
-                     rules=FailingRules(click_window, reformulation_window, vote_window),
-                     progress=lambda name: bar.update(1, name))
+        report = run(db, articles, period_days=settings["period"], update_queue=not dry_run,
+                     rules=failing_rules(settings), progress=lambda name: bar.update(1, name))
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
 
 

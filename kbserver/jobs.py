@@ -20,7 +20,9 @@ def analyze_now(app):
         articles = [a.to_dict() | {"body": a.body} for a in load_articles(settings["docs"])]
         db = open_db(settings["database_url"])
         try:
-            return analyze(db, articles)
+            from .settings import failing_rules
+
+            return analyze(db, articles, period_days=settings["period"], rules=failing_rules(settings))
         finally:
             db.conn.close()
 

@@ -40,6 +40,12 @@ SETTINGS = [
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
     Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into <data>/secret.key."),
+    Setting("period", 7, "KB_PERIOD", "Days per analysis period; trends compare the last two periods.", int),
+    Setting("click_window", 300, "KB_CLICK_WINDOW", "Seconds after a search within which a click counts.", int),
+    Setting("reformulation_window", 120, "KB_REFORMULATION_WINDOW",
+            "Seconds within which a new search without a click counts as reformulating.", int),
+    Setting("vote_window", 1800, "KB_VOTE_WINDOW",
+            "Seconds after a click within which a 'not helpful' vote fails the search.", int),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -81,6 +87,9 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         raise InvalidInput("threads must be at least 1")
     if values["cache_size"] < 0:
         raise InvalidInput("cache_size cannot be negative")
+    for name in ("period", "click_window", "reformulation_window", "vote_window"):
+        if values[name] < 1:
+            raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values
@@ -107,3 +116,10 @@ def remember_docs(settings: dict) -> None:
     data = Path(settings["data"])
     data.mkdir(parents=True, exist_ok=True)
     (data / DATA_INFO).write_text(json.dumps({"docs": str(Path(settings["docs"]).resolve())}), encoding="utf-8")
+
+
+def failing_rules(settings: dict):
+    """The failing-search rules these settings describe (for `kb analyze` and the scheduled run alike)."""
+    from analytics.failing import FailingRules
+
+    return FailingRules(settings["click_window"], settings["reformulation_window"], settings["vote_window"])

@@ -166,3 +166,12 @@ def test_docs_without_a_home_page_get_one(tmp_path):
     build_site(docs, tmp_path / "data")
     home = (site_dir(tmp_path / "data") / "index.html").read_text(encoding="utf-8")
     assert "退款流程" in home and "refunds/" in home
+
+
+def test_analysis_windows_are_settings_with_readable_errors(runner, built, docs_dir):
+    args = ["analyze", "--docs", str(docs_dir), "--data", str(built), "--dry-run"]
+    assert runner.invoke(cli, [*args, "--click-window", "600"]).exit_code == 0
+    bad = runner.invoke(cli, [*args, "--click-window", "0"])
+    assert bad.exit_code == 1 and "click_window" in bad.output
+    bad = runner.invoke(cli, args, env={"KB_PERIOD": "a week"})
+    assert bad.exit_code == 1 and "KB_PERIOD" in bad.output and "Traceback" not in bad.output

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import flags as flag_queue
+from .events import iso
 from .failing import FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
 from .links import unhelpful_links
@@ -76,10 +77,6 @@ class AnalysisReport:
         return "\n".join(lines)
 
 
-def _iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_days: int = 7,
             rules: FailingRules = FailingRules(), staleness: StalenessRules = StalenessRules(),
             update_queue: bool = True, progress=None, seed: int = 0) -> AnalysisReport:
@@ -87,7 +84,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     step = progress or (lambda name: None)
     now = now or dt.datetime.now(dt.timezone.utc)
     end, mid, start = now, now - dt.timedelta(days=period_days), now - dt.timedelta(days=2 * period_days)
-    report = AnalysisReport(_iso(start), _iso(mid), _iso(end))
+    report = AnalysisReport(iso(start), iso(mid), iso(end))
     by_slug = {a["slug"]: a for a in articles}
 
     step("failing searches")
@@ -130,7 +127,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
 
     if update_queue:
         step("queue")
-        report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report)), now=_iso(now))
+        report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report)), now=iso(now))
     return report
 
 

@@ -49,9 +49,14 @@ def add_session_indexes(db) -> None:
 MIGRATIONS = [create_event_tables, add_session_indexes]
 
 
+def iso(when: dt.datetime) -> str:
+    """A moment in the format of every ts column: UTC, milliseconds, "Z" (so text order is time order)."""
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    """UTC timestamp with milliseconds, the format of every ts column."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, as iso() writes it."""
+    return iso(dt.datetime.now(dt.timezone.utc))
 
 
 def new_query_id() -> str:

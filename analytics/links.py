@@ -23,6 +23,8 @@ import threading
 
 from indexer.errors import Forbidden, InvalidInput, NotFound
 
+from .events import now_iso
+
 HALF_LIFE_DAYS = 30
 MAX_BOOST = 0.3  # the most the links can add: ×1.3
 OUTCOMES = ("solved", "not_helped")
@@ -44,10 +46,6 @@ def one_link_per_ticket_article_agent(db) -> None:
 
 
 MIGRATIONS = [create_link_tables, one_link_per_ticket_article_agent]
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _ticket_id(value) -> str:

@@ -19,7 +19,7 @@ import secrets
 
 from indexer.errors import InvalidInput
 
-from .events import insert_events
+from .events import insert_events, iso
 
 GAP_TOPICS = {
     "offline": ["离线能用吗", "没网的时候能编辑吗", "断网了数据会丢吗", "离线模式", "offline mode", "work offline",
@@ -65,21 +65,17 @@ class _Traffic:
         except InvalidInput:  # an unusable query (empty after typos) finds nothing, as it would live
             slugs, total, took, normalized = [], 0, 0.0, query.strip().lower()
         query_id = secrets.token_hex(8)
-        self.searches.append({"query_id": query_id, "ts": _iso(when), "session": session, "query": query,
+        self.searches.append({"query_id": query_id, "ts": iso(when), "session": session, "query": query,
                               "normalized": normalized, "results": total, "top_slugs": _json(slugs),
                               "took_ms": took, "module": "", "tag": "", "page": 1, "source": "simulated"})
         return query_id, slugs
 
     def click(self, session, when, query_id, slug, position):
-        self.clicks.append({"ts": _iso(when), "query_id": query_id, "slug": slug, "position": position,
+        self.clicks.append({"ts": iso(when), "query_id": query_id, "slug": slug, "position": position,
                             "session": session})
 
     def vote(self, session, when, slug, helpful):
-        self.votes.append({"ts": _iso(when), "slug": slug, "helpful": int(helpful), "comment": "", "session": session})
-
-
-def _iso(when: dt.datetime) -> str:
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.votes.append({"ts": iso(when), "slug": slug, "helpful": int(helpful), "comment": "", "session": session})
 
 
 def _json(items) -> str:
@@ -135,7 +131,7 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
     overdue = sorted(a["slug"] for a in articles if a.get("reviewed") and a.get("review_every")
                      and dt.date.fromisoformat(a["reviewed"]) + dt.timedelta(days=a["review_every"]) < today)
     return {
-        "start": _iso(start), "end": _iso(end),
+        "start": iso(start), "end": iso(end),
         "events": {"searches": len(traffic.searches), "clicks": len(traffic.clicks), "votes": len(traffic.votes)},
         "gap_topics": {k: v for k, v in GAP_TOPICS.items()},
         "surge": {"queries": SURGE_TOPIC, "article": surge_article},

@@ -26,7 +26,6 @@ import yaml
 from pypinyin import lazy_pinyin
 
 from indexer.build import update_incremental
-from indexer.errors import NotFound
 
 from . import queue
 from .render import render_markdown
@@ -175,10 +174,3 @@ def _reviewed_on(sub: dict) -> dt.date:
         return dt.date.fromisoformat((sub.get("published_at") or "")[:10])
     except ValueError:
         return dt.date.today()
-
-
-def practice_path(docs_dir: Path, sub: dict) -> Path:
-    """Where a submission's article lives (or would live)."""
-    if not sub.get("slug"):
-        raise NotFound("this submission has not been published")
-    return Path(docs_dir) / PRACTICES / f"{sub['slug']}.md"

@@ -77,6 +77,11 @@ def current_index_dir(data_dir: Path) -> Path:
     pointer = read_pointer(data_dir)
     if not pointer:
         raise IndexMissing(f"no search index in {data_dir}: run `kb build` (or `kb index`) first")
+    return index_dir_for(data_dir, pointer)
+
+
+def index_dir_for(data_dir: Path, pointer: dict) -> Path:
+    """The directory a pointer names; IndexMissing if it is gone."""
     path = Path(data_dir) / INDEXES / pointer["dir"]
     if not path.is_dir():
         raise IndexMissing(f"index directory {path} is missing: run `kb index --full` to rebuild it")

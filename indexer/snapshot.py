@@ -14,7 +14,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from .analysis import has_cjk, mixed_analyzer, synonym_vocabulary
-from .build import INDEXES, read_pointer
+from .build import index_dir_for, read_pointer
 from .errors import IndexMissing
 from .ranking import Ranker
 from .spelling import Speller
@@ -24,9 +24,7 @@ class Snapshot:
     """Reader, ranker and spellers of one index version; safe to share between threads."""
 
     def __init__(self, data_dir: Path, pointer: dict):
-        path = Path(data_dir) / INDEXES / pointer["dir"]
-        if not path.is_dir():
-            raise IndexMissing(f"index directory {path} is missing: run `kb index --full` to rebuild it")
+        path = index_dir_for(data_dir, pointer)
         self.version = pointer["version"]
         self._ix = whoosh_index.open_dir(str(path))
         self._searcher = self._ix.searcher()

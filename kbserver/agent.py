@@ -16,7 +16,7 @@ from indexer.errors import Forbidden, InvalidInput
 
 from .auth import require_role
 from .db import get_db
-from .inputs import json_object, text
+from .inputs import is_whole_number, json_object, text
 from .openapi import SPEC
 
 bp = Blueprint("agent", __name__)
@@ -51,7 +51,7 @@ def api_suggest():
     body = json_object()
     phrases = body.get("phrases")
     limit = body.get("limit", 5)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 20:
+    if not is_whole_number(limit) or not 1 <= limit <= 20:
         raise InvalidInput("limit must be a whole number from 1 to 20")
     if body.get("lang") not in (None, "", "zh", "en"):
         raise InvalidInput("lang must be zh or en (it is detected when left out)")

@@ -13,7 +13,7 @@ from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
 
 from .db import get_db
-from .inputs import json_object, text
+from .inputs import is_whole_number, json_object, text
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -121,7 +121,7 @@ def click():
     if not is_query_id(query_id):
         raise InvalidInput("query_id must be the query_id returned by /api/search")
     position = body.get("position")
-    if not isinstance(position, int) or isinstance(position, bool) or not 1 <= position <= 10000:
+    if not is_whole_number(position) or not 1 <= position <= 10000:
         raise InvalidInput("position must be the result's 1-based position, a whole number")
     slug = _slug(body)
     _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id())

@@ -14,7 +14,7 @@ from indexer.errors import Forbidden, InvalidInput, KBError
 
 from .auth import require_role
 from .db import get_db
-from .inputs import json_object
+from .inputs import is_whole_number, json_object
 
 bp = Blueprint("contrib", __name__)
 REVIEW_ACTIONS = ("start_review", "request_changes", "approve", "publish", "reject", "unpublish")
@@ -226,7 +226,7 @@ def api_update(sid: int):
     """PATCH {fields..., version} → the edited draft (or submission with changes requested)."""
     body = json_object()
     version = body.pop("version", None)
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+    if version is not None and not is_whole_number(version):
         raise InvalidInput("version must be a whole number")
     return jsonify(queue.update(get_db(), sid, g.user, body, version))
 
@@ -242,13 +242,13 @@ def api_action(sid: int, action: str):
     if not isinstance(note, str):
         raise InvalidInput("note must be text")
     version = body.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+    if version is not None and not is_whole_number(version):
         raise InvalidInput("version must be a whole number")
     if action == "submit":
         return jsonify(queue.transition(get_db(), sid, "submit", g.user, version))
     if action == "comments":
         parent = body.get("parent_id")
-        if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
+        if parent is not None and not is_whole_number(parent):
             raise InvalidInput("parent_id must be a comment's number")
         return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), parent)), 201
     if action not in REVIEW_ACTIONS:

@@ -14,6 +14,7 @@ from indexer.errors import Conflict, InvalidInput
 from .auth import require_role
 from .charts import line_chart
 from .db import get_db
+from .inputs import is_whole_number
 
 bp = Blueprint("dashboard", __name__)
 ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "reopen": "open"}
@@ -116,7 +117,7 @@ def api_flag_transition(flag_id: int):
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     version = body.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not is_whole_number(version):
         raise InvalidInput("version must be the flag's current version (a whole number), so no update is lost")
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > 2000:

@@ -33,3 +33,8 @@ def text(value, name: str, required: bool = True, limit: int = 1_000_000) -> str
     if len(value) > limit:
         raise InvalidInput(f"{name} is too long (at most {limit} characters)")
     return value
+
+
+def is_whole_number(value) -> bool:
+    """True for a JSON integer (JSON's true/false are Python ints too, and are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)

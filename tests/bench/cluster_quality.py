@@ -51,16 +51,11 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def scale_run(n: int) -> str:
     """Cluster n queries (train set; beyond it, sampled with repeats from all 13,083) in this process."""
     import random
+
+    from analyze_scale import peak_mb  # the same VmHWM reading as the analysis benchmark
 
     rows = _rows(TRAIN) if n <= 10_003 else _rows(TRAIN) + _rows(DATASET)
     rng = random.Random(n)

@@ -109,7 +109,7 @@ def set_outcome(db, actor: dict, outcome: str, ref: str | None = None, link_id: 
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
     if ref is not None:
         link = link_by_ref(db, ref)
-    elif isinstance(link_id, int) and not isinstance(link_id, bool):
+    elif isinstance(link_id, int) and not isinstance(link_id, bool) and 0 < link_id < 2**63:
         rows = list(db["agent_links"].rows_where("id = ?", [link_id]))
         if not rows:
             raise NotFound(f"no link {link_id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from analytics.events import EventLog
 from indexer.query import open_index
@@ -13,10 +14,20 @@ from . import auth, db, errors
 from .settings import load_settings
 
 
+class BoundedInt(IntegerConverter):
+    """Werkzeug's int converter, limited to what SQLite can store."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the Flask app; config takes the setting names of kbserver.settings (docs, data, ...)."""
     settings = load_settings(config)
     app = Flask(__name__)
+    # <int:…> ids go to SQLite, which stores 64-bit integers: a longer number is simply not found (404).
+    app.url_map.converters["int"] = BoundedInt
     app.config["KB"] = settings
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # a 1 MB ticket body fits; larger requests get 413

@@ -35,6 +35,9 @@ def text(value, name: str, required: bool = True, limit: int = 1_000_000) -> str
     return value
 
 
+SQLITE_MAX = 2**63 - 1
+
+
 def is_whole_number(value) -> bool:
-    """True for a JSON integer (JSON's true/false are Python ints too, and are not numbers here)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """True for a JSON integer SQLite can store (JSON's true/false are Python ints too: not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -SQLITE_MAX <= value <= SQLITE_MAX

@@ -204,3 +204,21 @@ def test_link_stats_appear_on_the_managers_dashboard(client, tokens, db):
     html = client.get("/dashboard").get_data(as_text=True)
     section = html.split('id="links"', 1)[1]
     assert "import/csv-encoding" in section and re.search(r"<td class=\"score\">1</td>", section)
+
+
+@pytest.mark.parametrize("payload", [{"link_id": 81215333842743017472, "outcome": "not_helped"},
+                                     {"link_id": -1, "outcome": "solved"}])
+def test_outcome_with_an_impossible_link_id_is_a_clear_error(client, tokens, payload):
+    # found by schemathesis: an integer too large for SQLite used to give a 500
+    r = client.post("/api/agent/outcome", headers=tokens["agent1"], json=payload)
+    assert r.status_code == 400 and r.get_json()["error"]["message"]
+
+
+def test_versions_too_large_for_sqlite_are_a_clear_error(client, tokens):
+    r = client.post("/api/flags/1", headers=tokens["wang"], json={"state": "resolved", "version": 2**70})
+    assert r.status_code == 400
+
+
+def test_ids_too_large_for_sqlite_in_urls_are_not_found(client, tokens):
+    for path in ("/api/flags/99999999999999999999999", "/api/contrib/submissions/99999999999999999999999"):
+        assert client.get(path, headers=tokens["wang"]).status_code == 404

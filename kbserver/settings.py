@@ -46,6 +46,8 @@ SETTINGS = [
             "Seconds within which a new search without a click counts as reformulating.", int),
     Setting("vote_window", 1800, "KB_VOTE_WINDOW",
             "Seconds after a click within which a 'not helpful' vote fails the search.", int),
+    Setting("semantic_model", "use", "KB_SEMANTIC_MODEL",
+            "Sentence-embedding model of the semantic search stage: use (multilingual, offline) or off (keywords only)."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -90,6 +92,11 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     for name in ("period", "click_window", "reformulation_window", "vote_window"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    from indexer.semantic import MODELS
+
+    if values["semantic_model"] not in MODELS:
+        raise InvalidInput(f"semantic_model ({BY_NAME['semantic_model'].env}) must be one of {', '.join(MODELS)}, "
+                           f"got {values['semantic_model']!r}")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

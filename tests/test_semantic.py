@@ -19,7 +19,8 @@ from indexer.vectors import VectorStore
 
 def test_passages_cover_the_whole_body_with_headings_and_anchors():
     sections = "\n\n".join(f"## 第{i}步\n\n" + ("这一步说明如何配置审批流。" * 30) for i in range(1, 6))
-    article = parse_article(f"---\ntitle: 配置审批流\nsummary: 从零开始配置。\n---\n# 配置审批流\n\n开头一段。\n\n{sections}\n", "a/b.md")
+    source = f"---\ntitle: 配置审批流\nsummary: 从零开始配置。\n---\n# 配置审批流\n\n开头一段。\n\n{sections}\n"
+    article = parse_article(source, "a/b.md")
     passages = split_passages(article)
     assert len(passages) >= 5
     assert all(len(p.text) <= MAX_CHARS for p in passages)
@@ -110,7 +111,8 @@ def test_the_filler_embeds_new_versions_in_the_background_while_search_answers(d
         assert after["results"][0]["slug"] == "import/excel-import"
         assert "meaning" in after["results"][0]["matched"]
         # a new article appears: the filler picks up the new index version by itself
-        (docs_dir / "new-article.md").write_text("---\ntitle: 离线使用\n---\n# 离线使用\n\n没有网络时如何继续工作。\n", encoding="utf-8")
+        new = "---\ntitle: 离线使用\n---\n# 离线使用\n\n没有网络时如何继续工作。\n"
+        (docs_dir / "new-article.md").write_text(new, encoding="utf-8")
         update_incremental(docs_dir, built)
         deadline = time.time() + 60
         while time.time() < deadline and not index.semantic_status().get("complete"):

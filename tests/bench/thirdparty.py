@@ -19,7 +19,6 @@ import contextlib
 import importlib
 import io
 import json
-import os
 import sys
 import tempfile
 import time
@@ -81,6 +80,16 @@ def baseline_runs(name: str, baseline) -> dict[str, dict[str, list[str]]]:
                     obj = json.loads(line)
                     runs[kind][obj.get("q", obj.get("id"))] = obj["ranked"]
     return runs
+
+
+def without_project_vocabulary() -> None:
+    """Run kb as if indexer/data had no project dictionary and no synonym list (stop words stay)."""
+    import indexer.analysis as analysis
+
+    empty = Path(tempfile.mkdtemp()) / "userdict.txt"
+    empty.write_text("", encoding="utf-8")
+    analysis.USER_DICT = empty
+    analysis.synonym_groups = lambda: []
 
 
 def fmt(cell: dict | None) -> str:
@@ -146,7 +155,7 @@ def main(argv=None) -> int:
         print(f"error: the relevance dev set is not at {dev_set_dir()}: set KB_DEV_SET", file=sys.stderr)
         return 2
     if args.no_project_vocabulary:
-        os.environ["KB_NO_PROJECT_VOCABULARY"] = "1"
+        without_project_vocabulary()
     report = run(args.corpus or CORPORA, args.show_misses, args.semantic_model, Path(args.work))
     lines = table(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -82,6 +82,20 @@ def test_publish_before_approval_is_refused_and_nothing_goes_live(client, app, d
     assert snapshot(db, sub["id"]) == before
     assert practice_files(docs_dir) == []
     assert app.extensions["kb_index"].search("跨部门审批 看板")["total"] == 0
+    if state in ("submitted", "in_review", "changes_requested"):  # the review goes on as if nothing happened
+        r = client.post(f"/api/contrib/submissions/{sub['id']}/reject", headers=people["wang_h"], json={"note": "重复"})
+        assert r.status_code == 200 and r.get_json()["state"] == "rejected"
+
+
+def test_kb_contrib_publish_refuses_an_unapproved_submission_in_one_line(runner, db, people, docs_dir, built):
+    from kbserver.cli import cli
+
+    sub = submission_in(db, people, "submitted")
+    r = runner.invoke(cli, ["contrib", "publish", str(sub["id"]), "--by", "wang", "--docs", str(docs_dir),
+                            "--data", str(built)])
+    assert r.exit_code == 1 and "only an approved submission can be published" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert practice_files(docs_dir) == [] and queue.get(db, sub["id"])["state"] == "submitted"
 
 
 def test_the_review_form_cannot_publish_a_submitted_practice(client, db, people, docs_dir, app):

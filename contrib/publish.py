@@ -160,7 +160,11 @@ class Publisher:
         approved nor published, publish approved submissions, rewrite missing files of published ones.
         Returns the submissions acted on; one that still fails is logged and left for next time."""
         system = {"id": 0, "name": "kb-recover", "role": "manager"}
-        done = self._remove_unapproved_files(db)
+        try:
+            done = self._remove_unapproved_files(db)
+        except Exception:  # noqa: BLE001 - the service must still start; the next run tries again
+            log.exception("could not take down practice files of unapproved submissions; will retry")
+            done = []
         for state in ("approved", "published"):
             for sub in queue.list_submissions(db, system, states=(state,)):
                 try:

@@ -25,8 +25,8 @@ from indexer.vectors import VectorStore
 pytestmark = pytest.mark.slow
 
 # nDCG@10 floors per corpus (queries), and how far ahead of BM25+jieba kb must stay.
-NDCG_FLOORS = {"nocobase-zh": 0.74, "plane-en": 0.82, "nocobase-xl": 0.55}
-AHEAD_OF_BASELINE = 0.03
+NDCG_FLOORS = {"nocobase-zh": 0.75, "plane-en": 0.84, "nocobase-xl": 0.58}
+AHEAD_OF_BASELINE = 0.05
 CROSSLINGUAL_MRR_FLOOR = 0.5
 
 

@@ -104,7 +104,13 @@ def suggest(index, subject: str, body: str, phrases: list[str] | None = None, li
             raise InvalidInput("phrases must be a list of words")
         phrases = [p.strip() for p in phrases if p.strip()][:20]
     if not phrases:
-        return {"phrases": [], "results": [],
-                "message": "no key phrases found in this ticket (only greetings or unknown words?): type a few words"}
+        # No word of the ticket occurs in any article (another language, or only greetings): the
+        # semantic stage may still understand the text itself.
+        text = " ".join(f"{subject or ''} {cleaned}".split())[:500]
+        found = index.search(text, limit=limit)["results"] if text else []
+        found = [r for r in found if "meaning" in r.get("matched", [])]
+        return {"phrases": [], "results": found,
+                "message": "" if found else
+                "no key phrases found in this ticket (only greetings or unknown words?): type a few words"}
     result = index.search(" ".join(phrases)[:500], limit=limit)
     return {"phrases": phrases, "results": result["results"], "message": ""}

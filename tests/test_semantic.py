@@ -120,3 +120,13 @@ def test_the_filler_embeds_new_versions_in_the_background_while_search_answers(d
         assert index.semantic_status()["complete"]
     finally:
         filler.stop()
+
+
+def test_a_ticket_whose_words_no_article_uses_is_still_understood_by_meaning(embedded):
+    from analytics.tickets import suggest
+
+    index = open_index(embedded, cache_size=0)
+    found = suggest(index, "Kennwort vergessen", "Hallo, ich habe mein Kennwort vergessen. Wie setze ich es zurück? Danke")
+    assert found["phrases"] == []  # not one of these (German) words occurs in the fixture articles
+    assert found["results"] and found["results"][0]["slug"] == "account/reset-password"
+    assert found["message"] == ""

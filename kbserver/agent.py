@@ -3,7 +3,6 @@ helpdesk API (documented as OpenAPI 3 at /api/openapi.json, readable at /api/doc
 
 from __future__ import annotations
 
-import hashlib
 import html
 from urllib.parse import urljoin
 
@@ -94,8 +93,8 @@ def api_links():
 def api_visit():
     """POST {ref, slug} from the article page: a customer opened a link an agent sent. Public."""
     body = json_object()
-    # One visit per link per client (address + browser), whatever cookies or headers a replay sends.
-    visitor = hashlib.sha256(f"{request.remote_addr}|{request.user_agent.string}".encode()).hexdigest()[:32]
+    # One visit per link per client address: a browser id, cookie or header is the sender's to vary.
+    visitor = links.visitor_key(request.remote_addr, current_app.secret_key)
     counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), visitor)
     return jsonify({"ok": True, "counted": counted}), 202
 

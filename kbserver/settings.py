@@ -46,6 +46,8 @@ SETTINGS = [
             "Seconds within which a new search without a click counts as reformulating.", int),
     Setting("vote_window", 1800, "KB_VOTE_WINDOW",
             "Seconds after a click within which a 'not helpful' vote fails the search.", int),
+    Setting("secure_cookies", False, "KB_SECURE_COOKIES",
+            "Mark the session cookies Secure (sent over HTTPS only); turn on when kb is served over HTTPS.", bool),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -95,7 +97,15 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     return values
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(setting: Setting, value):
+    if setting.type is bool and not isinstance(value, bool):
+        word = str(value).strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise InvalidInput(f"{setting.name} ({setting.env}) must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+        return word in _TRUE
     if setting.type is int and not isinstance(value, int):
         try:
             return int(str(value).strip())

@@ -47,6 +47,9 @@ def _query(name: str, schema: dict, required: bool = False) -> dict:
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
+# Examples let the fuzzer reach past "not found" into each operation's own checks.
+_SLUG = {"type": "string", "example": "import/excel-import"}
+_TICKET = {"type": "string", "example": "ZD-1"}
 _WORDS = {"type": "array", "items": _STR}
 _VERSION = {"type": "integer", "description": "the version you last saw (optimistic check: 409 if it changed since)"}
 _AUTH = [{"bearer": []}]
@@ -87,17 +90,19 @@ def _operations() -> dict:
                 "did_you_mean": {"type": "string", "nullable": True}})), **_errors("400")}}},
         "api.article": {"get": {
             "summary": "One article",
+            "path": {"slug": _SLUG},
             "responses": {"200": _ok("The article", _object({
                 "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "tags": _WORDS,
                 "module": _STR, "reviewed": {"type": "string", "nullable": True}, "text": _STR})), **_errors("404")}}},
         "api.click": {"post": {
             "summary": "A click on a search result",
-            "requestBody": _json_body(_object({"query_id": _STR, "slug": _STR, "position": _INT},
+            "requestBody": _json_body(_object({"query_id": {"type": "string", "example": "0123456789abcdef"}, "slug": _SLUG,
+                                               "position": {"type": "integer", "example": 1}},
                                               ("query_id", "slug", "position"))),
             "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
         "api.feedback": {"post": {
             "summary": "Was this article helpful?",
-            "requestBody": _json_body(_object({"slug": _STR, "helpful": {"type": "boolean"},
+            "requestBody": _json_body(_object({"slug": _SLUG, "helpful": {"type": "boolean"},
                                                "comment": {"type": "string", "maxLength": 2000}}, ("slug", "helpful"))),
             "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
         "api.health": {"get": {
@@ -122,24 +127,24 @@ def _operations() -> dict:
         "agent.api_link": {"post": {
             "summary": "Record an article sent on a ticket; returns a tracked link (?ref=) in paste formats",
             "security": _AUTH,
-            "requestBody": _json_body(_object({"ticket_id": _STR, "slug": _STR, "agent": _STR, "phrases": _WORDS},
+            "requestBody": _json_body(_object({"ticket_id": _TICKET, "slug": _SLUG, "agent": _STR, "phrases": _WORDS},
                                               ("ticket_id", "slug"))),
             "responses": {"201": _ok("The link", {"$ref": "#/components/schemas/Link"}),
                           **_errors("400", "401", "403", "404")}}},
         "agent.api_links": {"get": {
             "summary": "Links (agents: their own), optionally for one ticket",
             "security": _AUTH,
-            "parameters": [_query("ticket_id", _STR)],
+            "parameters": [_query("ticket_id", _TICKET)],
             "responses": {"200": _ok("Links", _object({"links": {"type": "array", "items": {
                 "$ref": "#/components/schemas/Link"}}})), **_errors("401", "403")}}},
         "agent.api_visit": {"post": {
             "summary": "A customer opened an article through a tracked link (sent by the article page)",
-            "requestBody": _json_body(_object({"ref": _STR, "slug": _STR}, ("ref", "slug"))),
+            "requestBody": _json_body(_object({"ref": _STR, "slug": _SLUG}, ("ref", "slug"))),
             "responses": {"202": _ok("Counted once per link and client address"), **_errors("400", "404")}}},
         "agent.api_outcome": {"post": {
             "summary": "The ticket was solved by the article, or it did not help",
             "security": _AUTH,
-            "requestBody": _json_body(_object({"ref": _STR, "link_id": _INT,
+            "requestBody": _json_body(_object({"ref": _STR, "link_id": {"type": "integer", "example": 1},
                                                "outcome": {"type": "string", "enum": ["solved", "not_helped"]}},
                                               ("outcome",))),
             "responses": {"200": _ok("The link", {"$ref": "#/components/schemas/Link"}),
@@ -147,7 +152,9 @@ def _operations() -> dict:
         "agent.api_draft": {"post": {
             "summary": "Turn a ticket answered by hand into a draft article in the review queue",
             "security": _AUTH,
-            "requestBody": _json_body(_object({"question": _STR, "answer": _STR, "ticket_id": _STR},
+            "requestBody": _json_body(_object({"question": {"type": "string", "example": "怎么归档项目？"},
+                                               "answer": {"type": "string", "example": "在项目设置里点击归档。"},
+                                               "ticket_id": _TICKET},
                                               ("question", "answer"))),
             "responses": {"201": _ok("The submission", {"$ref": "#/components/schemas/Submission"}),
                           **_errors("400", "401", "403", "429")}}},
@@ -224,7 +231,8 @@ def _operations() -> dict:
 
 
 _RULE_ARG = re.compile(r"<(?:(?P<converter>[a-zA-Z_]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
-_CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, "path": _STR, "default": _STR,
+_CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 1}, "path": _STR,
+                      "default": _STR,
                       "string": _STR}
 _METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -62,7 +62,8 @@ def _send(root: Path, path: str, status: int = 200):
     if path.endswith(".html"):
         g.csp_script_hashes = script_hashes(root / path)
     response = send_from_directory(root, path, max_age=0 if path.endswith(".html") else 3600)
-    response.status_code = status
+    if status != 200:  # not for a 304 answer to a conditional request
+        response.status_code = status
     return response
 
 

@@ -97,6 +97,12 @@ def test_nul_bytes_and_overlong_site_paths_are_404(client, fake_site, path):
     assert client.get("/import/excel-import/").status_code == 200
 
 
+def test_site_pages_still_answer_conditional_requests(client, fake_site):
+    first = client.get("/import/excel-import/")
+    again = client.get("/import/excel-import/", headers={"If-None-Match": first.headers["ETag"]})
+    assert first.status_code == 200 and again.status_code == 304 and "Content-Security-Policy" in again.headers
+
+
 @pytest.mark.parametrize("path", ["/api/articles/a%00b", "/api/articles/" + "x" * 8000])
 def test_nul_bytes_and_overlong_slugs_in_the_api_are_404(client, path):
     r = client.get(path)

@@ -2,6 +2,7 @@
 
 import functools
 import http.server
+import re
 import sqlite3
 import threading
 import time
@@ -189,7 +190,8 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     vip.fill("#module", "approvals")
     vip.fill("#organisation", "Globex 集团")
     vip.fill("#body", "## 做法\n\n按部门建泳道 <img src=x onerror=alert('xss')>\n\n<script>alert('xss')</script>")
-    vip.wait_for_function("document.getElementById('preview').innerText.includes('按部门建泳道')")
+    # (not wait_for_function: Playwright evaluates its string with eval, which the site's CSP refuses)
+    playwright_api.expect(vip.locator("#preview")).to_contain_text("按部门建泳道", timeout=15_000)
     assert vip.locator("#preview img[onerror]").count() == 0
     vip.check("#consent")
     vip.click("button[value=submit]")
@@ -251,7 +253,7 @@ def test_agent_pastes_a_ticket_copies_a_markdown_link_and_the_customer_visit_cou
     first = agent.locator("#suggestions li").first
     assert "导入" in first.inner_text() and first.locator("mark").count() >= 1
     first.locator("button[data-format=markdown]").click()
-    agent.wait_for_function("document.getElementById('copied').value.startsWith('[')")
+    playwright_api.expect(agent.locator("#copied")).to_have_value(re.compile(r"^\["), timeout=15_000)
     copied = agent.input_value("#copied")
     assert copied.startswith("[") and "?ref=" in copied
     assert agent.evaluate("navigator.clipboard.readText()") == copied

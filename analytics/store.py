@@ -56,7 +56,7 @@ def _all_migrations():
 
 
 def make_private_dir(path: Path) -> None:
-    """Create folder path (and missing parents) if needed; one kb creates is readable by its owner only (0700)."""
+    """Create folder path (and missing parents) if it does not exist, readable by its owner only (0700)."""
     path = Path(path)
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True, mode=0o700)

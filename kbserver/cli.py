@@ -23,8 +23,9 @@ def setting_options(*names):
             s = BY_NAME[name]
             # Values stay strings here: load_settings validates them and names the variable in errors.
             kind = {"is_flag": True, "flag_value": "1"} if s.type is bool else {"type": str}
+            default = ("on" if s.default else "off") if s.type is bool else (s.default or "see help")
             fn = click.option(s.flag, name, envvar=s.env, default=None, **kind,
-                              help=f"{s.help} [env {s.env}; default {s.default or 'see help'}]")(fn)
+                              help=f"{s.help} [env {s.env}; default {default}]")(fn)
         return fn
 
     return decorate

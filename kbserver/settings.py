@@ -39,7 +39,8 @@ SETTINGS = [
     Setting("mkdocs_config", "", "KB_MKDOCS_CONFIG", "MkDocs config for the site; default: kb's own mkdocs.yml."),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
-    Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into <data>/secret.key."),
+    Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
+            "<data>/secret.key. Prefer the variable: a flag is visible to every local user in `ps`."),
     Setting("period", 7, "KB_PERIOD", "Days per analysis period; trends compare the last two periods.", int),
     Setting("click_window", 300, "KB_CLICK_WINDOW", "Seconds after a search within which a click counts.", int),
     Setting("reformulation_window", 120, "KB_REFORMULATION_WINDOW",

@@ -2,9 +2,10 @@
 links teach search. Sole owner of the agent_links and link_visits tables.
 
 A copied link carries ``?ref=<token>``: an unguessable token that stands for (ticket, agent,
-article) without showing either in the URL. Visits through it are counted once per visitor session;
-a forged token is refused; outcomes ("solved by this article" / "did not help") are set once and
-can be corrected, never double-counted.
+article) without showing either in the URL. Visits through it are counted once per client address
+(a browser id or cookie is the client's to change, so a replay with fresh ones is still one visit;
+people behind one address count once); a forged token is refused; outcomes ("solved by this
+article" / "did not help") are set once and can be corrected, never double-counted.
 
 Ranking: an article agents keep sending for tickets about some words gets a bounded boost for
 customer searches that use those words (at most ×1.3, only for articles the search already found,
@@ -15,6 +16,8 @@ every 30 days, and "did not help" counts against.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import math
 import re
@@ -93,8 +96,14 @@ def link_by_ref(db, ref: str) -> dict:
     return _decode(rows[0])
 
 
+def visitor_key(address: str, secret: str | bytes) -> str:
+    """Who a visit counts for: the client's address, keyed with the app's secret so no address is stored."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, (address or "unknown").encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def record_visit(db, ref: str, slug: str, visitor: str) -> bool:
-    """Count a customer's visit through a link once per visitor (a client fingerprint); True if it was new."""
+    """Count a customer's visit through a link once per visitor (see visitor_key); True if it was new."""
     link = link_by_ref(db, ref)
     if slug != link["slug"]:
         raise InvalidInput("this link reference belongs to another article")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -57,11 +58,35 @@ def _all_migrations():
             ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS)]
 
 
+def make_private_dir(path: Path) -> None:
+    """Create folder path (and missing parents) if it does not exist, readable by its owner only (0700)."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered through the umask
+
+
+def _private_files(path: Path) -> None:
+    """The database holds accounts, tickets and visitors' searches: owner-only (0600), even if created looser.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so creating it 0600 covers them.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a valid new database
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            if name.exists() and name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:  # someone else's file (e.g. read by another account): leave it to its owner
+            pass
+
+
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode with migrations applied."""
+    """Open (creating if needed) the database in WAL mode with migrations applied; folder 0700, files 0600."""
     path = sqlite_path(database_url)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
+        _private_files(path)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
     except (OSError, sqlite3.Error) as exc:
         raise DatabaseError(f"cannot open database {path}: {exc}. Check --data / KB_DATABASE_URL") from None

@@ -3,16 +3,46 @@
 from __future__ import annotations
 
 import atexit
+import secrets
 
-from flask import Flask
+from flask import Flask, g
 from werkzeug.routing import IntegerConverter
 
 from analytics.events import EventLog
 from indexer.dense import VectorFiller
+from analytics.store import make_private_dir
 from indexer.query import open_index
 
 from . import auth, db, errors
+from .inputs import KBRequest
 from .settings import load_settings
+
+# The site and the server pages run only their own scripts: files from this origin, and inline scripts
+# the page vouches for (a per-answer nonce on server-rendered pages, the hashes of the built site's own
+# inline scripts on static pages). Material sets style attributes, hence 'unsafe-inline' for styles only;
+# its CSS draws icons from data: URLs. frame-ancestors (and X-Frame-Options for old browsers) keep other
+# sites from framing the one-click dashboard and review forms.
+CSP = ("default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self' data:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'self'; "
+       "form-action 'self'; frame-ancestors 'self'")
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"}
+
+
+def csp_nonce() -> str:
+    """This answer's CSP nonce, for the inline <script nonce="..."> of a server-rendered page."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def _security_headers(response):
+    scripts = "".join(f" {h}" for h in g.get("csp_script_hashes", ()))
+    if "csp_nonce" in g:
+        scripts += f" 'nonce-{g.csp_nonce}'"
+    response.headers["Content-Security-Policy"] = CSP.format(scripts=scripts)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 class BoundedInt(IntegerConverter):
@@ -27,12 +57,13 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the Flask app; config takes the setting names of kbserver.settings (docs, data, ...)."""
     settings = load_settings(config)
     app = Flask(__name__)
+    app.request_class = KBRequest  # JSON bodies: deep nesting and lone surrogates are a 400 in every view
     # <int:…> ids go to SQLite, which stores 64-bit integers: a longer number is simply not found (404).
     app.url_map.converters["int"] = BoundedInt
     app.config["KB"] = settings
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # a 1 MB ticket body fits; larger requests get 413
-    settings["data"].mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings["data"])  # the index, the database and secret.key: not for other local users
 
     app.extensions["kb_index"] = open_index(settings["data"], cache_size=settings["cache_size"],
                                             semantic=settings["semantic_model"])
@@ -45,6 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     auth.init_app(app)
+    app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
+    app.after_request(_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
     from contrib.publish import Publisher
     from indexer.site import build_site
 

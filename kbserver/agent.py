@@ -3,7 +3,6 @@ helpdesk API (documented as OpenAPI 3 at /api/openapi.json, readable at /api/doc
 
 from __future__ import annotations
 
-import hashlib
 import html
 from urllib.parse import urljoin
 
@@ -17,7 +16,7 @@ from indexer.errors import Forbidden, InvalidInput
 from .auth import require_role
 from .db import get_db
 from .inputs import is_whole_number, json_object, text
-from .openapi import SPEC
+from .openapi import spec_for
 
 bp = Blueprint("agent", __name__)
 
@@ -94,8 +93,8 @@ def api_links():
 def api_visit():
     """POST {ref, slug} from the article page: a customer opened a link an agent sent. Public."""
     body = json_object()
-    # One visit per link per client (address + browser), whatever cookies or headers a replay sends.
-    visitor = hashlib.sha256(f"{request.remote_addr}|{request.user_agent.string}".encode()).hexdigest()[:32]
+    # One visit per link per client address: a browser id, cookie or header is the sender's to vary.
+    visitor = links.visitor_key(request.remote_addr, current_app.secret_key)
     counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), visitor)
     return jsonify({"ok": True, "counted": counted}), 202
 
@@ -124,11 +123,11 @@ def api_draft():
 
 @bp.get("/api/openapi.json")
 def openapi():
-    """The helpdesk API as OpenAPI 3."""
-    return jsonify(SPEC)
+    """The JSON API as OpenAPI 3 (every /api/ route, from the URL map)."""
+    return jsonify(spec_for(current_app))
 
 
 @bp.get("/api/docs")
 def api_docs():
     """A readable page of the same specification (no external assets)."""
-    return render_template("api_docs.html", spec=SPEC)
+    return render_template("api_docs.html", spec=spec_for(current_app))

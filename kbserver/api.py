@@ -43,7 +43,8 @@ def session_id() -> str:
 def _set_session_cookie(response):  # app-wide: visits through agents' links use the same session
     sid = g.pop("new_session", None)
     if sid:
-        response.set_cookie(SESSION_COOKIE, sid, max_age=30 * 60, httponly=True, samesite="Lax")
+        response.set_cookie(SESSION_COOKIE, sid, max_age=30 * 60, httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
     return response
 
 

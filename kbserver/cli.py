@@ -22,8 +22,10 @@ def setting_options(*names):
         for name in reversed(names):
             s = BY_NAME[name]
             # Values stay strings here: load_settings validates them and names the variable in errors.
-            fn = click.option(s.flag, name, envvar=s.env, default=None, type=str,
-                              help=f"{s.help} [env {s.env}; default {s.default or 'see help'}]")(fn)
+            kind = {"is_flag": True, "flag_value": "1"} if s.type is bool else {"type": str}
+            default = ("on" if s.default else "off") if s.type is bool else (s.default or "see help")
+            fn = click.option(s.flag, name, envvar=s.env, default=None, **kind,
+                              help=f"{s.help} [env {s.env}; default {default}]")(fn)
         return fn
 
     return decorate
@@ -49,6 +51,11 @@ def _settings(**options) -> dict:
     from analytics.store import sqlite_path
     from indexer.site import DEFAULT_MKDOCS_CONFIG
 
+    ctx = click.get_current_context(silent=True)
+    if (options.get("secret_key") and ctx is not None
+            and ctx.get_parameter_source("secret_key") == click.core.ParameterSource.COMMANDLINE):
+        click.secho("warning: --secret-key is visible to every local user in `ps`; set KB_SECRET_KEY instead, "
+                    "or leave it out to use the generated <data>/secret.key", fg="yellow", err=True)
     settings = load_settings({k: v for k, v in options.items() if k in BY_NAME})
     if "database_url" in options:
         sqlite_path(settings["database_url"])
@@ -85,8 +92,10 @@ class _Progress:
 
 def run_index(settings: dict, full: bool):
     """Index docs into data with a progress bar; returns the IndexReport."""
+    from analytics.store import make_private_dir
     from indexer.build import build_full, update_incremental
 
+    make_private_dir(settings["data"])  # before the indexer creates it with the umask's mode
     progress = _Progress("indexing")
     try:
         fn = build_full if full else update_incremental
@@ -162,7 +171,7 @@ def index(full, **options):
 @cli.command()
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
-                 "semantic_model")
+                 "semantic_model", "secure_cookies")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""

@@ -266,6 +266,8 @@ def api_action(sid: int, action: str):
 def api_preview():
     """POST {body} → {html}: exactly how the body will render on the site (sanitized)."""
     text = json_object().get("body", "")
+    if not isinstance(text, str):
+        raise InvalidInput("body must be text: the Markdown to preview")
     clean_submission({"title": "preview", "body": text}, final=False)  # same limits and checks
     return jsonify({"html": render_markdown(text)})
 

@@ -1,6 +1,18 @@
-"""OpenAPI 3 description of kb's JSON API (served at /api/openapi.json, readable at /api/docs)."""
+"""OpenAPI 3 description of kb's JSON API (served at /api/openapi.json, readable at /api/docs).
+
+The paths and methods come from the app's own URL map, so every /api/ route is in the spec and the
+schema fuzzer (schemathesis, in tests/test_agent.py) reaches every operation. What the URL map cannot
+know (summary, who may call it, the JSON body, the query parameters, the answers) is declared below
+per view (by endpoint name) in ``_operations()``. A route without a declaration is still described
+(generically, marked ``x-undeclared``) and ``tests/test_agent.py`` fails until it is declared; a
+declaration whose view no longer exists fails the same test.
+"""
 
 from __future__ import annotations
+
+import re
+
+from flask import Flask
 
 
 def _error(description: str) -> dict:
@@ -18,104 +30,286 @@ def _ok(description: str, schema: dict | None = None) -> dict:
     return out
 
 
-_STR = {"type": "string"}
-_AUTH = [{"bearer": []}]
-_ERRORS = {"400": _error("Invalid input"), "401": _error("No or wrong token"), "403": _error("Role not allowed"),
-           "404": _error("Not found"), "413": _error("Request too large")}
+def _object(properties: dict, required: tuple = ()) -> dict:
+    out = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = list(required)
+    return out
 
-SPEC = {
-    "openapi": "3.0.3",
-    "info": {
-        "title": "kb help-center API",
-        "version": "1.0.0",
-        "description": "Search, feedback, and the helpdesk integration for support agents. Authenticate with "
-                       "`Authorization: Bearer <token>` (created by `kb users add NAME --role agent|manager|vip`).",
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": _STR, "message": _STR}}}},
-            "Result": {"type": "object", "properties": {
-                "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "module": _STR,
-                "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
-                "score": {"type": "number"}, "position": {"type": "integer"}}},
-            "Link": {"type": "object", "properties": {
-                "id": {"type": "integer"}, "ref": _STR, "ticket_id": _STR, "slug": _STR, "agent": _STR,
-                "url": _STR, "outcome": _STR, "visits": {"type": "integer"},
-                "formats": {"type": "object", "properties": {"markdown": _STR, "url": _STR, "html": _STR, "text": _STR}}}},
-        },
-    },
-    "paths": {
-        "/api/search": {"get": {
+
+def _errors(*codes: str) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+def _query(name: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+# Examples let the fuzzer reach past "not found" into each operation's own checks.
+_SLUG = {"type": "string", "example": "import/excel-import"}
+_TICKET = {"type": "string", "example": "ZD-1"}
+_WORDS = {"type": "array", "items": _STR}
+_VERSION = {"type": "integer", "description": "the version you last saw (optimistic check: 409 if it changed since)"}
+_AUTH = [{"bearer": []}]
+ERRORS = {"400": _error("Invalid input"), "401": _error("No or wrong token"), "403": _error("Role not allowed"),
+          "404": _error("Not found"), "409": _error("Changed since the version you sent, or not allowed now"),
+          "413": _error("Request too large"), "429": _error("Too many requests")}
+
+_SUBMISSION_FIELDS = {
+    "title": {"type": "string", "maxLength": 120}, "summary": {"type": "string", "maxLength": 300},
+    "body": {"type": "string", "description": "Markdown, at most 100,000 characters"},
+    "tags": {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 8},
+    "module": {"type": "string", "maxLength": 40}, "organisation": {"type": "string", "maxLength": 100},
+    "consent": {"type": "boolean", "description": "CC BY 4.0 consent, required to submit"},
+}
+
+
+def _operations() -> dict:
+    """Per view (its endpoint name), per method: what the URL map cannot tell. Enumerations come from the code.
+
+    An operation may give "path": {name: schema} to narrow a path parameter (e.g. an enum of actions).
+    """
+    from analytics import flags
+    from contrib import queue
+
+    from .contrib_views import REVIEW_ACTIONS
+
+    return {
+        # -- public: search, articles, events ---------------------------------------------------------------
+        "api.search": {"get": {
             "summary": "Search articles",
-            "parameters": [
-                {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 500}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
-                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                {"name": "module", "in": "query", "schema": _STR},
-                {"name": "tag", "in": "query", "schema": _STR}],
-            "responses": {"200": _ok("Ranked results", {"type": "object", "properties": {
-                "query": _STR, "query_id": _STR, "total": {"type": "integer"}, "took_ms": {"type": "number"},
-                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-                "did_you_mean": {"type": "string", "nullable": True}}}), "400": _ERRORS["400"]}}},
-        "/api/articles/{slug}": {"get": {
+            "parameters": [_query("q", {"type": "string", "maxLength": 500}, required=True),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 50}),
+                           _query("page", {"type": "integer", "minimum": 1, "maximum": 100}),
+                           _query("module", _STR), _query("tag", _STR)],
+            "responses": {"200": _ok("Ranked results", _object({
+                "query": _STR, "query_id": _STR, "total": _INT, "took_ms": {"type": "number"}, "page": _INT,
+                "limit": _INT, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+                "did_you_mean": {"type": "string", "nullable": True}})), **_errors("400")}}},
+        "api.article": {"get": {
             "summary": "One article",
-            "parameters": [{"name": "slug", "in": "path", "required": True, "schema": _STR}],
-            "responses": {"200": _ok("The article"), "404": _ERRORS["404"]}}},
-        "/api/events/click": {"post": {
+            "path": {"slug": _SLUG},
+            "responses": {"200": _ok("The article", _object({
+                "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "tags": _WORDS,
+                "module": _STR, "reviewed": {"type": "string", "nullable": True}, "text": _STR})), **_errors("404")}}},
+        "api.click": {"post": {
             "summary": "A click on a search result",
-            "requestBody": _json_body({"type": "object", "required": ["query_id", "slug", "position"], "properties": {
-                "query_id": _STR, "slug": _STR, "position": {"type": "integer"}}}),
-            "responses": {"202": _ok("Recorded"), "400": _ERRORS["400"], "404": _ERRORS["404"]}}},
-        "/api/feedback": {"post": {
+            "requestBody": _json_body(_object({"query_id": {"type": "string", "example": "0123456789abcdef"}, "slug": _SLUG,
+                                               "position": {"type": "integer", "example": 1}},
+                                              ("query_id", "slug", "position"))),
+            "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "api.feedback": {"post": {
             "summary": "Was this article helpful?",
-            "requestBody": _json_body({"type": "object", "required": ["slug", "helpful"], "properties": {
-                "slug": _STR, "helpful": {"type": "boolean"}, "comment": _STR}}),
-            "responses": {"202": _ok("Recorded"), "400": _ERRORS["400"], "404": _ERRORS["404"]}}},
-        "/api/agent/suggest": {"post": {
+            "requestBody": _json_body(_object({"slug": _SLUG, "helpful": {"type": "boolean"},
+                                               "comment": {"type": "string", "maxLength": 2000}}, ("slug", "helpful"))),
+            "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "api.health": {"get": {
+            "summary": "Whether the index is loaded, its size and version",
+            "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
+                                                        "index_version": {"type": "string", "nullable": True}}))}}},
+        "agent.openapi": {"get": {"summary": "This description (OpenAPI 3)", "responses": {"200": _ok("The spec")}}},
+        "agent.api_docs": {"get": {"summary": "This description as a readable page (HTML)",
+                                   "responses": {"200": {"description": "HTML page",
+                                                         "content": {"text/html": {"schema": _STR}}}}}},
+        # -- support agents and helpdesk integrations ---------------------------------------------------------
+        "agent.api_suggest": {"post": {
             "summary": "Articles for a ticket (key phrases from subject and body, then search)",
             "security": _AUTH,
-            "requestBody": _json_body({"type": "object", "properties": {
+            "requestBody": _json_body(_object({
                 "subject": _STR, "body": _STR, "lang": {"type": "string", "enum": ["zh", "en"]},
-                "phrases": {"type": "array", "items": _STR, "description": "edited key phrases to search instead"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 20}}}),
-            "responses": {"200": _ok("Suggestions", {"type": "object", "properties": {
-                "phrases": {"type": "array", "items": _STR},
-                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-                "message": _STR}}), **{k: _ERRORS[k] for k in ("400", "401", "403", "413")}}}},
-        "/api/agent/links": {
-            "post": {
-                "summary": "Record an article sent on a ticket; returns a tracked link (?ref=) in paste formats",
-                "security": _AUTH,
-                "requestBody": _json_body({"type": "object", "required": ["ticket_id", "slug"], "properties": {
-                    "ticket_id": _STR, "slug": _STR, "agent": _STR, "phrases": {"type": "array", "items": _STR}}}),
-                "responses": {"201": _ok("The link", {"$ref": "#/components/schemas/Link"}),
-                              **{k: _ERRORS[k] for k in ("400", "401", "403", "404")}}},
-            "get": {
-                "summary": "Links (agents: their own), optionally for one ticket",
-                "security": _AUTH,
-                "parameters": [{"name": "ticket_id", "in": "query", "schema": _STR}],
-                "responses": {"200": _ok("Links"), "401": _ERRORS["401"], "403": _ERRORS["403"]}}},
-        "/api/agent/visit": {"post": {
+                "phrases": {**_WORDS, "description": "edited key phrases to search instead"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 20}})),
+            "responses": {"200": _ok("Suggestions", _object({
+                "phrases": _WORDS, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+                "message": _STR})), **_errors("400", "401", "403", "413")}}},
+        "agent.api_link": {"post": {
+            "summary": "Record an article sent on a ticket; returns a tracked link (?ref=) in paste formats",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"ticket_id": _TICKET, "slug": _SLUG, "agent": _STR, "phrases": _WORDS},
+                                              ("ticket_id", "slug"))),
+            "responses": {"201": _ok("The link", {"$ref": "#/components/schemas/Link"}),
+                          **_errors("400", "401", "403", "404")}}},
+        "agent.api_links": {"get": {
+            "summary": "Links (agents: their own), optionally for one ticket",
+            "security": _AUTH,
+            "parameters": [_query("ticket_id", _TICKET)],
+            "responses": {"200": _ok("Links", _object({"links": {"type": "array", "items": {
+                "$ref": "#/components/schemas/Link"}}})), **_errors("401", "403")}}},
+        "agent.api_visit": {"post": {
             "summary": "A customer opened an article through a tracked link (sent by the article page)",
-            "requestBody": _json_body({"type": "object", "required": ["ref", "slug"], "properties": {
-                "ref": _STR, "slug": _STR}}),
-            "responses": {"202": _ok("Counted once per visitor session"), "400": _ERRORS["400"],
-                          "404": _ERRORS["404"]}}},
-        "/api/agent/outcome": {"post": {
+            "requestBody": _json_body(_object({"ref": _STR, "slug": _SLUG}, ("ref", "slug"))),
+            "responses": {"202": _ok("Counted once per link and client address"), **_errors("400", "404")}}},
+        "agent.api_outcome": {"post": {
             "summary": "The ticket was solved by the article, or it did not help",
             "security": _AUTH,
-            "requestBody": _json_body({"type": "object", "required": ["outcome"], "properties": {
-                "ref": _STR, "link_id": {"type": "integer"},
-                "outcome": {"type": "string", "enum": ["solved", "not_helped"]}}}),
+            "requestBody": _json_body(_object({"ref": _STR, "link_id": {"type": "integer", "example": 1},
+                                               "outcome": {"type": "string", "enum": ["solved", "not_helped"]}},
+                                              ("outcome",))),
             "responses": {"200": _ok("The link", {"$ref": "#/components/schemas/Link"}),
-                          **{k: _ERRORS[k] for k in ("400", "401", "403", "404")}}}},
-        "/api/agent/draft": {"post": {
+                          **_errors("400", "401", "403", "404")}}},
+        "agent.api_draft": {"post": {
             "summary": "Turn a ticket answered by hand into a draft article in the review queue",
             "security": _AUTH,
-            "requestBody": _json_body({"type": "object", "required": ["question", "answer"], "properties": {
-                "question": _STR, "answer": _STR, "ticket_id": _STR}}),
-            "responses": {"201": _ok("The submission"), **{k: _ERRORS[k] for k in ("400", "401", "403")}}}},
-    },
-}
+            "requestBody": _json_body(_object({"question": {"type": "string", "example": "怎么归档项目？"},
+                                               "answer": {"type": "string", "example": "在项目设置里点击归档。"},
+                                               "ticket_id": _TICKET},
+                                              ("question", "answer"))),
+            "responses": {"201": _ok("The submission", {"$ref": "#/components/schemas/Submission"}),
+                          **_errors("400", "401", "403", "429")}}},
+        # -- the knowledge manager's queue --------------------------------------------------------------------
+        "dashboard.api_flags": {"get": {
+            "summary": "The queue of content gaps and stale/unhelpful articles, most urgent first (managers)",
+            "security": _AUTH,
+            "parameters": [_query("state", {"type": "string", "enum": list(flags.STATES)}),
+                           _query("kind", {"type": "string", "enum": ["gap", "article"]})],
+            "responses": {"200": _ok("Flags", _object({"flags": {"type": "array", "items": {"type": "object"}}})),
+                          **_errors("400", "401", "403")}}},
+        "dashboard.api_flag": {"get": {
+            "summary": "One flag with its history (managers)",
+            "security": _AUTH,
+            "responses": {"200": _ok("The flag", {"type": "object"}), **_errors("401", "403", "404")}}},
+        "dashboard.api_flag_transition": {"post": {
+            "summary": "Acknowledge, resolve, dismiss or reopen a flag, as of the version you saw (managers)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"state": {"type": "string", "enum": list(flags.STATES)},
+                                               "version": _VERSION, "note": {"type": "string", "maxLength": 2000}},
+                                              ("state", "version"))),
+            "responses": {"200": _ok("The flag after the change", {"type": "object"}),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        # -- VIP best practices and their review ----------------------------------------------------------------
+        "contrib.api_create": {"post": {
+            "summary": "A VIP customer's new best practice (a draft, or submitted with submit: true)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({**_SUBMISSION_FIELDS, "submit": {"type": "boolean"}}, ("title",))),
+            "responses": {"201": _ok("Created", {"$ref": "#/components/schemas/Submission"}),
+                          "200": _ok("An identical resend within 10 minutes", {"$ref": "#/components/schemas/Submission"}),
+                          **_errors("400", "401", "403", "413", "429")}}},
+        "contrib.api_list": {"get": {
+            "summary": "Submissions: your own (VIP) or all (managers)",
+            "security": _AUTH,
+            "parameters": [_query("state", {"type": "string", "enum": list(queue.STATES)})],
+            "responses": {"200": _ok("Submissions", _object({"submissions": {"type": "array", "items": {
+                "$ref": "#/components/schemas/Submission"}}})), **_errors("400", "401", "403")}}},
+        "contrib.api_get": {"get": {
+            "summary": "One submission with revisions, comments and history",
+            "security": _AUTH,
+            "responses": {"200": _ok("The submission", {"$ref": "#/components/schemas/Submission"}),
+                          **_errors("401", "403", "404")}}},
+        "contrib.api_update": {"patch": {
+            "summary": "Edit your draft (or a submission sent back for changes)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({**_SUBMISSION_FIELDS, "version": _VERSION})),
+            "responses": {"200": _ok("The edited submission", {"$ref": "#/components/schemas/Submission"}),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        "contrib.api_action": {"post": {
+            "summary": "submit (author), comments (author or manager), or a review action (managers)",
+            "security": _AUTH,
+            "path": {"action": {"type": "string", "enum": ["submit", "comments", *REVIEW_ACTIONS]}},
+            "requestBody": _json_body(_object({
+                "version": _VERSION, "note": {"type": "string", "description": "request_changes and reject"},
+                "assignee": {"type": "string", "description": "start_review: a manager's name"},
+                "body": {"type": "string", "description": "comments: the comment"},
+                "parent_id": {"type": "integer", "description": "comments: the comment this replies to"}}),
+                required=False),
+            "responses": {"200": _ok("The submission after the action", {"$ref": "#/components/schemas/Submission"}),
+                          "201": _ok("The comment"), **_errors("400", "401", "403", "404", "409")}}},
+        "contrib.api_preview": {"post": {
+            "summary": "How a Markdown body will render on the site (sanitized HTML)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"body": _SUBMISSION_FIELDS["body"]})),
+            "responses": {"200": _ok("The HTML", _object({"html": _STR})), **_errors("400", "401", "403", "413")}}},
+        "contrib.api_similar": {"post": {
+            "summary": "Articles and pending submissions that look like this one",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({k: _SUBMISSION_FIELDS[k] for k in ("title", "summary", "body", "tags")}
+                                              | {"id": {"type": "integer", "description": "your submission, left out"}})),
+            "responses": {"200": _ok("Similar", _object({"similar": {"type": "array", "items": {"type": "object"}}})),
+                          **_errors("400", "401", "403")}}},
+    }
+
+
+_RULE_ARG = re.compile(r"<(?:(?P<converter>[a-zA-Z_]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 1}, "path": _STR,
+                      "default": _STR,
+                      "string": _STR}
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def api_operations(app: Flask) -> list[tuple[str, str, str, dict]]:
+    """(OpenAPI path, method, endpoint, path parameter schemas) for every /api/ route of app."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        params = {m["name"]: dict(_CONVERTER_SCHEMAS.get(m["converter"] or "default", _STR))
+                  for m in _RULE_ARG.finditer(rule.rule)}
+        path = _RULE_ARG.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+        for method in sorted(m.lower() for m in rule.methods or ()):
+            if method in _METHODS:
+                out.append((path, method, rule.endpoint, params))
+    return out
+
+
+def build_spec(app: Flask) -> dict:
+    """The OpenAPI 3 document for app: every /api/ route, described by its declaration in _operations()."""
+    declared = _operations()
+    paths: dict = {}
+    for path, method, endpoint, params in api_operations(app):
+        op = dict(declared.get(endpoint, {}).get(method) or _undeclared(method))
+        path_schemas = {**params, **op.pop("path", {})}
+        parameters = [{"name": name, "in": "path", "required": True, "schema": schema}
+                      for name, schema in path_schemas.items()]
+        op["parameters"] = parameters + op.get("parameters", [])
+        if not op["parameters"]:
+            del op["parameters"]
+        op["operationId"] = f"{endpoint}.{method}"
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "kb help-center API",
+            "version": "1.1.0",
+            "description": "Search, feedback, the helpdesk integration for support agents, the knowledge managers' "
+                           "queue and the VIP best-practice workflow. Authenticate with `Authorization: Bearer "
+                           "<token>` (created by `kb users add NAME --role agent|manager|vip|helpdesk`). Bad input "
+                           "is a 4xx with {\"error\": {\"code\", \"message\"}}, never a 500.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": _object({"error": _object({"code": _STR, "message": _STR})}),
+                "Result": _object({
+                    "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "module": _STR,
+                    "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
+                    "score": {"type": "number"}, "position": _INT}),
+                "Link": _object({
+                    "id": _INT, "ref": _STR, "ticket_id": _STR, "slug": _STR, "agent": _STR, "url": _STR,
+                    "outcome": _STR, "visits": _INT,
+                    "formats": _object({"markdown": _STR, "url": _STR, "html": _STR, "text": _STR})}),
+                "Submission": _object({"id": _INT, "state": _STR, "version": _INT, "title": _STR}),
+            },
+        },
+        "paths": dict(sorted(paths.items())),
+    }
+
+
+def _undeclared(method: str) -> dict:
+    op = {"summary": "(not declared in kbserver/openapi.py)", "x-undeclared": True,
+          "responses": {"200": _ok("OK"), **_errors("400", "401", "403", "404")}}
+    if method in ("post", "put", "patch"):
+        op["requestBody"] = _json_body({"type": "object"}, required=False)
+    return op
+
+
+def declared_endpoints() -> set[str]:
+    """The endpoints _operations() describes (for the test that every declaration has a route and vice versa)."""
+    return set(_operations())
+
+
+def spec_for(app: Flask) -> dict:
+    """The app's spec, built once per app."""
+    if "kb_openapi" not in app.extensions:
+        app.extensions["kb_openapi"] = build_spec(app)
+    return app.extensions["kb_openapi"]

@@ -39,7 +39,8 @@ SETTINGS = [
     Setting("mkdocs_config", "", "KB_MKDOCS_CONFIG", "MkDocs config for the site; default: kb's own mkdocs.yml."),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
-    Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into <data>/secret.key."),
+    Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
+            "<data>/secret.key. Prefer the variable: a flag is visible to every local user in `ps`."),
     Setting("period", 7, "KB_PERIOD", "Days per analysis period; trends compare the last two periods.", int),
     Setting("click_window", 300, "KB_CLICK_WINDOW", "Seconds after a search within which a click counts.", int),
     Setting("reformulation_window", 120, "KB_REFORMULATION_WINDOW",
@@ -48,6 +49,8 @@ SETTINGS = [
             "Seconds after a click within which a 'not helpful' vote fails the search.", int),
     Setting("semantic_model", "use", "KB_SEMANTIC_MODEL",
             "Sentence-embedding model of the semantic search stage: use (multilingual, offline) or off (keywords only)."),
+    Setting("secure_cookies", False, "KB_SECURE_COOKIES",
+            "Mark the session cookies Secure (sent over HTTPS only); turn on when kb is served over HTTPS.", bool),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -102,7 +105,15 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     return values
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(setting: Setting, value):
+    if setting.type is bool and not isinstance(value, bool):
+        word = str(value).strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise InvalidInput(f"{setting.name} ({setting.env}) must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+        return word in _TRUE
     if setting.type is int and not isinstance(value, int):
         try:
             return int(str(value).strip())

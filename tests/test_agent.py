@@ -1,11 +1,13 @@
 """Support agents: suggestions for tickets, tracked links, visits, outcomes, ranking boost, drafts, API."""
 
 import datetime as dt
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from analytics import accounts, links
@@ -174,8 +176,31 @@ def test_openapi_is_served_and_readable(client):
     assert "POST /api/agent/links" in page
 
 
+def test_every_api_route_is_in_the_spec_with_its_own_declaration(app):
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    routes = set()
+    for rule in app.url_map.iter_rules():  # walked here independently of kbserver/openapi.py
+        if rule.rule.startswith("/api/"):
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+            routes |= {(path, m.lower(), rule.endpoint) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert len(routes) >= 21
+    for path, method, endpoint in sorted(routes):
+        op = spec["paths"].get(path, {}).get(method)
+        assert op is not None, f"{method.upper()} {path} is not in /api/openapi.json"
+        assert not op.get("x-undeclared"), f"{method.upper()} {path}: declare view {endpoint} in kbserver/openapi.py"
+        declared = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+        assert declared == re.findall(r"{(\w+)}", path), (path, declared)
+    described = {(path, method) for path, ops in spec["paths"].items() for method in ops}
+    assert described == {(path, method) for path, method, _ in routes}
+    from kbserver.openapi import declared_endpoints
+
+    assert declared_endpoints() <= {endpoint for _, _, endpoint in routes}, "a declaration names a view that is gone"
+
+
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_errors(tmp_path, docs_dir):
+def test_schemathesis_finds_no_server_errors_anywhere_in_the_api(tmp_path, docs_dir):
+    """The whole spec (every /api/ operation), as a manager (who may call all but the VIP's own writes), then
+    the contribution API as a VIP customer; a few submissions exist so review actions reach their checks."""
     import schemathesis  # noqa: F401 - in the dev extras; if it is missing the install is broken: fail
     # The console script's entry point, run with this interpreter (no PATH lookups).
     runner = "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"
@@ -183,14 +208,27 @@ def test_schemathesis_finds_no_server_errors(tmp_path, docs_dir):
     server = LiveServer(docs_dir, data)
     try:
         db = open_db(f"sqlite:///{data}/kb.db")
-        _, _, token = accounts.create_user(db, "fuzz-agent", "agent")
-        result = subprocess.run(
-            [sys.executable, "-c", runner, "run", f"{server.url}/api/openapi.json", "--checks", "not_a_server_error",
-             "-H", f"Authorization: Bearer {token}", "--max-examples", "25", "--no-color"],
-            capture_output=True, text=True, cwd=tmp_path, timeout=600)  # its .schemathesis cache stays out of the repo
+        vip, _, vip_token = accounts.create_user(db, "fuzz-vip", "vip")
+        _, _, manager_token = accounts.create_user(db, "fuzz-manager", "manager")
+        from contrib import queue
+
+        for i, submit in enumerate((True, True, False)):
+            queue.create(db, vip, {"title": f"实践 {i}", "summary": "摘要", "body": "正文", "tags": ["看板"],
+                                   "module": "kanban", "organisation": "Fuzz", "consent": True}, submit=submit)
+        spec = requests.get(f"{server.url}/api/openapi.json", timeout=10).json()
+        assert sum(len(ops) for ops in spec["paths"].values()) >= 21
+        results = []
+        for token, extra in ((manager_token, []), (vip_token, ["--include-path-regex", "^/api/contrib"])):
+            results.append(subprocess.run(
+                [sys.executable, "-c", runner, "run", f"{server.url}/api/openapi.json", "--checks", "not_a_server_error",
+                 "-H", f"Authorization: Bearer {token}", "--max-examples", "15", "--no-color", "--seed", "9", *extra],
+                capture_output=True, text=True, cwd=tmp_path, timeout=600))  # its .schemathesis cache stays out of the repo
     finally:
         server.stop()
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    log = server.log.read_text()
+    for result in results:
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "unexpected error" not in log, log[-4000:]
 
 
 def test_link_stats_appear_on_the_managers_dashboard(client, tokens, db):

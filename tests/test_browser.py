@@ -2,6 +2,7 @@
 
 import functools
 import http.server
+import re
 import sqlite3
 import threading
 import time
@@ -189,7 +190,8 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     vip.fill("#module", "approvals")
     vip.fill("#organisation", "Globex 集团")
     vip.fill("#body", "## 做法\n\n按部门建泳道 <img src=x onerror=alert('xss')>\n\n<script>alert('xss')</script>")
-    vip.wait_for_function("document.getElementById('preview').innerText.includes('按部门建泳道')")
+    # (not wait_for_function: Playwright evaluates its string with eval, which the site's CSP refuses)
+    playwright_api.expect(vip.locator("#preview")).to_contain_text("按部门建泳道", timeout=15_000)
     assert vip.locator("#preview img[onerror]").count() == 0
     vip.check("#consent")
     vip.click("button[value=submit]")
@@ -251,7 +253,7 @@ def test_agent_pastes_a_ticket_copies_a_markdown_link_and_the_customer_visit_cou
     first = agent.locator("#suggestions li").first
     assert "导入" in first.inner_text() and first.locator("mark").count() >= 1
     first.locator("button[data-format=markdown]").click()
-    agent.wait_for_function("document.getElementById('copied').value.startsWith('[')")
+    playwright_api.expect(agent.locator("#copied")).to_have_value(re.compile(r"^\["), timeout=15_000)
     copied = agent.input_value("#copied")
     assert copied.startswith("[") and "?ref=" in copied
     assert agent.evaluate("navigator.clipboard.readText()") == copied
@@ -267,3 +269,73 @@ def test_agent_pastes_a_ticket_copies_a_markdown_link_and_the_customer_visit_cou
                              "WHERE l.ticket_id = 'ZD-20261122'")
     assert visits == [(1,)]
     context.close()
+
+
+def watch_csp(page):
+    """Collect CSP violations (the page's own report events and chromium's console errors) on page."""
+    seen = []
+    page.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None)
+    page.expose_function("kbReportViolation", lambda text: seen.append(text))
+    page.add_init_script("document.addEventListener('securitypolicyviolation', "
+                         "e => window.kbReportViolation(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile))")
+    return seen
+
+
+def test_security_headers_leave_the_site_and_the_consoles_working(browser, live_site, manager_setup):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    violations = watch_csp(page)
+    response = page.goto(live_site.url + "/")
+    headers = response.headers
+    assert "frame-ancestors 'self'" in headers["content-security-policy"] and headers["x-frame-options"] == "SAMEORIGIN"
+    assert "'unsafe-inline'" not in headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    results = search_in_site(page, "如何导入Excel数据")  # kb-search.js worker → /api/search, under the CSP
+    assert "从 Excel 导入任务" in results.first.inner_text()
+    results.first.locator("a").first.click()
+    page.wait_for_url("**/import/excel-import/**")
+    page.locator("form.md-feedback button[data-md-value='1']").click()  # the kb analytics partial's script
+    assert page.locator(".md-feedback__note [data-md-value='1']").is_visible()
+    page.goto(live_site.url + "/no/such/page/")  # the site's 404 page is a built page too
+    assert page.locator("input.md-search__input").count() == 1
+    page.wait_for_timeout(300)
+    assert violations == []
+
+    sign_in(page, live_site, "王敏", manager_setup["manager"])  # server-rendered pages: scripts carry the nonce
+    page.wait_for_url("**/dashboard")
+    page.goto(live_site.url + "/agent")
+    page.fill("#ticket-id", "ZD-CSP-1")
+    page.fill("#subject", "导入Excel一直报错")
+    page.fill("#ticket-body", "上传表格以后提示第 12 行日期格式错误")
+    page.click("#ticket button[type=submit]")
+    page.wait_for_selector("#suggestions li")
+    page.wait_for_timeout(300)
+    assert violations == []
+
+    context.close()
+
+
+def test_another_site_cannot_frame_kb_pages(page, live_site):
+    """frame-ancestors 'self': a page on another origin gets no kb page in its iframe (clickjacking)."""
+    html = f'<iframe id="f" src="{live_site.url}/login"></iframe>'.encode()
+
+    class Framer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Framer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    console = []
+    page.on("console", lambda m: console.append(m.text))
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        page.wait_for_timeout(1500)
+        assert page.frame_locator("#f").locator("#password").count() == 0
+        assert any("frame-ancestors" in text for text in console), console
+    finally:
+        server.shutdown()

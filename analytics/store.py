@@ -9,8 +9,8 @@ same functions.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator

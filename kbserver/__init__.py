@@ -9,8 +9,8 @@ from flask import Flask, g
 from werkzeug.routing import IntegerConverter
 
 from analytics.events import EventLog
-from indexer.dense import VectorFiller
 from analytics.store import make_private_dir
+from indexer.dense import VectorFiller
 from indexer.query import open_index
 
 from . import auth, db, errors

@@ -34,7 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     settings["data"].mkdir(parents=True, exist_ok=True)
 
     app.extensions["kb_index"] = open_index(settings["data"], cache_size=settings["cache_size"])
-    events = EventLog(settings["database_url"])
+    # The spool lives with the data folder (local disk) whatever the database is: see analytics/spool.py.
+    events = EventLog(settings["database_url"], spool_dir=settings["data"] / "event-spool",
+                      durability=settings["event_durability"])
     app.extensions["kb_events"] = events
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`
 

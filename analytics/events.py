@@ -140,19 +140,19 @@ class EventLog:
                    source: str = "api") -> None:
         """Record one search (durable when it returns; stored in the database by the writer thread)."""
         self._put("searches", {
-            "query_id": query_id, "ts": now_iso(), "session": session, "query": query, "normalized": normalized,
-            "results": results, "top_slugs": json.dumps(top_slugs, ensure_ascii=False), "took_ms": took_ms,
+            "query_id": query_id, "ts": time.time(), "session": session, "query": query, "normalized": normalized,
+            "results": results, "top_slugs": list(top_slugs), "took_ms": took_ms,
             "module": module or "", "tag": tag or "", "page": page, "source": source,
         })
 
     def log_click(self, *, query_id: str, slug: str, position: int, session: str = "") -> None:
         """Record a click on a search result."""
-        self._put("clicks", {"ts": now_iso(), "query_id": query_id, "slug": slug, "position": position,
+        self._put("clicks", {"ts": time.time(), "query_id": query_id, "slug": slug, "position": position,
                              "session": session})
 
     def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "") -> None:
         """Record a "was this page helpful?" vote."""
-        self._put("votes", {"ts": now_iso(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
+        self._put("votes", {"ts": time.time(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
                             "session": session})
 
     def _put(self, table: str, row: dict) -> None:
@@ -161,12 +161,13 @@ class EventLog:
                 raise RuntimeError("event log is closed")
             self._queue.put((table, row, None, 0))
             return
-        # ensure_ascii: a lone surrogate is still one valid line (the database refuses it later, logged).
-        line = (json.dumps([table, row], separators=(",", ":")) + "\n").encode()
+        # Requests pay only for the spool record; the timestamp's text form and the slugs' JSON are
+        # made by the writer thread (_column_values).
+        record = spool_files.encode((table, row))
         with self._put_lock:  # spool order is queue order, so "stored up to offset" is exact
             if self._closed:
                 raise RuntimeError("event log is closed")
-            segment, end = self._spool.append(line)
+            segment, end = self._spool.append(record)
             self._queue.put((table, row, segment, end))
         self._spool.sync(segment, end)
 
@@ -278,8 +279,18 @@ def _insert(conn, items) -> None:
             cols = _COLUMNS[table]
             verb = "INSERT OR IGNORE" if table == "searches" else "INSERT"
             conn.execute(f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                         [row.get(c) for c in cols])
+                         _column_values(row, cols))
         _write_marks(conn, _marks(items))
+
+
+def _column_values(row: dict, cols) -> list:
+    values = [row.get(c) for c in cols]
+    ts = row.get("ts")
+    if isinstance(ts, float):  # log_* record the moment as a number: formatting it is the writer's job
+        values[cols.index("ts")] = iso(dt.datetime.fromtimestamp(ts, dt.timezone.utc))
+    if isinstance(row.get("top_slugs"), list):
+        values[cols.index("top_slugs")] = json.dumps(row["top_slugs"], ensure_ascii=False)
+    return values
 
 
 def replay_spool(db, spool_dir: Path) -> int:
@@ -289,18 +300,13 @@ def replay_spool(db, spool_dir: Path) -> int:
         row = db.execute("SELECT stored FROM event_spool WHERE segment = ?", [name]).fetchone()
         offset = row[0] if row else 0
         items = []
-        while True:
-            end = content.find(b"\n", offset)
-            if end < 0:
-                break  # nothing, or a line cut short by the crash: its request was never answered
-            try:
-                table, event = json.loads(content[offset:end])
-            except (ValueError, TypeError):
-                log.error("spool %s: unreadable line at byte %d skipped", name, offset)
-            else:
-                if table in _COLUMNS:
-                    items.append((table, event, name, end + 1))
-            offset = end + 1
+        try:
+            for record, end in spool_files.decode(content, offset):
+                table, event = record
+                if table in _COLUMNS and isinstance(event, dict):
+                    items.append((table, event, name, end))
+        except Exception as exc:  # unpickling can fail many ways: an unreadable record ends the segment
+            log.error("spool %s: unreadable record after %d events: %s", name, len(items), exc)
         for start in range(0, len(items), 1000):
             chunk = items[start : start + 1000]
             try:

@@ -1,12 +1,18 @@
 """An append-only spool of events, written before a request is answered and replayed after a crash.
 
 The database is written in batches by one thread (fast requests); the spool is what makes an
-acknowledged event durable in the meantime. Each event is one JSON line, handed to the operating
+acknowledged event durable in the meantime. Each event is one record, handed to the operating
 system with ``os.write`` (unbuffered) before ``append`` returns, so it survives a kill -9 or an OOM
-kill of the process; with ``fsync=True`` the line is also on the disk (``fdatasync``, shared by the
-requests that arrive while one is running, a group commit) and survives a power loss.
+kill of the process; with ``fsync=True`` the record is also on the disk (``fdatasync``, shared by
+the requests that arrive while one is running, a group commit) and survives a power loss.
 
-A process writes only its own segments (``events-<time>-<pid>.jsonl``), holds an exclusive
+A record is a length, a CRC-32 and a pickle (protocol 5): about 1 µs to encode where JSON took 6-15,
+which matters on a search answered from the cache in 60 µs. A record cut short by the crash (or
+garbage after a power loss) fails its length or checksum and ends the segment: its request was
+never answered. Pickle is safe here because only kb writes these files (mode 0600, in the data
+folder, which also holds the Whoosh index that Whoosh itself stores with pickle).
+
+A process writes only its own segments (``events-<time>-<pid>.spool``), holds an exclusive
 ``flock`` on each while it lives, and deletes a segment once everything in it is stored. Segments
 without a lock belong to a process that is gone: ``orphans`` hands them to the replay. Nothing here
 knows about SQLite: the database records, in the same transaction as the events, how far into each
@@ -16,8 +22,11 @@ segment it has stored (``analytics.events``), so a replay stores every event exa
 from __future__ import annotations
 
 import os
+import pickle
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +35,25 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX: no locking, one process per data folder
     fcntl = None
 
-SUFFIX = ".jsonl"
+SUFFIX = ".spool"
+_HEADER = struct.Struct("<II")  # payload length, CRC-32 of the payload
+
+
+def encode(obj) -> bytes:
+    """One spool record holding obj (plain Python data)."""
+    payload = pickle.dumps(obj, protocol=5)
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def decode(content: bytes, offset: int = 0) -> Iterator[tuple[object, int]]:
+    """The records of a segment from offset on, each with the offset just past it; stops at a torn one."""
+    while offset + _HEADER.size <= len(content):
+        length, crc = _HEADER.unpack_from(content, offset)
+        start, end = offset + _HEADER.size, offset + _HEADER.size + length
+        if end > len(content) or zlib.crc32(content[start:end]) != crc:
+            return
+        yield pickle.loads(content[start:end]), end
+        offset = end
 
 
 def _lock(fd: int) -> bool:
@@ -81,17 +108,17 @@ class Spool:
             _fsync_dir(self.folder)
         self.name, self._fd, self._size = name, fd, 0
 
-    def append(self, line: bytes) -> tuple[str, int]:
-        """Write one line (caller holds ``lock``); returns (segment, offset just past the line)."""
+    def append(self, record: bytes) -> tuple[str, int]:
+        """Write one record (caller holds ``lock``); returns (segment, offset just past it)."""
         if self._size >= self.segment_bytes:
             with self._fd_lock:
                 self._retired[self.name] = (self._fd, self._size)
             self._open_segment()
-        view = memoryview(line)
+        view = memoryview(record)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
-        self._size += len(line)
+        self._size += len(record)
         return self.name, self._size
 
     def sync(self, segment: str, offset: int) -> None:
@@ -100,7 +127,7 @@ class Spool:
             return
         with self._fd_lock:
             if self._synced.get(segment, 0) >= offset:
-                return  # someone else's fdatasync covered this line while we waited
+                return  # someone else's fdatasync covered this record while we waited
             if segment == self.name:
                 fd, size = self._fd, self._size
             elif segment in self._retired:

@@ -138,7 +138,8 @@ def index(full, **options):
 
 @cli.command()
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
-                 "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window")
+                 "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
+                 "event_durability", "connection_limit", "idle_timeout", "request_timeout", "trusted_proxy")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -169,7 +170,8 @@ def serve(**options):
 
     start_schedule(app, settings["analyze_every"])
     run_server(app, settings["host"], settings["port"], settings["threads"],
-               ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"))
+               ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
+               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy")})
 
 
 @cli.command()

@@ -1,8 +1,8 @@
 """The event log: every search, click and vote. Sole owner of the searches, clicks and votes tables.
 
 Requests never wait for the database: ``EventLog.log_*`` appends the event to the spool
-(``analytics/spool.py``: one unbuffered ``os.write``, plus a shared ``fdatasync`` when durability is
-``power``) and puts it on a queue; one writer thread stores queued events in batches (one
+(``analytics/spool.py``: a record copied into a shared mapping of a file, plus a shared ``fdatasync``
+when durability is ``power``) and puts it on a queue; one writer thread stores queued events in batches (one
 transaction each) and records in the same transaction how far into the spool it has stored. An
 acknowledged event is therefore in the spool or in the database at every moment: after a kill -9
 the next ``EventLog`` on the same spool folder stores what the dead process had not (exactly once),
@@ -109,7 +109,7 @@ class EventLog:
     """
 
     def __init__(self, database_url: str, batch_size: int = 500, interval: float = 0.25,
-                 spool_dir: Path | None = None, durability: str = "process"):
+                 spool_dir: Path | None = None, durability: str = "process", spool_segment_bytes: int = 4 << 20):
         from .store import open_db
 
         if durability not in DURABILITY:
@@ -127,7 +127,8 @@ class EventLog:
         if self.replayed:
             log.warning("stored %d acknowledged event(s) left in the spool by a process that stopped abruptly",
                         self.replayed)
-        self._spool = spool_files.Spool(spool_dir, fsync=durability == "power") if spool_dir else None
+        self._spool = spool_files.Spool(spool_dir, fsync=durability == "power",
+                                              segment_bytes=spool_segment_bytes) if spool_dir else None
         self._stored: dict[str, int] = {}  # segment -> offset stored in the database (writer thread only)
         self._queue: queue.Queue = queue.Queue()
         self._put_lock = self._spool.lock if self._spool else threading.Lock()

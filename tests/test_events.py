@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from analytics import spool as spool_files
 from analytics.events import EventLog, counts, new_query_id
 from analytics.store import DatabaseError, open_db, sqlite_path
 from conftest import LiveServer
@@ -70,6 +71,15 @@ def test_events_acknowledged_before_a_kill_9_are_stored_exactly_once_at_the_next
     assert list(spool.iterdir()) == []  # a clean stop leaves no spool behind
 
 
+def test_a_torn_or_zero_filled_spool_tail_ends_the_segment():
+    records = b"".join(spool_files.encode(("votes", {"comment": str(i)})) for i in range(3))
+    assert [r for r, _ in spool_files.decode(records + b"\0" * 64)] == [("votes", {"comment": str(i)}) for i in range(3)]
+    torn = records[:-5]  # the process died while copying the third record: it was never acknowledged
+    assert [r[1]["comment"] for r, _ in spool_files.decode(torn)] == ["0", "1"]
+    garbage = records[:-1] + b"x"  # a power loss left other bytes: the checksum does not match
+    assert len(list(spool_files.decode(garbage))) == 2
+
+
 def test_a_live_writers_spool_is_not_replayed_by_another(tmp_path):
     url, spool = f"sqlite:///{tmp_path}/kb.db", tmp_path / "spool"
     first = EventLog(url, spool_dir=spool, interval=3600, batch_size=10**6)
@@ -83,11 +93,12 @@ def test_a_live_writers_spool_is_not_replayed_by_another(tmp_path):
 
 def test_spool_segments_rotate_and_are_deleted_once_stored(tmp_path):
     url, spool = f"sqlite:///{tmp_path}/kb.db", tmp_path / "spool"
-    log = EventLog(url, spool_dir=spool, batch_size=7)
-    log._spool.segment_bytes = 1000
+    log = EventLog(url, spool_dir=spool, batch_size=7, spool_segment_bytes=1000)
+    first = log._spool.name
     for i in range(300):
         log.log_vote(slug="a", helpful=True, comment=str(i))
     assert log.flush()
+    assert log._spool.name != first
     assert len(list(spool.iterdir())) <= 2  # the current segment (and one retired a moment ago at most)
     log.close()
     assert counts(open_db(url))["votes"] == 300 and list(spool.iterdir()) == []

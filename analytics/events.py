@@ -119,6 +119,7 @@ class EventLog:
         self.interval = interval
         self.durability = durability
         self.dead_letters = 0  # events that could not be stored even one by one (logged)
+        self.spool_failures = 0  # events acknowledged without a spool record (the spool's disk failed; logged)
         db = open_db(database_url)  # create the file and tables now, so errors show at start
         try:
             self.replayed = replay_spool(db, spool_dir) if spool_dir else 0
@@ -168,9 +169,17 @@ class EventLog:
         with self._put_lock:  # spool order is queue order, so "stored up to offset" is exact
             if self._closed:
                 raise RuntimeError("event log is closed")
-            segment, end = self._spool.append(record)
+            try:
+                segment, end = self._spool.append(record)
+            except OSError as exc:  # e.g. a full disk when a new segment is needed: keep answering searches
+                segment, end = None, 0
+                if not self.spool_failures:
+                    log.error("event spool %s unusable (%s): events wait in memory until it works again",
+                              self._spool.folder, exc)
+                self.spool_failures += 1
             self._queue.put((table, row, segment, end))
-        self._spool.sync(segment, end)
+        if segment is not None:
+            self._spool.sync(segment, end)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until every event queued before this call is stored; False on timeout."""

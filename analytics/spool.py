@@ -129,9 +129,11 @@ class Spool:
     def append(self, record: bytes) -> tuple[str, int]:
         """Write one record (caller holds ``lock``); returns (segment, offset just past it)."""
         end = self._size + len(record)
-        if end > len(self._map):
-            with self._fd_lock:
-                self._retired[self.name] = (self._fd, self._map, self._size)
+        if self._map is None or end > len(self._map):
+            if self._map is not None:
+                with self._fd_lock:
+                    self._retired[self.name] = (self._fd, self._map, self._size)
+                self._map = None  # until a new segment opens (if that fails, the next append tries again)
             self._open_segment(max(self.segment_bytes, len(record)))
             end = len(record)
         self._map[self._size:end] = record
@@ -145,10 +147,10 @@ class Spool:
         with self._fd_lock:
             if self._synced.get(segment, 0) >= offset:
                 return  # someone else's flush covered this record while we waited
-            if segment == self.name:
-                fd, segment_map, size = self._fd, self._map, self._size
-            elif segment in self._retired:
+            if segment in self._retired:
                 fd, segment_map, size = self._retired[segment]
+            elif segment == self.name and self._map is not None:
+                fd, segment_map, size = self._fd, self._map, self._size
             else:
                 return  # already stored in the database and removed
             segment_map.flush()  # msync: what POSIX requires for a mapping
@@ -159,8 +161,9 @@ class Spool:
         """Delete full segments stored up to their end (and the current one if final); return their names."""
         done = []
         with self._lock, self._fd_lock:
-            if final:
+            if final and self._map is not None:
                 self._retired[self.name] = (self._fd, self._map, self._size)
+                self._map = None
             for name, (fd, segment_map, size) in list(self._retired.items()):
                 if size == 0 or stored.get(name, 0) >= size:
                     (self.folder / name).unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """The event log: batched off the request path, and nothing acknowledged is lost on SIGTERM or kill -9."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,6 +70,16 @@ def test_events_acknowledged_before_a_kill_9_are_stored_exactly_once_at_the_next
     finally:
         log.close()
     assert list(spool.iterdir()) == []  # a clean stop leaves no spool behind
+
+
+def test_a_broken_spool_does_not_break_logging(tmp_path):
+    url, spool = f"sqlite:///{tmp_path}/kb.db", tmp_path / "spool"
+    log = EventLog(url, spool_dir=spool, spool_segment_bytes=1000)
+    shutil.rmtree(spool)  # the next segment cannot be created (as on a full or failed disk)
+    for i in range(300):
+        log.log_vote(slug="a", helpful=True, comment=str(i))
+    log.close()
+    assert log.spool_failures > 0 and counts(open_db(url))["votes"] == 300
 
 
 def test_a_torn_or_zero_filled_spool_tail_ends_the_segment():

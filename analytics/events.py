@@ -128,8 +128,9 @@ class EventLog:
         if self.replayed:
             log.warning("stored %d acknowledged event(s) left in the spool by a process that stopped abruptly",
                         self.replayed)
-        self._spool = spool_files.Spool(spool_dir, fsync=durability == "power",
-                                              segment_bytes=spool_segment_bytes) if spool_dir else None
+        self._spool = None
+        if spool_dir:
+            self._spool = spool_files.Spool(spool_dir, fsync=durability == "power", segment_bytes=spool_segment_bytes)
         self._stored: dict[str, int] = {}  # segment -> offset stored in the database (writer thread only)
         self._queue: queue.Queue = queue.Queue()
         self._put_lock = self._spool.lock if self._spool else threading.Lock()

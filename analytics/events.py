@@ -1,9 +1,13 @@
 """The event log: every search, click and vote. Sole owner of the searches, clicks and votes tables.
 
-Requests never wait for the disk: ``EventLog.log_*`` puts the event on a queue and returns; one
-writer thread stores queued events in batches (one transaction each). ``flush()`` waits until all
-events queued before the call are on disk, and ``close()`` flushes and stops the writer, which is
-what the server does on SIGTERM so that no acknowledged event is lost.
+Requests never wait for the database: ``EventLog.log_*`` appends the event to the spool
+(``analytics/spool.py``: a record copied into a shared mapping of a file, plus a shared ``fdatasync``
+when durability is ``power``) and puts it on a queue; one writer thread stores queued events in batches (one
+transaction each) and records in the same transaction how far into the spool it has stored. An
+acknowledged event is therefore in the spool or in the database at every moment: after a kill -9
+the next ``EventLog`` on the same spool folder stores what the dead process had not (exactly once),
+before the server accepts requests. ``flush()`` waits until all events queued before the call are
+in the database; ``close()`` flushes, deletes the spool and stops the writer (SIGTERM, normal exit).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import secrets
 import sqlite3
 import threading
 import time
+from pathlib import Path
+
+from . import spool as spool_files
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,14 @@ def add_session_indexes(db) -> None:
     db["clicks"].create_index(["session", "ts"])
 
 
-MIGRATIONS = [create_event_tables, add_session_indexes]
+def create_event_spool_table(db) -> None:
+    # How far into each spool segment the events are stored, written with them (see analytics/spool.py).
+    db["event_spool"].create({"segment": str, "stored": int}, pk="segment")
+
+
+MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table]
+
+DURABILITY = ("process", "power")
 
 
 def iso(when: dt.datetime) -> str:
@@ -87,17 +101,39 @@ class _Flush:
 
 
 class EventLog:
-    """Buffered, batched writer of events into the database at database_url."""
+    """Spooled, batched writer of events into the database at database_url.
 
-    def __init__(self, database_url: str, batch_size: int = 500, interval: float = 0.25):
+    With spool_dir, every log_* call returns only once the event would survive a kill -9
+    (durability "process") or a power loss ("power"); without it, events wait in memory until the
+    next batch (kb's own tools that write through close() only).
+    """
+
+    def __init__(self, database_url: str, batch_size: int = 500, interval: float = 0.25,
+                 spool_dir: Path | None = None, durability: str = "process", spool_segment_bytes: int = 4 << 20):
         from .store import open_db
 
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}")
         self.database_url = database_url
-        open_db(database_url).conn.close()  # create the file and tables now, so errors show at start
         self.batch_size = batch_size
         self.interval = interval
+        self.durability = durability
         self.dead_letters = 0  # events that could not be stored even one by one (logged)
+        self.spool_failures = 0  # events acknowledged without a spool record (the spool's disk failed; logged)
+        db = open_db(database_url)  # create the file and tables now, so errors show at start
+        try:
+            self.replayed = replay_spool(db, spool_dir) if spool_dir else 0
+        finally:
+            db.conn.close()
+        if self.replayed:
+            log.warning("stored %d acknowledged event(s) left in the spool by a process that stopped abruptly",
+                        self.replayed)
+        self._spool = None
+        if spool_dir:
+            self._spool = spool_files.Spool(spool_dir, fsync=durability == "power", segment_bytes=spool_segment_bytes)
+        self._stored: dict[str, int] = {}  # segment -> offset stored in the database (writer thread only)
         self._queue: queue.Queue = queue.Queue()
+        self._put_lock = self._spool.lock if self._spool else threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="kb-event-writer", daemon=True)
         self._thread.start()
@@ -105,40 +141,60 @@ class EventLog:
     def log_search(self, *, query_id: str, query: str, normalized: str, results: int, top_slugs: list[str],
                    took_ms: float, session: str = "", module: str = "", tag: str = "", page: int = 1,
                    source: str = "api") -> None:
-        """Record one search (returns at once; stored by the writer thread)."""
+        """Record one search (durable when it returns; stored in the database by the writer thread)."""
         self._put("searches", {
-            "query_id": query_id, "ts": now_iso(), "session": session, "query": query, "normalized": normalized,
-            "results": results, "top_slugs": json.dumps(top_slugs, ensure_ascii=False), "took_ms": took_ms,
+            "query_id": query_id, "ts": time.time(), "session": session, "query": query, "normalized": normalized,
+            "results": results, "top_slugs": list(top_slugs), "took_ms": took_ms,
             "module": module or "", "tag": tag or "", "page": page, "source": source,
         })
 
     def log_click(self, *, query_id: str, slug: str, position: int, session: str = "") -> None:
         """Record a click on a search result."""
-        self._put("clicks", {"ts": now_iso(), "query_id": query_id, "slug": slug, "position": position,
+        self._put("clicks", {"ts": time.time(), "query_id": query_id, "slug": slug, "position": position,
                              "session": session})
 
     def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "") -> None:
         """Record a "was this page helpful?" vote."""
-        self._put("votes", {"ts": now_iso(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
+        self._put("votes", {"ts": time.time(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
                             "session": session})
 
     def _put(self, table: str, row: dict) -> None:
-        if self._closed:
-            raise RuntimeError("event log is closed")
-        self._queue.put((table, row))
+        if self._spool is None:
+            if self._closed:
+                raise RuntimeError("event log is closed")
+            self._queue.put((table, row, None, 0))
+            return
+        # Requests pay only for the spool record; the timestamp's text form and the slugs' JSON are
+        # made by the writer thread (_column_values).
+        record = spool_files.encode((table, row))
+        with self._put_lock:  # spool order is queue order, so "stored up to offset" is exact
+            if self._closed:
+                raise RuntimeError("event log is closed")
+            try:
+                segment, end = self._spool.append(record)
+            except OSError as exc:  # e.g. a full disk when a new segment is needed: keep answering searches
+                segment, end = None, 0
+                if not self.spool_failures:
+                    log.error("event spool %s unusable (%s): events wait in memory until it works again",
+                              self._spool.folder, exc)
+                self.spool_failures += 1
+            self._queue.put((table, row, segment, end))
+        if segment is not None:
+            self._spool.sync(segment, end)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until every event queued before this call is stored; False on timeout."""
         marker = _Flush()
-        self._queue.put((marker, None))
+        self._queue.put((marker, None, None, 0))
         return marker.done.wait(timeout)
 
     def close(self) -> None:
-        """Store everything still queued and stop the writer."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put((_STOP, None))
+        """Store everything still queued, delete this process's spool and stop the writer."""
+        with self._put_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put((_STOP, None, None, 0))
         self._thread.join(timeout=60)
 
     # The writer thread: wait for a first event, gather more for up to `interval`, store them in one
@@ -147,6 +203,9 @@ class EventLog:
         from .store import open_db
 
         db = open_db(self.database_url)
+        if self.durability == "power":
+            # The spool segment is deleted once its events are committed: the commit must be on disk too.
+            db.conn.execute("PRAGMA synchronous=FULL")
         stopping = False
         while not stopping:
             batch = [self._queue.get()]
@@ -156,41 +215,128 @@ class EventLog:
                     batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            self._store(db, [(t, r) for t, r in batch if isinstance(t, str)])
-            for table, _ in batch:
-                if isinstance(table, _Flush):
-                    table.done.set()
-                stopping = stopping or table is _STOP
+            self._store(db, [item for item in batch if isinstance(item[0], str)])
+            stopping = any(item[0] is _STOP for item in batch)
+            if self._spool:
+                self._release(db, final=stopping)
+            for item in batch:
+                if isinstance(item[0], _Flush):
+                    item[0].done.set()
         db.conn.close()
 
-    def _store(self, db, rows) -> None:
-        if not rows:
+    def _release(self, db, final: bool) -> None:
+        for name in self._spool.release(self._stored, final=final):
+            self._stored.pop(name, None)
+            try:
+                with db.conn:
+                    db.conn.execute("DELETE FROM event_spool WHERE segment = ?", [name])
+            except sqlite3.Error as exc:  # only bookkeeping: a later start removes the row
+                log.warning("spool segment %s: %s", name, exc)
+
+    def _store(self, db, items) -> None:
+        if not items:
             return
         for attempt in range(20):
             try:
-                _insert(db.conn, rows)
-                return
+                _insert(db.conn, items)
+                break
             except sqlite3.OperationalError:  # locked or busy: wait and retry the whole batch
-                log.warning("event batch of %d not stored yet (attempt %d), retrying", len(rows), attempt + 1)
+                log.warning("event batch of %d not stored yet (attempt %d), retrying", len(items), attempt + 1)
                 time.sleep(min(2.0, 0.05 * 2**attempt))
             except (sqlite3.Error, ValueError):  # e.g. a string SQLite cannot encode
-                break  # a row the database refuses: store the others one by one below
-        for row in rows:
+                self._store_one_by_one(db, items)
+                break
+        else:
+            self._store_one_by_one(db, items)
+        for _, _, segment, end in items:
+            if segment is not None:
+                self._stored[segment] = max(end, self._stored.get(segment, 0))
+
+    def _store_one_by_one(self, db, items) -> None:
+        # A row the database refuses: store the others one by one; each one's spool offset goes with it.
+        for item in items:
             try:
-                _insert(db.conn, [row])
+                _insert(db.conn, [item])
             except (sqlite3.Error, ValueError) as exc:
                 self.dead_letters += 1
-                log.error("event not stored (%s): %r", exc, row)
+                log.error("event not stored (%s): %r", exc, item[1])
+                if item[2] is not None:
+                    _mark_stored(db.conn, [item])
 
 
-def _insert(conn, rows) -> None:
-    """Insert (table, row) pairs in one transaction: all of them or none."""
+def _marks(items) -> dict[str, int]:
+    marks: dict[str, int] = {}
+    for _, _, segment, end in items:
+        if segment is not None:
+            marks[segment] = max(end, marks.get(segment, 0))
+    return marks
+
+
+def _mark_stored(conn, items) -> None:
+    with conn:
+        _write_marks(conn, _marks(items))
+
+
+def _write_marks(conn, marks: dict[str, int]) -> None:
+    for segment, end in marks.items():
+        conn.execute("INSERT INTO event_spool (segment, stored) VALUES (?, ?) "
+                     "ON CONFLICT (segment) DO UPDATE SET stored = excluded.stored", [segment, end])
+
+
+def _insert(conn, items) -> None:
+    """Insert (table, row, segment, end) items and their spool offsets in one transaction: all or none."""
     with conn:  # BEGIN ... COMMIT, or ROLLBACK on error
-        for table, row in rows:
+        for table, row, _, _ in items:
             cols = _COLUMNS[table]
             verb = "INSERT OR IGNORE" if table == "searches" else "INSERT"
             conn.execute(f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                         [row.get(c) for c in cols])
+                         _column_values(row, cols))
+        _write_marks(conn, _marks(items))
+
+
+def _column_values(row: dict, cols) -> list:
+    values = [row.get(c) for c in cols]
+    ts = row.get("ts")
+    if isinstance(ts, float):  # log_* record the moment as a number: formatting it is the writer's job
+        values[cols.index("ts")] = iso(dt.datetime.fromtimestamp(ts, dt.timezone.utc))
+    if isinstance(row.get("top_slugs"), list):
+        values[cols.index("top_slugs")] = json.dumps(row["top_slugs"], ensure_ascii=False)
+    return values
+
+
+def replay_spool(db, spool_dir: Path) -> int:
+    """Store the events that stopped processes spooled but did not store; returns how many."""
+    replayed = 0
+    for name, content in spool_files.orphans(spool_dir):
+        row = db.execute("SELECT stored FROM event_spool WHERE segment = ?", [name]).fetchone()
+        offset = row[0] if row else 0
+        items = []
+        try:
+            for record, end in spool_files.decode(content, offset):
+                table, event = record
+                if table in _COLUMNS and isinstance(event, dict):
+                    items.append((table, event, name, end))
+        except Exception as exc:  # unpickling can fail many ways: an unreadable record ends the segment
+            log.error("spool %s: unreadable record after %d events: %s", name, len(items), exc)
+        for start in range(0, len(items), 1000):
+            chunk = items[start : start + 1000]
+            try:
+                _insert(db.conn, chunk)
+            except (sqlite3.Error, ValueError):
+                for item in chunk:
+                    try:
+                        _insert(db.conn, [item])
+                    except (sqlite3.Error, ValueError) as exc:
+                        log.error("spooled event not stored (%s): %r", exc, item[1])
+                        _mark_stored(db.conn, [item])
+            replayed += len(chunk)
+    # Rows of segments that are gone (replayed above, or stored and deleted by their process).
+    present = spool_files.segment_names(spool_dir)
+    with db.conn:
+        for (name,) in db.execute("SELECT segment FROM event_spool").fetchall():
+            if name not in present:
+                db.conn.execute("DELETE FROM event_spool WHERE segment = ?", [name])
+    return replayed
 
 
 def insert_events(db, table: str, rows: list[dict]) -> None:
@@ -198,7 +344,7 @@ def insert_events(db, table: str, rows: list[dict]) -> None:
     if table not in _COLUMNS:
         raise ValueError(f"unknown event table {table!r}")
     for start in range(0, len(rows), 1000):
-        _insert(db.conn, [(table, row) for row in rows[start : start + 1000]])
+        _insert(db.conn, [(table, row, None, 0) for row in rows[start : start + 1000]])
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ def create_app(config: dict | None = None) -> Flask:
                                             semantic=settings["semantic_model"])
     # Started by `kb serve` (not here: tests build many apps); fills passage vectors as versions change.
     app.extensions["kb_vectors"] = VectorFiller(settings["data"], app.extensions["kb_index"].semantic)
-    events = EventLog(settings["database_url"])
+    # The spool lives with the data folder (local disk) whatever the database is: see analytics/spool.py.
+    events = EventLog(settings["database_url"], spool_dir=settings["data"] / "event-spool",
+                      durability=settings["event_durability"])
     app.extensions["kb_events"] = events
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`
 

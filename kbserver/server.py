@@ -1,25 +1,125 @@
-"""Run the app on waitress (a production WSGI server) and shut down cleanly on SIGTERM or Ctrl-C."""
+"""Run the app on waitress (a production WSGI server) and shut down cleanly on SIGTERM or Ctrl-C.
+
+Waitress's defaults suit a server behind a proxy that already bounds its clients; kb is often run
+bare, so it sets the limits itself:
+
+* the request body limit is the app's (``MAX_CONTENT_LENGTH``): waitress answers 413 as soon as it
+  reads a larger Content-Length (or a chunked body passes it), before reading the body, where its
+  default of 1 GB spooled a 300 MB upload to a temporary file first;
+* ``connection_limit`` open connections (waitress: 100, after which every new client waited), with
+  ``poll()`` instead of ``select()``, which cannot watch descriptors above 1024, and the process's
+  open-file limit raised to fit;
+* idle connections are closed after ``idle_timeout`` seconds, and a client that trickles a request
+  (slowloris) is closed when the request is not complete ``request_timeout`` seconds after its first
+  byte, which waitress alone never does (its timeout restarts with every byte);
+* errors waitress answers itself (413, 400, 431 …) are JSON ``{"error": {"code", "message"}}`` like the app's.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
+import time
 
-from waitress.server import create_server
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+
+log = logging.getLogger(__name__)
+
+FORWARDED_HEADERS = {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port"}
 
 
-def serve(app, host: str, port: int, threads: int = 8, ready=None) -> None:
+class _JSONErrorTask(ErrorTask):
+    """Waitress's own error answers (body too large, malformed request) in kb's JSON error shape."""
+
+    def execute(self):
+        error = self.request.error
+        body = json.dumps({"error": {"code": error.reason.lower().replace(" ", "_"),
+                                     "message": f"{error.reason}: {error.body}"}}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _TimedParser(HTTPRequestParser):
+    """A request parser that remembers when the request's first byte arrived."""
+
+    def __init__(self, adj):
+        super().__init__(adj)
+        self.started = time.monotonic()
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _JSONErrorTask
+    parser_class = _TimedParser
+
+
+def _install_limits(server, request_timeout: int) -> None:
+    """Give each listening server kb's channel and the request deadline in its periodic cleanup."""
+    servers = [server] if isinstance(server, BaseWSGIServer) else \
+        [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+    for s in servers:
+        s.channel_class = _Channel
+        idle_cleanup = s.maintenance
+
+        def maintenance(now, s=s, idle_cleanup=idle_cleanup):
+            idle_cleanup(now)  # waitress: idle connections (no request in progress) after channel_timeout
+            cutoff = time.monotonic() - request_timeout
+            for channel in list(s.active_channels.values()):
+                request = channel.request  # a request still being received (None between requests)
+                if request is not None and not request.completed and getattr(request, "started", cutoff) < cutoff:
+                    channel.will_close = True
+
+        s.maintenance = maintenance
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    """Raise the soft limit on open files towards wanted (each connection needs one, sometimes three)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted // 2:
+        log.warning("only %d open files allowed (ulimit -n): fewer connections than --connection-limit fit", soft)
+
+
+def serve(app, host: str, port: int, threads: int = 8, ready=None, *, connection_limit: int = 1000,
+          idle_timeout: int = 30, request_timeout: int = 30, trusted_proxy: str = "") -> None:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests and flush the event log."""
     # "Task queue depth is N" only says all threads are busy for a moment; not worth a log line each time.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    max_body = app.config.get("MAX_CONTENT_LENGTH") or 2 * 1024 * 1024
+    limits = {
+        "max_request_body_size": max_body + 1,  # waitress refuses a body of this size or more
+        "max_request_header_size": 64 * 1024,
+        "connection_limit": connection_limit,
+        "channel_timeout": idle_timeout,
+        "cleanup_interval": max(1, min(idle_timeout, request_timeout) // 4),
+        "asyncore_use_poll": True,
+    }
+    if trusted_proxy:
+        limits.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1, trusted_proxy_headers=FORWARDED_HEADERS)
+    _raise_open_file_limit(2 * connection_limit + 256)
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="kb", clear_untrusted_proxy_headers=True)
+        server = create_server(app, host=host, port=port, threads=threads, ident="kb",
+                               clear_untrusted_proxy_headers=True, **limits)
     except ValueError:  # waitress: an address that does not resolve
         raise OSError(f"cannot listen on {host}:{port}: not a valid address for this machine; "
                       "use --host 127.0.0.1 (or KB_HOST)") from None
     except OSError as exc:
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. "
                       "Is another kb running? Pick another port with --port or KB_PORT.") from None
+    _install_limits(server, request_timeout)
 
     def stop(signum, frame):
         raise SystemExit(0)

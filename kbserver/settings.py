@@ -51,6 +51,16 @@ SETTINGS = [
             "Sentence-embedding model of the semantic search stage: use (multilingual, offline) or off (keywords only)."),
     Setting("secure_cookies", False, "KB_SECURE_COOKIES",
             "Mark the session cookies Secure (sent over HTTPS only); turn on when kb is served over HTTPS.", bool),
+    Setting("event_durability", "process", "KB_EVENT_DURABILITY",
+            "What an acknowledged event survives: 'process' (kill -9, OOM kill: written to the OS before the "
+            "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
+    Setting("connection_limit", 1000, "KB_CONNECTION_LIMIT",
+            "Open client connections `kb serve` accepts at once; more wait in the listen backlog.", int),
+    Setting("idle_timeout", 30, "KB_IDLE_TIMEOUT", "Seconds an idle client connection is kept open.", int),
+    Setting("request_timeout", 30, "KB_REQUEST_TIMEOUT",
+            "Seconds a client has to send a whole request (headers and body) before it is disconnected.", int),
+    Setting("trusted_proxy", "", "KB_TRUSTED_PROXY",
+            "Address of the reverse proxy whose X-Forwarded-For/-Proto/-Host/-Port headers are believed ('*': any)."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -100,6 +110,12 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["semantic_model"] not in MODELS:
         raise InvalidInput(f"semantic_model ({BY_NAME['semantic_model'].env}) must be one of {', '.join(MODELS)}, "
                            f"got {values['semantic_model']!r}")
+    if values["event_durability"] not in ("process", "power"):
+        raise InvalidInput(f"event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power', "
+                           f"got {values['event_durability']!r}")
+    for name in ("connection_limit", "idle_timeout", "request_timeout"):
+        if values[name] < 1:
+            raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

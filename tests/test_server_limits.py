@@ -1,0 +1,161 @@
+"""The WSGI server's own limits: body size before reading it, idle and slow clients, many connections."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import LiveServer
+from kbserver.cli import cli
+
+
+def _connect(server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+
+
+def _read_response(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes or goes quiet for `timeout` seconds."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                if length and len(body) >= length[0]:
+                    break
+    except (TimeoutError, ConnectionError):
+        pass
+    return data
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True when the server closes the connection within `within` seconds."""
+    sock.settimeout(0.5)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return True
+    return False
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+@pytest.fixture
+def server(docs_dir, data_dir):
+    server = LiveServer(docs_dir, data_dir, extra_env={"KB_IDLE_TIMEOUT": "2", "KB_REQUEST_TIMEOUT": "3"})
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_a_300_mb_body_is_refused_at_once_without_being_read(server):
+    sock = _connect(server)
+    try:
+        sock.sendall(b"POST /api/feedback HTTP/1.1\r\nHost: kb\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 314572800\r\n\r\n" + b"{" * 65536)
+        started = time.monotonic()
+        response = _read_response(sock, timeout=5)
+        assert response.startswith(b"HTTP/1.1 413"), response[:200]
+        assert time.monotonic() - started < 3  # answered from the headers, not after 300 MB
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert b"application/json" in head.lower()
+        assert json.loads(body)["error"]["code"] == "request_entity_too_large"
+        sent = 0
+        try:  # the rest of the body is not read: the server has closed the connection
+            for _ in range(64):
+                sock.sendall(b"x" * 65536)
+                sent += 65536
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert sent < 4 * 1024 * 1024 or _closed_by_server(sock, within=2)
+    finally:
+        sock.close()
+    # A body the app accepts still reaches it (the limit is the app's 2 MB, not less).
+    r = requests.post(server.url + "/api/feedback", data=b'{"slug": "' + b"x" * (1024 * 1024) + b'"}',
+                      headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_input"
+
+
+@pytest.mark.slow
+def test_idle_and_trickling_clients_are_disconnected(server):
+    idle = _connect(server)
+    trickling = _connect(server)
+    stop = threading.Event()
+
+    def trickle():  # slowloris: one header byte every 0.3 s never completes a request
+        try:
+            trickling.sendall(b"GET /api/health HTTP/1.1\r\nHost: kb\r\n")
+            while not stop.wait(0.3):
+                trickling.sendall(b"X")
+        except OSError:
+            pass
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        assert _closed_by_server(idle, within=8)  # KB_IDLE_TIMEOUT=2 (+ cleanup interval)
+        assert _closed_by_server(trickling, within=8)  # KB_REQUEST_TIMEOUT=3, although it never goes quiet
+    finally:
+        stop.set()
+        sender.join()
+        idle.close()
+        trickling.close()
+    assert requests.get(server.url + "/api/health", timeout=5).ok
+
+
+@pytest.mark.slow
+def test_health_answers_in_under_100_ms_with_500_slow_connections(docs_dir, data_dir):
+    _raise_fd_limit(2048)
+    server = LiveServer(docs_dir, data_dir)
+    sockets = []
+    try:
+        for k in range(500):
+            sock = _connect(server)
+            if k % 2:  # half send part of a request and stall, half never send anything
+                sock.sendall(b"POST /api/feedback HTTP/1.1\r\nHost: kb\r\nContent-Length: 100\r\n\r\n{")
+            sockets.append(sock)
+        time.sleep(0.5)
+        timings = []
+        for _ in range(10):
+            started = time.perf_counter()
+            r = requests.get(server.url + "/api/health", timeout=5)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert r.ok
+        assert sorted(timings)[len(timings) // 2] < 100, timings  # median; this machine is shared
+        assert max(timings) < 500, timings
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"KB_CONNECTION_LIMIT": "0"}, "connection_limit (KB_CONNECTION_LIMIT) must be at least 1"),
+    ({"KB_REQUEST_TIMEOUT": "soon"}, "request_timeout (KB_REQUEST_TIMEOUT) must be a whole number"),
+    ({"KB_EVENT_DURABILITY": "disk"}, "event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power'"),
+])
+def test_bad_limits_are_one_readable_line(runner, tmp_path, env, message):
+    result = runner.invoke(cli, ["serve", "--data", str(tmp_path / "data")], env=env)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output

@@ -7,6 +7,9 @@
  * snippets. When the service cannot be reached (the site opened as static files, or served by a
  * plain file server), it loads Material's own lunr worker (named by ?fallback=) and hands it the
  * SETUP message it kept, so search still works offline.
+ *
+ * Every RESULT carries the query it answers and the service's did_you_mean, so the page
+ * (kb-search-box.js) can show 你是不是要找 … and check that it shows the reader's last query.
  */
 "use strict";
 
@@ -24,7 +27,7 @@ function escapeHtml(text) {
   });
 }
 
-function toMaterialResult(data) {
+function toMaterialResult(query, data) {
   var items = (data.results || []).map(function (hit) {
     var sep = hit.url.indexOf("?") >= 0 ? "&" : "?";
     return [{
@@ -35,7 +38,7 @@ function toMaterialResult(data) {
       terms: {}
     }];
   });
-  return {items: items};
+  return {items: items, query: query, did_you_mean: data.did_you_mean || null};
 }
 
 async function askService(query, signal) {
@@ -48,8 +51,8 @@ async function askService(query, signal) {
   if (type.indexOf("application/json") < 0)
     throw new Error("kb service not available");
   if (!response.ok)              // a 4xx from kb (empty or over-long query): no results, not a fallback
-    return {items: []};
-  return toMaterialResult(await response.json());
+    return {items: [], query: query, did_you_mean: null};
+  return toMaterialResult(query, await response.json());
 }
 
 function startFallback() {
@@ -81,7 +84,7 @@ self.addEventListener("message", async function (ev) {
   var seq = ++latest;
   if (inflight) inflight.abort();
   if (!String(message.data || "").trim()) {
-    self.postMessage({type: RESULT, data: {items: []}});
+    self.postMessage({type: RESULT, data: {items: [], query: message.data || "", did_you_mean: null}});
     return;
   }
   await new Promise(function (resolve) { setTimeout(resolve, DEBOUNCE_MS); });
@@ -93,6 +96,7 @@ self.addEventListener("message", async function (ev) {
   } catch (err) {
     if (err && err.name === "AbortError") return;
     await startFallback();
-    self.dispatchEvent(new MessageEvent("message", {data: message}));
+    // Queries that arrived while lunr loaded went to it directly; an older one must not answer last.
+    if (seq === latest) self.dispatchEvent(new MessageEvent("message", {data: message}));
   }
 });

@@ -58,7 +58,13 @@ def create_event_spool_table(db) -> None:
     db["event_spool"].create({"segment": str, "stored": int}, pk="segment")
 
 
-MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table]
+def add_search_matched_column(db) -> None:
+    # Which stage found each top result ("keyword", "meaning", "keyword+meaning"), parallel to top_slugs:
+    # an article found only by meaning is one whose words are not the customers' (a vocabulary gap).
+    db["searches"].add_column("top_matched", str)
+
+
+MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table, add_search_matched_column]
 
 DURABILITY = ("process", "power")
 
@@ -87,7 +93,7 @@ def is_query_id(value) -> bool:
 _STOP = object()
 _COLUMNS = {
     "searches": ("query_id", "ts", "session", "query", "normalized", "results", "top_slugs", "took_ms", "module",
-                 "tag", "page", "source"),
+                 "tag", "page", "source", "top_matched"),
     "clicks": ("ts", "query_id", "slug", "position", "session"),
     "votes": ("ts", "slug", "helpful", "comment", "session"),
 }
@@ -140,12 +146,16 @@ class EventLog:
 
     def log_search(self, *, query_id: str, query: str, normalized: str, results: int, top_slugs: list[str],
                    took_ms: float, session: str = "", module: str = "", tag: str = "", page: int = 1,
-                   source: str = "api") -> None:
-        """Record one search (durable when it returns; stored in the database by the writer thread)."""
+                   source: str = "api", top_matched: list[str] | None = None) -> None:
+        """Record one search (durable when it returns; stored in the database by the writer thread).
+
+        top_matched says, for each of top_slugs, which search stage found it ("keyword", "meaning",
+        "keyword+meaning")."""
         self._put("searches", {
             "query_id": query_id, "ts": time.time(), "session": session, "query": query, "normalized": normalized,
             "results": results, "top_slugs": list(top_slugs), "took_ms": took_ms,
             "module": module or "", "tag": tag or "", "page": page, "source": source,
+            "top_matched": list(top_matched or []),
         })
 
     def log_click(self, *, query_id: str, slug: str, position: int, session: str = "") -> None:
@@ -299,8 +309,9 @@ def _column_values(row: dict, cols) -> list:
     ts = row.get("ts")
     if isinstance(ts, float):  # log_* record the moment as a number: formatting it is the writer's job
         values[cols.index("ts")] = iso(dt.datetime.fromtimestamp(ts, dt.timezone.utc))
-    if isinstance(row.get("top_slugs"), list):
-        values[cols.index("top_slugs")] = json.dumps(row["top_slugs"], ensure_ascii=False)
+    for key in ("top_slugs", "top_matched"):
+        if key in cols and isinstance(row.get(key), list):
+            values[cols.index(key)] = json.dumps(row[key], ensure_ascii=False)
     return values
 
 

@@ -93,6 +93,7 @@ def search():
     _events().log_search(
         query_id=query_id, query=q, normalized=result["normalized"], results=result["total"],
         top_slugs=[r["slug"] for r in result["results"][:10]], took_ms=result["took_ms"], session=session_id(),
+        top_matched=["+".join(r.get("matched") or []) for r in result["results"][:10]],
         module=args.get("module", ""), tag=args.get("tag", ""), page=result["page"],
         source="site" if request.headers.get("X-KB-Source") == "site" else "api",
     )

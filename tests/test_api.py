@@ -28,6 +28,7 @@ def test_every_search_is_logged(client, flush):
     assert [r["query"] for r in rows] == ["Excel 导入", "没有这个词xyz"]
     assert rows[0]["normalized"] == "excel 导入" and rows[0]["results"] >= 1
     assert json.loads(rows[0]["top_slugs"])[0] == "import/excel-import"
+    assert json.loads(rows[0]["top_matched"])[0] == "keyword"  # which stage found it (no vectors here)
     assert rows[1]["results"] == 0 and rows[0]["session"] and rows[0]["took_ms"] >= 0
 
 

@@ -49,8 +49,8 @@ def open_search(page, url):
 
 def shown_query(page, query, timeout=15_000):
     """Wait until the result list shows the answer to `query` (data-kb-query), then return the result items."""
-    page.wait_for_function("q => document.querySelector('.md-search-result')?.dataset.kbQuery === q", arg=query,
-                           timeout=timeout)
+    # expect() polls without eval: the site's Content-Security-Policy forbids eval (wait_for_function's way).
+    playwright_api.expect(page.locator(RESULT_LIST)).to_have_attribute("data-kb-query", query, timeout=timeout)
     page.wait_for_selector(".md-search-result__item", timeout=timeout)
     return page.locator(".md-search-result__item")
 

@@ -106,9 +106,15 @@ def bounces(db, start: str, end: str, within: int = 30) -> dict[str, tuple[int, 
 
 
 def votes_by_article(db, start: str, end: str) -> dict[str, tuple[int, int]]:
-    """Per article: (helpful votes, all votes) in the period."""
-    sql = "SELECT slug, SUM(helpful), COUNT(*) FROM votes WHERE ts >= ? AND ts < ? GROUP BY slug"
-    return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end])}
+    """Per article: (helpful votes, all votes) in the period; a session's votes on an article count once.
+
+    The site posts a 👎 at once and its optional reason as a second vote with the comment, and a reader
+    may change their mind: the session's last vote is the one that counts (votes without a session,
+    from API clients, each count)."""
+    sql = ("SELECT slug, SUM(helpful), COUNT(*) FROM votes v WHERE ts >= ? AND ts < ? AND (session = '' OR "
+           "rowid = (SELECT MAX(rowid) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
+           "AND w.ts >= ? AND w.ts < ?)) GROUP BY slug")
+    return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end, start, end])}
 
 
 def searches_by_query(db, start: str, end: str, key) -> dict[str, int]:

@@ -219,3 +219,14 @@ def test_without_the_model_english_falls_back_to_tfidf(monkeypatch):
     monkeypatch.setattr(gaps, "_embedding_cache", {})
     result = cluster_texts(["reset password", "reset my password", "password reset help", "exchange rate"], [2, 2, 2, 2])
     assert result.labels[0] == result.labels[1] == result.labels[2] != result.labels[3]
+
+
+def test_a_vote_and_its_reason_from_one_session_count_as_one_vote(tmp_path):
+    from analytics.failing import votes_by_article
+
+    db = open_db(f"sqlite:///{tmp_path}/kb.db")
+    rows = [("2026-11-20T10:00:00Z", "a", 0, "", "s1"), ("2026-11-20T10:00:09Z", "a", 0, "日期列还是空的", "s1"),
+            ("2026-11-20T11:00:00Z", "a", 1, "", "s2"), ("2026-11-20T12:00:00Z", "a", 1, "", ""),
+            ("2026-11-20T12:00:01Z", "a", 1, "", "")]
+    insert_events(db, "votes", [dict(zip(("ts", "slug", "helpful", "comment", "session"), r, strict=True)) for r in rows])
+    assert votes_by_article(db, "2026-11-01", "2026-12-01") == {"a": (3, 4)}

@@ -48,10 +48,11 @@ def _all_migrations():
     # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
     from contrib import queue as contrib_queue
 
-    from . import accounts, events, flags, links
+    from . import accounts, events, flags, links, throttle
 
     return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
-            ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS)]
+            ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
+            ("throttle", throttle.MIGRATIONS)]
 
 
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:

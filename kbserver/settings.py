@@ -46,6 +46,17 @@ SETTINGS = [
             "Seconds within which a new search without a click counts as reformulating.", int),
     Setting("vote_window", 1800, "KB_VOTE_WINDOW",
             "Seconds after a click within which a 'not helpful' vote fails the search.", int),
+    Setting("password_hash_cost", 64, "KB_PASSWORD_HASH_COST",
+            "MiB of memory per Argon2id password hash (3 passes); 64 is RFC 9106's choice; lower it only for tests.", int),
+    Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
+            "Password checks run at once; further sign-ins get 503 at once, so a flood cannot starve search.", int),
+    Setting("login_window", 900, "KB_LOGIN_WINDOW", "Seconds over which failed sign-ins are counted for the lockout.", int),
+    Setting("login_failures_account", 10, "KB_LOGIN_FAILURES_ACCOUNT",
+            "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),
+    Setting("login_failures_address", 50, "KB_LOGIN_FAILURES_ADDRESS",
+            "Failed sign-ins from one client address (to any account) within the window that lock it (429).", int),
+    Setting("session_hours", 12, "KB_SESSION_HOURS",
+            "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -88,6 +99,10 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["cache_size"] < 0:
         raise InvalidInput("cache_size cannot be negative")
     for name in ("period", "click_window", "reformulation_window", "vote_window"):
+        if values[name] < 1:
+            raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    for name in ("password_hash_cost", "password_checks", "login_window", "login_failures_account",
+                 "login_failures_address", "session_hours"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["analyze_every"] < 0:

@@ -5,9 +5,11 @@ hold across processes (two `kb serve` behind one proxy would each allow the full
 only store is its own database. Counting failures in a sliding window needs one table and three
 queries, so they live here, next to the other tables, and a PostgreSQL backend only has to port them.
 
-Only failed password checks are counted (a locked-out attempt is refused before any check and is not
-recorded), so an attacker cannot keep a lock alive forever by hammering it: the oldest failures age
-out of the window and the account or address may try again.
+Each password check is counted before it runs, in the same write transaction as the look at the
+count, so concurrent attempts (threads or processes) cannot overshoot the limit; a successful sign-in
+then forgets its account's failures. An attempt refused by the lockout is not counted, so hammering
+a lock does not prolong it: the oldest failures age out of the window and the account or address
+may try again.
 """
 
 from __future__ import annotations
@@ -53,13 +55,21 @@ def retry_after(db, account: str, address: str, policy: LoginPolicy, now: float 
     return int(wait) + 1 if wait > 0 else 0
 
 
-def record_failure(db, account: str, address: str, policy: LoginPolicy, now: float | None = None) -> None:
-    """Count one failed password check; failures older than the window are forgotten on the way."""
+def reserve_attempt(db, account: str, address: str, policy: LoginPolicy, now: float | None = None) -> int:
+    """Count a password check about to run: 0 if it may run (counted as a failure until cleared), else seconds to wait."""
     now = time.time() if now is None else now
-    with db.conn:
+    account = account[:NAME_CHARS]
+    db.conn.execute("BEGIN IMMEDIATE")  # look and count under one write lock: no two attempts take the last slot
+    try:
         db.execute("DELETE FROM login_failures WHERE at <= ?", [now - policy.window])
-        db.execute("INSERT INTO login_failures (at, account, address) VALUES (?, ?, ?)",
-                   [now, account[:NAME_CHARS], address])
+        wait = retry_after(db, account, address, policy, now)
+        if not wait:
+            db.execute("INSERT INTO login_failures (at, account, address) VALUES (?, ?, ?)", [now, account, address])
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+    return wait
 
 
 def clear_account(db, account: str) -> None:

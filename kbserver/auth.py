@@ -139,14 +139,16 @@ def login():
         settings, db = current_app.config["KB"], get_db()
         name, address = accounts.normalize_name(request.form.get("name", "")), request.remote_addr or "-"
         policy = current_app.extensions["kb_login_policy"]
-        wait = throttle.retry_after(db, name, address, policy)
+        wait = throttle.retry_after(db, name, address, policy)  # a plain read: a locked flood costs no write
         if wait:
-            minutes = -(-wait // 60)
-            return _refuse_sign_in(429, f"登录失败次数过多，请 {minutes} 分钟后再试。", wait)
+            return _refuse_sign_in(429, f"登录失败次数过多，请 {-(-wait // 60)} 分钟后再试。", wait)
         checks = current_app.extensions["kb_password_checks"]
         if not checks.acquire(blocking=False):  # never queue behind a flood: answer at once
             return _refuse_sign_in(503, "登录请求太多，请稍后再试。", 1)
         try:
+            wait = throttle.reserve_attempt(db, name, address, policy)  # counted before the check: no overshoot
+            if wait:
+                return _refuse_sign_in(429, f"登录失败次数过多，请 {-(-wait // 60)} 分钟后再试。", wait)
             user = accounts.authenticate(db, name, request.form.get("password", ""), settings["password_hash_cost"])
         finally:
             checks.release()
@@ -155,7 +157,6 @@ def login():
             session.clear()  # a fresh session on sign-in: no fixation
             session["sid"] = accounts.create_session(db, user["id"], settings["session_hours"] * 3600)
             return redirect(_safe_next(request.args.get("next"), user))
-        throttle.record_failure(db, name, address, policy)
         flash("用户名或密码不正确。")
         return render_template("login.html"), 401
     return render_template("login.html")

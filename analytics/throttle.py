@@ -55,6 +55,13 @@ def retry_after(db, account: str, address: str, policy: LoginPolicy, now: float 
     return int(wait) + 1 if wait > 0 else 0
 
 
+def address_retry_after(db, address: str, policy: LoginPolicy, now: float | None = None) -> int:
+    """Seconds until this address may try any account again; 0 when it may now."""
+    now = time.time() if now is None else now
+    wait = _wait(db, "address", address, policy.per_address, policy.window, now)
+    return int(wait) + 1 if wait > 0 else 0
+
+
 def reserve_attempt(db, account: str, address: str, policy: LoginPolicy, now: float | None = None) -> int:
     """Count a password check about to run: 0 if it may run (counted as a failure until cleared), else seconds to wait."""
     now = time.time() if now is None else now

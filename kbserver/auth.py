@@ -7,11 +7,18 @@ form carries a CSRF token that must match the session's. Programs send ``Authori
 <token>`` (no cookie, so no CSRF). Anything beyond public search, articles, clicks and votes needs
 an account with the right role.
 
-Sign-in is guarded twice, because each password check is a 64 MiB Argon2 computation: failed checks
-are counted per typed account name and per client address in the database (analytics/throttle.py),
-and a locked account or address gets 429 with Retry-After before any check runs; and at most
-``password_checks`` checks run at once per process, further attempts get 503 at once instead of
-waiting, so a flood from many addresses cannot take the worker threads or memory that search needs.
+Sign-in is guarded because each password check is a 64 MiB Argon2 computation, and a flood of
+sign-ins must not take the threads, cores or memory that customers' searches need:
+
+- failed checks are counted per typed account name and per client address in the database
+  (analytics/throttle.py, so the limits hold across processes); a locked account or address gets
+  429 with Retry-After before any check runs;
+- ``SignInGuard``, a WSGI middleware in front of Flask, lets at most ``password_checks`` sign-in
+  requests into the app at once and answers the rest 503 at once (never queueing them on worker
+  threads), and answers an address it has learnt is locked 429 from memory: refusing a flood costs
+  little more than reading the request;
+- the Argon2 checks themselves run on a small pool of threads at the lowest CPU priority (nice 19;
+  Argon2's own lane threads inherit it), so search threads win the cores whenever both want them.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
+import html
 import os
 import secrets
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -53,13 +63,71 @@ def init_app(app) -> None:
     app.secret_key = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="kb_session",
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings["session_hours"]))
-    # Held on the app (not the module): each app counts its own checks in progress.
-    app.extensions["kb_password_checks"] = threading.BoundedSemaphore(settings["password_checks"])
+    # Held on the app (not the module): each app counts its own sign-ins in progress.
+    guard = SignInGuard(app.wsgi_app, settings["password_checks"])
+    app.wsgi_app = guard
+    app.extensions["kb_sign_in_guard"] = guard
     app.extensions["kb_login_policy"] = throttle.LoginPolicy(settings["login_window"], settings["login_failures_account"],
                                                              settings["login_failures_address"])
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("user")})
+
+
+def _lower_priority() -> None:
+    try:  # Linux: nice is per thread and inherited by the threads Argon2 starts for its lanes
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # another OS: checks still capped, just not deprioritised
+        pass
+
+
+class SignInGuard:
+    """WSGI middleware in front of POST /login: caps sign-ins in progress and refuses locked addresses from memory."""
+
+    def __init__(self, wsgi_app, checks: int):
+        self.wsgi_app = wsgi_app
+        self.permits = threading.BoundedSemaphore(checks)
+        self.pool = ThreadPoolExecutor(max_workers=checks, thread_name_prefix="kb-password", initializer=_lower_priority)
+        self._locked: dict[str, float] = {}  # address → monotonic time its lock ends, as the database said
+        self._mutex = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/login":
+            return self.wsgi_app(environ, start_response)
+        ends = self._locked.get(environ.get("REMOTE_ADDR") or "-", 0.0)
+        now = time.monotonic()
+        if ends > now:
+            return _plain_refusal(start_response, 429, f"登录失败次数过多，请 {-(-int(ends - now) // 60) or 1} 分钟后再试。",
+                                  int(ends - now) + 1)
+        if not self.permits.acquire(blocking=False):  # never queue a sign-in behind a flood: answer at once
+            return _plain_refusal(start_response, 503, "登录请求太多，请稍后再试。", 1)
+        try:
+            environ["kb.sign_in_guard"] = self
+            return self.wsgi_app(environ, start_response)  # Flask's response body is already rendered here
+        finally:
+            self.permits.release()
+
+    def remember_lock(self, address: str, seconds: int) -> None:
+        """Answer this address 429 from memory for seconds (the database said it is locked that long)."""
+        with self._mutex:
+            now = time.monotonic()
+            if len(self._locked) > 10_000:
+                self._locked = {a: t for a, t in self._locked.items() if t > now}
+            self._locked[address] = now + seconds
+
+    def check_password(self, fn, *args):
+        """Run a password check (fn(*args)) on the low-priority pool and wait for it."""
+        return self.pool.submit(fn, *args).result()
+
+
+def _plain_refusal(start_response, status: int, message: str, retry_after: int):
+    # No Flask, no session, no template: the cheapest answer that still tells a person what to do.
+    body = (f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>{html.escape(message)}</h1>"
+            "<p><a href='/login'>返回登录</a></p>").encode()
+    start_response(f"{status} {'Too Many Requests' if status == 429 else 'Service Unavailable'}",
+                   [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+                    ("Retry-After", str(retry_after))])
+    return [body]
 
 
 def csrf_token() -> str:
@@ -139,19 +207,15 @@ def login():
         settings, db = current_app.config["KB"], get_db()
         name, address = accounts.normalize_name(request.form.get("name", "")), request.remote_addr or "-"
         policy = current_app.extensions["kb_login_policy"]
-        wait = throttle.retry_after(db, name, address, policy)  # a plain read: a locked flood costs no write
-        if wait:
+        guard = request.environ["kb.sign_in_guard"]  # holds one of the few sign-in permits for this request
+        wait = throttle.retry_after(db, name, address, policy) or throttle.reserve_attempt(db, name, address, policy)
+        if wait:  # reserve_attempt counted this check before it runs, in one transaction: no overshoot
+            address_wait = throttle.address_retry_after(db, address, policy)
+            if address_wait:  # the address itself is locked: refuse it from memory until then, no database needed
+                guard.remember_lock(address, address_wait)
             return _refuse_sign_in(429, f"登录失败次数过多，请 {-(-wait // 60)} 分钟后再试。", wait)
-        checks = current_app.extensions["kb_password_checks"]
-        if not checks.acquire(blocking=False):  # never queue behind a flood: answer at once
-            return _refuse_sign_in(503, "登录请求太多，请稍后再试。", 1)
-        try:
-            wait = throttle.reserve_attempt(db, name, address, policy)  # counted before the check: no overshoot
-            if wait:
-                return _refuse_sign_in(429, f"登录失败次数过多，请 {-(-wait // 60)} 分钟后再试。", wait)
-            user = accounts.authenticate(db, name, request.form.get("password", ""), settings["password_hash_cost"])
-        finally:
-            checks.release()
+        user = guard.check_password(accounts.authenticate, db, name, request.form.get("password", ""),
+                                    settings["password_hash_cost"])
         if user:
             throttle.clear_account(db, name)
             session.clear()  # a fresh session on sign-in: no fixation

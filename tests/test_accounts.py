@@ -308,7 +308,7 @@ def test_enable_lifts_a_lockout(docs_dir, built, people, runner):
 
 
 def test_a_full_password_check_cap_answers_503_at_once(app, client, people):
-    checks = app.extensions["kb_password_checks"]
+    checks = app.extensions["kb_sign_in_guard"].permits
     token = csrf(client)
     held = [checks.acquire(blocking=False) for _ in range(app.config["KB"]["password_checks"])]
     assert all(held)
@@ -321,6 +321,32 @@ def test_a_full_password_check_cap_answers_503_at_once(app, client, people):
             checks.release()
     assert client.post("/login", data={"name": "wang", "password": people["wang"]["password"],
                                        "csrf_token": token}).status_code == 302
+
+
+def test_password_checks_run_at_the_lowest_cpu_priority(app):
+    import os
+
+    guard = app.extensions["kb_sign_in_guard"]
+    assert guard.check_password(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())) == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19  # the request threads keep theirs
+
+
+def test_a_locked_address_is_refused_from_memory_without_the_app(docs_dir, built, people):
+    app = make_app(docs_dir, built, login_failures_address=2)
+    try:
+        client = app.test_client()
+        for _ in range(2):
+            login(client, "someone", "wrong")
+        first = login(client, "wang", people["wang"]["password"])
+        assert first.status_code == 429 and "登录失败次数过多" in first.get_data(as_text=True)
+        r = client.post("/login", data={"name": "wang", "password": people["wang"]["password"]})  # no CSRF token
+        assert r.status_code == 429 and r.headers["Retry-After"] and "kb_session" not in r.headers.get("Set-Cookie", "")
+        other = app.test_client()
+        r = other.post("/login", data={"name": "wang", "password": people["wang"]["password"], "csrf_token": csrf(other)},
+                       environ_base={"REMOTE_ADDR": "10.0.0.8"})
+        assert r.status_code == 302
+    finally:
+        app.extensions["kb_events"].close()
 
 
 def test_the_password_hash_cost_is_a_setting_with_a_strong_default(docs_dir, built, db, people):

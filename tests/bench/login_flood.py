@@ -8,8 +8,11 @@ queries) three times: with no flood; while --clients clients post wrong password
 (127.0.0.1: the per-address and per-account limits answer 429 after their budget); and while they
 post to many account names from --clients different addresses (127.0.0.2, 127.0.0.3, …: each
 address has its own budget, so the cap on concurrent password checks is what protects search).
-Reports search p50/p99, the flood's status codes and the server's resident memory, and writes them
-to tests/bench/results/login_flood.txt. Bounded: every request goes to 127.0.0.1.
+For comparison, a last phase floods GET /api/health (the cheapest request kb has) from the same
+number of clients: what any flood of fast answers costs search on this machine (waitress, the GIL and
+the flooding clients themselves share its cores). Reports search p50/p99, the flood's status codes
+and the server's resident memory, and writes them to tests/bench/results/login_flood.txt. Bounded:
+every request goes to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -62,9 +65,10 @@ class Attacker(threading.Thread):
     """Posts wrong passwords (with a valid CSRF token, as a real browser would) until stopped."""
 
     def __init__(self, port: int, source: str, names: list[str], stop: threading.Event, statuses: Counter,
-                 lock: threading.Lock):
+                 lock: threading.Lock, health_only: bool = False):
         super().__init__(daemon=True)
         self.port, self.source, self.names, self.stop, self.statuses, self.lock = port, source, names, stop, statuses, lock
+        self.health_only = health_only
 
     def _connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60, source_address=(self.source, 0))
@@ -81,8 +85,11 @@ class Attacker(threading.Thread):
             form = urlencode({"name": self.names[i % len(self.names)], "password": f"guess-{i}", "csrf_token": token})
             i += 1
             try:
-                conn.request("POST", "/login", body=form, headers={
-                    "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+                if self.health_only:
+                    conn.request("GET", "/api/health")
+                else:
+                    conn.request("POST", "/login", body=form, headers={
+                        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
                 r = conn.getresponse()
                 r.read()
                 status = r.status
@@ -130,7 +137,8 @@ def main() -> None:
             accounts.create_user(db, "wang", "manager", hash_cost=HASH_COST)
             measure_search(server.url, queries, 2)  # warm the cache and the index
             phases = [("no flood", None), ("flood from one address (127.0.0.1)", "one"),
-                      (f"flood from {args.clients} addresses, many account names", "many")]
+                      (f"flood from {args.clients} addresses, many account names", "many"),
+                      ("for comparison, GET /api/health flood from one address", "health")]
             for label, kind in phases:
                 stop, statuses, lock = threading.Event(), Counter(), threading.Lock()
                 attackers = []
@@ -138,7 +146,7 @@ def main() -> None:
                     for i in range(args.clients):
                         source = "127.0.0.1" if kind == "one" else f"127.0.0.{i + 2}"
                         names = ["wang"] if kind == "one" else [f"user{i}-{n}" for n in range(1000)]
-                        attackers.append(Attacker(server.port, source, names, stop, statuses, lock))
+                        attackers.append(Attacker(server.port, source, names, stop, statuses, lock, kind == "health"))
                 for a in attackers:
                     a.start()
                 time.sleep(0.5 if kind else 0)

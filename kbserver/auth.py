@@ -249,7 +249,8 @@ def users_page():
 def _users_page(secret: dict | None = None, status: int = 200):
     db = get_db()
     people = [u | {"sessions": accounts.count_sessions(db, u["id"])} for u in accounts.list_users(db, include_disabled=True)]
-    return render_template("users.html", people=people, roles=ROLE_NAMES, secret=secret), status
+    headers = {"Cache-Control": "no-store"} if secret else {}  # a password shown once must not sit in a cache
+    return render_template("users.html", people=people, roles=ROLE_NAMES, secret=secret), status, headers
 
 
 @bp.post("/users")

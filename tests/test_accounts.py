@@ -198,7 +198,9 @@ def test_manager_manages_accounts_on_the_users_page(app, client, people, db):
     assert "已停用 agent1" in r.get_data(as_text=True) and agent.get("/agent").status_code == 302
     client.post(f"/users/{uid}", data={"action": "enable", "csrf_token": token})
 
-    html = client.post(f"/users/{uid}", data={"action": "reset_password", "csrf_token": token}).get_data(as_text=True)
+    r = client.post(f"/users/{uid}", data={"action": "reset_password", "csrf_token": token})
+    html = r.get_data(as_text=True)
+    assert r.headers["Cache-Control"] == "no-store"
     password = re.search(r'<code class="secret">([^<]+)</code>', html).group(1)
     assert "只显示这一次" in html and login(app.test_client(), "agent1", password).status_code == 302
     assert password not in client.get("/users").get_data(as_text=True)  # shown once

@@ -68,6 +68,14 @@ def test_a_copied_session_cookie_stops_working_after_logout(app, client, people)
     assert r.status_code == 302 and "/login" in r.headers["Location"]
 
 
+def test_a_cookie_signed_before_server_side_sessions_is_not_honoured(app, people):
+    # the old cookie named the user id and was accepted for 31 days, with no way to end it
+    from flask.sessions import SecureCookieSessionInterface
+
+    old = SecureCookieSessionInterface().get_signing_serializer(app).dumps({"uid": people["wang"]["id"]})
+    assert not signed_in(replay(app, old))
+
+
 def test_logout_ends_only_that_session(app, people):
     laptop, phone = app.test_client(), app.test_client()
     login(laptop, "wang", people["wang"]["password"])

@@ -49,7 +49,7 @@ SETTINGS = [
     Setting("password_hash_cost", 64, "KB_PASSWORD_HASH_COST",
             "MiB of memory per Argon2id password hash (3 passes); 64 is RFC 9106's choice; lower it only for tests.", int),
     Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
-            "Password checks run at once; further sign-ins get 503 at once, so a flood cannot starve search.", int),
+            "Sign-ins checked at once per process; further sign-ins get 503 at once, so a flood cannot starve search.", int),
     Setting("login_window", 900, "KB_LOGIN_WINDOW", "Seconds over which failed sign-ins are counted for the lockout.", int),
     Setting("login_failures_account", 10, "KB_LOGIN_FAILURES_ACCOUNT",
             "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),

@@ -21,7 +21,6 @@ import secrets
 import sqlite3
 import time
 import unicodedata
-from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from indexer.errors import Conflict, InvalidInput, NotFound
 
 from .events import now_iso
+from .store import transaction
 
 ROLES = ("manager", "agent", "vip", "helpdesk")  # helpdesk: an integration's token (agent API, any agent's links)
 # MiB of memory per Argon2id hash (3 passes, 4 lanes): RFC 9106's second recommended option. Tests lower it.
@@ -79,19 +79,6 @@ MIGRATIONS = [create_user_tables, create_sessions]
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-@contextmanager
-def _transaction(db):
-    # One explicit write transaction (sqlite-utils table methods commit on their own, so only raw SQL inside).
-    # IMMEDIATE takes the write lock first: two managers demoting each other cannot both see "another manager".
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.conn.rollback()
-        raise
-    db.conn.commit()
 
 
 def normalize_name(name: str) -> str:
@@ -203,7 +190,7 @@ def create_session(db, user_id: int, lifetime_seconds: int, now: float | None = 
     """A new session for user_id lasting lifetime_seconds; returns its id (stored only as a digest)."""
     now = time.time() if now is None else now
     sid = secrets.token_urlsafe(32)
-    with _transaction(db):
+    with transaction(db):
         db.execute("DELETE FROM sessions WHERE expires_at <= ?", [now])
         db.execute("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                    [_digest(sid), user_id, now_iso(), now + lifetime_seconds])
@@ -223,7 +210,7 @@ def user_for_session(db, sid: str, now: float | None = None) -> dict | None:
 
 def end_session(db, sid: str) -> None:
     """End one session (sign out)."""
-    with _transaction(db):
+    with transaction(db):
         db.execute("DELETE FROM sessions WHERE id_hash = ?", [_digest(sid or "")])
 
 
@@ -236,6 +223,7 @@ def count_sessions(db, user_id: int, now: float | None = None) -> int:
 # -- managing accounts (the CLI and the users page call these; who may call them is the caller's policy) ----------
 def _keep_a_manager(db, user_id: int, what: str) -> None:
     # At least one enabled manager must remain, or nobody could manage accounts or reviews from the web.
+    # Called inside transaction() (BEGIN IMMEDIATE): two managers demoting each other cannot both see the other.
     others = db.execute("SELECT count(*) FROM users WHERE role = 'manager' AND disabled = 0 AND removed_at IS NULL "
                         "AND id != ?", [user_id]).fetchone()[0]
     row = db.execute("SELECT role, disabled FROM users WHERE id = ?", [user_id]).fetchone()
@@ -252,7 +240,7 @@ def _existing(db, user_id: int) -> dict:
 
 def set_disabled(db, user_id: int, disabled: bool) -> dict:
     """Disable (ends sessions, refuses password and token at once) or enable an account."""
-    with _transaction(db):
+    with transaction(db):
         _existing(db, user_id)
         if disabled:
             _keep_a_manager(db, user_id, "disable")
@@ -264,7 +252,7 @@ def set_disabled(db, user_id: int, disabled: bool) -> dict:
 def set_role(db, user_id: int, role: str) -> dict:
     """Give an account another role (effective on its next request: roles are read on every request)."""
     _check_role(role)
-    with _transaction(db):
+    with transaction(db):
         _existing(db, user_id)
         if role != "manager":
             _keep_a_manager(db, user_id, "demote")
@@ -276,7 +264,7 @@ def reset_password(db, user_id: int, hash_cost: int | None = None) -> str:
     """A new generated password for the account (shown once); its sessions end, its token stays."""
     password = _new_password()
     hashed = hash_password(password, hash_cost)  # outside the transaction: Argon2 takes a while
-    with _transaction(db):
+    with transaction(db):
         _existing(db, user_id)
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [hashed, user_id])
         db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
@@ -286,7 +274,7 @@ def reset_password(db, user_id: int, hash_cost: int | None = None) -> str:
 def rotate_token(db, user_id: int) -> str:
     """A new API token for the account (shown once); the old one stops working at once."""
     token = _new_token()
-    with _transaction(db):
+    with transaction(db):
         _existing(db, user_id)
         db.execute("UPDATE users SET token_hash = ? WHERE id = ?", [_digest(token), user_id])
     return token
@@ -294,7 +282,7 @@ def rotate_token(db, user_id: int) -> str:
 
 def remove_user(db, user_id: int) -> None:
     """Remove an account: credentials and sessions erased at once; a tombstone keeps its name and id taken."""
-    with _transaction(db):
+    with transaction(db):
         _existing(db, user_id)
         _keep_a_manager(db, user_id, "remove")
         db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])

@@ -6,6 +6,10 @@ run talks to the queue: it never duplicates an open flag; keeps a flag a person 
 closed unless its score grew markedly (evidence such as old votes lingers after a fix); reopens a flag
 the analysis itself resolved when its signal comes back; and resolves by itself a flag whose signal is
 gone (article re-reviewed, votes recovered, cluster vanished).
+
+Every write to a flag is a compare-and-set on its version, inside one transaction with its audit row:
+the analysis never overwrites a manager's decision that landed after it read the flag, and the audit
+trail always agrees with the state.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 from indexer.errors import Conflict, InvalidInput, NotFound
 
 from .events import now_iso
+from .store import transaction
 
 STATES = ("open", "acknowledged", "resolved", "dismissed")
 TRANSITIONS = {
@@ -25,6 +30,7 @@ TRANSITIONS = {
 }
 REOPEN_GROWTH = 1.5  # a dismissed flag comes back when its score grows by half again
 ANALYZER = "kb-analyze"
+NOTE_LIMIT = 2000  # characters in a manager's note on a state change
 
 
 def create_flag_tables(db) -> None:
@@ -78,11 +84,40 @@ def list_flags(db, states=("open", "acknowledged"), kind: str | None = None) -> 
     return [_decode(r) for r in db["flags"].rows_where(where, params, order_by="score DESC, id")]
 
 
+def clean_note(note) -> str:
+    """A note that can be stored: text, valid Unicode (JSON allows lone surrogates, UTF-8 does not), bounded."""
+    if note is None:
+        return ""
+    if not isinstance(note, str):
+        raise InvalidInput("note must be text")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("the note contains characters that are not valid Unicode text") from None
+    if len(note) > NOTE_LIMIT:
+        raise InvalidInput(f"the note is too long (at most {NOTE_LIMIT} characters)")
+    return note
+
+
+def _compare_and_set(db, flag: dict, values: dict, bump: bool) -> bool:
+    """Write values to the flag only if its version is still the one read; True if written.
+
+    A state change bumps the version (an open page that saw the old state is then refused); refreshing the
+    analysis's own fields (score, evidence) does not, so a manager's open page stays valid across runs."""
+    sets = ", ".join(f"{k} = ?" for k in values) + (", version = version + 1" if bump else "")
+    cursor = db.execute(f"UPDATE flags SET {sets} WHERE id = ? AND version = ?",
+                        [*values.values(), flag["id"], flag["version"]])
+    return cursor.rowcount == 1
+
+
 def transition(db, flag_id: int, to_state: str, actor: str, expected_version: int | None, note: str = "") -> dict:
-    """Move a flag to a new state; Conflict if it changed since expected_version or the move is invalid."""
+    """Move a flag to a new state; Conflict if it changed since expected_version or the move is invalid.
+
+    One transaction: the state and its audit row land together or not at all."""
     if to_state not in STATES:
         raise InvalidInput(f"state must be one of {', '.join(STATES)}")
-    with db.conn:
+    note = clean_note(note)
+    with transaction(db):
         flag = _row(db, flag_id)
         if expected_version is not None and flag["version"] != expected_version:
             raise Conflict(f"this flag changed meanwhile: it is now {flag['state']} (by {flag['state_by'] or 'nobody'} "
@@ -92,22 +127,26 @@ def transition(db, flag_id: int, to_state: str, actor: str, expected_version: in
             raise Conflict(f"a {flag['state']} flag cannot become {to_state}", state=flag["state"],
                            version=flag["version"])
         now = now_iso()
-        cursor = db.execute(
-            "UPDATE flags SET state = ?, state_by = ?, state_at = ?, updated_at = ?, version = version + 1, "
-            "dismissed_score = CASE WHEN ? IN ('dismissed', 'resolved') THEN score ELSE dismissed_score END "
-            "WHERE id = ? AND version = ?", [to_state, actor, now, now, to_state, flag_id, flag["version"]])
-        if cursor.rowcount != 1:  # someone else got there between our read and our write
+        values = {"state": to_state, "state_by": actor, "state_at": now, "updated_at": now}
+        if to_state in ("dismissed", "resolved"):
+            values["dismissed_score"] = flag["score"]  # the score a later run must clearly exceed to reopen it
+        if not _compare_and_set(db, flag, values, bump=True):  # cannot happen inside BEGIN IMMEDIATE; last defence
             raise Conflict("this flag changed meanwhile; reload and decide again")
         _audit(db, flag_id, actor, flag["state"], to_state, note)
     return get_flag(db, flag_id)
 
 
 def sync(db, candidates: list[dict], now: str | None = None) -> dict:
-    """Merge one analysis run's findings into the queue; returns counts of what happened."""
+    """Merge one analysis run's findings into the queue; returns counts of what happened.
+
+    One transaction, and every write to an existing flag is a compare-and-set on the version read: a
+    decision a manager made after that read is kept as made (counted as changed_meanwhile) and the next
+    run decides on it, with an audit trail that matches the state."""
     now = now or now_iso()
-    summary = {"opened": 0, "updated": 0, "reopened": 0, "kept_dismissed": 0, "auto_resolved": 0}
+    summary = {"opened": 0, "updated": 0, "reopened": 0, "kept_dismissed": 0, "auto_resolved": 0,
+               "changed_meanwhile": 0}
     seen = set()
-    with db.conn:
+    with transaction(db):
         for c in candidates:
             seen.add(c["key"])
             latest = list(db["flags"].rows_where("key = ?", [c["key"]], order_by="id DESC", limit=1))
@@ -124,25 +163,29 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
                 continue
             flag = latest[0]
             if flag["state"] in ("open", "acknowledged"):
-                db["flags"].update(flag["id"], fields)
-                summary["updated"] += 1
+                outcome = "updated" if _compare_and_set(db, flag, fields, bump=False) else "changed_meanwhile"
             elif (flag["state"] == "dismissed" or (flag["state"] == "resolved" and flag["state_by"] != ANALYZER)) \
                     and c["score"] < (flag["dismissed_score"] or 0) * REOPEN_GROWTH:
                 # A person decided (dismissed, or resolved it: evidence such as old votes lingers for a while);
                 # only markedly stronger evidence reopens it.
-                db["flags"].update(flag["id"], {"last_seen": now})
-                summary["kept_dismissed"] += 1
+                outcome = "kept_dismissed" if _compare_and_set(db, flag, {"last_seen": now}, bump=False) \
+                    else "changed_meanwhile"
             else:  # decided but grown markedly, or resolved by the analysis itself and back
                 why = (f"evidence grew markedly since it was {flag['state']}" if flag["state_by"] != ANALYZER
                        else "signal is back")
-                db["flags"].update(flag["id"], {**fields, "state": "open", "state_by": ANALYZER, "state_at": now,
-                                                "version": flag["version"] + 1})
-                _audit(db, flag["id"], ANALYZER, flag["state"], "open", why)
-                summary["reopened"] += 1
+                outcome = "changed_meanwhile"
+                if _compare_and_set(db, flag, {**fields, "state": "open", "state_by": ANALYZER, "state_at": now},
+                                    bump=True):
+                    _audit(db, flag["id"], ANALYZER, flag["state"], "open", why)
+                    outcome = "reopened"
+            summary[outcome] += 1
         for flag in list(db["flags"].rows_where("state IN ('open', 'acknowledged')")):
-            if flag["key"] not in seen:
-                db["flags"].update(flag["id"], {"state": "resolved", "state_by": ANALYZER, "state_at": now,
-                                                "updated_at": now, "version": flag["version"] + 1})
+            if flag["key"] in seen:
+                continue
+            if _compare_and_set(db, flag, {"state": "resolved", "state_by": ANALYZER, "state_at": now,
+                                           "updated_at": now}, bump=True):
                 _audit(db, flag["id"], ANALYZER, flag["state"], "resolved", "signal gone")
                 summary["auto_resolved"] += 1
+            else:
+                summary["changed_meanwhile"] += 1
     return summary

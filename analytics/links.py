@@ -24,6 +24,7 @@ import threading
 from indexer.errors import Forbidden, InvalidInput, NotFound
 
 from .events import now_iso
+from .store import transaction
 
 HALF_LIFE_DAYS = 30
 MAX_BOOST = 0.3  # the most the links can add: ×1.3
@@ -67,7 +68,7 @@ def record_link(db, agent: dict, ticket_id, slug: str, phrases: list[str] | None
     row = {"ref": secrets.token_urlsafe(12), "ticket_id": ticket_id, "slug": slug, "agent": agent["name"],
            "phrases": json.dumps(phrases, ensure_ascii=False), "created_at": now_iso(), "outcome": "",
            "outcome_at": "", "outcome_by": ""}
-    with db.conn:  # the unique (ticket, article, agent) index makes a double click one link, not two
+    with transaction(db):  # the unique (ticket, article, agent) index makes a double click one link, not two
         db.execute(f"INSERT OR IGNORE INTO agent_links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                    list(row.values()))
     _invalidate()
@@ -97,7 +98,7 @@ def record_visit(db, ref: str, slug: str, visitor: str) -> bool:
     link = link_by_ref(db, ref)
     if slug != link["slug"]:
         raise InvalidInput("this link reference belongs to another article")
-    with db.conn:
+    with transaction(db):
         cursor = db.execute("INSERT OR IGNORE INTO link_visits (link_id, ts, session) VALUES (?, ?, ?)",
                             [link["id"], now_iso(), visitor or "anonymous"])
     return cursor.rowcount == 1
@@ -120,7 +121,7 @@ def set_outcome(db, actor: dict, outcome: str, ref: str | None = None, link_id: 
         raise Forbidden("only the agent who sent this link (or a manager) reports its outcome")
     if link["outcome"] == outcome:
         return link  # reported twice (a retried webhook): counted once
-    with db.conn:
+    with transaction(db):
         db["agent_links"].update(link["id"], {"outcome": outcome, "outcome_at": now_iso(), "outcome_by": actor["name"]})
     _invalidate()
     return link_by_ref(db, link["ref"])

@@ -8,8 +8,11 @@ same functions.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -75,6 +78,39 @@ def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:
     return db
 
 
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: everything inside lands together or not at all.
+
+    ``with db.conn:`` groups nothing under sqlite-utils 4, whose ``execute``/``insert``/``update`` commit on
+    their own when no transaction is open. Once this block has opened one, they join it (sqlite-utils uses
+    savepoints inside an open transaction). IMMEDIATE takes the write lock at the start, so what the block
+    reads cannot be changed by another connection before it writes (others wait, up to busy_timeout).
+    Nested blocks are savepoints: an inner failure undoes only its part unless it propagates.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        name = f"kb_{secrets.token_hex(8)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            if conn.in_transaction:  # some errors (e.g. a full disk) already ended the whole transaction
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 _migrate_lock = threading.Lock()
 
 
@@ -89,7 +125,7 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
                 name = f"{concept}:{number:03d}_{fn.__name__}"
                 if name in done:
                     continue
-                with db.conn:
+                with transaction(db):  # a migration and its record land together
                     fn(db)
                     db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [name])
                 ran.append(name)

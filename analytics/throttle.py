@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .store import transaction
+
 NAME_CHARS = 200  # what we store of a typed account name: enough to count it, not a megabyte per row
 
 
@@ -66,20 +68,15 @@ def reserve_attempt(db, account: str, address: str, policy: LoginPolicy, now: fl
     """Count a password check about to run: 0 if it may run (counted as a failure until cleared), else seconds to wait."""
     now = time.time() if now is None else now
     account = account[:NAME_CHARS]
-    db.conn.execute("BEGIN IMMEDIATE")  # look and count under one write lock: no two attempts take the last slot
-    try:
+    with transaction(db):  # BEGIN IMMEDIATE: look and count under one write lock, so no two attempts take the last slot
         db.execute("DELETE FROM login_failures WHERE at <= ?", [now - policy.window])
         wait = retry_after(db, account, address, policy, now)
         if not wait:
             db.execute("INSERT INTO login_failures (at, account, address) VALUES (?, ?, ?)", [now, account, address])
-    except BaseException:
-        db.conn.rollback()
-        raise
-    db.conn.commit()
     return wait
 
 
 def clear_account(db, account: str) -> None:
     """Forget an account's failures (after it signs in, or when a manager lifts its lockout)."""
-    with db.conn:
-        db.execute("DELETE FROM login_failures WHERE account = ?", [account[:NAME_CHARS]])
+    db.execute("DELETE FROM login_failures WHERE account = ?", [account[:NAME_CHARS]])
+    db.conn.commit()

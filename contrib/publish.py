@@ -5,10 +5,15 @@ customer text is ever pasted into YAML, so `---` or `title: x` in a field stays 
 the customer's Markdown rendered and sanitized (render.py), so nothing they wrote can run in a
 reader's browser. Files are written atomically (temporary file, then os.replace).
 
+Review first: a file is written only after the submission was found approved and claimed (its slug
+fixed) in one transaction, so nothing reaches the site or search without a manager's approval.
+
 Crash safety: "approved" is committed before the file is written and "published" only after the
 file is written and indexed. `recover()` (run when the service starts) finishes any approved
 submission, so after a kill -9 anywhere in between the state is consistent: either published with
-the file present and indexed, or approved and retried.
+the file present and indexed, or approved and retried. It also removes any practice file whose
+submission is neither approved nor published (unpublished, or left behind by an older kb that wrote
+before checking), so a page is live only while its submission says so.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import yaml
 from pypinyin import lazy_pinyin
 
 from indexer.build import update_incremental
+from indexer.errors import Conflict
 
 from . import queue
 from .render import render_markdown
@@ -105,24 +111,30 @@ class Publisher:
         try:
             return self.publish(db, sid, manager)
         except Exception as exc:  # noqa: BLE001 - approved is committed; say what failed, keep it retryable
-            log.exception("publishing submission %s failed", sid)
             sub = queue.get(db, sid)
+            if sub["state"] == "published":  # a retry (recovery, another process) finished it first: success
+                return sub
+            log.exception("publishing submission %s failed", sid)
             sub["publish_error"] = f"approved, but publishing failed ({exc}); it will be retried (or use publish)"
             return sub
 
-    def publish(self, db, sid: int, actor: dict) -> dict:
-        """Write the practice's file, index it and rebuild the site, then mark it published."""
+    def publish(self, db, sid: int, actor: dict, version: int | None = None) -> dict:
+        """Publish an approved submission: claim it (state checked, slug fixed), then write its file, index it,
+        rebuild the site and mark it published. Conflict, with nothing written, unless it is approved."""
         with _lock:
-            sub = queue.get(db, sid)
-            slug = sub["slug"] or unique_slug(db, self.docs_dir, sid, sub["title"])
-            if not sub["slug"]:
-                db["submissions"].update(sid, {"slug": slug})
-                sub["slug"] = slug
-            _write_atomically(self.docs_dir / PRACTICES / f"{slug}.md", practice_file(sub))
+            sub = queue.claim_publication(db, sid, actor, version,
+                                          lambda s: unique_slug(db, self.docs_dir, sid, s["title"]))
+            _write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md", practice_file(sub))
             update_incremental(self.docs_dir, self.data_dir)
             if self.rebuild_site:
                 self.rebuild_site()
-            return queue.transition(db, sid, "publish", actor)
+            try:
+                return queue.transition(db, sid, "publish", actor)
+            except Conflict:
+                current = queue.get(db, sid)
+                if current["state"] == "published":  # another publisher (a retry elsewhere) got there first
+                    return current
+                raise  # cannot happen while only "publish" leaves approved; recover() removes the file if it did
 
     def unpublish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
         """Take a published practice off the site and out of search; its history stays.
@@ -144,21 +156,26 @@ class Publisher:
         return False
 
     def recover(self, db) -> list[int]:
-        """Finish what a crash or a failure interrupted: publish approved submissions, rewrite missing files of
-        published ones, remove files of unpublished ones. One that still fails is logged and left for next time."""
+        """Finish what a crash or a failure interrupted: take down practice files whose submission is neither
+        approved nor published, publish approved submissions, rewrite missing files of published ones.
+        Returns the submissions acted on; one that still fails is logged and left for next time."""
         system = {"id": 0, "name": "kb-recover", "role": "manager"}
-        done = []
-        for state in ("approved", "published", "unpublished"):
+        try:
+            done = self._remove_unapproved_files(db)
+        except Exception:  # noqa: BLE001 - the service must still start; the next run tries again
+            log.exception("could not take down practice files of unapproved submissions; will retry")
+            done = []
+        for state in ("approved", "published"):
             for sub in queue.list_submissions(db, system, states=(state,)):
                 try:
                     if state == "approved":
                         self.publish(db, sub["id"], system)
-                    elif state == "published" and not (self.docs_dir / PRACTICES / f"{sub['slug']}.md").exists():
+                    elif not (self.docs_dir / PRACTICES / f"{sub['slug']}.md").exists():
                         with _lock:
                             _write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md",
                                               practice_file(sub, today=_reviewed_on(sub)))
                             update_incremental(self.docs_dir, self.data_dir)
-                    elif not (state == "unpublished" and self._remove(sub)):
+                    else:
                         continue
                     done.append(sub["id"])
                 except Exception:  # noqa: BLE001 - one bad submission must not stop the service starting
@@ -166,6 +183,24 @@ class Publisher:
         if done and self.rebuild_site:
             self.rebuild_site()
         return done
+
+    def _remove_unapproved_files(self, db) -> list[int]:
+        """Delete the publisher's files (source_submission set) whose submission is not approved or published
+        under that slug. Hand-written files and files of submissions this database does not have are left."""
+        removed = []
+        with _lock:
+            for path in sorted((self.docs_dir / PRACTICES).glob("*.md")):
+                sid = _source_of(path)
+                sub = queue.find(db, sid) if sid is not None else None
+                if sub is None or (sub["state"] in ("approved", "published") and sub["slug"] == path.stem):
+                    continue
+                log.warning("removing %s: submission %s is %s", path, sid, sub["state"])
+                path.unlink()
+                if sid not in removed:
+                    removed.append(sid)
+            if removed:
+                update_incremental(self.docs_dir, self.data_dir)
+        return removed
 
 
 def _reviewed_on(sub: dict) -> dt.date:

@@ -9,6 +9,9 @@ States::
 Every change names the state (and, from forms and the API, the version) it expects; a change that
 is no longer valid — two reviewers at once, a stale form, a double submit — is refused with a
 Conflict instead of being applied twice. Every transition is recorded with who and when.
+
+Every change is one transaction (``analytics.store.transaction``): the checks read inside it, and the
+state, its revision, its audit row and its note land together or not at all.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import datetime as dt
 import json
 import re
 
+from analytics.store import transaction
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 
 from .validate import clean_submission
 
 STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published", "rejected", "unpublished")
 RATE_LIMIT = 10  # submissions an account may create per hour
+NOTE_LIMIT = 5000  # characters in a reviewer's note (the same as a comment)
 CONTENT_FIELDS = ("title", "summary", "body", "tags", "module", "organisation")
 
 # action: (states it may start from, state it leads to, who may do it)
@@ -122,7 +127,7 @@ def create(db, author: dict, data: dict, submit: bool = False) -> tuple[dict, bo
         return get(db, row["id"]), False
     _check_rate(db, author)
     now = now_iso()
-    with db.conn:
+    with transaction(db):
         sid = db["submissions"].insert({
             "author_id": author["id"], "author_name": author["name"], "state": "draft", "revision": 0, "version": 1,
             "created_at": now, "updated_at": now, "slug": "", "assigned_to": "", "reason": "", "published_at": "",
@@ -146,7 +151,7 @@ def create_from_ticket(db, agent: dict, question: str, answer: str, ticket_id: s
     fields = clean_submission({"title": title, "summary": f"来自工单 {ticket_id}".strip()[:300], "body": body,
                                "tags": ["工单"], "module": "", "organisation": "客服团队", "consent": True}, final=False)
     now = now_iso()
-    with db.conn:
+    with transaction(db):
         sid = db["submissions"].insert({
             "author_id": agent["id"], "author_name": agent["name"], "state": "submitted", "revision": 1, "version": 1,
             "created_at": now, "updated_at": now, "slug": "", "assigned_to": "", "reason": "", "published_at": "",
@@ -175,7 +180,7 @@ def update(db, sid: int, author: dict, data: dict, version: int | None) -> dict:
     if sub["state"] not in ("draft", "changes_requested"):
         raise Conflict(f"a {sub['state']} submission cannot be edited", state=sub["state"])
     fields = clean_submission(data, final=False)
-    with db.conn:
+    with transaction(db):
         cursor = db.execute(
             f"UPDATE submissions SET {', '.join(f'{k} = ?' for k in _stored(fields))}, updated_at = ?, "
             "version = version + 1 WHERE id = ? AND state = ? AND (? IS NULL OR version = ?)",
@@ -185,52 +190,104 @@ def update(db, sid: int, author: dict, data: dict, version: int | None) -> dict:
     return get(db, sid)
 
 
-def transition(db, sid: int, action: str, actor: dict, version: int | None = None, note: str = "",
-               **changes) -> dict:
-    """Apply a workflow action as actor; Conflict if the submission is no longer in a state that allows it."""
-    if action not in ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
-    allowed_from, to_state, who = ACTIONS[action]
-    sub = get(db, sid, actor)
+def _check_actor(sub: dict, actor: dict, who: str) -> None:
     if who == "author" and sub["author_id"] != actor["id"]:
         raise Forbidden("only the author can do that")
     if who == "manager" and actor["role"] != "manager":
         raise Forbidden("only knowledge managers review submissions")
-    if sub["state"] not in allowed_from:
-        raise Conflict(f"this submission is {sub['state']}: it cannot be {to_state.replace('_', ' ')} now "
-                       "(someone else may have acted on it; reload)", state=sub["state"], version=sub["version"])
-    if version is not None and sub["version"] != version:
-        raise Conflict("this submission changed since you loaded it; reload and try again",
-                       state=sub["state"], version=sub["version"])
-    if action in ("request_changes", "reject") and not note.strip():
-        raise InvalidInput("say what to change" if action == "request_changes" else "give the reason for rejecting")
-    if action == "submit":
-        clean_submission({k: sub[k] for k in CONTENT_FIELDS} | {"consent": sub["consent"]}, final=True)
-    updates = {"updated_at": now_iso(), **changes}
-    if action == "submit":
-        updates["revision"] = sub["revision"] + 1
-    if action == "reject":
-        updates["reason"] = note.strip()
-    if action == "start_review":
-        updates["assigned_to"] = changes.pop("assignee", None) or actor["name"]
-        updates.pop("assignee", None)
-    if action == "publish":
-        updates["published_at"] = now_iso()
-    with db.conn:
+
+
+def clean_note(note) -> str:
+    """A reviewer's note that can be stored (JSON allows lone surrogates, UTF-8 does not), stripped."""
+    if note is None:
+        return ""
+    if not isinstance(note, str):
+        raise InvalidInput("note must be text")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("the note contains characters that are not valid Unicode text") from None
+    if len(note) > NOTE_LIMIT:
+        raise InvalidInput(f"the note is too long (at most {NOTE_LIMIT} characters)")
+    return note.strip()
+
+
+def transition(db, sid: int, action: str, actor: dict, version: int | None = None, note: str = "",
+               **changes) -> dict:
+    """Apply a workflow action as actor; Conflict if the submission is no longer in a state that allows it.
+
+    One transaction: the state, its revision, the audit row and the note land together or not at all."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    allowed_from, to_state, who = ACTIONS[action]
+    with transaction(db):  # BEGIN IMMEDIATE: nobody writes between the checks below and the update
+        sub = get(db, sid, actor)
+        _check_actor(sub, actor, who)
+        note = clean_note(note)
+        if sub["state"] not in allowed_from:
+            raise Conflict(f"this submission is {sub['state']}: it cannot be {to_state.replace('_', ' ')} now "
+                           "(someone else may have acted on it; reload)", state=sub["state"], version=sub["version"])
+        if version is not None and sub["version"] != version:
+            raise Conflict("this submission changed since you loaded it; reload and try again",
+                           state=sub["state"], version=sub["version"])
+        if action in ("request_changes", "reject") and not note:
+            raise InvalidInput("say what to change" if action == "request_changes" else "give the reason for rejecting")
+        if action == "submit":
+            clean_submission({k: sub[k] for k in CONTENT_FIELDS} | {"consent": sub["consent"]}, final=True)
+        updates = {"updated_at": now_iso(), **changes}
+        if action == "submit":
+            updates["revision"] = sub["revision"] + 1
+        if action == "reject":
+            updates["reason"] = note
+        if action == "start_review":
+            updates["assigned_to"] = changes.pop("assignee", None) or actor["name"]
+            updates.pop("assignee", None)
+        if action == "publish":
+            updates["published_at"] = now_iso()
         sets = ", ".join(f"{k} = ?" for k in updates)
         cursor = db.execute(f"UPDATE submissions SET state = ?, {sets}, version = version + 1 "
                             "WHERE id = ? AND state = ? AND version = ?",
                             [to_state, *updates.values(), sid, sub["state"], sub["version"]])
-        if cursor.rowcount != 1:  # another request got there between our read and our write
+        if cursor.rowcount != 1:  # cannot happen inside BEGIN IMMEDIATE; kept as the last line of defence
             raise Conflict("this submission changed meanwhile; reload and try again")
         if action == "submit":
             db["submission_revisions"].insert({
                 "submission_id": sid, "revision": updates["revision"], "created_at": updates["updated_at"],
                 **{k: (json.dumps(sub[k], ensure_ascii=False) if k == "tags" else sub[k]) for k in CONTENT_FIELDS}})
-        _audit(db, sid, actor["name"], sub["state"], to_state, note.strip())
-        if note.strip() and action in ("request_changes", "reject"):
-            _comment(db, sid, actor, note.strip(), None)
+        _audit(db, sid, actor["name"], sub["state"], to_state, note)
+        if note and action in ("request_changes", "reject"):
+            _comment(db, sid, actor, note, None)
     return get(db, sid)
+
+
+def claim_publication(db, sid: int, actor: dict, version: int | None, pick_slug) -> dict:
+    """Check that the submission may be published and fix its slug, in one transaction, before any file is
+    written: Conflict unless it is approved (and at version, when given). pick_slug(sub) chooses a free slug
+    for one that has none; choosing and storing it in the same transaction keeps two practices off one file."""
+    with transaction(db):
+        sub = get(db, sid, actor)
+        _check_actor(sub, actor, ACTIONS["publish"][2])
+        if sub["state"] != "approved":
+            raise Conflict("this submission is already published" if sub["state"] == "published" else
+                           f"this submission is {sub['state']}: only an approved submission can be published",
+                           state=sub["state"], version=sub["version"])
+        if version is not None and sub["version"] != version:
+            raise Conflict("this submission changed since you loaded it; reload and try again",
+                           state=sub["state"], version=sub["version"])
+        if sub["slug"]:
+            return sub
+        cursor = db.execute("UPDATE submissions SET slug = ?, updated_at = ?, version = version + 1 "
+                            "WHERE id = ? AND state = 'approved' AND version = ?",
+                            [pick_slug(sub), now_iso(), sid, sub["version"]])
+        if cursor.rowcount != 1:
+            raise Conflict("this submission changed meanwhile; reload and try again")
+    return get(db, sid)
+
+
+def find(db, sid: int) -> dict | None:
+    """The submission (without its thread) or None: for housekeeping that must not fail on a missing one."""
+    rows = list(db["submissions"].rows_where("id = ?", [sid]))
+    return _decode(rows[0]) if rows else None
 
 
 def comment(db, sid: int, actor: dict, body: str, parent_id: int | None = None) -> dict:
@@ -245,7 +302,7 @@ def comment(db, sid: int, actor: dict, body: str, parent_id: int | None = None) 
     if parent_id is not None and not db["submission_comments"].count_where("id = ? AND submission_id = ?",
                                                                             [parent_id, sid]):
         raise InvalidInput("that comment is not in this submission's thread")
-    with db.conn:
+    with transaction(db):
         _comment(db, sid, actor, body.strip(), parent_id)
     return get(db, sid)
 

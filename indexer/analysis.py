@@ -54,19 +54,24 @@ def _segmenter():
         seg = rjieba.Jieba()
         for word, freq in user_dictionary_words():
             seg.add_word(word, freq or 50000, None)
-        return lambda text: seg.tokenize(text)
+        return lambda text, mode="default": seg.tokenize(text, mode=mode)
     except ImportError:  # pragma: no cover - rjieba ships wheels for our platforms
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
         for word, freq in user_dictionary_words():
             jieba.add_word(word, freq or 50000)
-        return lambda text: [(w, s, e) for w, s, e in jieba.tokenize(text)]
+        return lambda text, mode="default": [(w, s, e) for w, s, e in jieba.tokenize(text, mode=mode)]
 
 
-def segment(text: str) -> list[tuple[str, int, int]]:
-    """Split text into (word, start, end) with jieba; whitespace and punctuation dropped."""
-    return [(w, s, e) for (w, s, e) in _segmenter()(text) if _WORDLIKE.search(w)]
+def segment(text: str, search: bool = False) -> list[tuple[str, int, int]]:
+    """Split text into (word, start, end) with jieba; whitespace and punctuation dropped.
+
+    search=True is jieba's search mode: a long word also yields the dictionary words inside it
+    (默认值 → 默认, 默认值), so a query's shorter word finds it. Articles are indexed that way;
+    queries are cut normally, so 默认值 in a query still means the whole word.
+    """
+    return [(w, s, e) for (w, s, e) in _segmenter()(text, "search" if search else "default") if _WORDLIKE.search(w)]
 
 
 def normalize(text: str) -> str:
@@ -101,7 +106,8 @@ class MixedTokenizer(Tokenizer):
                 t.startchar, t.endchar = start_char, start_char + len(value)
             yield t
             return
-        for pos, (word, start, end) in enumerate(segment(value)):
+        # Whoosh passes mode="index" when indexing; queries are analyzed with mode="query".
+        for pos, (word, start, end) in enumerate(segment(value, search=mode != "query")):
             t.text = unicodedata.normalize("NFKC", word)
             t.boost = 1.0
             if keeporiginal:

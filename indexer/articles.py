@@ -47,6 +47,7 @@ class Article:
     review_every: int | None = None
     content_hash: str = ""
     meta: dict = field(default_factory=dict)  # the whole front matter, unknown keys included
+    sections: list[tuple[str, str, str]] = field(default_factory=list)  # (heading, anchor, text), page order
 
     def to_dict(self) -> dict:
         """A JSON-ready view of the article."""
@@ -150,6 +151,17 @@ def _as_int(value, key: str, source: str) -> int | None:
 
 def markdown_to_text(md_text: str) -> tuple[str, list[str], str | None]:
     """Render Markdown and return (plain text, headings h2-h4, first h1 or None)."""
+    text, headings, first_heading, _ = render_markdown(md_text)
+    return text, headings, first_heading
+
+
+def render_markdown(md_text: str) -> tuple[str, list[str], str | None, list[tuple[str, str, str]]]:
+    """Render Markdown once: (plain text, headings h2-h4, first h1 or None, sections).
+
+    Sections are (heading, anchor, text) in page order: the part before the first h2-h4 heading
+    (heading "") and then one per heading, with the anchor id the site gives that heading (the same
+    Markdown ``toc`` extension), so a passage can link to its place on the page.
+    """
     _MD.reset()
     html = _MD.convert(md_text)
     soup = BeautifulSoup(html, "lxml")
@@ -161,10 +173,24 @@ def markdown_to_text(md_text: str) -> tuple[str, list[str], str | None]:
     # Line breaks after blocks only: bold or a link inside a sentence stays in its sentence.
     for block in soup.find_all(_BLOCKS):
         block.append("\n")
-    text = soup.get_text("")
+    sections: list[tuple[str, str, list[str]]] = [("", "", [])]
+    container = soup.body or soup
+    for node in container.children:
+        name = getattr(node, "name", None)
+        if name in ("h2", "h3", "h4"):
+            heading = node.get_text(" ", strip=True)
+            sections.append((heading, node.get("id") or "", []))
+        elif name is not None or str(node).strip():
+            sections[-1][2].append(node.get_text("") if name else str(node))
+    text = _tidy(soup.get_text(""))
+    tidy_sections = [(heading, anchor, _tidy("".join(parts))) for heading, anchor, parts in sections]
+    tidy_sections = [s for s in tidy_sections if s[0] or s[2]]
+    return text, headings, first_heading, tidy_sections
+
+
+def _tidy(text: str) -> str:
     text = re.sub(r"[ \t]+", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n", text).strip()
-    return text, headings, first_heading
+    return re.sub(r"\n\s*\n+", "\n", text).strip()
 
 
 def content_hash(text: str) -> str:
@@ -182,7 +208,7 @@ def parse_article(text: str, relpath: str) -> Article:
         key = "reviewed" if "'reviewed'" in exc.message else "review_every"
         line = _line_of(text, key)
         raise ArticleError(exc.message.replace(f"{relpath}:", f"{relpath}:{line}:", 1), path=relpath, line=line) from None
-    body, headings, first_heading = markdown_to_text(body_md)
+    body, headings, first_heading, sections = render_markdown(body_md)
     slug = slug_for(relpath)
     title = str(meta.get("title") or first_heading or PurePosixPath(relpath).stem.replace("-", " ")).strip()
     return Article(
@@ -200,6 +226,7 @@ def parse_article(text: str, relpath: str) -> Article:
         review_every=review_every,
         content_hash=content_hash(text),
         meta=meta,
+        sections=sections,
     )
 
 

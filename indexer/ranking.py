@@ -23,33 +23,50 @@ RANKED_FIELDS = (*FIELD_BOOSTS, "grams")
 
 
 class FieldColumns:
-    """For one field: term -> slice of (docnums, weights), like a CSC matrix built by hand."""
+    """For one field: term -> slice of (docnums, weights), like a CSC matrix built by hand.
 
-    __slots__ = ("starts", "docs", "weights")
+    A term usually has postings in several Whoosh segments (a full build writes one segment per
+    writer process; every incremental update adds one): ``add`` is called once per (segment, term)
+    and the pieces are joined per term in ``finish``, so each column holds all of a term's postings.
+    """
+
+    __slots__ = ("starts", "docs", "weights", "_pieces")
 
     def __init__(self):
         self.starts: dict[str, tuple[int, int]] = {}
-        self.docs = array("i")
-        self.weights = array("f")
+        self.docs = np.zeros(0, dtype=np.int32)
+        self.weights = np.zeros(0, dtype=np.float32)
+        self._pieces: dict[str, list[tuple[list[int], list[float]]]] = {}
 
     def add(self, term: str, docs, tfs) -> None:
-        start = len(self.docs)
-        self.docs.extend(docs)
-        self.weights.extend(tfs)
-        self.starts[term] = (start, len(self.docs))
+        """Postings of a term in one segment (document numbers already offset to the whole index)."""
+        self._pieces.setdefault(term, []).append((docs, tfs))
 
-    def finish(self, lengths: np.ndarray, live: np.ndarray, doc_count: int) -> None:
-        """Turn posting weights into BM25 weights, as Whoosh's BM25F scorer would."""
-        docs = np.frombuffer(self.docs, dtype=np.int32).copy()
-        tf = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64)
-        avg = float(lengths[live].mean()) if live.any() and lengths[live].mean() > 0 else 1.0
-        norm = K1 * ((1 - B) + B * lengths[docs] / avg)
+    def finish(self, lengths: np.ndarray, doc_count: int, avg_length: float) -> None:
+        """Turn posting weights into BM25 weights with Whoosh's statistics, so scores equal its BM25F.
+
+        Whoosh counts deleted documents (still in their segment until a merge) in the document
+        count, the document frequency and the average field length; so does this, on purpose: a
+        ranking that can be checked against Whoosh's own scorer is worth more than the tiny
+        difference deleted documents make until the next merge.
+        """
+        docs, tfs, starts = array("i"), array("f"), {}
+        for term, pieces in self._pieces.items():
+            start = len(docs)
+            for piece_docs, piece_tfs in pieces:
+                docs.extend(piece_docs)
+                tfs.extend(piece_tfs)
+            starts[term] = (start, len(docs))
+        self._pieces = {}
+        docs_np = np.frombuffer(docs, dtype=np.int32).copy()
+        tf = np.frombuffer(tfs, dtype=np.float32).astype(np.float64)
+        avg = avg_length if avg_length > 0 else 1.0
+        norm = K1 * ((1 - B) + B * lengths[docs_np] / avg)
         weights = tf * (K1 + 1) / (tf + norm)
-        for start, end in self.starts.values():
-            df = int(live[docs[start:end]].sum())
-            idf = math.log(doc_count / (df + 1)) + 1  # Whoosh's idf, so ranking matches its BM25F
-            weights[start:end] *= idf
-        self.docs = docs
+        for start, end in starts.values():
+            weights[start:end] *= math.log(doc_count / (end - start + 1)) + 1  # Whoosh's idf
+        self.starts = starts
+        self.docs = docs_np
         self.weights = weights.astype(np.float32)
 
     def column(self, term: str):
@@ -57,6 +74,11 @@ class FieldColumns:
         if span is None:
             return None
         return self.docs[span[0] : span[1]], self.weights[span[0] : span[1]]
+
+    def doc_frequency(self, term: str) -> int:
+        """Documents whose postings hold the term, over every segment (deleted ones included)."""
+        span = self.starts.get(term)
+        return 0 if span is None else span[1] - span[0]
 
 
 class Ranker:
@@ -66,21 +88,22 @@ class Ranker:
         self.doc_count_all = reader.doc_count_all()
         self.live = np.zeros(self.doc_count_all, dtype=bool)
         self.live[list(reader.all_doc_ids())] = True
-        live_count = int(self.live.sum())
+        self.tiebreak = _slug_order(reader, self.doc_count_all)
         self.fields: dict[str, FieldColumns] = {}
         for field in RANKED_FIELDS:
             columns = FieldColumns()
-            lengths = np.zeros(self.doc_count_all, dtype=np.float64)
+            lengths = np.ones(self.doc_count_all, dtype=np.float64)  # Whoosh's default length is 1
             for leaf, offset in reader.leaf_readers():
                 for docnum in range(leaf.doc_count_all()):
-                    lengths[offset + docnum] = leaf.doc_field_length(docnum, field, 0)
+                    lengths[offset + docnum] = leaf.doc_field_length(docnum, field, 1)
                 for term, _ in leaf.iter_field(field):
                     docs, tfs = _postings(leaf, field, term)
                     if offset:
                         docs = [d + offset for d in docs]
                     columns.add(term.decode("utf-8") if isinstance(term, bytes) else term, docs, tfs)
             # Whoosh stores tf x field_boost as the posting weight, so the boost is already in.
-            columns.finish(lengths, self.live, live_count)
+            avg_length = reader.field_length(field) / (self.doc_count_all or 1)
+            columns.finish(lengths, self.doc_count_all, avg_length)
             self.fields[field] = columns
 
     def scores(self, clauses: list[tuple[str, str, float]]) -> np.ndarray:
@@ -93,12 +116,12 @@ class Ranker:
         scores[~self.live] = 0.0
         return scores
 
-    @staticmethod
-    def top(scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
+    def top(self, scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
         """The n best (docnum, score) pairs, best first, and how many documents matched at all.
 
-        Ties are broken by document number, over all tied documents, so consecutive pages never
-        repeat or skip a result.
+        Ties are broken by slug, over all tied documents, so consecutive pages never repeat or skip
+        a result, and two builds of the same docs (whose segments may hold the articles in another
+        order) rank them identically.
         """
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
@@ -111,8 +134,17 @@ class Ranker:
             candidates = matched[scores[matched] >= kth]
         else:
             candidates = matched
-        order = candidates[np.lexsort((candidates, -scores[candidates]))][:n]
+        order = candidates[np.lexsort((self.tiebreak[candidates], -scores[candidates]))][:n]
         return [(int(d), float(scores[d])) for d in order], len(matched)
+
+
+def _slug_order(reader, doc_count_all: int) -> np.ndarray:
+    """Each document's position in slug order (the slug field's terms come sorted)."""
+    order = np.full(doc_count_all, doc_count_all, dtype=np.int64)
+    for rank, (slug, _) in enumerate(reader.iter_field("slug")):
+        for docnum in reader.postings("slug", slug).all_ids():
+            order[docnum] = rank
+    return order
 
 
 def _postings(leaf, field: str, term: str):

@@ -1,8 +1,11 @@
 """The one Whoosh schema of the article index."""
 
+import json
+
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import bigram_analyzer, mixed_analyzer, spelling_analyzer
+from .passages import split_passages
 
 # Field weights: a word in the title says more about an article than the same word in its body.
 FIELD_BOOSTS = {"title": 5.0, "keywords": 3.0, "summary": 2.0, "headings": 2.0, "body": 1.0}
@@ -28,6 +31,7 @@ def article_schema() -> Schema:
         module=ID(stored=True),
         reviewed=STORED,
         content_hash=STORED,
+        passages=STORED,  # JSON [[heading, anchor, text], ...]: what the semantic stage embeds and quotes
     )
 
 
@@ -48,4 +52,5 @@ def article_fields(article) -> dict:
         "module": article.module,
         "reviewed": article.reviewed.isoformat() if article.reviewed else None,
         "content_hash": article.content_hash,
+        "passages": json.dumps([[p.heading, p.anchor, p.text] for p in split_passages(article)], ensure_ascii=False),
     }

@@ -15,15 +15,17 @@ from whoosh import index as whoosh_index
 
 from .analysis import has_cjk, mixed_analyzer, synonym_vocabulary
 from .build import index_dir_for, read_pointer
+from .dense import DenseIndex
 from .errors import IndexMissing
 from .ranking import Ranker
 from .spelling import Speller
+from .vectors import VectorStore
 
 
 class Snapshot:
     """Reader, ranker and spellers of one index version; safe to share between threads."""
 
-    def __init__(self, data_dir: Path, pointer: dict):
+    def __init__(self, data_dir: Path, pointer: dict, semantic=None, store: VectorStore | None = None):
         path = index_dir_for(data_dir, pointer)
         self.version = pointer["version"]
         self._ix = whoosh_index.open_dir(str(path))
@@ -33,6 +35,9 @@ class Snapshot:
         reader = self._searcher.reader()
         self.ranker = Ranker(reader)
         self.english, self.chinese = _spellers(reader)
+        encoder = semantic.get() if semantic is not None else None
+        # Passage vectors of this version (None: lexical only, the model is off or failed to load).
+        self.dense = DenseIndex(reader, encoder.name, store) if encoder is not None and store is not None else None
 
     def stored(self, docnum: int) -> dict:
         """Stored fields of a document number from this snapshot's ranker."""
@@ -98,8 +103,10 @@ def _text(term) -> str:
 class Snapshots:
     """Hands out the snapshot of the version the index pointer names now."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, semantic=None):
         self.data_dir = Path(data_dir)
+        self.semantic = semantic
+        self._store: VectorStore | None = None
         self._current: Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -118,5 +125,7 @@ class Snapshots:
         with self._lock:
             pointer = self.pointer()  # it may have moved again while we waited
             if self._current is None or self._current.version != pointer["version"]:
-                self._current = Snapshot(self.data_dir, pointer)
+                if self._store is None and self.semantic is not None and self.semantic.get() is not None:
+                    self._store = VectorStore(self.data_dir)
+                self._current = Snapshot(self.data_dir, pointer, self.semantic, self._store)
             return self._current

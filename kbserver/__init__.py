@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from analytics.events import EventLog
+from indexer.dense import VectorFiller
 from indexer.query import open_index
 
 from . import auth, db, errors
@@ -33,7 +34,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # a 1 MB ticket body fits; larger requests get 413
     settings["data"].mkdir(parents=True, exist_ok=True)
 
-    app.extensions["kb_index"] = open_index(settings["data"], cache_size=settings["cache_size"])
+    app.extensions["kb_index"] = open_index(settings["data"], cache_size=settings["cache_size"],
+                                            semantic=settings["semantic_model"])
+    # Started by `kb serve` (not here: tests build many apps); fills passage vectors as versions change.
+    app.extensions["kb_vectors"] = VectorFiller(settings["data"], app.extensions["kb_index"].semantic)
     events = EventLog(settings["database_url"])
     app.extensions["kb_events"] = events
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`

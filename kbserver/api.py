@@ -152,4 +152,5 @@ def feedback():
 def health():
     """GET /api/health → whether the index is loaded, and its size and version."""
     ix = _index()
-    return jsonify({"ok": True, "articles": ix.count(), "index_version": ix.version()})
+    semantic = ix.semantic_status() | {"embedding": current_app.extensions["kb_vectors"].status()}
+    return jsonify({"ok": True, "articles": ix.count(), "index_version": ix.version(), "semantic": semantic})

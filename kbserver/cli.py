@@ -103,6 +103,26 @@ def run_index(settings: dict, full: bool):
     return report
 
 
+def run_vectors(settings: dict) -> None:
+    """Embed the passages the index lacks vectors for (search already answers by keywords meanwhile)."""
+    from indexer.build import current_index_dir
+    from indexer.dense import fill_vectors
+    from indexer.semantic import model_state
+    from indexer.vectors import VectorStore
+
+    state = model_state(settings["semantic_model"])
+    encoder = state.get()
+    if encoder is None:
+        click.echo(f"vectors: skipped, {state.reason}; search is keywords only", err=True)
+        return
+    progress = _Progress("embedding passages (search already answers by keywords)")
+    try:
+        report = fill_vectors(current_index_dir(settings["data"]), VectorStore(settings["data"]), encoder, progress=progress)
+    finally:
+        progress.close()
+    click.echo(report.summary())
+
+
 def run_site_build(settings: dict) -> dict:
     """Build the static site, saying so (MkDocs gives no progress of its own)."""
     from indexer.site import build_site
@@ -120,31 +140,35 @@ def cli():
 
 
 @cli.command()
-@setting_options("docs", "data", "mkdocs_config")
+@setting_options("docs", "data", "mkdocs_config", "semantic_model")
 @friendly_errors
 def build(**options):
-    """Build the search index (from scratch) and the static site from the docs folder."""
+    """Build the search index (from scratch), the static site, then the passage vectors (reused when unchanged)."""
     settings = _settings(**options)
     run_index(settings, full=True)
     run_site_build(settings)
+    run_vectors(settings)
 
 
 @cli.command()
-@setting_options("docs", "data")
+@setting_options("docs", "data", "semantic_model")
 @click.option("--full", is_flag=True, help="Rebuild the whole index instead of only what changed.")
 @friendly_errors
 def index(full, **options):
-    """Update the search index: only added, changed or removed articles are touched."""
-    report = run_index(_settings(**options), full=full)
+    """Update the search index (only added, changed or removed articles are touched) and their vectors."""
+    settings = _settings(**options)
+    report = run_index(settings, full=full)
     for label, slugs in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         if slugs and report.mode == "incremental":
             click.echo(f"  {label}: {', '.join(slugs)}")
+    run_vectors(settings)
 
 
 @cli.command()
 @setting_options(*SIGN_IN_SETTINGS)
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
-                 "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window")
+                 "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
+                 "semantic_model")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -174,6 +198,7 @@ def serve(**options):
     from .jobs import start_schedule
 
     start_schedule(app, settings["analyze_every"])
+    app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"))
 
@@ -201,7 +226,7 @@ def stats(as_json, **options):
 
 
 @cli.command()
-@setting_options("data")
+@setting_options("data", "semantic_model")
 @click.argument("query")
 @click.option("--limit", default=5, show_default=True, help="How many results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
@@ -210,7 +235,8 @@ def search(query, limit, as_json, **options):
     """Search the index from the command line (not logged as a customer search)."""
     from indexer.query import open_index
 
-    result = open_index(_settings(**options)["data"], cache_size=0).search(query, limit=limit)
+    settings = _settings(**options)
+    result = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"]).search(query, limit=limit)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -218,7 +244,8 @@ def search(query, limit, as_json, **options):
         click.echo(f"did you mean: {result['did_you_mean']}")
     click.echo(f"{result['total']} results in {result['took_ms']:.1f} ms")
     for hit in result["results"]:
-        click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}")
+        found_by = "+".join(hit.get("matched") or [])
+        click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}  {found_by}")
 
 
 def _articles(settings: dict) -> list[dict]:

@@ -65,7 +65,7 @@ def apply_review_action(db, sid: int, action: str, actor: dict, version: int | N
     if action == "unpublish":
         return _publisher().unpublish(db, sid, actor, version, note)
     if action == "publish":  # retry an approved submission whose publication failed
-        return _publisher().publish(db, sid, actor)
+        return _publisher().publish(db, sid, actor, version)
     return queue.transition(db, sid, action, actor, version, note)
 
 
@@ -235,6 +235,8 @@ def api_update(sid: int):
 @require_role("vip", "manager")
 def api_action(sid: int, action: str):
     """POST submit (author) or start_review|request_changes|approve|reject|unpublish (manager) {version?, note?}."""
+    if action in REVIEW_ACTIONS and g.user["role"] != "manager":  # the role first: a customer learns nothing more
+        raise Forbidden("only knowledge managers review submissions")
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")

@@ -67,7 +67,7 @@ def flag_action(flag_id: int):
     try:
         queue.transition(get_db(), flag_id, ACTIONS[action], g.user["name"], version, request.form.get("note", ""))
         flash(f"已{_verb(action)}：#{flag_id}")
-    except Conflict as exc:
+    except (Conflict, InvalidInput) as exc:  # a stale page or an unusable note: say so, change nothing
         flash(f"没有保存：{exc.message}", "error")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/dashboard")
                     else url_for("dashboard.index"))

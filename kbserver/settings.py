@@ -46,6 +46,8 @@ SETTINGS = [
             "Seconds within which a new search without a click counts as reformulating.", int),
     Setting("vote_window", 1800, "KB_VOTE_WINDOW",
             "Seconds after a click within which a 'not helpful' vote fails the search.", int),
+    Setting("semantic_model", "use", "KB_SEMANTIC_MODEL",
+            "Sentence-embedding model of the semantic search stage: use (multilingual, offline) or off (keywords only)."),
     Setting("password_hash_cost", 64, "KB_PASSWORD_HASH_COST",
             "MiB of memory per Argon2id password hash (3 passes); 64 is RFC 9106's choice; lower it only for tests.", int),
     Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
@@ -101,6 +103,11 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     for name in ("period", "click_window", "reformulation_window", "vote_window"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    from indexer.semantic import MODELS
+
+    if values["semantic_model"] not in MODELS:
+        raise InvalidInput(f"semantic_model ({BY_NAME['semantic_model'].env}) must be one of {', '.join(MODELS)}, "
+                           f"got {values['semantic_model']!r}")
     for name in ("password_hash_cost", "password_checks", "login_window", "login_failures_account",
                  "login_failures_address", "session_hours"):
         if values[name] < 1:

@@ -30,8 +30,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from indexer.articles import load_articles  # noqa: E402
-from indexer.build import build_full, update_incremental  # noqa: E402
+from indexer.build import build_full, current_index_dir, update_incremental  # noqa: E402
+from indexer.dense import fill_vectors  # noqa: E402
 from indexer.query import open_index  # noqa: E402
+from indexer.semantic import model_state  # noqa: E402
+from indexer.vectors import VectorStore  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "benchmark.txt"
 SEED = 20261122
@@ -90,7 +93,7 @@ def measure_search(data: Path, queries: list[str], work: Path) -> dict:
 
     ix = open_index(data)
     events = EventLog(f"sqlite:///{work}/bench-events-{time.perf_counter_ns()}.db")
-    ix.search("预热")  # open the searcher once, as a running server has
+    ix.warm()  # open the searcher and load the vectors once, as a running server has
     times = []
     for q in queries:
         t = time.perf_counter()
@@ -99,7 +102,37 @@ def measure_search(data: Path, queries: list[str], work: Path) -> dict:
                           top_slugs=[r["slug"] for r in result["results"]], took_ms=result["took_ms"])
         times.append((time.perf_counter() - t) * 1000)
     events.close()
-    return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": statistics.fmean(times)}
+    dense = ix.snapshots.current().dense
+    memory = 0
+    if dense is not None:
+        state = dense._state
+        memory = state.passages.nbytes + state.articles.nbytes
+    return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": statistics.fmean(times),
+            "vector_mb": memory / 2**20, "semantic": ix.semantic_status()}
+
+
+def measure_embedding(data: Path) -> dict:
+    """Embedding every passage from scratch: total seconds, and seconds until the first 1,000 articles had vectors."""
+    encoder = model_state("use").get()
+    started = time.perf_counter()
+    first_thousand = []
+
+    def progress(done, total):
+        if done >= 1000 and not first_thousand:
+            first_thousand.append(time.perf_counter() - started)
+
+    report = fill_vectors(current_index_dir(data), VectorStore(data), encoder, progress=progress)
+    return {"seconds": report.seconds, "articles": report.articles, "passages": report.passages,
+            "first_1000": first_thousand[0] if first_thousand else None}
+
+
+def measure_reuse(docs: Path, data: Path) -> float:
+    """A full rebuild of unchanged docs, vectors included (all reused)."""
+    t = time.perf_counter()
+    build_full(docs, data)
+    report = fill_vectors(current_index_dir(data), VectorStore(data), model_state("use").get())
+    assert report.articles == 0, report.summary()
+    return time.perf_counter() - t
 
 
 def measure_incremental(docs: Path, data: Path) -> float:
@@ -108,6 +141,8 @@ def measure_incremental(docs: Path, data: Path) -> float:
     t = time.perf_counter()
     report = update_incremental(docs, data)
     assert len(report.changed) == 1, report.summary()
+    filled = fill_vectors(current_index_dir(data), VectorStore(data), model_state("use").get())
+    assert filled.articles == 1, filled.summary()
     return time.perf_counter() - t
 
 
@@ -166,18 +201,23 @@ def run_corpus(label: str, docs: Path, work: Path, args, lines: list[str]) -> No
     build_s = time.perf_counter() - t
     lines.append(f"[{label}] articles {len(report.added)}")
     lines.append(f"[{label}] full index build        {build_s:8.2f} s")
-    lines.append(f"[{label}] incremental, 1 article  {measure_incremental(docs, data):8.2f} s")
+    e = measure_embedding(data)
+    lines.append(f"[{label}] embed from scratch      {e['seconds']:8.1f} s  ({e['articles']} articles, {e['passages']} passages"
+                 + (f"; first 1,000 articles {e['first_1000']:.1f} s" if e["first_1000"] else "") + ")")
+    lines.append(f"[{label}] rebuild, unchanged docs, vectors reused {measure_reuse(docs, data):8.2f} s")
+    lines.append(f"[{label}] incremental, 1 article, with its vectors  {measure_incremental(docs, data):8.2f} s")
     distinct, zipf = query_streams(args.queries)
     d = measure_search(data, distinct, work)
     z = measure_search(data, zipf, work)
     lines.append(f"[{label}] in-process distinct, logging on     p50 {d['p50']:6.2f} ms  p99 {d['p99']:6.2f} ms")
     lines.append(f"[{label}] in-process Zipf stream, logging on  p50 {z['p50']:6.2f} ms  p99 {z['p99']:6.2f} ms")
+    lines.append(f"[{label}] vectors in memory {d['vector_mb']:.1f} MB; semantic {d['semantic']}")
     if args.http_seconds:
         for name, stream in (("Zipf", zipf), ("distinct", distinct)):
             h = measure_http(docs, data, stream, args.http_seconds)
             lines.append(f"[{label}] HTTP {name:<8} (waitress, logging on, 8 clients) {h['rps']:6.0f} searches/s  "
                          f"p50 {h['p50']:6.2f} ms  p99 {h['p99']:6.2f} ms  errors {h['errors']}")
-    print("\n".join(lines[-7:]), flush=True)
+    print("\n".join(lines[-11:]), flush=True)
 
 
 def main(argv=None) -> int:

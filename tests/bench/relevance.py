@@ -2,8 +2,8 @@
 
     python tests/bench/relevance.py [--docs docs] [--show-misses]
 
-Builds a fresh index of the docs folder in a temporary directory, runs every query (result cache
-off) and prints the metrics for the tuning set (relevance.yml, which synonyms were tuned against) and
+Builds a fresh index of the docs folder (passage vectors are cached in --work between runs), runs
+every query (result cache off) and prints the metrics for the tuning set (relevance.yml, which synonyms were tuned against) and
 the held-out set (relevance_holdout.yml, never tuned against); also writes tests/bench/results/relevance.txt.
 """
 
@@ -20,8 +20,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from indexer.build import build_full  # noqa: E402
+from indexer.build import build_full, current_index_dir  # noqa: E402
+from indexer.dense import fill_vectors  # noqa: E402
 from indexer.query import open_index  # noqa: E402
+from indexer.semantic import model_state  # noqa: E402
+from indexer.vectors import VectorStore  # noqa: E402
 
 SETS = {"tuning": ROOT / "tests" / "data" / "relevance.yml", "holdout": ROOT / "tests" / "data" / "relevance_holdout.yml"}
 RESULTS = ROOT / "tests" / "bench" / "results" / "relevance.txt"
@@ -32,10 +35,13 @@ def load_cases(path: Path = SETS["tuning"]) -> list[dict]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def evaluate(docs: Path, cases: list[dict], data_dir: Path) -> dict:
+def evaluate(docs: Path, cases: list[dict], data_dir: Path, semantic: str = "use") -> dict:
     """Metrics over cases, plus the misses (expected article not first) for inspection."""
     build_full(docs, data_dir)
-    index = open_index(data_dir, cache_size=0)
+    encoder = model_state(semantic).get()
+    if encoder is not None:
+        fill_vectors(current_index_dir(data_dir), VectorStore(data_dir), encoder)
+    index = open_index(data_dir, cache_size=0, semantic=semantic)
     rr, ndcg, hit3, misses = [], [], [], []
     for case in cases:
         slugs = [r["slug"] for r in index.search(case["query"], limit=10)["results"]]
@@ -54,11 +60,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", default=str(ROOT / "docs"))
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--semantic-model", default="use", help="sentence-embedding model (use, off)")
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "kb-relevance"),
+                        help="folder for the index and its vector cache, kept between runs")
     args = parser.parse_args(argv)
     lines = []
     for name, path in SETS.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            result = evaluate(Path(args.docs), load_cases(path), Path(tmp))
+        result = evaluate(Path(args.docs), load_cases(path), Path(args.work), args.semantic_model)
         lines.append(f"{name:<8} queries {result['queries']:>3}  MRR@10 {result['mrr@10']:.3f}  "
                      f"nDCG@10 {result['ndcg@10']:.3f}  recall@3 {result['recall@3']:.3f}")
         print(lines[-1])

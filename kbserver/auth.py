@@ -1,24 +1,44 @@
 """Sign-in, sessions, CSRF and roles.
 
-Browsers sign in with name and password (a signed session cookie, HttpOnly, SameSite=Lax); every
+Browsers sign in with name and password. The signed cookie (HttpOnly, SameSite=Lax) carries a random
+session id that must match a live row in ``sessions`` (analytics/accounts.py) on every request, so
+signing out or disabling an account ends the session on the server, not only in the browser. Every
 form carries a CSRF token that must match the session's. Programs send ``Authorization: Bearer
 <token>`` (no cookie, so no CSRF). Anything beyond public search, articles, clicks and votes needs
 an account with the right role.
+
+Sign-in is guarded because each password check is a 64 MiB Argon2 computation, and a flood of
+sign-ins must not take the threads, cores or memory that customers' searches need:
+
+- failed checks are counted per typed account name and per client address in the database
+  (analytics/throttle.py, so the limits hold across processes); a locked account or address gets
+  429 with Retry-After before any check runs;
+- ``SignInGuard``, a WSGI middleware in front of Flask, lets at most ``password_checks`` sign-in
+  requests into the app at once and answers the rest 503 at once (never queueing them on worker
+  threads), and answers an address it has learnt is locked 429 from memory: refusing a flood costs
+  little more than reading the request;
+- the Argon2 checks themselves run on a small pool of threads at the lowest CPU priority (nice 19;
+  Argon2's own lane threads inherit it), so search threads win the cores whenever both want them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hmac
+import html
 import os
 import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from analytics import accounts
-from indexer.errors import Forbidden, Unauthorized
+from analytics import accounts, throttle
+from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 from .db import get_db
 
@@ -39,11 +59,75 @@ def _secret_key(settings: dict) -> str:
 
 def init_app(app) -> None:
     """Session signing, cookie flags, the CSRF check and the current user on every request."""
-    app.secret_key = _secret_key(app.config["KB"])
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="kb_session")
+    settings = app.config["KB"]
+    app.secret_key = _secret_key(settings)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="kb_session",
+                      PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings["session_hours"]))
+    # Held on the app (not the module): each app counts its own sign-ins in progress.
+    guard = SignInGuard(app.wsgi_app, settings["password_checks"])
+    app.wsgi_app = guard
+    app.extensions["kb_sign_in_guard"] = guard
+    app.extensions["kb_login_policy"] = throttle.LoginPolicy(settings["login_window"], settings["login_failures_account"],
+                                                             settings["login_failures_address"])
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("user")})
+
+
+def _lower_priority() -> None:
+    try:  # Linux: nice is per thread and inherited by the threads Argon2 starts for its lanes
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # another OS: checks still capped, just not deprioritised
+        pass
+
+
+class SignInGuard:
+    """WSGI middleware in front of POST /login: caps sign-ins in progress and refuses locked addresses from memory."""
+
+    def __init__(self, wsgi_app, checks: int):
+        self.wsgi_app = wsgi_app
+        self.permits = threading.BoundedSemaphore(checks)
+        self.pool = ThreadPoolExecutor(max_workers=checks, thread_name_prefix="kb-password", initializer=_lower_priority)
+        self._locked: dict[str, float] = {}  # address → monotonic time its lock ends, as the database said
+        self._mutex = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/login":
+            return self.wsgi_app(environ, start_response)
+        ends = self._locked.get(environ.get("REMOTE_ADDR") or "-", 0.0)
+        now = time.monotonic()
+        if ends > now:
+            return _plain_refusal(start_response, 429, f"登录失败次数过多，请 {-(-int(ends - now) // 60) or 1} 分钟后再试。",
+                                  int(ends - now) + 1)
+        if not self.permits.acquire(blocking=False):  # never queue a sign-in behind a flood: answer at once
+            return _plain_refusal(start_response, 503, "登录请求太多，请稍后再试。", 1)
+        try:
+            environ["kb.sign_in_guard"] = self
+            return self.wsgi_app(environ, start_response)  # Flask's response body is already rendered here
+        finally:
+            self.permits.release()
+
+    def remember_lock(self, address: str, seconds: int) -> None:
+        """Answer this address 429 from memory for seconds (the database said it is locked that long)."""
+        with self._mutex:
+            now = time.monotonic()
+            if len(self._locked) > 10_000:
+                self._locked = {a: t for a, t in self._locked.items() if t > now}
+            self._locked[address] = now + seconds
+
+    def check_password(self, fn, *args):
+        """Run a password check (fn(*args)) on the low-priority pool and wait for it."""
+        return self.pool.submit(fn, *args).result()
+
+
+def _plain_refusal(start_response, status: int, message: str, retry_after: int):
+    # No Flask, no session, no template: the cheapest answer that still tells a person what to do.
+    body = (f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>{html.escape(message)}</h1>"
+            "<p><a href='/login'>返回登录</a></p>").encode()
+    start_response(f"{status} {'Too Many Requests' if status == 429 else 'Service Unavailable'}",
+                   [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+                    ("Retry-After", str(retry_after))])
+    return [body]
 
 
 def csrf_token() -> str:
@@ -70,12 +154,14 @@ def _load_user():
         g.user = accounts.user_for_token(get_db(), header[7:].strip())
         if g.user is None and request.path.startswith("/api/"):
             raise Unauthorized("the API token is not valid: create one with `kb users add NAME --role ...`")
-    elif session.get("uid"):
-        g.auth = "session"
-        try:
-            g.user = accounts.get_user(get_db(), session["uid"])
-        except Exception:  # noqa: BLE001 - a deleted account simply signs out
+    elif session.get("sid"):
+        g.user = accounts.user_for_session(get_db(), session["sid"])
+        if g.user is None:  # signed out elsewhere, expired, disabled or removed: this cookie is worth nothing now
             session.clear()
+        else:
+            g.auth = "session"
+    elif "uid" in session:  # a cookie from before server-side sessions: it cannot be ended, so it is not honoured
+        session.clear()
 
 
 def require_role(*roles):
@@ -109,14 +195,31 @@ def _safe_next(target: str | None, user: dict) -> str:
     return {"manager": "/dashboard", "vip": "/contrib", "agent": "/agent"}.get(user["role"], "/")
 
 
+def _refuse_sign_in(status: int, message: str, retry_after: int):
+    flash(message, "error")
+    return render_template("login.html"), status, {"Retry-After": str(retry_after)}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The sign-in form."""
+    """The sign-in form (rate limited per account and per address; see the module docstring)."""
     if request.method == "POST":
-        user = accounts.authenticate(get_db(), request.form.get("name", ""), request.form.get("password", ""))
+        settings, db = current_app.config["KB"], get_db()
+        name, address = accounts.normalize_name(request.form.get("name", "")), request.remote_addr or "-"
+        policy = current_app.extensions["kb_login_policy"]
+        guard = request.environ["kb.sign_in_guard"]  # holds one of the few sign-in permits for this request
+        wait = throttle.retry_after(db, name, address, policy) or throttle.reserve_attempt(db, name, address, policy)
+        if wait:  # reserve_attempt counted this check before it runs, in one transaction: no overshoot
+            address_wait = throttle.address_retry_after(db, address, policy)
+            if address_wait:  # the address itself is locked: refuse it from memory until then, no database needed
+                guard.remember_lock(address, address_wait)
+            return _refuse_sign_in(429, f"登录失败次数过多，请 {-(-wait // 60)} 分钟后再试。", wait)
+        user = guard.check_password(accounts.authenticate, db, name, request.form.get("password", ""),
+                                    settings["password_hash_cost"])
         if user:
+            throttle.clear_account(db, name)
             session.clear()  # a fresh session on sign-in: no fixation
-            session["uid"] = user["id"]
+            session["sid"] = accounts.create_session(db, user["id"], settings["session_hours"] * 3600)
             return redirect(_safe_next(request.args.get("next"), user))
         flash("用户名或密码不正确。")
         return render_template("login.html"), 401
@@ -125,6 +228,83 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with the CSRF token, so a link elsewhere cannot sign anyone out)."""
+    """Sign out: the session ends on the server too (a POST with the CSRF token, so a link elsewhere cannot)."""
+    if session.get("sid"):
+        accounts.end_session(get_db(), session["sid"])
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+# -- the managers' users page --------------------------------------------------------------------
+ROLE_NAMES = {"manager": "知识库管理员", "agent": "客服", "vip": "VIP 客户", "helpdesk": "工单系统集成"}
+
+
+@bp.get("/users")
+@require_role("manager")
+def users_page():
+    """Every account (enabled and disabled) with the actions a manager may take."""
+    return _users_page()
+
+
+def _users_page(secret: dict | None = None, status: int = 200):
+    db = get_db()
+    people = [u | {"sessions": accounts.count_sessions(db, u["id"])} for u in accounts.list_users(db, include_disabled=True)]
+    headers = {"Cache-Control": "no-store"} if secret else {}  # a password shown once must not sit in a cache
+    return render_template("users.html", people=people, roles=ROLE_NAMES, secret=secret), status, headers
+
+
+@bp.post("/users")
+@require_role("manager")
+def users_add():
+    """Create an account; its password and token are shown on the page that answers, once."""
+    settings = current_app.config["KB"]
+    try:
+        user, password, token = accounts.create_user(get_db(), request.form.get("name", ""), request.form.get("role", ""),
+                                                     settings["password_hash_cost"])
+    except (Conflict, InvalidInput) as exc:
+        flash(f"没有创建：{exc.message}", "error")
+        return redirect(url_for("auth.users_page"))
+    return _users_page({"name": user["name"], "password": password, "token": token})
+
+
+@bp.post("/users/<int:user_id>")
+@require_role("manager")
+def users_action(user_id: int):
+    """Disable, enable, set role, reset password, rotate token or remove one account."""
+    db, action = get_db(), request.form.get("action", "")
+    user = next((u for u in accounts.list_users(db, include_disabled=True) if u["id"] == user_id), None)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    name = user["name"]
+    try:
+        if action == "disable":
+            accounts.set_disabled(db, user_id, True)
+            flash(f"已停用 {name}：该账号的会话和 API 令牌立即失效。")
+        elif action == "enable":
+            accounts.set_disabled(db, user_id, False)
+            throttle.clear_account(db, name)
+            flash(f"已启用 {name}（登录锁定也已解除）。")
+        elif action == "set_role":
+            role = request.form.get("role", "")
+            accounts.set_role(db, user_id, role)
+            flash(f"{name} 的角色已改为 {ROLE_NAMES.get(role, role)}。")
+        elif action == "reset_password":
+            password = accounts.reset_password(db, user_id, current_app.config["KB"]["password_hash_cost"])
+            throttle.clear_account(db, name)
+            return _users_page({"name": name, "password": password})
+        elif action == "rotate_token":
+            return _users_page({"name": name, "token": accounts.rotate_token(db, user_id)})
+        elif action == "remove":
+            if request.form.get("confirm") != "yes":
+                raise InvalidInput("tick the box to confirm removing the account")
+            accounts.remove_user(db, user_id)
+            flash(f"已删除 {name}：会话、密码和 API 令牌立即失效，用户名保留在历史记录中。")
+        else:
+            raise InvalidInput(f"unknown action {action!r}")
+    except Conflict as exc:
+        flash(f"没有保存：{_last_manager_message(exc)}", "error")
+    return redirect(url_for("auth.users_page"))
+
+
+def _last_manager_message(exc: Conflict) -> str:
+    return "至少要保留一位启用的知识库管理员，请先把另一个账号设为管理员。" if "last manager" in exc.message else exc.message

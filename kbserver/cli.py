@@ -68,6 +68,11 @@ def _settings(**options) -> dict:
     return settings
 
 
+# kb serve's settings for sign-in and sessions (kbserver/auth.py)
+SIGN_IN_SETTINGS = ("password_hash_cost", "password_checks", "login_window", "login_failures_account",
+                    "login_failures_address", "session_hours")
+
+
 def _warn_problem(exc) -> None:
     click.secho(f"warning: {exc.message} (skipped)", fg="yellow", err=True)
 
@@ -169,6 +174,7 @@ def index(full, **options):
 
 
 @cli.command()
+@setting_options(*SIGN_IN_SETTINGS)
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
@@ -347,11 +353,18 @@ def cluster(file, threshold, min_size):
 
 @cli.group()
 def users():
-    """Accounts: knowledge managers, support agents and VIP customers."""
+    """Accounts: knowledge managers, support agents and VIP customers; disable, reset or remove them."""
+
+
+def _accounts_db(options):
+    from analytics.store import open_db
+
+    settings = _settings(**options)
+    return settings, open_db(settings["database_url"])
 
 
 @users.command("add")
-@setting_options("data", "database_url")
+@setting_options("data", "database_url", "password_hash_cost")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["manager", "agent", "vip", "helpdesk"]),
               help="manager, agent, vip, or helpdesk (an integration: the agent API for every agent's links).")
@@ -359,10 +372,9 @@ def users():
 def users_add(name, role, **options):
     """Create an account; prints its generated password and API token (shown once)."""
     from analytics.accounts import create_user
-    from analytics.store import open_db
 
-    settings = _settings(**options)
-    user, password, token = create_user(open_db(settings["database_url"]), name, role)
+    settings, db = _accounts_db(options)
+    user, password, token = create_user(db, name, role, settings["password_hash_cost"])
     click.echo(f"created {user['role']} {user['name']!r}")
     click.echo(f"password: {password}")
     click.echo(f"api token: {token}   (send as: Authorization: Bearer <token>)")
@@ -373,12 +385,101 @@ def users_add(name, role, **options):
 @setting_options("data", "database_url")
 @friendly_errors
 def users_list(**options):
-    """List accounts and their roles."""
+    """List accounts (enabled and disabled) with their roles."""
     from analytics.accounts import list_users
-    from analytics.store import open_db
 
-    for user in list_users(open_db(_settings(**options)["database_url"])):
-        click.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}")
+    for user in list_users(_accounts_db(options)[1], include_disabled=True):
+        click.echo(f"{user['name']}\t{user['role']}\t{'disabled' if user['disabled'] else 'active'}\t{user['created_at']}")
+
+
+@users.command("disable")
+@setting_options("data", "database_url")
+@click.argument("name")
+@friendly_errors
+def users_disable(name, **options):
+    """Disable an account: its sessions and API token stop working at once (not the last manager)."""
+    from analytics.accounts import find_user, set_disabled
+
+    db = _accounts_db(options)[1]
+    set_disabled(db, find_user(db, name)["id"], True)
+    click.echo(f"disabled {name!r}: signed out everywhere; password and token refused until `kb users enable`")
+
+
+@users.command("enable")
+@setting_options("data", "database_url")
+@click.argument("name")
+@friendly_errors
+def users_enable(name, **options):
+    """Enable an account again (its password and token work again) and lift its sign-in lockout."""
+    from analytics import throttle
+    from analytics.accounts import find_user, set_disabled
+
+    db = _accounts_db(options)[1]
+    user = set_disabled(db, find_user(db, name)["id"], False)
+    throttle.clear_account(db, user["name"])
+    click.echo(f"enabled {name!r}")
+
+
+@users.command("set-role")
+@setting_options("data", "database_url")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["manager", "agent", "vip", "helpdesk"]))
+@friendly_errors
+def users_set_role(name, role, **options):
+    """Give an account another role (effective on its next request; the last manager cannot be demoted)."""
+    from analytics.accounts import find_user, set_role
+
+    db = _accounts_db(options)[1]
+    user = set_role(db, find_user(db, name)["id"], role)
+    click.echo(f"{user['name']!r} is now {user['role']}")
+
+
+@users.command("reset-password")
+@setting_options("data", "database_url", "password_hash_cost")
+@click.argument("name")
+@friendly_errors
+def users_reset_password(name, **options):
+    """Generate a new password (printed once); the account's sessions end, its API token stays."""
+    from analytics import throttle
+    from analytics.accounts import find_user, reset_password
+
+    settings, db = _accounts_db(options)
+    user = find_user(db, name)
+    password = reset_password(db, user["id"], settings["password_hash_cost"])
+    throttle.clear_account(db, user["name"])
+    click.echo(f"new password for {name!r}: {password}")
+    click.echo("shown only now; the account was signed out everywhere")
+
+
+@users.command("rotate-token")
+@setting_options("data", "database_url")
+@click.argument("name")
+@friendly_errors
+def users_rotate_token(name, **options):
+    """Replace the account's API token (printed once); the old token stops working at once."""
+    from analytics.accounts import find_user, rotate_token
+
+    db = _accounts_db(options)[1]
+    token = rotate_token(db, find_user(db, name)["id"])
+    click.echo(f"new api token for {name!r}: {token}")
+    click.echo("shown only now; the old token no longer works")
+
+
+@users.command("remove")
+@setting_options("data", "database_url")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+def users_remove(name, yes, **options):
+    """Remove an account: sessions, password and token end at once; its name stays taken (history uses it)."""
+    from analytics.accounts import find_user, remove_user
+
+    db = _accounts_db(options)[1]
+    user = find_user(db, name)
+    if not yes:
+        click.confirm(f"remove {user['role']} {name!r}? This cannot be undone", abort=True)
+    remove_user(db, user["id"])
+    click.echo(f"removed {name!r}")
 
 
 @cli.group()

@@ -61,6 +61,17 @@ SETTINGS = [
             "Seconds a client has to send a whole request (headers and body) before it is disconnected.", int),
     Setting("trusted_proxy", "", "KB_TRUSTED_PROXY",
             "Address of the reverse proxy whose X-Forwarded-For/-Proto/-Host/-Port headers are believed ('*': any)."),
+    Setting("password_hash_cost", 64, "KB_PASSWORD_HASH_COST",
+            "MiB of memory per Argon2id password hash (3 passes); 64 is RFC 9106's choice; lower it only for tests.", int),
+    Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
+            "Sign-ins checked at once per process; further sign-ins get 503 at once, so a flood cannot starve search.", int),
+    Setting("login_window", 900, "KB_LOGIN_WINDOW", "Seconds over which failed sign-ins are counted for the lockout.", int),
+    Setting("login_failures_account", 10, "KB_LOGIN_FAILURES_ACCOUNT",
+            "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),
+    Setting("login_failures_address", 50, "KB_LOGIN_FAILURES_ADDRESS",
+            "Failed sign-ins from one client address (to any account) within the window that lock it (429).", int),
+    Setting("session_hours", 12, "KB_SESSION_HOURS",
+            "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -113,7 +124,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["event_durability"] not in ("process", "power"):
         raise InvalidInput(f"event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power', "
                            f"got {values['event_durability']!r}")
-    for name in ("connection_limit", "idle_timeout", "request_timeout"):
+    for name in ("connection_limit", "idle_timeout", "request_timeout", "password_hash_cost", "password_checks",
+                 "login_window", "login_failures_account", "login_failures_address", "session_hours"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["analyze_every"] < 0:

@@ -25,6 +25,18 @@ FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
 REAL_DOCS = ROOT / "docs"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2 at its production 64 MiB per hash was a third of the suite's time: tests hash at 1 MiB."""
+    from analytics import accounts
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("KB_PASSWORD_HASH_COST", "1")  # apps and `kb serve` subprocesses started by tests
+    patch.setattr(accounts, "DEFAULT_HASH_COST", 1)  # library calls in tests (accounts.create_user(db, ...))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def docs_dir(tmp_path) -> Path:
     """A writable copy of the small fixture docs (one of them has broken front matter)."""

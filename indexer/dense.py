@@ -85,6 +85,10 @@ class DenseIndex:
         finally:
             self._lock.release()
 
+    def has_vectors(self, docnums: np.ndarray) -> np.ndarray:
+        """For each docnum, whether its vectors are loaded."""
+        return self._state.row_of_doc(docnums) >= 0
+
     def search(self, query_vector: np.ndarray, extra: np.ndarray | None = None, first_stage: int = FIRST_STAGE):
         """{docnum: (similarity, best passage number)} for the most similar articles and ``extra``."""
         self.refresh()

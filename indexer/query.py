@@ -353,6 +353,15 @@ def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: Que
         if lexical[docnum] > 0 or docnum in by_meaning:
             scores[docnum] += (1 - weight) * max(sim, 0.0)
             best_passage[docnum] = passage
+    # Articles whose vectors are not embedded yet (just published or edited, or a big build still
+    # filling in) must not sink below the rest for lack of a similarity: theirs is estimated from
+    # their keyword score, relative to the best similarity among the keyword matches.
+    pending = matched[~snap.dense.has_vectors(matched)] if len(matched) else matched
+    if len(pending) and best > 0:
+        known = [dense[d][0] for d in matched if d in dense]
+        typical = max(known) if known else 0.5
+        for docnum in pending:
+            scores[docnum] += (1 - weight) * typical * float(lexical[docnum]) / best
     return scores, by_meaning, best_passage
 
 

@@ -223,7 +223,7 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     reader = browser.new_context(locale="zh-CN").new_page()
     reader.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     reader.goto(live_site.url + "/")
-    results = search_in_site(reader, "跨部门采购审批")
+    results = search_in_site(reader, "看板 跨部门采购审批")
     assert "用看板做跨部门采购审批" in results.first.inner_text()
     results.first.locator("a").first.click()
     reader.wait_for_selector(".kb-badge")

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 FILE = "vectors.db"
-PASSAGE_VERSION = 1  # bump when indexer/passages.py cuts articles differently: old vectors stop matching
+# Bump when indexer/passages.py cuts articles differently or what is embedded changes: old vectors
+# stop matching. 2: the first row of an article's matrix is its title alone.
+PASSAGE_VERSION = 2
 
 
 def vector_key(model: str, content_hash: str) -> str:
@@ -25,7 +27,7 @@ def vector_key(model: str, content_hash: str) -> str:
 
 
 class VectorStore:
-    """Passage vectors of articles (float16 on disk), by (model, content hash)."""
+    """Vectors of articles (float16 on disk), by (model, content hash): row 0 the title, then each passage."""
 
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / FILE

@@ -25,9 +25,9 @@ from indexer.vectors import VectorStore
 pytestmark = pytest.mark.slow
 
 # nDCG@10 floors per corpus (queries), and how far ahead of BM25+jieba kb must stay.
-NDCG_FLOORS = {"nocobase-zh": 0.75, "plane-en": 0.84, "nocobase-xl": 0.58}
+NDCG_FLOORS = {"nocobase-zh": 0.77, "plane-en": 0.84, "nocobase-xl": 0.62}
 AHEAD_OF_BASELINE = 0.05
-CROSSLINGUAL_MRR_FLOOR = 0.5
+CROSSLINGUAL_MRR_FLOOR = 0.55
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def measure_search(data: Path, queries: list[str], work: Path) -> dict:
     memory = 0
     if dense is not None:
         state = dense._state
-        memory = state.passages.nbytes + state.articles.nbytes
+        memory = state.passages.nbytes + state.articles.nbytes + state.titles.nbytes
     return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": statistics.fmean(times),
             "vector_mb": memory / 2**20, "semantic": ix.semantic_status()}
 

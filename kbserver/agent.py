@@ -46,14 +46,12 @@ def console():
 @bp.post("/api/agent/suggest")
 @require_role("agent", "manager", "helpdesk")
 def api_suggest():
-    """POST {subject, body, lang?, phrases?, limit?} → {phrases, results, message}."""
+    """POST {subject, body, phrases?, limit?} → {phrases, results, message} (any language: search is multilingual)."""
     body = json_object()
     phrases = body.get("phrases")
     limit = body.get("limit", 5)
     if not is_whole_number(limit) or not 1 <= limit <= 20:
         raise InvalidInput("limit must be a whole number from 1 to 20")
-    if body.get("lang") not in (None, "", "zh", "en"):
-        raise InvalidInput("lang must be zh or en (it is detected when left out)")
     subject = text(body.get("subject"), "subject", required=False)
     ticket = text(body.get("body"), "body", required=False)
     return jsonify(suggest(_index(), subject, ticket, phrases=phrases, limit=limit))

@@ -118,7 +118,7 @@ def _operations() -> dict:
             "summary": "Articles for a ticket (key phrases from subject and body, then search)",
             "security": _AUTH,
             "requestBody": _json_body(_object({
-                "subject": _STR, "body": _STR, "lang": {"type": "string", "enum": ["zh", "en"]},
+                "subject": _STR, "body": _STR,
                 "phrases": {**_WORDS, "description": "edited key phrases to search instead"},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 20}})),
             "responses": {"200": _ok("Suggestions", _object({

@@ -190,7 +190,6 @@ def fill_vectors(index_dir: Path, store: VectorStore, encoder, progress=None, sh
             report.cached = live - len(missing)
             batch_texts: list[str] = []
             batch_owners: list[tuple[str, int]] = []  # (key, passage count)
-            done = 0
 
             def flush():
                 nonlocal batch_texts, batch_owners
@@ -215,9 +214,8 @@ def fill_vectors(index_dir: Path, store: VectorStore, encoder, progress=None, sh
                 report.passages += len(texts) - 1  # the first is the title
                 if len(batch_texts) >= BATCH_PASSAGES:
                     flush()
-                    done = report.articles
                     if progress:
-                        progress(done, len(missing))
+                        progress(report.articles, len(missing))
             flush()
             if progress and missing:
                 progress(report.articles, len(missing))

@@ -321,7 +321,7 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
 
 def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> float:
     """How much the keyword stage counts: more when its best match holds more of the query's words."""
-    if not terms.tokens or LEXICAL_WEIGHT_FULL == LEXICAL_WEIGHT:
+    if not terms.tokens:
         return LEXICAL_WEIGHT
     top = int(np.argmax(lexical))
     held = 0

@@ -22,7 +22,7 @@ from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normali
 from .dense import stored_passages
 from .errors import InvalidInput, NotFound
 from .longtext import LEXICAL_WEIGHT as LONG_LEXICAL_WEIGHT
-from .longtext import synonym_terms, vector_text, weighted_terms
+from .longtext import synonym_terms, ticket_vector, vector_text, weighted_terms
 from .schema import SEARCH_FIELDS
 from .semantic import ModelState, model_state
 from .snapshot import Snapshot, Snapshots
@@ -277,7 +277,10 @@ class ArticleIndex:
         snap = self.snapshots.current()
         if snap.dense is not None:
             snap.dense.refresh()
-        query_vector = self._query_vector(vector_text(subject, body)) if snap.dense is not None else None
+        query_vector = None
+        if snap.dense is not None and self.semantic.get() is not None:
+            query_vector = ticket_vector(self._query_vector(vector_text(subject, body)),
+                                         self._query_vector(normalize(subject)) if subject else None)
         return _search_long(snap, subject, body, limit, highlight or [], query_vector)
 
 

@@ -121,11 +121,11 @@ def suggest(index, subject: str, body: str, phrases: list[str] | None = None, li
             found = [r for r in found if "meaning" in r["matched"]]
         return {"phrases": phrases, "results": found, "message": "" if found else
                 "no key phrases found in this ticket (only greetings or unknown words?): type a few words"}
-    else:
-        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
-            raise InvalidInput("phrases must be a list of words")
-        phrases = [p.strip() for p in phrases if p.strip()][:20]
+    if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+        raise InvalidInput("phrases must be a list of words")
+    phrases = [p.strip() for p in phrases if p.strip()][:20]
     if not phrases:
         return {"phrases": [], "results": [], "message": "type a few words to search for"}
-    result = index.search(" ".join(phrases)[:500], limit=limit)
-    return {"phrases": phrases, "results": result["results"], "message": ""}
+    # The agent's words, searched the same way (so each suggestion still shows its passage).
+    found = index.search_long(" ".join(phrases)[:500], "", limit=limit, highlight=phrases)["results"]
+    return {"phrases": phrases, "results": found, "message": "" if found else "no article matches these words"}

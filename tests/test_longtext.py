@@ -115,3 +115,18 @@ def test_suggest_api_returns_the_passage_per_suggestion(client):
     assert r.status_code == 200, body
     assert body["results"][0]["slug"] == "account/api-rate-limit"
     assert all(set(x["passage"]) >= {"heading", "anchor", "url", "text", "html", "similarity"} for x in body["results"])
+
+
+def test_edited_phrases_search_exactly_those_words_and_still_show_passages(client):
+    from analytics import accounts
+    from analytics.store import open_db
+
+    db = open_db(client.application.config["KB"]["database_url"])
+    _, _, token = accounts.create_user(db, "agent-phrases", "agent")
+    r = client.post("/api/agent/suggest", headers={"Authorization": f"Bearer {token}"},
+                    json={"phrases": ["限流", "429"]})
+    body = r.get_json()
+    assert body["phrases"] == ["限流", "429"] and body["results"][0]["slug"] == "account/api-rate-limit"
+    assert "<mark>429</mark>" in body["results"][0]["passage"]["html"]
+    r = client.post("/api/agent/suggest", headers={"Authorization": f"Bearer {token}"}, json={"phrases": [" "]})
+    assert r.status_code == 200 and r.get_json()["results"] == [] and r.get_json()["message"]

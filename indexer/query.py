@@ -314,7 +314,7 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
         lexical = np.where(allowed, lexical, 0.0).astype(np.float32)
     scores, by_meaning, passages = lexical, set(), {}
     if query_vector is not None and snap.dense is not None:
-        scores, by_meaning, passages, _ = _fuse(snap, lexical, query_vector, allowed, terms)
+        scores, by_meaning, passages = _fuse(snap, lexical, query_vector, allowed, terms)
     applied = {}
     for slug, factor in (boosts or {}).items():
         docnum = snap.docnum(slug)
@@ -349,8 +349,8 @@ def _search_long(snap: Snapshot, subject: str, body: str, limit: int, highlight:
     lexical = snap.ranker.scores(clauses) if clauses else np.zeros(snap.ranker.doc_count_all, np.float32)
     scores, by_meaning, passages, similarity = lexical, set(), {}, {}
     if query_vector is not None and snap.dense is not None:
-        scores, by_meaning, passages, similarity = _fuse(snap, lexical, query_vector, None, None,
-                                                         weight=LONG_LEXICAL_WEIGHT)
+        scores, by_meaning, passages, similarity = _fuse_with_similarity(snap, lexical, query_vector, None, None,
+                                                                         weight=LONG_LEXICAL_WEIGHT)
     ranked, total = snap.ranker.top(scores, limit)
     words = [(w.lower(), bool(_LATIN.match(w.lower()))) for w in highlight if w.strip()]
     results = []
@@ -409,10 +409,15 @@ def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> f
     return LEXICAL_WEIGHT + (LEXICAL_WEIGHT_FULL - LEXICAL_WEIGHT) * share * share
 
 
-def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms | None,
-          weight: float | None = None):
-    """Lexical and semantic scores in one ranking: (scores, docnums found by meaning, {docnum: best
-    passage number}, {docnum: its similarity}); weight fixes the lexical share (else by the query's words)."""
+def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms):
+    """Lexical and semantic scores in one ranking; (scores, docnums found by meaning, {docnum: passage text})."""
+    scores, by_meaning, best_passage, _ = _fuse_with_similarity(snap, lexical, query_vector, allowed, terms)
+    return scores, by_meaning, best_passage
+
+
+def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms | None,
+                          weight: float | None = None):
+    """_fuse, and {docnum: its best passage's similarity}; weight fixes the lexical share (else by the query's words)."""
     matched = np.flatnonzero(lexical > 0)
     if len(matched) > LEXICAL_CANDIDATES:
         matched = matched[np.argpartition(-lexical[matched], LEXICAL_CANDIDATES - 1)[:LEXICAL_CANDIDATES]]

@@ -102,7 +102,7 @@ def check_slug(slug) -> str:
     """A slug that names a file inside the docs folder: relative, no '..', no hidden or private parts."""
     if not isinstance(slug, str) or not slug.strip():
         raise InvalidInput("slug is required: the article's path without .md, e.g. import/excel-import", field="slug")
-    slug = unicodedata.normalize("NFC", slug.strip().strip("/"))
+    slug = unicodedata.normalize("NFC", slug.strip().rstrip("/"))
     if len(slug.encode("utf-8")) > 300:
         raise InvalidInput("slug is too long (at most 300 bytes)", field="slug")
     parts = slug.split("/")
@@ -206,8 +206,10 @@ def _yaml_value(value, name: str):
         raise InvalidInput(f"{name}: broken YAML ({problem})", field=name) from None
 
 
-def clean_fields(fields) -> dict:
-    """The editable front-matter fields, validated (unknown fields and broken YAML are a 400)."""
+def clean_fields(fields, title_required: bool = True) -> dict:
+    """The editable front-matter fields, validated (unknown fields and broken YAML are a 400).
+
+    Without title_required an empty title leaves the title to the article's first heading, as before."""
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
@@ -219,7 +221,7 @@ def clean_fields(fields) -> dict:
     out: dict = {}
     for name in ("title", "summary", "module", "owner"):
         value = _yaml_value(fields.get(name, ""), name)
-        out[name] = _line(value, name, LIMITS[name], required=name == "title")
+        out[name] = _line(value, name, LIMITS[name], required=name == "title" and title_required)
     tags = _yaml_value(fields.get("tags") or [], "tags")
     if isinstance(tags, str):
         tags = re.split(r"[,，]", tags)
@@ -283,7 +285,7 @@ def compose(meta: dict, fields: dict, body: str) -> str:
     new = dict(meta)
     for name in EDITABLE:
         value = fields.get(name)
-        if value in (None, "", []) and name != "title":
+        if value in (None, "", []):
             new.pop(name, None)
         else:
             new[name] = value
@@ -430,7 +432,8 @@ def save_article(docs: Path, db, lock_dir: Path, slug: str, fields, body, base_h
                  flag_id=None) -> dict:
     """Save an edit of an existing article (validated, refused with the diff if it changed since base_hash)."""
     slug = check_slug(slug)
-    fields, body, message, flag_id = clean_fields(fields), check_body(body), _message(message), _flag_id(flag_id)
+    fields, body = clean_fields(fields, title_required=False), check_body(body)
+    message, flag_id = _message(message), _flag_id(flag_id)
     if not isinstance(base_hash, str) or not base_hash:
         raise InvalidInput("base_hash is required: the hash of the text you started from (from the editor or "
                            "GET /api/edit/article)", field="base_hash")

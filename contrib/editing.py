@@ -106,6 +106,8 @@ def check_slug(slug) -> str:
     if len(slug.encode("utf-8")) > 300:
         raise InvalidInput("slug is too long (at most 300 bytes)", field="slug")
     parts = slug.split("/")
+    if any(len(part.encode("utf-8")) > 200 for part in parts):
+        raise InvalidInput("a folder or file name in the slug is too long (at most 200 bytes)", field="slug")
     for part in parts:
         if part in ("", ".", "..") or part.startswith((".", "_")) or not _SEGMENT.match(part):
             raise InvalidInput(f"slug {slug!r} must stay inside the docs folder: folder and file names only, no "
@@ -266,7 +268,10 @@ def _refuse_active_markup(body: str) -> None:
     from indexer.articles import _MD  # the site's own Markdown set-up: attr_list can add attributes too
 
     _MD.reset()
-    soup = BeautifulSoup(_MD.convert(body), "lxml")
+    try:
+        soup = BeautifulSoup(_MD.convert(body), "lxml")
+    except RecursionError:
+        raise InvalidInput("the body is nested too deeply to render", field="body") from None
     for tag in soup.find_all(True):
         if tag.name in _ACTIVE_TAGS:
             raise InvalidInput(f"the body contains <{tag.name}>, which help articles may not use", field="body")
@@ -299,6 +304,8 @@ def _validated_text(text: str, relpath: str) -> str:
         raise TooLarge(f"the article is too large ({size:,} bytes; at most {MAX_BYTES:,})", field="body")
     try:
         parse_article(text, relpath)  # what the indexer and the site will read
+    except RecursionError:
+        raise InvalidInput("the article is nested too deeply to render", field="body") from None
     except ArticleError as exc:
         raise InvalidInput(f"the article would not be readable: {exc.message}", field="fields") from None
     return text
@@ -388,6 +395,11 @@ def _apply(docs: Path, db, lock_dir: Path, slug: str, path: Path, build_text, ba
     """Under the lock: check the base hash, write, record; then git and the flag hook (outside the lock's failure)."""
     relpath = _relpath(docs, path) if path.exists() else path.relative_to(Path(docs)).as_posix()
     _inside(docs, path.parent)
+    for parent in [path.parent, *path.parent.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise InvalidInput(f"{relpath}: {parent.name} is a file, not a folder", field="slug")
+        if parent == Path(docs):
+            break
     with edit_lock(lock_dir):
         current = _read(path) if path.exists() else None
         if must_exist and current is None:

@@ -95,7 +95,8 @@ def main() -> None:
     for r in rows:
         lines.append(f"{r['corpus']} ({r['articles']} articles): save answered (incl. re-index) median "
                      f"{r['save_median_s']:.2f} s, max {r['save_max_s']:.2f} s; found by search right after the save (top 10): "
-                     f"{r['searchable_right_after_save']} (first: {r['first']}); page updated median {r['page_median_s']:.1f} s, max "
+                     f"{r['searchable_right_after_save']} (first: {r['first']}); page updated median "
+                     f"{r['page_median_s']:.1f} s, max "
                      f"{r['page_max_s']:.1f} s (a full site build takes {r['full_site_build_s']:.1f} s)")
     text = "\n".join(lines) + "\n"
     print(text, end="")

@@ -352,3 +352,31 @@ def test_editor_pages_render_for_managers(env):
     assert "diff" in history and "恢复此版本" in history
     assert client.get("/edit/../../etc/passwd").status_code in (400, 404)
     assert os.path.exists(env["docs"] / "import/csv-encoding.md")
+
+
+def test_a_site_updater_hook_gets_the_changed_path_and_link_fix_the_flag(env, monkeypatch):
+    from analytics import flags
+
+    refreshed, linked = [], []
+    env["app"].extensions["kb_refresh_site"] = refreshed.append
+    monkeypatch.setattr(flags, "link_fix", lambda db, flag_id, slug, actor: linked.append((flag_id, slug, actor)),
+                        raising=False)
+    try:
+        article = load(env, "guides/setup")
+        r = save(env, "guides/setup", article["body"] + "\n钩子测试。\n", article["hash"], flag_id=42)
+        assert r.status_code == 200 and r.get_json()["site"] == "refreshed"
+        assert refreshed == [["guides/setup/index.md"]]
+        assert linked == [(42, "guides/setup", "王敏")]
+    finally:
+        del env["app"].extensions["kb_refresh_site"]
+
+
+def test_an_article_with_broken_front_matter_can_be_repaired_in_the_editor(env):
+    path = env["docs"] / "faq-broken.md"
+    path.write_text("---\ntitle: [unclosed\n---\n# 常见问题\n\n正文。\n", encoding="utf-8")
+    article = load(env, "faq-broken")
+    assert article["broken_front_matter"] and "title: [unclosed" in article["body"]
+    r = save(env, "faq-broken", "# 常见问题\n\n正文。\n", article["hash"], fields={"title": "常见问题", "tags": "faq"})
+    assert r.status_code == 200, r.get_json()
+    assert load(env, "faq-broken")["meta"] == {"title": "常见问题", "tags": ["faq"]}
+    assert "faq-broken" in search_slugs(env, "常见问题")

@@ -380,3 +380,23 @@ def test_an_article_with_broken_front_matter_can_be_repaired_in_the_editor(env):
     assert r.status_code == 200, r.get_json()
     assert load(env, "faq-broken")["meta"] == {"title": "常见问题", "tags": ["faq"]}
     assert "faq-broken" in search_slugs(env, "常见问题")
+
+
+def test_the_history_page_restores_a_deleted_article_by_re_creating_it(env):
+    slug, path = "import/excel-import", env["docs"] / "import/excel-import.md"
+    article = load(env, slug)
+    assert save(env, slug, article["body"] + "\n删除前的最后一版。\n", article["hash"]).status_code == 200
+    last = editing.history(env["db"], slug)[0]
+    path.unlink()
+    client = env["app"].test_client()
+    with client.session_transaction() as s:
+        s["sid"] = accounts.create_session(env["db"], accounts.find_user(env["db"], "小编")["id"], 3600)
+        s["csrf"] = "token"
+    page = client.get(f"/history/{slug}").get_data(as_text=True)
+    assert "这篇文章已被删除" in page and 'name="recreate" value="on"' in page
+    assert client.post(f"/history/{slug}", data={"revision": str(last["id"])}).status_code == 400  # no CSRF token
+    assert not path.exists()
+    r = client.post(f"/history/{slug}", data={"csrf_token": "token", "revision": str(last["id"]), "recreate": "on"})
+    assert r.status_code == 302
+    assert "删除前的最后一版。" in path.read_text(encoding="utf-8")
+    assert slug in search_slugs(env, "删除前的最后一版")

@@ -608,15 +608,17 @@ def link_flag(db, flag_id: int, slug: str, actor: str):
         return {"error": exc.message}
 
 
-def reindex(docs: Path, data: Path, attempts: int = 20):
-    """Incremental index update after an edit; retried while another writer (a publication) holds Whoosh's lock."""
+def reindex(docs: Path, data: Path, attempts: int = 100):
+    """Incremental index update after an edit; edits re-index one at a time (the edit lock), and a publication
+    holding Whoosh's writer lock is waited for (up to attempts × 0.1 s)."""
     from whoosh.index import LockError
 
     from indexer.build import update_incremental
 
     for attempt in range(attempts):
         try:
-            return update_incremental(Path(docs), Path(data))
+            with edit_lock(data):
+                return update_incremental(Path(docs), Path(data))
         except LockError:
             if attempt == attempts - 1:
                 raise

@@ -89,12 +89,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
 
-    from . import agent, api, contrib_views, dashboard, site
+    from . import agent, api, contrib_views, dashboard, editing_views, site
+
+    editing_views.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(contrib_views.bp)
+    app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -248,7 +248,8 @@ def test_api_flow_with_tokens(client, people):
     version = client.get(f"/api/contrib/submissions/{sid}", headers=vip).get_json()["version"]
     r = client.patch(f"/api/contrib/submissions/{sid}", headers=vip, json={**fields(body="新正文"), "version": version})
     assert r.status_code == 200
-    assert client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()["state"] == "submitted"
+    resubmitted = client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()
+    assert resubmitted["state"] == "in_review" and resubmitted["assigned_to"] == "wang"  # back to who asked
     assert client.post(f"/api/contrib/submissions/{sid}/approve", headers=vip).status_code == 403
     r = client.post(f"/api/contrib/submissions/{sid}/approve", headers=mgr, json={})
     assert r.status_code == 200 and r.get_json()["state"] == "published"

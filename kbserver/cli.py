@@ -208,6 +208,7 @@ def serve(**options):
 
     recovered = app.extensions["kb_publisher"].recover(_open_db(settings["database_url"]))
     if recovered:
+        app.extensions["kb_site_updater"].wait_idle()  # their pages are live before the first visitor comes
         click.echo(f"finished publishing submission(s) {recovered} interrupted by an earlier stop", err=True)
     from .jobs import start_schedule
 

@@ -101,6 +101,12 @@ class SiteUpdater:
                                 timeout)
         return self.status(ticket)
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued update is live or failed; False if the timeout passed first."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: all(t["state"] in ("live", "failed") for t in self._tickets.values()), timeout)
+
     def stop(self) -> None:
         """Finish the update in progress and the queued ones, then end the thread."""
         with self._cond:

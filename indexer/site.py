@@ -24,6 +24,7 @@ failed update leaves the previous site serving.
 from __future__ import annotations
 
 import fcntl
+import functools
 import html
 import json
 import logging
@@ -93,29 +94,45 @@ def _stage_article(path: Path, docs_dir: Path, stage: Path, on_problem=None) -> 
     return _entry(article, rel.as_posix())
 
 
-def stage_docs(docs_dir: Path, stage: Path, on_problem=None) -> list[dict]:
-    """Copy what MkDocs should build into stage; return the staged articles (as `_entry` dicts)."""
+def stage_docs(docs_dir: Path, stage: Path, on_problem=None, workers: int = 1) -> list[dict]:
+    """Copy what MkDocs should build into stage; return the staged articles (as `_entry` dicts).
+
+    Articles are parsed (to leave out broken ones and know titles, modules and tags) by `workers` processes."""
     docs_dir = Path(docs_dir)
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    articles = []
-    sources = set(find_sources(docs_dir))
+    sources, targets = [], set()
+    found = set(find_sources(docs_dir))
     for path in sorted(docs_dir.rglob("*")):
         rel = path.relative_to(docs_dir)
         if is_private(rel) or not path.is_file() or not _utf8_name(rel):
             continue
-        if path in sources:
-            if (stage / rel.with_suffix(".md")).exists():  # x.md next to x.mdx: the .md wins, as MkDocs would
-                continue
-            entry = _stage_article(path, docs_dir, stage, on_problem)
-            if entry:
-                articles.append(entry)
+        if path in found:
+            target = rel.with_suffix(".md")
+            if target not in targets:  # x.md next to x.mdx: the .md (sorted first) wins, as MkDocs would
+                targets.add(target)
+                sources.append(path)
         elif path.suffix.lower() not in ARTICLE_SUFFIXES:
-            target = stage / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, stage / rel)
+    if workers > 1 and len(sources) >= 500 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            staged = pool.map(functools.partial(_stage_quietly, docs_dir=docs_dir, stage=stage), sources,
+                              chunksize=max(1, len(sources) // (workers * 8)))
+    else:
+        staged = [_stage_quietly(path, docs_dir, stage) for path in sources]
+    articles = []
+    for path, entry in zip(sources, staged, strict=True):
+        if entry is None:  # broken: parsed again here, so the problem reaches on_problem with its details
+            entry = _stage_article(path, docs_dir, stage, on_problem)
+        if entry:
+            articles.append(entry)
     return articles
+
+
+def _stage_quietly(path: Path, docs_dir: Path, stage: Path) -> dict | None:
+    return _stage_article(path, docs_dir, stage)
 
 
 def _group(entry: dict) -> str:
@@ -416,7 +433,7 @@ def _module_names(config_file: Path) -> dict:
 
 def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None, on_problem=None,
                workers: int = 2, progress=None) -> dict:
-    """Build the static site from docs_dir into data_dir/site; returns {pages, seconds, path}.
+    """Build the static site from docs_dir into data_dir/site; returns {pages (articles), rendered, seconds, path}.
 
     progress(done, total) is called as pages are written; article pages render in `workers` processes."""
     from mkdocs.exceptions import MkDocsException
@@ -426,7 +443,7 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
     config_file = _config_file(mkdocs_config)
     with _site_lock(data_dir):
         stage = data_dir / STAGE
-        articles = stage_docs(Path(docs_dir), stage, on_problem=on_problem)
+        articles = stage_docs(Path(docs_dir), stage, on_problem=on_problem, workers=workers)
         generated_home = not any((stage / h).exists() for h in HOMES)
         sites = data_dir / SITES
         sites.mkdir(parents=True, exist_ok=True)
@@ -457,7 +474,8 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
             raise
         _switch_site(data_dir, target)
         _save_state(data_dir, articles, generated_home)
-    return {"pages": len(site.pages), "seconds": time.perf_counter() - started, "path": str(target)}
+    return {"pages": len(articles), "rendered": len(site.pages), "seconds": time.perf_counter() - started,
+            "path": str(target)}
 
 
 def _with_home(stage: Path, articles: list[dict]) -> list[dict]:

@@ -148,11 +148,16 @@ def _module_file(group: str) -> str:
     return f"{MODULES}/{name}.md"
 
 
+LIST_MARK = "<!-- kb-article-list -->"
+LISTS = "site-lists"  # beside the stage: the HTML that replaces LIST_MARK on each generated page
+
+
 def _links(entries: list[dict], base: str) -> list[str]:
-    """A raw HTML list of links (Markdown links cost ~1 ms each to parse: 10 s for a 10,000-article home)."""
+    """An HTML list of links. It goes into the page after Markdown ran: Python-Markdown needs ~1 ms per
+    link or per raw HTML tag, 10 s and more for a 10,000-article home page."""
     items = [f'<li><a href="{base}{html.escape(quote(_page_url(e["path"])))}">{html.escape(e["title"])}</a></li>'
              for e in sorted(entries, key=lambda e: (e["title"], e["path"]))]
-    return ['<ul class="kb-article-list">', *items, "</ul>", ""]
+    return ['<ul class="kb-article-list">', *items, "</ul>"]
 
 
 def _page_url(path: str) -> str:
@@ -161,22 +166,23 @@ def _page_url(path: str) -> str:
     return folder + "/" if folder else ""
 
 
-def module_page(title: str, entries: list[dict]) -> str:
-    """A module's page: every article of the module, by title (the navigation links here)."""
+def module_page(title: str, entries: list[dict]) -> tuple[str, str]:
+    """A module's page (Markdown, HTML list): every article of the module, by title."""
     lines = ["---", "title: " + json.dumps(title, ensure_ascii=False), "search:", "  exclude: true",
-             "hide:", "  - feedback", "---", "", f"# {html.escape(title)}", ""]
-    return "\n".join(lines + _links(entries, "../../"))
+             "hide:", "  - feedback", "---", "", f"# {html.escape(title)}", "", LIST_MARK, ""]
+    return "\n".join(lines), "\n".join(_links(entries, "../../"))
 
 
-def default_home(articles: list[dict], module_names: dict) -> str:
-    """A home page listing every article by module, for docs folders that have no index.md."""
+def default_home(articles: list[dict], module_names: dict) -> tuple[str, str]:
+    """A home page (Markdown, HTML list) listing every article by module, for docs without an index.md."""
     lines = ["---", "search:", "  exclude: true", "hide:", "  - feedback", "---", "", "# 帮助中心", "",
-             "在右上角的搜索框输入问题，或从下面的文章开始。", ""]
+             "在右上角的搜索框输入问题，或从下面的文章开始。", "", LIST_MARK, ""]
+    body = []
     for group, items in _groups(articles, module_names).items():
         if group:
-            lines += [f"## {html.escape(module_names.get(group, group))}", ""]
-        lines += _links(items, "")
-    return "\n".join(lines)
+            body.append(f"<h2>{html.escape(module_names.get(group, group))}</h2>")
+        body += _links(items, "")
+    return "\n".join(lines), "\n".join(body)
 
 
 def _groups(articles: list[dict], module_names: dict) -> dict[str, list[dict]]:
@@ -191,19 +197,22 @@ def _groups(articles: list[dict], module_names: dict) -> dict[str, list[dict]]:
 def _write_generated(stage: Path, articles: list[dict], module_names: dict, groups: set | None,
                      generated_home: bool) -> list[str]:
     """(Re)write the module pages of `groups` (all when None) and the generated home; returns their paths."""
-    written = []
+    written, lists = [], stage.parent / LISTS
+
+    def write(path, page):
+        _write(stage / path, page[0])
+        _write(lists / (path + ".html"), page[1])
+        written.append(path)
+
     for group, entries in _groups(articles, module_names).items():
         if group and (groups is None or group in groups):
-            path = _module_file(group)
-            _write(stage / path, module_page(module_names.get(group, group), entries))
-            written.append(path)
+            write(_module_file(group), module_page(module_names.get(group, group), entries))
     for group in groups or ():  # a module whose last article went: its page goes too
         path = _module_file(group)
         if group and path not in written and (stage / path).exists():
             (stage / path).unlink()
     if generated_home:
-        _write(stage / "index.md", default_home(articles, module_names))
-        written.append("index.md")
+        write("index.md", default_home(articles, module_names))
     return written
 
 
@@ -279,6 +288,7 @@ class _Site:
                 Page(None, file, config)
             self.pages[file.src_uri] = file.page
         self.known = {a["path"]: a for a in articles}
+        self.lists = stage.parent / LISTS
 
     @staticmethod
     def search_plugin(config):
@@ -290,7 +300,7 @@ class _Site:
         found = []
         for src in self.pages:
             entry = self.known.get(src)
-            if entry is None or src in HOMES or _reads(stage / src, TAGS_DIRECTIVE):
+            if entry is None or src in HOMES or (entry["excluded"] and _reads(stage / src, TAGS_DIRECTIVE)):
                 found.append(src)
         return found
 
@@ -300,14 +310,20 @@ class _Site:
         config, files = self.config, self.files
         for src, page in self.pages.items():
             entry = self.known.get(src)
-            if entry is not None and src not in listing:
+            if entry is not None and entry["tags"] and src not in listing:  # untagged: nothing to tell
                 page.meta = {"title": entry["title"], "tags": entry["tags"]}
                 page.markdown = ""
                 config.plugins.on_page_markdown("", page=page, config=config, files=files)
         from mkdocs.commands.build import _populate_page
 
         for src in listing if populate is None else populate:
-            _populate_page(self.pages[src], config, files)
+            page = self.pages[src]
+            _populate_page(page, config, files)
+            if LIST_MARK in page.content:
+                try:
+                    page.content = page.content.replace(LIST_MARK, (self.lists / (src + ".html")).read_text("utf-8"))
+                except OSError:
+                    pass  # a page of theirs that merely mentions the marker
         self.env = config.plugins.on_env(self.env, config=config, files=files)
 
     def render(self, sources: list[str], populate: bool = True, progress=None) -> list[dict]:
@@ -608,8 +624,8 @@ def _clean_rel(path) -> str:
 
 def _page_dir(path: str) -> str:
     """The output folder of a staged page (use_directory_urls: a/b.md → a/b, a/index.md → a)."""
-    p = PurePosixPath(path)
-    return (p.parent if p.name in HOMES else p.with_suffix("")).as_posix().lstrip(".")
+    folder, _, name = path.rpartition("/")
+    return folder if name in HOMES else path[: -len(".md")] if path.endswith(".md") else path
 
 
 def _merge_search_index(root: Path, urls: set[str], docs: list[dict]) -> None:

@@ -8,12 +8,12 @@ import secrets
 from flask import Flask, g
 from werkzeug.routing import IntegerConverter
 
-from analytics.events import EventLog
+from analytics.events import EventLog, spool_folder
 from analytics.store import make_private_dir
 from indexer.dense import VectorFiller
 from indexer.query import open_index
 
-from . import auth, db, errors
+from . import auth, db, errors, timefmt
 from .inputs import KBRequest
 from .settings import load_settings
 
@@ -69,8 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
                                             semantic=settings["semantic_model"])
     # Started by `kb serve` (not here: tests build many apps); fills passage vectors as versions change.
     app.extensions["kb_vectors"] = VectorFiller(settings["data"], app.extensions["kb_index"].semantic)
-    # The spool lives with the data folder (local disk) whatever the database is: see analytics/spool.py.
-    events = EventLog(settings["database_url"], spool_dir=settings["data"] / "event-spool",
+    events = EventLog(settings["database_url"], spool_dir=spool_folder(settings["data"]),
                       durability=settings["event_durability"])
     app.extensions["kb_events"] = events
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`
@@ -78,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     auth.init_app(app)
+    timefmt.init_app(app, settings["time_zone"])
     app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
@@ -94,12 +94,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_refresh_site"] = updater.refresh
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
-    from . import agent, api, contrib_views, dashboard, site
+    from . import agent, api, contrib_views, dashboard, editing_views, site
+
+    editing_views.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(contrib_views.bp)
+    app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -140,10 +140,16 @@ def csrf_token() -> str:
 def _check_csrf():
     if request.method != "POST" or request.path.startswith("/api/"):
         return None  # API calls authenticate with a bearer token, which a forged form cannot send
+    if getattr(current_app.view_functions.get(request.endpoint), "kb_roles", None):
+        return None  # checked by require_role after the role: a signed-in user without the role gets 403 first
+    _check_form_token()
+    return None
+
+
+def _check_form_token():
     sent = request.form.get("csrf_token", "")
     if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
         abort(400, description="This form has expired or did not come from this site. Reload the page and try again.")
-    return None
 
 
 def _load_user():
@@ -160,6 +166,8 @@ def _load_user():
             session.clear()
         else:
             g.auth = "session"
+    if g.user is not None:
+        request.environ["kb.user"] = g.user["name"]  # for the access log (kbserver/server.py)
     elif "uid" in session:  # a cookie from before server-side sessions: it cannot be ended, so it is not honoured
         session.clear()
 
@@ -181,8 +189,11 @@ def require_role(*roles):
                     and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.get("csrf", "-"))):
                 # The browser's own pages send the session's token; another site's form or script cannot.
                 raise Forbidden("missing or wrong X-CSRF-Token header for a signed-in browser request")
+            if request.method == "POST" and not request.path.startswith("/api/"):
+                _check_form_token()
             return view(*args, **kwargs)
 
+        wrapper.kb_roles = roles
         return wrapper
 
     return decorate
@@ -192,7 +203,7 @@ def _safe_next(target: str | None, user: dict) -> str:
     parsed = urlparse(target or "")
     if target and not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return {"manager": "/dashboard", "vip": "/contrib", "agent": "/agent"}.get(user["role"], "/")
+    return {"manager": "/dashboard", "vip": "/contrib", "agent": "/agent", "editor": "/edit"}.get(user["role"], "/")
 
 
 def _refuse_sign_in(status: int, message: str, retry_after: int):
@@ -236,7 +247,7 @@ def logout():
 
 
 # -- the managers' users page --------------------------------------------------------------------
-ROLE_NAMES = {"manager": "知识库管理员", "agent": "客服", "vip": "VIP 客户", "helpdesk": "工单系统集成"}
+ROLE_NAMES = {"manager": "知识库管理员", "editor": "文章编辑", "agent": "客服", "vip": "VIP 客户", "helpdesk": "工单系统集成"}
 
 
 @bp.get("/users")

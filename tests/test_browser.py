@@ -232,7 +232,7 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     assert "用看板做跨部门采购审批" in results.first.inner_text()
     results.first.locator("a").first.click()
     reader.wait_for_selector(".kb-badge")
-    assert "Best practice from Globex 集团" in reader.inner_text(".kb-badge")
+    assert "客户最佳实践 · 来自 Globex 集团" in reader.inner_text(".kb-badge")
     assert reader.locator("article img[onerror]").count() == 0 and "采购部" in reader.inner_text("article")
     reader.wait_for_timeout(300)
     assert dialogs == []  # no script ran anywhere
@@ -273,6 +273,42 @@ def test_agent_pastes_a_ticket_copies_a_markdown_link_and_the_customer_visit_cou
     visits = rows(live_site, "SELECT COUNT(*) FROM link_visits v JOIN agent_links l ON v.link_id = l.id "
                              "WHERE l.ticket_id = 'ZD-20261122'")
     assert visits == [(1,)]
+    context.close()
+
+
+def test_agent_sees_under_each_suggestion_the_passage_that_matches_the_ticket(browser, live_site, manager_setup):
+    import requests
+
+    from analytics import accounts
+
+    for _ in range(240):  # the server embeds the starter docs' passages in the background
+        if requests.get(live_site.url + "/api/health", timeout=5).json().get("semantic", {}).get("complete"):
+            break
+        time.sleep(0.5)
+    _, password, _ = accounts.create_user(manager_setup["db"], "客服小周", "agent")
+    context = browser.new_context(locale="zh-CN")
+    agent = context.new_page()
+    sign_in(agent, live_site, "客服小周", password)
+    agent.wait_for_url("**/agent")
+    agent.fill("#ticket-id", "ZD-PASSAGE-1")
+    agent.fill("#subject", "登录不上了")
+    agent.fill("#ticket-body", "您好，\n早上登录时提示密码错误，可能是太久没登录忘记了。\n"
+                               "登录页上也没看到找回的入口，怎么重新设置密码？\n--\n李雷 | 市场部")
+    agent.click("#ticket button[type=submit]")
+    items = agent.locator("#suggestions li")
+    playwright_api.expect(items.first).to_contain_text("忘记密码", timeout=15_000)
+    playwright_api.expect(agent.locator("#suggestions li .passage")).to_have_count(items.count())
+    first = items.first.locator(".passage")
+    playwright_api.expect(first.locator(".passage-text mark").first).to_be_visible()  # the key phrases marked
+    heading = first.locator("a.passage-heading")
+    playwright_api.expect(heading).to_have_attribute("href", re.compile(r"^/account/reset-password/#\w+"))
+    href = heading.get_attribute("href")
+    with context.expect_page() as opened:
+        heading.click()
+    section = opened.value
+    section.wait_for_load_state()
+    assert section.url.endswith(href)
+    playwright_api.expect(section.locator(f"[id='{href.split('#')[1]}']")).to_have_count(1)  # the section exists
     context.close()
 
 

@@ -83,12 +83,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     from contrib.publish import Publisher
-    from indexer.site import build_site
+    from indexer.site import update_site
 
-    def rebuild_site():
-        build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None)
+    from .jobs import SiteUpdater
 
-    app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
+    # Publishing (and editing) changes a few pages: they are rendered in the background, and the answer
+    # carries a ticket that GET /api/site/status follows from queued to building to live (or failed).
+    updater = SiteUpdater(lambda paths: update_site(settings["docs"], settings["data"], paths,
+                                                    settings["mkdocs_config"] or None))
+    app.extensions["kb_site_updater"] = updater
+    app.extensions["kb_refresh_site"] = updater.refresh
+    app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
     from . import agent, api, contrib_views, dashboard, editing_views, site
 

@@ -121,6 +121,14 @@ def _operations() -> dict:
             "summary": "Whether the index is loaded, its size and version",
             "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
                                                         "index_version": {"type": "string", "nullable": True}}))}}},
+        "site.status": {"get": {
+            "summary": "Where a site update is: queued, building, live (its pages are served) or failed",
+            "security": _AUTH,
+            "parameters": [_query("ticket", {"type": "string", "maxLength": 64}, required=True)],
+            "responses": {"200": _ok("The update", _object({
+                "ticket": _STR, "state": {"type": "string", "enum": ["queued", "building", "live", "failed"]},
+                "paths": _WORDS, "seconds": {"type": "number"}, "error": _STR})),
+                **_errors("400", "401", "403", "404")}}},
         "agent.openapi": {"get": {"summary": "This description (OpenAPI 3)", "responses": {"200": _ok("The spec")}}},
         "agent.api_docs": {"get": {"summary": "This description as a readable page (HTML)",
                                    "responses": {"200": {"description": "HTML page",

@@ -219,6 +219,11 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     manager.click("button[data-action=approve]")
     manager.wait_for_selector(".flash")
     assert manager.inner_text("#state") == "已发布"
+    # The page is rendered in the background: the review page says so, then follows it until it is live.
+    status = manager.locator("#site-status")
+    playwright_api.expect(status).to_contain_text(re.compile("发布中…|已上线"))
+    playwright_api.expect(status).to_have_attribute("data-state", "live", timeout=60_000)
+    playwright_api.expect(status).to_contain_text("已上线")
 
     reader = browser.new_context(locale="zh-CN").new_page()
     reader.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -295,9 +295,9 @@ def test_cli_review_commands(runner, db, people, docs_dir, built):
 
 
 def test_the_built_site_carries_no_live_payload_from_any_field(db, people, docs_dir, built):
-    from indexer.site import build_site, site_dir
+    from indexer.site import site_dir, update_site
 
-    publisher = Publisher(docs_dir, built, rebuild_site=lambda: build_site(docs_dir, built))
+    publisher = Publisher(docs_dir, built, rebuild_site=lambda paths: update_site(docs_dir, built, paths))
     body = "\n\n".join(f"段落 {p}" for p in XSS)
     sub, _ = queue.create(db, people["vip"], fields(title="标题 &lt;script&gt; 与 《书名》", body=body,
                                                     organisation="Org &amp; Co", tags=["标签'"]), submit=True)

@@ -16,6 +16,7 @@ dev set (the data the threshold was chosen on; the starter docs are reported, no
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -71,12 +72,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", action="append", choices=(*CORPORA, "starter"))
     parser.add_argument("--semantic", default="use", choices=("use", "off"))
+    parser.add_argument("--dump", type=Path, help="write every query's best_match to this JSON file")
     parser.add_argument("--show", action="store_true", help="print every weak answerable and missed unanswerable query")
     args = parser.parse_args(argv)
     from indexer.query import WEAK_SCORE, WEAK_WORDS
 
     names = args.corpus or [*CORPORA, "starter"]
     found = {name: matches(name, args.semantic) for name in names}
+    if args.dump:
+        args.dump.write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     dev = [n for n in names if n != "starter"]
     pooled = {kind: [m for n in dev for m in found[n][kind]] for kind in ("answerable", "unanswerable")}
     lines = [f"no_good_match (semantic {args.semantic}): weak = best result holds < {WEAK_WORDS:.0%} of the query's "

@@ -83,9 +83,9 @@ def main(argv=None) -> int:
         args.dump.write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     dev = [n for n in names if n != "starter"]
     pooled = {kind: [m for n in dev for m in found[n][kind]] for kind in ("answerable", "unanswerable")}
-    lines = [f"no_good_match (semantic {args.semantic}): weak = best result holds < {WEAK_WORDS:.0%} of the query's "
-             f"words and its fused score < {WEAK_SCORE}" + (" (keywords only: the word share alone)"
-                                                             if args.semantic == "off" else ""),
+    rule = (f"best result holds < {WEAK_WORDS:.0%} of the query's words and its fused score < {WEAK_SCORE}"
+            if args.semantic != "off" else "best result holds none of the query's words (keywords only)")
+    lines = [f"no_good_match (semantic {args.semantic}): weak = {rule}",
              "", "| corpus | answerable | false alarms | unanswerable | caught |", "| --- | --- | --- | --- | --- |"]
     for name in [*names, "dev set (pooled)"] if dev else names:
         f = pooled if name == "dev set (pooled)" else found[name]

@@ -166,6 +166,8 @@ def _load_user():
             session.clear()
         else:
             g.auth = "session"
+    if g.user is not None:
+        request.environ["kb.user"] = g.user["name"]  # for the access log (kbserver/server.py)
     elif "uid" in session:  # a cookie from before server-side sessions: it cannot be ended, so it is not honoured
         session.clear()
 

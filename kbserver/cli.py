@@ -178,7 +178,7 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy", "ask_webhook_url")
+                 "request_timeout", "trusted_proxy", "access_log", "ask_webhook_url")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -212,7 +212,8 @@ def serve(**options):
     app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
-               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy")})
+               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
+                                           "access_log")})
 
 
 @cli.command()

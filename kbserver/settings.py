@@ -54,6 +54,9 @@ SETTINGS = [
     Setting("event_durability", "process", "KB_EVENT_DURABILITY",
             "What an acknowledged event survives: 'process' (kill -9, OOM kill: written to the OS before the "
             "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
+    Setting("access_log", False, "KB_ACCESS_LOG",
+            "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",
+            bool),
     Setting("connection_limit", 1000, "KB_CONNECTION_LIMIT",
             "Open client connections `kb serve` accepts at once; more wait in the listen backlog.", int),
     Setting("idle_timeout", 30, "KB_IDLE_TIMEOUT", "Seconds an idle client connection is kept open.", int),

@@ -54,6 +54,8 @@ SETTINGS = [
     Setting("event_durability", "process", "KB_EVENT_DURABILITY",
             "What an acknowledged event survives: 'process' (kill -9, OOM kill: written to the OS before the "
             "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
+    Setting("time_zone", "Asia/Shanghai", "KB_TIME_ZONE",
+            "Time zone of the times shown on pages (IANA name, e.g. Asia/Shanghai, Europe/Berlin, UTC); stored times stay UTC."),
     Setting("access_log", False, "KB_ACCESS_LOG",
             "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",
             bool),
@@ -137,6 +139,9 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
         raise InvalidInput(f"ask_webhook_url (KB_ASK_WEBHOOK_URL) must be an http:// or https:// URL, "
                            f"got {values['ask_webhook_url']!r}")
+    from .timefmt import time_zone
+
+    time_zone(values["time_zone"])  # a readable error now, not on the first page
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

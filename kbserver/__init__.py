@@ -95,14 +95,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_refresh_site"] = updater.refresh
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
-    from . import agent, api, contrib_views, dashboard, editing_views, site
+    from . import agent, api, ask, contrib_views, dashboard, editing_views, site
 
     editing_views.init_app(app)
+    # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
+    app.extensions["kb_forwarder"] = ask.QuestionForwarder(settings["database_url"], settings["ask_webhook_url"])
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(ask.bp)
     app.register_blueprint(contrib_views.bp)
     app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site

@@ -183,7 +183,7 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy", "access_log", "site_workers")
+                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -215,6 +215,7 @@ def serve(**options):
 
     start_schedule(app, settings["analyze_every"])
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
+    app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
                **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",

@@ -79,6 +79,9 @@ SETTINGS = [
             "Failed sign-ins from one client address (to any account) within the window that lock it (429).", int),
     Setting("session_hours", 12, "KB_SESSION_HOURS",
             "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
+    Setting("ask_webhook_url", "", "KB_ASK_WEBHOOK_URL",
+            "Helpdesk URL each customer question (提交问题) is POSTed to as JSON, in the background with retries; "
+            "empty: questions are only stored and shown on /questions."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -137,6 +140,9 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
                  "login_window", "login_failures_account", "login_failures_address", "session_hours"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
+        raise InvalidInput(f"ask_webhook_url (KB_ASK_WEBHOOK_URL) must be an http:// or https:// URL, "
+                           f"got {values['ask_webhook_url']!r}")
     from .timefmt import time_zone
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page

@@ -75,7 +75,14 @@ def create_sessions(db) -> None:
     db.execute("CREATE INDEX sessions_user ON sessions (user_id)")
 
 
-MIGRATIONS = [create_user_tables, create_sessions]
+def add_contact(db) -> None:
+    # Notifications (analytics/notifications.py) need where to write and how often.
+    db.execute("ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE users ADD COLUMN notify_mode TEXT NOT NULL DEFAULT 'instant'")
+
+
+MIGRATIONS = [create_user_tables, create_sessions, add_contact]
+NOTIFY_MODES = ("instant", "digest", "off")  # each e-mail at once, one e-mail a day, none
 
 
 def _digest(secret: str) -> str:
@@ -289,3 +296,51 @@ def remove_user(db, user_id: int) -> None:
         db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
         db.execute("UPDATE users SET password_hash = NULL, token_hash = NULL, disabled = 1, removed_at = ? WHERE id = ?",
                    [now_iso(), user_id])
+
+
+# -- contact details for notifications ------------------------------------------------------------------
+def clean_email(email) -> str:
+    """An e-mail address ready to store ('' clears it), or InvalidInput."""
+    from .questions import _EMAIL, MAX_EMAIL
+
+    if email is None:
+        return ""
+    if not isinstance(email, str):
+        raise InvalidInput("email must be a string")
+    email = email.strip()
+    if email and (len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email)):
+        raise InvalidInput(f"{email[:80]!r} is not a valid e-mail address (e.g. name@example.com)")
+    return email
+
+
+def set_contact(db, user_id: int, email=None, mode=None) -> dict:
+    """Set an account's e-mail address and/or notification mode (instant, digest or off); returns its contact."""
+    values = {}
+    if email is not None:
+        values["email"] = clean_email(email)
+    if mode is not None:
+        if mode not in NOTIFY_MODES:
+            raise InvalidInput(f"mode must be one of {', '.join(NOTIFY_MODES)}")
+        values["notify_mode"] = mode
+    with transaction(db):
+        _existing(db, user_id)
+        if values:
+            db.execute(f"UPDATE users SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                       [*values.values(), user_id])
+    return get_contact(db, user_id)
+
+
+def get_contact(db, user_id: int) -> dict:
+    """{id, name, role, email, mode} of an account not removed; NotFound otherwise."""
+    row = db.execute("SELECT id, name, role, email, notify_mode FROM users WHERE id = ? AND removed_at IS NULL",
+                     [user_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no user {user_id}")
+    return dict(zip(("id", "name", "role", "email", "mode"), row, strict=True))
+
+
+def contacts(db, include_disabled: bool = False) -> list[dict]:
+    """{id, name, role, email, mode} of every enabled account (who notifications can reach), or every one not removed."""
+    rows = db.execute("SELECT id, name, role, email, notify_mode FROM users WHERE removed_at IS NULL"
+                      + ("" if include_disabled else " AND disabled = 0") + " ORDER BY id").fetchall()
+    return [dict(zip(("id", "name", "role", "email", "mode"), r, strict=True)) for r in rows]

@@ -18,6 +18,7 @@ import json
 
 from indexer.errors import Conflict, InvalidInput, NotFound
 
+from . import notifications
 from .events import now_iso
 from .store import transaction
 
@@ -159,6 +160,7 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
                     "state": "open", "state_by": ANALYZER, "state_at": now, "dismissed_score": None,
                     "created_at": now, "version": 1, **fields}).last_pk
                 _audit(db, flag_id, ANALYZER, "", "open", "found by analysis")
+                _notify_new(db, flag_id, c)
                 summary["opened"] += 1
                 continue
             flag = latest[0]
@@ -189,3 +191,15 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
             else:
                 summary["changed_meanwhile"] += 1
     return summary
+
+
+def _notify_new(db, flag_id: int, c: dict) -> None:
+    # In sync's transaction: the notification exists exactly when the flag does.
+    data = {"flag_id": flag_id, "kind": c["kind"], "reason": c["reason"], "title": c["title"], "slug": c.get("slug") or "",
+            "score": c["score"], "summary": c["suggestion"], "url": f"/dashboard/flags/{flag_id}"}
+    if c["reason"] == "review_overdue":  # to the article's owner (a user name or e-mail), else the managers
+        owner = (c.get("evidence") or {}).get("owner") or ""
+        data.update(owner=owner, due=(c.get("evidence") or {}).get("due", ""))
+        notifications.notify(db, "review.due", data, [owner] if owner else "managers")
+    elif c["score"] >= notifications.HIGH_SCORE:
+        notifications.notify(db, "gap.opened" if c["kind"] == "gap" else "flag.opened", data, "managers")

@@ -16,6 +16,7 @@ import time
 
 from indexer.errors import InvalidInput, RateLimited
 
+from . import notifications
 from .events import iso
 from .store import transaction
 
@@ -89,6 +90,9 @@ def add_question(db, question, email="", query="", *, session: str = "", address
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [ts, now, question, email, query, session[:64], address[:100], "pending" if forward else "none", now])
         question_id = cursor.lastrowid
+        notifications.notify(db, "question.asked", {"question_id": question_id, "title": question[:60],
+                                                    "summary": question, "email": email, "query": query,
+                                                    "url": "/questions"}, "managers", now=now)
     return get_question(db, question_id)
 
 
@@ -149,7 +153,7 @@ def mark_failed(db, question_id: int, error: str, now: float | None = None) -> f
     now = time.time() if now is None else now
     with transaction(db):
         attempts = db.execute("SELECT attempts FROM questions WHERE id = ?", [question_id]).fetchone()[0] + 1
-        delay = min(RETRY_MAX, 5 * 2 ** min(attempts - 1, 20))
+        delay = min(RETRY_MAX, notifications.retry_delay(attempts))
         db.execute("UPDATE questions SET attempts = ?, last_error = ?, next_attempt = ? WHERE id = ?",
                    [attempts, error[:500], now + delay, question_id])
     return delay

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import re
 
+from analytics import notifications
 from analytics.store import transaction
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 
@@ -160,6 +161,8 @@ def create_from_ticket(db, agent: dict, question: str, answer: str, ticket_id: s
                                            **{k: (json.dumps(fields[k], ensure_ascii=False) if k == "tags" else fields[k])
                                               for k in CONTENT_FIELDS}})
         _audit(db, sid, agent["name"], "", "submitted", f"from ticket {ticket_id}".strip())
+        notifications.notify(db, "submission.submitted", {"submission_id": sid, "title": fields["title"],
+                                                          "author": agent["name"], "url": f"/review/{sid}"}, "managers")
     return get(db, sid)
 
 
@@ -261,7 +264,25 @@ def transition(db, sid: int, action: str, actor: dict, version: int | None = Non
         _audit(db, sid, actor["name"], sub["state"], to_state, note)
         if note and action in ("request_changes", "reject"):
             _comment(db, sid, actor, note, None)
+        _notify(db, action, sub, actor, note, updates.get("assigned_to") or sub["assigned_to"])
     return get(db, sid)
+
+
+# action → the notification it causes (in the action's own transaction: notified exactly when it happened)
+_NOTIFY = {"submit": "submission.submitted", "request_changes": "submission.changes_requested",
+           "approve": "submission.approved", "publish": "submission.published", "reject": "submission.rejected"}
+
+
+def _notify(db, action: str, sub: dict, actor: dict, note: str, reviewer: str) -> None:
+    if action not in _NOTIFY:
+        return
+    data = {"submission_id": sub["id"], "title": sub["title"], "summary": sub["summary"], "author": sub["author_name"],
+            "reviewer": reviewer or "", "note": note, "state": ACTIONS[action][1], "url": f"/contrib/{sub['id']}"}
+    if action == "submit":  # to the reviewer it returns to, else every manager
+        data["url"] = f"/review/{sub['id']}"
+        notifications.notify(db, _NOTIFY[action], data, [reviewer] if reviewer else "managers")
+    else:
+        notifications.notify(db, _NOTIFY[action], data, [sub["author_name"]])
 
 
 def claim_publication(db, sid: int, actor: dict, version: int | None, pick_slug) -> dict:

@@ -95,7 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_refresh_site"] = updater.refresh
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
-    from . import agent, api, ask, contrib_views, dashboard, editing_views, site
+    from . import agent, api, ask, contrib_views, dashboard, editing_views, notify, site
 
     editing_views.init_app(app)
     # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
@@ -106,6 +106,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(ask.bp)
+    notify.init_app(app)  # the outbox's sender: started by `kb serve`, woken after requests that change things
+    app.register_blueprint(notify.bp)
     app.register_blueprint(contrib_views.bp)
     app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site

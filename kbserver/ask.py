@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-import urllib.error
-import urllib.request
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
@@ -25,6 +22,7 @@ from analytics.store import open_db
 from .api import session_id
 from .auth import require_role
 from .db import get_db
+from .delivery import BackgroundWorker, post
 from .inputs import json_object
 
 log = logging.getLogger(__name__)
@@ -42,6 +40,7 @@ def ask():
                                     session=session_id(), address=request.remote_addr or "-", forward=forward)
     if forward:
         current_app.extensions["kb_forwarder"].notify()
+    current_app.extensions["kb_notifier"].notify()
     return jsonify({"ok": True, "id": stored["id"], "forwarded": forward}), 201
 
 
@@ -55,50 +54,21 @@ def questions_page():
                            webhook=bool(current_app.config["KB"]["ask_webhook_url"]))
 
 
-class QuestionForwarder:
+class QuestionForwarder(BackgroundWorker):
     """Delivers pending questions to the helpdesk webhook in one background thread, with retries.
 
     Started by `kb serve` (so questions left pending by a previous run are resent) or by the first
     question asked; ``deliver_due()`` runs one pass and can be called directly."""
 
+    name = "kb-ask-forwarder"
+
     def __init__(self, database_url: str, url: str, timeout: float = WEBHOOK_TIMEOUT):
+        super().__init__()
         self.database_url, self.url, self.timeout = database_url, url, timeout
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start the delivery thread (once); nothing happens without a webhook URL."""
-        if not self.url:
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="kb-ask-forwarder", daemon=True)
-                self._thread.start()
-
-    def notify(self) -> None:
-        """A question is waiting: deliver it now."""
-        self.start()
-        self._wake.set()
-
-    def stop(self, timeout: float = 5) -> None:
-        """Stop the thread (pending questions stay pending, for the next start)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            wait = 60.0
-            try:
-                wait = self.deliver_due()
-            except Exception:  # a broken database must not end the thread: try again later
-                log.exception("delivering questions to the helpdesk failed")
-            self._wake.wait(max(0.05, wait))
-            self._wake.clear()
+    def enabled(self) -> bool:
+        """Nothing happens without a webhook URL."""
+        return bool(self.url)
 
     def deliver_due(self) -> float:
         """Send every question whose attempt is due; returns seconds until the next is due (60 if none)."""
@@ -121,13 +91,6 @@ class QuestionForwarder:
     def _post(self, item: dict) -> str | None:
         payload = {"id": item["id"], "asked_at": item["ts"], "question": item["question"], "email": item["email"],
                    "query": item["query"], "source": "kb"}
-        req = urllib.request.Request(self.url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-                                     method="POST", headers={"Content-Type": "application/json; charset=utf-8",
-                                                             "User-Agent": "kb-ask-forwarder"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as response:
-                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            return f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            return str(getattr(exc, "reason", exc))[:200]
+        return post(self.url, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+                    {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kb-ask-forwarder"},
+                    self.timeout)[1]

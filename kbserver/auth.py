@@ -259,7 +259,9 @@ def users_page():
 
 def _users_page(secret: dict | None = None, status: int = 200):
     db = get_db()
-    people = [u | {"sessions": accounts.count_sessions(db, u["id"])} for u in accounts.list_users(db, include_disabled=True)]
+    emails = {c["id"]: c["email"] for c in accounts.contacts(db, include_disabled=True)}
+    people = [u | {"sessions": accounts.count_sessions(db, u["id"]), "email": emails.get(u["id"], "")}
+              for u in accounts.list_users(db, include_disabled=True)]
     headers = {"Cache-Control": "no-store"} if secret else {}  # a password shown once must not sit in a cache
     return render_template("users.html", people=people, roles=ROLE_NAMES, secret=secret), status, headers
 
@@ -303,6 +305,9 @@ def users_action(user_id: int):
             password = accounts.reset_password(db, user_id, current_app.config["KB"]["password_hash_cost"])
             throttle.clear_account(db, name)
             return _users_page({"name": name, "password": password})
+        elif action == "set_email":
+            accounts.set_contact(db, user_id, request.form.get("email", ""))
+            flash(f"{name} 的通知邮箱已保存。")
         elif action == "rotate_token":
             return _users_page({"name": name, "token": accounts.rotate_token(db, user_id)})
         elif action == "remove":
@@ -314,6 +319,10 @@ def users_action(user_id: int):
             raise InvalidInput(f"unknown action {action!r}")
     except Conflict as exc:
         flash(f"没有保存：{_last_manager_message(exc)}", "error")
+    except InvalidInput as exc:
+        if action != "set_email":
+            raise
+        flash(f"没有保存：{exc.message}", "error")
     return redirect(url_for("auth.users_page"))
 
 

@@ -74,6 +74,10 @@ SIGN_IN_SETTINGS = ("password_hash_cost", "password_checks", "login_window", "lo
                     "login_failures_address", "session_hours")
 
 
+# kb serve's settings for notification e-mails (kbserver/delivery.py)
+SMTP_SETTINGS = ("smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_from", "smtp_starttls")
+
+
 def _warn_problem(exc) -> None:
     click.secho(f"warning: {exc.message} (skipped)", fg="yellow", err=True)
 
@@ -183,7 +187,8 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url")
+                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url", "time_zone")
+@setting_options(*SMTP_SETTINGS)
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -216,6 +221,7 @@ def serve(**options):
     start_schedule(app, settings["analyze_every"])
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
     app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
+    app.extensions["kb_notifier"].start()  # e-mails and webhooks, including those an earlier run left pending
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
                **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
@@ -387,13 +393,17 @@ def _accounts_db(options):
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)),
               help="manager, agent, vip, or helpdesk (an integration: the agent API for every agent's links).")
+@click.option("--email", default=None, help="E-mail address for notifications (or later: kb users set-email).")
 @friendly_errors
-def users_add(name, role, **options):
+def users_add(name, role, email, **options):
     """Create an account; prints its generated password and API token (shown once)."""
-    from analytics.accounts import create_user
+    from analytics.accounts import clean_email, create_user, set_contact
 
     settings, db = _accounts_db(options)
+    email = clean_email(email)  # checked before the account exists: a bad address creates nothing
     user, password, token = create_user(db, name, role, settings["password_hash_cost"])
+    if email:
+        set_contact(db, user["id"], email)
     click.echo(f"created {user['role']} {user['name']!r}")
     click.echo(f"password: {password}")
     click.echo(f"api token: {token}   (send as: Authorization: Bearer <token>)")
@@ -499,6 +509,75 @@ def users_remove(name, yes, **options):
         click.confirm(f"remove {user['role']} {name!r}? This cannot be undone", abort=True)
     remove_user(db, user["id"])
     click.echo(f"removed {name!r}")
+
+
+@users.command("set-email")
+@setting_options("data", "database_url")
+@click.argument("name")
+@click.argument("email")
+@click.option("--mode", type=click.Choice(["instant", "digest", "off"]), default=None,
+              help="Notification e-mails: each at once, one daily digest, or none.")
+@friendly_errors
+def users_set_email(name, email, mode, **options):
+    """Set the e-mail address notifications go to ('' clears it), and optionally instant/digest/off."""
+    from analytics import accounts
+
+    _, db = _accounts_db(options)
+    contact = accounts.set_contact(db, accounts.find_user(db, name)["id"], email, mode)
+    click.echo(f"{contact['name']}: {contact['email'] or '(no e-mail)'}, {contact['mode']}")
+
+
+@cli.group()
+def webhooks():
+    """Outgoing webhooks: signed JSON POSTs for submissions, flags, gaps, reviews due and questions."""
+
+
+@webhooks.command("add")
+@setting_options("data", "database_url")
+@click.argument("url")
+@click.option("--events", required=True, help="Comma-separated event types, or * for all (see `kb webhooks list`).")
+@click.option("--secret", envvar="KB_WEBHOOK_SECRET", default=None,
+              help="Signing secret (16+ characters) [env KB_WEBHOOK_SECRET]; default: generated and printed once.")
+@click.option("--by", default="", help="Who adds it (recorded).")
+@friendly_errors
+def webhooks_add(url, events, secret, by, **options):
+    """Send the chosen events to URL, signed with the secret."""
+    from analytics import notifications
+
+    hook, generated = notifications.add_webhook(_accounts_db(options)[1], url, events, secret, created_by=by)
+    click.echo(f"webhook {hook['id']}: {hook['url']} ({', '.join(hook['events'])})")
+    if generated:
+        click.echo(f"signing secret (shown once): {generated}")
+
+
+@webhooks.command("list")
+@setting_options("data", "database_url")
+@click.option("--deliveries", is_flag=True, help="Also show the latest deliveries and their attempts.")
+@friendly_errors
+def webhooks_list(deliveries, **options):
+    """The webhooks (secrets masked), and with --deliveries the delivery log."""
+    from analytics import notifications
+
+    _, db = _accounts_db(options)
+    for hook in notifications.list_webhooks(db):
+        click.echo(f"{hook['id']:>4}  {hook['url']}  events {','.join(hook['events'])}  secret {hook['secret_hint']}")
+    click.echo("event types: " + ", ".join(notifications.EVENTS))
+    if deliveries:
+        for d in notifications.deliveries(db, 50):
+            tries = "; ".join(f"{a['status'] or '-'} {a['error'] or 'ok'}" for a in d["attempt_log"])
+            click.echo(f"#{d['id']} webhook {d['webhook_id']} {d['event']} {d['state']}  {tries}")
+
+
+@webhooks.command("remove")
+@setting_options("data", "database_url")
+@click.argument("webhook_id", type=int)
+@friendly_errors
+def webhooks_remove(webhook_id, **options):
+    """Stop sending to a webhook (its delivery log stays)."""
+    from analytics import notifications
+
+    notifications.remove_webhook(_accounts_db(options)[1], webhook_id)
+    click.echo(f"removed webhook {webhook_id}")
 
 
 @cli.group()

@@ -71,6 +71,10 @@ _EDIT_FIELDS_OBJ = _object({
     "tags": {"oneOf": [_WORDS, {"type": "string", "description": "comma-separated, or a YAML list"}]},
     "module": {"type": "string", "maxLength": 60}, "owner": {"type": "string", "maxLength": 100},
     "review_every": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "nullable": True}}, ("title",))
+_WEBHOOK = _object({"id": _INT, "url": _STR, "events": _WORDS, "secret_hint": {"type": "string", "description":
+                   "the secret's first four characters"}, "created_at": _STR, "created_by": _STR,
+                   "secret": {"type": "string", "description": "only when generated, only in the answer that adds it"}})
+_PREFERENCE = _object({"email": _STR, "mode": {"type": "string", "enum": ["instant", "digest", "off"]}, "modes": _WORDS})
 _EDIT_BODY = {"type": "string", "description": "Markdown; the whole file at most 1,000,000 bytes"}
 _FLAG_ID = {"type": "integer", "nullable": True, "description": "the flag or gap this edit fixes"}
 _EDIT_RESULT = _object({"slug": _STR, "path": _STR, "hash": _STR, "revision": {"type": "integer", "nullable": True},
@@ -83,7 +87,7 @@ def _operations() -> dict:
 
     An operation may give "path": {name: schema} to narrow a path parameter (e.g. an enum of actions).
     """
-    from analytics import flags
+    from analytics import accounts, flags, notifications
     from contrib import queue
 
     from .contrib_views import REVIEW_ACTIONS
@@ -222,6 +226,46 @@ def _operations() -> dict:
                                               ("state", "version"))),
             "responses": {"200": _ok("The flag after the change", {"type": "object"}),
                           **_errors("400", "401", "403", "404", "409")}}},
+        # -- notifications: outgoing webhooks (managers) and each person's e-mail preference -------------------
+        "notify.api_webhooks": {"get": {
+            "summary": "The outgoing webhooks (secrets masked) and the event types (managers)",
+            "security": _AUTH,
+            "responses": {"200": _ok("Webhooks", _object({"webhooks": {"type": "array", "items": _WEBHOOK},
+                                                          "events": _WORDS})), **_errors("401", "403")}}},
+        "notify.api_webhook_add": {"post": {
+            "summary": "Add a webhook: signed JSON POSTs of the chosen events to url (managers)",
+            "description": "Each delivery carries X-KB-Event and X-KB-Signature: sha256=<hex HMAC-SHA256 of the body "
+                           "with the secret>. A secret left out is generated and returned once, as `secret`.",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "url": {"type": "string", "maxLength": 2000, "example": "https://hooks.example.com/kb"},
+                "events": {"type": "array", "items": {"type": "string", "enum": ["*", *notifications.EVENTS]},
+                           "minItems": 1},
+                "secret": {"type": "string", "minLength": 16, "maxLength": 200}}, ("url", "events"))),
+            "responses": {"201": _ok("The webhook", _WEBHOOK), **_errors("400", "401", "403")}}},
+        "notify.api_webhook_remove": {"delete": {
+            "summary": "Remove a webhook (its delivery log stays) (managers)",
+            "security": _AUTH,
+            "responses": {"200": _ok("Removed"), **_errors("401", "403", "404")}}},
+        "notify.api_deliveries": {"get": {
+            "summary": "The webhook delivery log, newest first, with every attempt (managers)",
+            "security": _AUTH,
+            "responses": {"200": _ok("Deliveries", _object({"deliveries": {"type": "array", "items": {"type": "object"}}})),
+                          **_errors("401", "403")}}},
+        "notify.api_replay": {"post": {
+            "summary": "Send a logged delivery again, as a new delivery of the same body (managers)",
+            "security": _AUTH,
+            "responses": {"201": _ok("The new delivery", {"type": "object"}), **_errors("401", "403", "404")}}},
+        "notify.api_my_notifications": {"get": {
+            "summary": "Your e-mail address and notification mode (instant, digest or off)",
+            "security": _AUTH,
+            "responses": {"200": _ok("Your preference", _PREFERENCE), **_errors("401")}}},
+        "notify.api_set_my_notifications": {"put": {
+            "summary": "Set your e-mail address and/or notification mode",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"email": {"type": "string", "maxLength": 254, "nullable": True},
+                                               "mode": {"type": "string", "enum": list(accounts.NOTIFY_MODES)}})),
+            "responses": {"200": _ok("Your preference", _PREFERENCE), **_errors("400", "401")}}},
         # -- VIP best practices and their review ----------------------------------------------------------------
         "contrib.api_create": {"post": {
             "summary": "A VIP customer's new best practice (a draft, or submitted with submit: true)",

@@ -82,6 +82,15 @@ SETTINGS = [
     Setting("ask_webhook_url", "", "KB_ASK_WEBHOOK_URL",
             "Helpdesk URL each customer question (提交问题) is POSTed to as JSON, in the background with retries; "
             "empty: questions are only stored and shown on /questions."),
+    Setting("smtp_host", "", "KB_SMTP_HOST",
+            "SMTP server notification e-mails are sent through; empty: no e-mails (webhooks still work)."),
+    Setting("smtp_port", 25, "KB_SMTP_PORT", "Port of the SMTP server (25, or 587 with --smtp-starttls).", int),
+    Setting("smtp_user", "", "KB_SMTP_USER", "User name for SMTP authentication; empty: no authentication."),
+    Setting("smtp_password", "", "KB_SMTP_PASSWORD",
+            "Password for SMTP authentication. Prefer the variable: a flag is visible to every local user in `ps`."),
+    Setting("smtp_from", "", "KB_SMTP_FROM", "Sender address of notification e-mails, e.g. 帮助中心 <kb@example.com>."),
+    Setting("smtp_starttls", False, "KB_SMTP_STARTTLS", "Upgrade the SMTP connection with STARTTLS before signing in.",
+            bool),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -143,6 +152,14 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
         raise InvalidInput(f"ask_webhook_url (KB_ASK_WEBHOOK_URL) must be an http:// or https:// URL, "
                            f"got {values['ask_webhook_url']!r}")
+    if values["smtp_host"]:
+        if not 0 < values["smtp_port"] < 65536:
+            raise InvalidInput(f"smtp_port (KB_SMTP_PORT) must be between 1 and 65535, got {values['smtp_port']}")
+        if "@" not in str(values["smtp_from"]):
+            raise InvalidInput("smtp_from (KB_SMTP_FROM) must be an e-mail address when smtp_host is set, "
+                               "e.g. kb@example.com")
+        if values["smtp_user"] and not values["smtp_password"]:
+            raise InvalidInput("smtp_user is set without smtp_password: set KB_SMTP_PASSWORD")
     from .timefmt import time_zone
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page

@@ -9,6 +9,7 @@ import hmac
 import http.server
 import json
 import re
+import shutil
 import threading
 import time
 
@@ -73,17 +74,13 @@ def smtp():
     controller.stop()
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    data = tmp_path_factory.mktemp("notify") / "data"
-    build_full(FIXTURE_DOCS, data)
-    return data
-
-
 @pytest.fixture
-def app(built, tmp_path, smtp):
+def app(tmp_path, smtp):
     controller, _ = smtp
-    app = create_app({"docs": FIXTURE_DOCS, "data": built, "database_url": f"sqlite:///{tmp_path}/kb.db",
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    shutil.copytree(FIXTURE_DOCS, docs)  # approving publishes into docs: never into the repository's fixtures
+    build_full(docs, data)
+    app = create_app({"docs": docs, "data": data, "database_url": f"sqlite:///{tmp_path}/kb.db",
                       "smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_from": "kb@example.com",
                       "time_zone": "Asia/Shanghai"})
     yield app

@@ -290,3 +290,37 @@ def test_smtp_settings_are_checked(tmp_path):
                        "smtp_user": "kb"})
     with pytest.raises(InvalidInput, match="smtp_port"):
         load_settings({"data": tmp_path, "smtp_host": "m", "smtp_from": "kb@example.com", "smtp_port": "70000"})
+
+
+@pytest.mark.slow
+def test_kb_serve_sends_what_a_previous_run_left_and_what_happens_now(docs_dir, data_dir, smtp):
+    """The background sender of the real `kb serve`: the outbox survives a stop, new events go out at once."""
+    import requests
+
+    from analytics import questions
+    from conftest import LiveServer
+
+    controller, inbox = smtp
+    receiver = Receiver()
+    data_dir.mkdir(parents=True)
+    db = open_db(f"sqlite:///{data_dir}/kb.db")
+    mgr, _, _ = accounts.create_user(db, "boss", "manager")
+    accounts.set_contact(db, mgr["id"], "boss@example.com")
+    notifications.add_webhook(db, receiver.url, ["question.asked"], SECRET)
+    questions.add_question(db, "服务停着时提的问题", address="10.1.1.1")  # recorded while no server runs
+    db.conn.close()
+    server = LiveServer(docs_dir, data_dir, extra_env={
+        "KB_SMTP_HOST": "127.0.0.1", "KB_SMTP_PORT": str(controller.port), "KB_SMTP_FROM": "kb@example.com",
+        "KB_SEMANTIC_MODEL": "off"})
+    try:
+        assert requests.post(server.url + "/api/questions", json={"question": "服务运行时提的问题"}, timeout=10).ok
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (len(inbox.to("boss@example.com")) < 2 or len(receiver.received) < 2):
+            time.sleep(0.2)
+    finally:
+        server.stop()
+        receiver.shutdown()
+    subjects = sorted(m["subject"] for m in inbox.to("boss@example.com"))
+    assert subjects == ["客户向支持团队提交了问题：服务停着时提的问题", "客户向支持团队提交了问题：服务运行时提的问题"]
+    assert sorted(json.loads(r["body"])["data"]["summary"] for r in receiver.received) == \
+        ["服务停着时提的问题", "服务运行时提的问题"]

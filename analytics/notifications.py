@@ -331,10 +331,11 @@ def _send_webhooks(db, post, now, counts) -> None:
                 counts["failed"] += 1
 
 
-def next_due(db) -> float | None:
-    """When the next pending e-mail or delivery is due (epoch seconds; digests count as due now), or None."""
-    due = [db.execute("SELECT MIN(next_attempt) FROM notify_emails WHERE state = 'pending'").fetchone()[0],
-           db.execute("SELECT MIN(next_attempt) FROM webhook_deliveries WHERE state = 'pending'").fetchone()[0]]
+def next_due(db, emails: bool = True) -> float | None:
+    """When the next pending delivery is due (epoch seconds), or None; e-mails count only when they can be sent."""
+    due = [db.execute("SELECT MIN(next_attempt) FROM webhook_deliveries WHERE state = 'pending'").fetchone()[0]]
+    if emails:
+        due.append(db.execute("SELECT MIN(next_attempt) FROM notify_emails WHERE state = 'pending'").fetchone()[0])
     due = [d for d in due if d is not None]
     return min(due) if due else None
 

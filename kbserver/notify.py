@@ -50,7 +50,7 @@ class NotificationSender(BackgroundWorker):
             counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz)
             if counts["failed"]:
                 log.warning("notifications: %s", counts)
-            due = notifications.next_due(db)
+            due = notifications.next_due(db, emails=self.mailer is not None)  # unsendable e-mails wait for SMTP
         finally:
             db.conn.close()
         return 60.0 if due is None else min(60.0, max(0.0, due - time.time()))

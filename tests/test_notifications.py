@@ -324,3 +324,29 @@ def test_kb_serve_sends_what_a_previous_run_left_and_what_happens_now(docs_dir, 
     assert subjects == ["客户向支持团队提交了问题：服务停着时提的问题", "客户向支持团队提交了问题：服务运行时提的问题"]
     assert sorted(json.loads(r["body"])["data"]["summary"] for r in receiver.received) == \
         ["服务停着时提的问题", "服务运行时提的问题"]
+
+
+def test_without_smtp_emails_wait_and_the_sender_does_not_spin(tmp_path, people, app):
+    from kbserver.notify import NotificationSender
+
+    settings = app.config["KB"] | {"smtp_host": ""}
+    client = app.test_client()
+    assert client.post("/api/questions", json={"question": "没有邮件服务器时的问题"}).status_code == 201
+    sender = NotificationSender(settings)
+    assert sender.deliver_due() == 60.0  # nothing it can send: sleep, not a busy loop
+    db = open_db(settings["database_url"])
+    assert [m["state"] for m in notifications.emails(db)] == ["pending"]  # kept for when SMTP is configured
+    db.conn.close()
+
+
+def test_a_manager_sets_someones_email_on_the_users_page(app, people):
+    client = app.test_client()
+    page = _signed_in_page(client, app, "/users")
+    assert 'value="acme@example.com"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    vip = people["vip_user"]["id"]
+    client.post(f"/users/{vip}", data={"action": "set_email", "email": "new@example.com", "csrf_token": token})
+    assert 'value="new@example.com"' in client.get("/users").get_data(as_text=True)
+    refused = client.post(f"/users/{vip}", data={"action": "set_email", "email": "nope", "csrf_token": token},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "没有保存" in refused and 'value="new@example.com"' in refused

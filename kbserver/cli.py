@@ -178,7 +178,7 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy")
+                 "request_timeout", "trusted_proxy", "verify_after_searches", "verify_after_days")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -300,7 +300,8 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
 
 
 @cli.command()
-@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window")
+@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window",
+                 "verify_after_searches", "verify_after_days", "semantic_model")
 @click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
 @friendly_errors
@@ -308,17 +309,22 @@ def analyze(dry_run, as_json, **options):
     """Find failing searches, content gaps and stale or unhelpful articles; update the manager's queue."""
     from analytics.analyze import analyze as run
     from analytics.store import open_db
+    from indexer.build import read_pointer
+    from indexer.query import open_index
 
-    from .settings import failing_rules
+    from .settings import closure_rules, failing_rules
 
     settings = _settings(**options)
     articles = _articles(settings)
     db = open_db(settings["database_url"])
-    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue"]
+    # Advice asks kb's own search which article answers a gap's queries; without an index, words decide.
+    index = open_index(settings["data"], semantic=settings["semantic_model"]) if read_pointer(settings["data"]) else None
+    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue", "verify fixes"]
     with click.progressbar(length=len(steps), label="analyzing", file=sys.stderr,
                            item_show_func=lambda s: s) as bar:
         report = run(db, articles, period_days=settings["period"], update_queue=not dry_run,
-                     rules=failing_rules(settings), progress=lambda name: bar.update(1, name))
+                     rules=failing_rules(settings), closure=closure_rules(settings), index=index,
+                     progress=lambda name: bar.update(1, name))
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
 
 

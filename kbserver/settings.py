@@ -72,6 +72,10 @@ SETTINGS = [
             "Failed sign-ins from one client address (to any account) within the window that lock it (429).", int),
     Setting("session_hours", 12, "KB_SESSION_HOURS",
             "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
+    Setting("verify_after_searches", 30, "KB_VERIFY_AFTER_SEARCHES",
+            "New searches of a fixed gap's queries after which the analysis judges the fix (verified or reopened).", int),
+    Setting("verify_after_days", 14, "KB_VERIFY_AFTER_DAYS",
+            "Days after a fix when the analysis judges it even with fewer searches.", int),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -125,7 +129,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         raise InvalidInput(f"event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power', "
                            f"got {values['event_durability']!r}")
     for name in ("connection_limit", "idle_timeout", "request_timeout", "password_hash_cost", "password_checks",
-                 "login_window", "login_failures_account", "login_failures_address", "session_hours"):
+                 "login_window", "login_failures_account", "login_failures_address", "session_hours",
+                 "verify_after_searches", "verify_after_days"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["analyze_every"] < 0:
@@ -169,3 +174,10 @@ def failing_rules(settings: dict):
     from analytics.failing import FailingRules
 
     return FailingRules(settings["click_window"], settings["reformulation_window"], settings["vote_window"])
+
+
+def closure_rules(settings: dict):
+    """When the analysis judges a linked fix (for `kb analyze` and the scheduled run alike)."""
+    from analytics.closure import ClosureRules
+
+    return ClosureRules(settings["verify_after_searches"], settings["verify_after_days"])

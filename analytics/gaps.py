@@ -378,9 +378,11 @@ def _split_by_answer(members: list[int], answers: list, weights: list[int], min_
     if len(big) < 2:
         return [members]
     groups = {slug: [i for i in members if own[i] == slug] for slug in big}
-    rest = [i for i in members if own[i] not in groups]
     largest = max(groups, key=lambda slug: (volume[slug], slug))
-    groups[largest] += rest
+    for i in members:
+        if own[i] not in groups:  # not clearly answered: with the group of its first result, or the largest
+            top = answers[i][0][0] if answers[i] else None
+            groups[top if top in groups else largest].append(i)
     return [sorted(g) for g in groups.values()]
 
 
@@ -397,6 +399,24 @@ def _covering_article(members: list[int], answers: list, weights: list[int]) -> 
     answered = sum(weights[i] for i in members
                    if any(slug == best and sim >= ANSWER_SIMILARITY for slug, sim in answers[i]))
     return best, answered / total
+
+
+def _move_to_their_answer(decided: list, answers: list) -> list:
+    """A query whose first result is the article of another covered gap belongs to that gap (an export
+    query clustered with import queries by their shared words goes to the export article's gap)."""
+    home = {slug: n for n, (_, slug, share) in enumerate(decided) if slug is not None and share >= 0}
+    moved = [list(members) for members, _, _ in decided]
+    for n, (members, slug, share) in enumerate(decided):
+        covered = slug is not None and share >= 0
+        for i in members:
+            top = answers[i][0] if answers[i] else None
+            if top is None or top[0] not in home or home[top[0]] == n:
+                continue
+            if covered or top[1] >= ANSWER_SIMILARITY:
+                moved[n].remove(i)
+                moved[home[top[0]]].append(i)
+    return [(sorted(m), slug, 0.0 if share >= 0 and slug is not None else share)
+            for m, (_, slug, share) in zip(moved, decided, strict=True)]
 
 
 def _missing_words(texts: list[str], weights: list[int], article: dict) -> list[str]:
@@ -443,11 +463,14 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
         if covered:
             merged[slug] = len(decided)
         decided.append((members, slug if covered else slug, share if covered else -share))
+    decided = _move_to_their_answer(decided, answers)
     by_point: dict[int, list] = defaultdict(list)
     for f in failed:
         by_point[position[near_identical_key(f.query) or f.query.strip()]].append(f)
     gaps = []
     for members, slug, share in decided:
+        if not members:
+            continue
         covered = share >= 0 and slug is not None
         if covered and share == 0.0:  # merged: measure the share again over every query
             _, share = _covering_article(members, answers, weights)

@@ -240,12 +240,18 @@ class ArticleIndex:
         snap = self.snapshots.current()
         if snap.dense is None or not slugs:
             return {}
-        vector = self._query_vector(normalize(text))
+        normalized = normalize(text)
+        vector = self._query_vector(normalized)
         if vector is None:
             return {}
         docnums = {snap.docnum(s): s for s in slugs}
         docnums.pop(None, None)
         sims = snap.dense.best_passages(vector, list(docnums))
+        # A misspelt query embeds far from what it means ("pasword reset"); search reads it as corrected.
+        corrected = _correct(snap, QueryTerms(normalized)) if normalized.strip() else None
+        if corrected and corrected != normalized:
+            again = snap.dense.best_passages(self._query_vector(corrected), list(docnums))
+            sims = {d: max(v, again.get(d, v)) for d, v in sims.items()}
         return {docnums[d]: v for d, v in sims.items()}
 
     # -- search ------------------------------------------------------------------------

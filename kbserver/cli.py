@@ -271,8 +271,11 @@ def _articles(settings: dict) -> list[dict]:
 @click.option("--sessions-per-day", default=60, show_default=True, help="Visitor sessions per day.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same month.")
 @click.option("--json", "as_json", is_flag=True, help="Print the injected problems (ground truth) as JSON.")
+@click.option("--scenario", type=click.File("rb"), default=None,
+              help="YAML or JSON file of the problems to inject into any docs folder: uncovered topics, "
+                   "unfindable topics (slug, queries, words the article lacks), voted_down, bounce (see README).")
 @friendly_errors
-def simulate(days, sessions_per_day, seed, as_json, **options):
+def simulate(days, sessions_per_day, seed, as_json, scenario, **options):
     """Generate a realistic month of traffic with known problems into the event log (for demos and tests)."""
     from analytics.simulate import simulate as run
     from analytics.store import open_db
@@ -280,13 +283,21 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
     from indexer.query import open_index
 
     settings = _settings(**options)
+    injected = None
+    if scenario is not None:
+        import yaml
+
+        try:
+            injected = yaml.safe_load(scenario.read().decode("utf-8-sig"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise click.ClickException(f"{scenario.name} is not a UTF-8 YAML/JSON scenario: {str(exc).splitlines()[0]}") from None
     if read_pointer(settings["data"]) is None:
         run_index(settings, full=True)
     db = open_db(settings["database_url"])
     progress = _Progress("simulating days")
     try:
         truth = run(db, open_index(settings["data"]), _articles(settings), days=days,
-                    sessions_per_day=sessions_per_day, seed=seed, progress=progress)
+                    sessions_per_day=sessions_per_day, seed=seed, progress=progress, scenario=injected)
     finally:
         progress.close()
     if as_json:
@@ -294,7 +305,9 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
     else:
         e = truth["events"]
         click.echo(f"simulated {days} days: {e['searches']} searches, {e['clicks']} clicks, {e['votes']} votes")
-        click.echo("injected: gaps " + ", ".join(truth["gap_topics"]) + f"; surge on {truth['surge']['article']}; "
+        click.echo("injected: gaps " + ", ".join(truth["gap_topics"])
+                   + (f"; unfindable {', '.join(v['slug'] for v in truth['unfindable'].values())}" if truth["unfindable"] else "")
+                   + f"; surge on {truth['surge']['article']}; "
                    f"unhelpful {truth['unhelpful_article']}; bounce {truth['bounce_article']}")
         click.echo("next: kb analyze")
 

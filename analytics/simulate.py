@@ -99,8 +99,8 @@ def check_scenario(scenario, by_slug: dict) -> dict:
             if not isinstance(topic, dict) or not topic.get("queries") or not all(
                     isinstance(q, str) and q.strip() for q in topic["queries"]):
                 raise InvalidInput(f"scenario {kind}.{name} needs a list of queries")
-            if not isinstance(topic.get("words", []), list):
-                raise InvalidInput(f"scenario {kind}.{name}: words must be a list")
+            if not isinstance(topic.get("words", []), list | dict):
+                raise InvalidInput(f"scenario {kind}.{name}: words must be a list, or a mapping query → list")
             if kind == "unfindable" and topic.get("slug") not in by_slug:
                 raise InvalidInput(f"scenario unfindable.{name}: no article with slug {topic.get('slug')!r}")
     for key in ("voted_down", "bounce"):
@@ -217,18 +217,22 @@ def _speaks(article: dict | None, words: list[str]) -> bool:
 def _topic_session(traffic, session, when, topic: dict, by_slug: dict, rng, attempt: int = 0):
     pool = topic["queries"]
     weights = [1 / (rank + 1) for rank in range(len(pool))]
-    query_id, slugs = traffic.search(session, when, rng.choices(pool, weights)[0])
-    answer = next((s for s in slugs[:3] if _speaks(by_slug.get(s), topic.get("words", []))), None)
+    query = rng.choices(pool, weights)[0]
+    query_id, slugs = traffic.search(session, when, query)
+    needed = topic.get("words", [])
+    needed = needed.get(query, []) if isinstance(needed, dict) else needed  # per query: the words it lacks
+    answer = next((s for s in slugs[:3] if _speaks(by_slug.get(s), needed)), None)
     if answer:
         clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 25))
         traffic.click(session, clicked_at, query_id, answer, slugs.index(answer) + 1)
         if rng.random() < 0.35:
             traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 240)), answer, rng.random() < 0.9)
         return
-    if slugs and rng.random() < 0.25:  # reads the first result, which does not answer them, and says so
+    target = topic.get("slug")
+    if target in slugs[:3] and rng.random() < 0.4:  # reads the article meant for them, which misses their case
         clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 20))
-        traffic.click(session, clicked_at, query_id, slugs[0], 1)
-        traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 120)), slugs[0], False)
+        traffic.click(session, clicked_at, query_id, target, slugs.index(target) + 1)
+        traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 120)), target, False)
     elif attempt == 0 and rng.random() < 0.5:  # tries again in other words
         _topic_session(traffic, session, when + dt.timedelta(seconds=rng.randrange(10, 60)), topic, by_slug, rng, 1)
 

@@ -33,12 +33,12 @@ EMBEDDING_WEIGHT, TFIDF_WEIGHT = 1.0, 0.5
 MAX_DIRECT = 10_000  # distinct texts clustered pairwise (memory grows with the square); the rest join the nearest cluster
 MIN_SIZE = 3  # searches (counting repeats) a group needs to be a cluster
 WORD_WEIGHT, CHAR_WEIGHT = 0.65, 0.35
-# An article answers a query when kb's search returns it in the first SEARCH_DEPTH results and one of
-# its passages is this close to the query (multilingual model's cosine). Calibrated on the third-party
-# dev set: tests/bench/advice_threshold.py (answering articles vs first results for an off-topic query:
-# balanced accuracy 0.71 per query at 0.34; a gap decides on all its searches).
-ANSWER_SIMILARITY = 0.34
-HIDDEN_SIMILARITY = 0.40  # ... or, when search did not find it, when its passages are this close on average
+# An article answers a query when kb's search returns it in the first SEARCH_DEPTH results with at least
+# this hybrid score (keyword and meaning fused, as ranked). Calibrated on the third-party dev set:
+# tests/bench/advice_threshold.py (answering articles vs the first result for an off-topic query:
+# balanced accuracy 0.80 per query at 0.62, where the best passage's cosine alone reaches 0.71).
+ANSWER_SCORE = 0.62
+HIDDEN_SIMILARITY = 0.40  # ... or, when search did not rank it, when its best passages are this close (cosine) on average
 HIDDEN_QUERIES = 10  # most frequent queries of a gap compared with every article for that
 ANSWER_SHARE = 0.5  # ... and a gap is covered when its article answers this share of its searches
 SEARCH_DEPTH = 3
@@ -352,16 +352,14 @@ def _gaps_by_words(failed: list, articles: list[dict], period_start: str, cluste
 
 
 def _answers(index, texts: list[str]) -> list[list[tuple[str, float]]]:
-    """Per text: kb's first results, each with its best passage's cosine to the text."""
+    """Per text: kb's first results, each with its hybrid score (keywords and meaning fused)."""
     out = []
     for text in texts:
         try:
             results = index.search(text, limit=SEARCH_DEPTH)["results"]
         except InvalidInput:
             results = []
-        slugs = [r["slug"] for r in results]
-        sims = index.passage_similarity(text, slugs) if slugs else {}
-        out.append([(slug, sims.get(slug, 0.0)) for slug in slugs])
+        out.append([(r["slug"], float(r["score"])) for r in results])
     return out
 
 
@@ -373,7 +371,7 @@ def _split_by_answer(members: list[int], answers: list, weights: list[int], min_
     own: dict[int, str | None] = {}
     for i in members:
         top = answers[i][:1]
-        own[i] = top[0][0] if top and top[0][1] >= ANSWER_SIMILARITY else None
+        own[i] = top[0][0] if top and top[0][1] >= ANSWER_SCORE else None
     volume = Counter()
     for i in members:
         volume[own[i]] += weights[i]
@@ -394,13 +392,13 @@ def _covering_article(members: list[int], answers: list, weights: list[int]) -> 
     votes, total = Counter(), sum(weights[i] for i in members) or 1
     for i in members:
         for rank, (slug, sim) in enumerate(answers[i]):
-            if sim >= ANSWER_SIMILARITY:
+            if sim >= ANSWER_SCORE:
                 votes[slug] += weights[i] * (1.0 if rank == 0 else 0.5)
     if not votes:
         return None, 0.0
     best = max(votes, key=lambda slug: (votes[slug], slug))
     answered = sum(weights[i] for i in members
-                   if any(slug == best and sim >= ANSWER_SIMILARITY for slug, sim in answers[i]))
+                   if any(slug == best and sim >= ANSWER_SCORE for slug, sim in answers[i]))
     return best, answered / total
 
 
@@ -440,7 +438,7 @@ def _move_to_their_answer(decided: list, answers: list) -> list:
             top = answers[i][0] if answers[i] else None
             if top is None or top[0] not in home or home[top[0]] == n:
                 continue
-            if covered or top[1] >= ANSWER_SIMILARITY:
+            if covered or top[1] >= ANSWER_SCORE:
                 moved[n].remove(i)
                 moved[home[top[0]]].append(i)
     return [(sorted(m), slug, 0.0 if share >= 0 and slug is not None else share)

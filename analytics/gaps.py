@@ -474,9 +474,16 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
     for i, a in zip(clustered, found, strict=True):
         answers[i] = [(slug, sim) for slug, sim in a if slug in by_slug]
     weights = clustering.weights
+
+    def failing(i: int) -> bool:  # a query that mostly succeeds is a well-served one's normal misses
+        total = totals.get(near_identical_key(clustering.texts[i]), 0) if totals else 0
+        return not total or weights[i] / total >= MIN_FAILURE_RATE
+
     groups = []
     for cluster in clustering.cluster_ids:
-        groups += _split_by_answer(clustering.members(cluster), answers, weights, min_size)
+        members = [i for i in clustering.members(cluster) if failing(i)]
+        if sum(weights[i] for i in members) >= min_size:
+            groups += _split_by_answer(members, answers, weights, min_size)
     decided: list[tuple[list[int], str | None, float]] = []
     merged: dict[str, int] = {}
     all_slugs = sorted(by_slug)

@@ -110,3 +110,51 @@ def test_without_vectors_the_advice_falls_back_to_words_and_still_answers(corpus
     failed, totals = failing(["contracts"])
     gaps, _ = find_gaps(failed, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=keywords_only)
     assert gaps and gap_of(gaps, "contracts").action == "write"
+
+
+SCENARIO = {
+    "uncovered": {"contracts": {"queries": GAPS["contracts"], "words": ["合同"]}},
+    "unfindable": {"password": {"slug": "accounts/password", "queries": ["密码忘了登不上", "密码不记得了", "密码想不起来了"],
+                                "words": ["登不上", "不记得", "想不起来"]}},
+    "voted_down": "notify/channels",
+}
+
+
+def test_a_simulated_scenario_on_any_folder_is_found_with_the_right_advice(corpus, tmp_path):
+    import datetime as dt
+
+    from analytics.analyze import analyze
+    from analytics.simulate import simulate
+    from analytics.store import open_db
+
+    index, articles = corpus
+    db = open_db(f"sqlite:///{tmp_path}/kb.db")
+    end = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+    truth = simulate(db, index, articles, days=14, sessions_per_day=40, end=end, scenario=SCENARIO)
+    assert truth["gap_topics"] == {"contracts": GAPS["contracts"]} and truth["unhelpful_article"] == "notify/channels"
+    report = analyze(db, articles, now=end, index=index)
+    contracts = [g for g in report.gaps if set(GAPS["contracts"]) & set(g.queries)]
+    password = [g for g in report.gaps if {"密码不记得了", "密码想不起来了"} & set(g.queries)]
+    assert contracts and all(g.action == "write" for g in contracts)
+    assert password, [(g.label, g.queries, g.action) for g in report.gaps]
+    assert password and all(g.action == "improve" and g.nearest_slug == "accounts/password" for g in password)
+    assert "notify/channels" in {f.slug for f in report.article_flags if f.reason == "low_helpfulness"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("uncovered: [1, 2", "is not a UTF-8 YAML/JSON scenario"),
+    ("- a list", "the scenario must be a mapping"),
+    ("unfindable: {x: {slug: no/such, queries: [a]}}", "no article with slug 'no/such'"),
+    ("uncovered: {x: {queries: []}}", "scenario uncovered.x needs a list of queries"),
+    ("colour: blue", "unknown scenario key(s): colour"),
+])
+def test_kb_simulate_refuses_a_bad_scenario_in_one_line(corpus, runner, tmp_path, text, message):
+    from kbserver.cli import cli
+
+    index, _ = corpus
+    (tmp_path / "scenario.yml").write_text(text, encoding="utf-8")
+    docs = index.data_dir.parent / "docs"
+    result = runner.invoke(cli, ["simulate", "--docs", str(docs), "--data", str(index.data_dir),
+                                 "--database-url", f"sqlite:///{tmp_path}/kb.db", "--days", "1",
+                                 "--scenario", str(tmp_path / "scenario.yml")])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output

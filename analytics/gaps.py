@@ -36,7 +36,7 @@ WORD_WEIGHT, CHAR_WEIGHT = 0.65, 0.35
 # An article answers a query when kb's search returns it in the first SEARCH_DEPTH results with at least
 # this hybrid score (keyword and meaning fused, as ranked). Calibrated on the third-party dev set:
 # tests/bench/advice_threshold.py (answering articles vs the first result for an off-topic query:
-# balanced accuracy 0.80 per query at 0.62, where the best passage's cosine alone reaches 0.71).
+# balanced accuracy 0.79 per query at 0.62, where the best passage's cosine alone reaches 0.71).
 ANSWER_SCORE = 0.62
 HIDDEN_SIMILARITY = 0.40  # ... or, when search did not rank it, when its best passages are this close (cosine) on average
 HIDDEN_QUERIES = 10  # most frequent queries of a gap compared with every article for that

@@ -112,9 +112,8 @@ def build_scenario(docs: Path, rng: random.Random) -> tuple[dict, list[str], str
         article = articles[path]
         df = Counter(w for a in articles.values() for w in set(words_of([text_of(a)])))
         lacking = {}
-        for q in by_answer[path]:  # per query, its rarest words the article does not contain
-            own = [w for w in words_of([q]) if w not in text_of(article)]
-            lacking[q] = sorted(own, key=lambda w: (df[w], w))[:2]
+        for q in by_answer[path]:  # per query, its words no article contains (the docs never say them)
+            lacking[q] = sorted(w for w in words_of([q]) if not df[w] and w not in text_of(article))[:2]
         if sum(1 for ws in lacking.values() if ws) < 2:
             continue
         used.add(path)

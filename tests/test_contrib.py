@@ -289,7 +289,7 @@ def test_the_built_site_carries_no_live_payload_from_any_field(db, people, docs_
     sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
     root = site_dir(built)
     page = (root / PRACTICES / sub["slug"] / "index.html").read_text(encoding="utf-8")
-    assert "Best practice from Org &amp;" in page and "段落" in page
+    assert "来自 Org &amp;" in page and "段落" in page
     for path in root.rglob("*.html"):
         html = path.read_text(encoding="utf-8")
         article = html.split('<article', 1)[-1].split('</article>', 1)[0]

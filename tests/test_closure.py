@@ -176,3 +176,23 @@ def test_the_fix_api_answers_4xx_json_for_bad_input(app, client, manager):
     assert client.post(f"/api/flags/{flag['id']}/fix", json={"slug": slug}, headers=auth).status_code == 409
     listed = client.get(f"/api/flags/{flag['id']}/fixes", headers=auth).get_json()["fixes"]
     assert [f["slug"] for f in listed] == [slug]
+
+
+def test_an_edit_started_from_a_flag_links_the_fix_with_the_rate_before(db, tmp_path):
+    import shutil
+
+    from conftest import FIXTURE_DOCS
+    from contrib import editing
+
+    docs = tmp_path / "docs"
+    shutil.copytree(FIXTURE_DOCS, docs)
+    now = dt.datetime.now(dt.timezone.utc)
+    traffic(db, now - dt.timedelta(days=3), searches=10, failing=7)
+    flag = gap_flag(db)
+    article = editing.read_article(docs, "import/csv-encoding")
+    saved = editing.save_article(docs, db, tmp_path, "import/csv-encoding", article["fields"],
+                                 article["body"] + "\n## 忘记密码\n\n读者的说法。\n", article["hash"], "王敏", flag_id=flag["id"])
+    fix = fixes.fixes_for_flag(db, flag["id"])[0]
+    assert saved["flag_linked"]["id"] == fix["id"] and fix["slug"] == "import/csv-encoding"
+    assert fix["before_rate"] == 0.7 and fix["actor"] == "王敏"
+    assert queue.get_flag(db, flag["id"])["state"] == "resolved"

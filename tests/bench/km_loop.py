@@ -10,11 +10,12 @@
 3. Simulates a month (`kb simulate --scenario`), runs `kb analyze`, and scores the gaps and flags
    against what was injected: recall, precision and the share with the right action (write for an
    uncovered topic, improve the right article for an unfindable one), per gap and per topic.
-4. Applies the advice as a knowledge manager would, by writing the docs: a new article for a write
-   gap (its readers' queries as the draft), the readers' queries and missing words into the article of
-   an improve gap, a rewrite of the voted-down article, a review date bump. Each fix is linked to its
-   flag (`link_fix`), the index is updated incrementally, then two more weeks are simulated and the
-   analysis verifies the fixes: before/after failure rates.
+4. Applies the advice as a knowledge manager would, through kb's editor library (contrib/editing.py,
+   what the edit API calls): a new article for a write gap (its readers' queries as the draft), the
+   readers' queries and missing words into the article of an improve gap, an addition to the voted-down
+   article, 标记已审核 for the overdue one. Each edit names its flag, so the editor links the fix
+   (`link_fix`); the index is updated incrementally, then two more weeks are simulated and the analysis
+   verifies the fixes: before/after failure rates.
 
 Prints the figures and writes tests/bench/results/km_loop.txt. KB_BENCH_WORK keeps the work folder
 (vectors are cached by content hash, so a second run embeds only what changed).
@@ -40,7 +41,8 @@ from devset import corpus_docs, load_items  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "km_loop.txt"
 CORPUS = "nocobase-zh"
-T1 = dt.datetime(2026, 11, 1, 12, tzinfo=dt.timezone.utc)
+# The month ends now: the editor links a fix at the real time of the edit, as in production.
+T1 = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
 GENERIC_UNCOVERED = ("offline", "contracts", "okr")
 
 
@@ -212,37 +214,37 @@ def score(report, scenario: dict, overdue_slug: str) -> dict:
     }
 
 
-def apply_fixes(db, docs: Path, articles: list[dict], now: dt.datetime) -> list[str]:
-    """Do what the queue says, as a knowledge manager would, and link each fix to its flag."""
+def apply_fixes(db, docs: Path, data: Path, articles: list[dict], now: dt.datetime) -> list[str]:
+    """Do what the queue says, as a knowledge manager would in kb's editor (contrib/editing.py): each edit
+    names the flag it started from, so the editor links the fix (analytics.closure.link_fix)."""
     from analytics import closure
     from analytics import flags as queue
+    from contrib import editing
 
     by_slug = {a["slug"]: a for a in articles}
     done = []
     for n, flag in enumerate(queue.list_flags(db)):
         e = flag["evidence"]
+        queries = list(e.get("queries") or e.get("examples") or [])
         if flag["kind"] == "gap" and flag["reason"] == "write":
-            slug = f"kb-fixes/gap-{n}"
-            queries = e.get("queries") or e.get("examples") or []
-            body = "\n".join(f"- {q}" for q in queries[:20])
-            (docs / "kb-fixes").mkdir(exist_ok=True)
-            (docs / f"{slug}.md").write_text(f"---\ntitle: {e['representative']}\n---\n\n# {e['representative']}\n\n"
-                                             f"## 读者的问题\n\n{body}\n", encoding="utf-8")
+            body = f"# {e['representative']}\n\n## 读者的问题\n\n" + "\n".join(f"- {q}" for q in queries[:20]) + "\n"
+            saved = editing.new_article(docs, db, data, {"title": e["representative"]}, body, "km-loop",
+                                        slug=f"kb-fixes/gap-{n}", flag_id=flag["id"])
         elif flag["kind"] == "gap" or flag["reason"] in ("low_helpfulness", "bounce", "near_gap", "failing_surge"):
             slug = flag["slug"] or e.get("nearest_slug")
             if slug not in by_slug:
                 continue
-            path = docs / by_slug[slug]["path"]
-            extra = list(e.get("queries") or e.get("examples") or []) + list(e.get("missing_words") or [])
+            article = editing.read_article(docs, slug)
+            extra = queries + list(e.get("missing_words") or [])
             addition = "\n\n## 常见问题\n\n" + ("\n".join(f"- {q}" for q in extra[:20]) or "- 补充了读者遇到的情况。") + "\n"
-            path.write_text(path.read_text(encoding="utf-8") + addition, encoding="utf-8")
+            saved = editing.save_article(docs, db, data, slug, article["fields"], article["body"] + addition,
+                                         article["hash"], "km-loop", flag_id=flag["id"])
         elif flag["reason"] == "review_overdue":
-            slug = flag["slug"]
-            set_review(docs / by_slug[slug]["path"], now.date().isoformat())
+            saved = editing.mark_reviewed(docs, db, data, flag["slug"], "km-loop", today=now.date())
+            closure.link_fix(db, flag["id"], flag["slug"], "km-loop", now=now)  # 标记已审核 starts from no flag
         else:
             continue
-        closure.link_fix(db, flag["id"], slug, "km-loop", now=now)
-        done.append(f"#{flag['id']} {flag['kind']}/{flag['reason']} → {slug}")
+        done.append(f"#{flag['id']} {flag['kind']}/{flag['reason']} → {saved['slug']}")
     return done
 
 
@@ -280,7 +282,7 @@ def main(argv=None) -> int:
     report = analyze(db, articles, now=T1, index=index)
     month = score(report, scenario, overdue_slug)
 
-    fixes = apply_fixes(db, docs, articles, T1)
+    fixes = apply_fixes(db, docs, data, articles, T1)
     articles = load(docs)
     index = reindex(docs, data)
     t2 = T1 + dt.timedelta(days=args.after_days)

@@ -288,7 +288,9 @@ def main(argv=None) -> int:
     t2 = T1 + dt.timedelta(days=args.after_days)
     simulate(db, index, articles, days=args.after_days, sessions_per_day=args.sessions, seed=args.seed + 1, end=t2,
              scenario=scenario)
-    after = analyze(db, articles, now=t2, index=index)
+    # judged an hour after the last simulated search: the fixes were linked at the edit's real time, a little
+    # after the month's end, and are due 14 days after that
+    after = analyze(db, articles, now=t2 + dt.timedelta(hours=1), index=index)
     verified = closure.list_fixes(db, limit=1000)
 
     lines = [f"kb's knowledge-manager loop on {CORPUS} ({len(articles)} articles; {args.days} days × {args.sessions} "

@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import answers
 from . import flags as flag_queue
 from .events import iso
 from .failing import FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
@@ -116,6 +117,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     report.article_flags = (
         review_flags(articles, now.date())
         + helpfulness_flags(by_slug, votes_by_article(db, report.start, report.end), staleness)
+        + answers.answer_flags(by_slug, answers.votes_by_article(db, report.start, report.end), staleness)
         + surge_flags(by_slug, current, previous, staleness)
         + bounce_flags(by_slug, bounces(db, report.start, report.end), staleness)
         + gap_flags(by_slug, report.gaps, staleness)

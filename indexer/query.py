@@ -19,6 +19,7 @@ import numpy as np
 from whoosh import query as Q
 
 from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize
+from .answers import block_texts, find_answer
 from .dense import stored_passages
 from .errors import InvalidInput, NotFound
 from .schema import SEARCH_FIELDS
@@ -177,6 +178,7 @@ class ArticleIndex:
         self.semantic = semantic if isinstance(semantic, ModelState) else model_state(semantic)
         self.snapshots = Snapshots(self.data_dir, self.semantic)
         self.query_vectors = _LRU(max(cache_size, 256))
+        self.block_vectors = _LRU(512)  # articles whose blocks the answer box embedded (~100 KB each at most)
 
     def version(self) -> str:
         """The version readers must use now (changes on every build or incremental update)."""
@@ -212,6 +214,23 @@ class ArticleIndex:
             vector = encoder.query(normalized)
             self.query_vectors.put(normalized, vector)
         return vector
+
+    def _block_vectors(self, snap: Snapshot):
+        """block_vectors(docnum, blocks) for the answer box: one article's blocks embedded, cached by content."""
+        encoder = self.semantic.get()
+        if encoder is None or snap.dense is None:
+            return None
+
+        def vectors(docnum: int, blocks) -> np.ndarray:
+            stored = snap.stored(docnum)
+            key = (encoder.name, stored.get("content_hash"), stored.get("slug"))
+            found = self.block_vectors.get(key)
+            if found is None:
+                found = encoder.passages(block_texts(stored))
+                self.block_vectors.put(key, found)
+            return found
+
+        return vectors
 
     # -- articles ----------------------------------------------------------------------
     def article(self, slug: str) -> dict:
@@ -253,7 +272,7 @@ class ArticleIndex:
         cached = self.cache.get(key) if self.cache else None
         if cached is None:
             query_vector = self._query_vector(normalized) if snap.dense is not None else None
-            cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector)
+            cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector, self._block_vectors(snap))
             if self.cache:
                 self.cache.put(key, cached)
         result = dict(cached)
@@ -262,7 +281,8 @@ class ArticleIndex:
         return result
 
 
-def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict, query_vector=None) -> dict:
+def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict, query_vector=None,
+            block_vectors=None) -> dict:
     terms = QueryTerms(normalized)
     # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
     # correct word still finds the right article; the corrected query is offered as did_you_mean.
@@ -270,8 +290,15 @@ def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag,
     if did_you_mean:
         terms.add_correction(did_you_mean)
     total, results = _rank(snap, terms, limit, page, module, tag, boosts, query_vector)
+    answer = None
+    if page == 1 and results and query_vector is not None:
+        top = [(snap.docnum(r["slug"]), r["score"]) for r in results[:3]]
+        top = [(d, score) for d, score in top if d is not None]
+        words = [t for t, _ in terms.tokens] + terms.corrections
+        answer = find_answer(snap, normalized, words, [d for d, _ in top], [score for _, score in top], query_vector,
+                             block_vectors=block_vectors)
     return {"normalized": normalized, "total": total, "page": page, "limit": limit, "results": results,
-            "did_you_mean": did_you_mean, "index_version": snap.version}
+            "did_you_mean": did_you_mean, "index_version": snap.version, "answer": answer}
 
 
 def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: dict | None = None, query_vector=None):

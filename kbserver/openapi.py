@@ -87,7 +87,10 @@ def _operations() -> dict:
             "responses": {"200": _ok("Ranked results", _object({
                 "query": _STR, "query_id": _STR, "total": _INT, "took_ms": {"type": "number"}, "page": _INT,
                 "limit": _INT, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-                "did_you_mean": {"type": "string", "nullable": True}})), **_errors("400")}}},
+                "did_you_mean": {"type": "string", "nullable": True},
+                "answer": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Answer"}],
+                           "description": "the passage answering a question-like query, above the results; "
+                                          "null when none is confident enough"}})), **_errors("400")}}},
         "api.article": {"get": {
             "summary": "One article",
             "path": {"slug": _SLUG},
@@ -105,6 +108,15 @@ def _operations() -> dict:
             "requestBody": _json_body(_object({"slug": _SLUG, "helpful": {"type": "boolean"},
                                                "comment": {"type": "string", "maxLength": 2000}}, ("slug", "helpful"))),
             "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "api.answer_feedback": {"post": {
+            "summary": "Was the answer shown above the results helpful?",
+            "requestBody": _json_body(_object({"search_id": {"type": "string", "example": "0123456789abcdef",
+                                                             "description": "the query_id of the search that showed it"},
+                                               "helpful": {"type": "boolean"},
+                                               "comment": {"type": "string", "maxLength": 2000}},
+                                              ("search_id", "helpful"))),
+            "responses": {"202": _ok("Recorded (a second vote on the same search replaces the first)"),
+                          **_errors("400", "404")}}},
         "api.health": {"get": {
             "summary": "Whether the index is loaded, its size and version",
             "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
@@ -284,6 +296,12 @@ def build_spec(app: Flask) -> dict:
                     "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "module": _STR,
                     "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
                     "score": {"type": "number"}, "position": _INT}),
+                "Answer": _object({
+                    "slug": _STR, "title": _STR, "heading": {"type": "string", "description": "the section quoted"},
+                    "url": {"type": "string", "description": "the article's URL with the section's #anchor"},
+                    "passage_html": {"type": "string", "description": "sanitized HTML: a list, a paragraph or a "
+                                                                      "table row with its header"},
+                    "score": {"type": "number"}}),
                 "Link": _object({
                     "id": _INT, "ref": _STR, "ticket_id": _STR, "slug": _STR, "agent": _STR, "url": _STR,
                     "outcome": _STR, "visits": _INT,

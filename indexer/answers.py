@@ -32,9 +32,8 @@ _HOW = re.compile(r"怎么|怎样|如何|步骤|\bhow\b|\bsteps?\b", re.I)
 _QUESTION = re.compile(
     r"[?？]|怎么|怎样|如何|为什么|为何|吗|呢|能否|能不能|可不可以|是否|什么|哪|多少|几[个天次]|"
     r"不了|不能|无法|不到|不出|不上|失败|报错|出错|错误|没有|没了|不见|丢失|消失|变成|不显示|不生效|不对|打不开|"
-    r"没反应|没响应|卡死|卡住|不刷新|不更新|一直|还是|差了|闪退|提示|"
     r"\b(?:how|what|why|when|where|which|who|can|could|is|are|do|does|did|should|will|won't|can't|cannot|"
-    r"doesn't|don't|isn't|cant|wont|doesnt|dont|isnt|not|error|fails?|failed|missing|disappeared|broken|stuck|"
+    r"doesn't|don't|isn't|not|error|fails?|failed|missing|disappeared|broken|stuck|"
     r"wrong|unable)\b",
     re.I,
 )
@@ -102,7 +101,8 @@ def candidates(snap, query_text: str, query_words: list[str], docnums: list[int]
             score = similarity + OVERLAP_WEIGHT * overlap - RANK_PENALTY * (rank - 1)
             if how and kind == "list" and "<ol" in html:
                 score += STEPS_BONUS
-            out.append(Candidate(docnum, rank, heading, anchor, kind, html, text, similarity, overlap, score, number, own_overlap))
+            out.append(Candidate(docnum, rank, heading, anchor, kind, html, text, similarity, overlap, score, number,
+                                 own_overlap))
     out.sort(key=lambda c: -c.score)
     return out
 

@@ -11,8 +11,11 @@ import pytest
 
 from analytics import answers as answer_votes
 from analytics.analyze import analyze
+from analytics.flags import list_flags
 from analytics.store import open_db
 from conftest import REAL_DOCS
+
+pytestmark = pytest.mark.slow  # the starter docs embedded once for the module (~30 s on a busy machine)
 from indexer.articles import parse_article
 from indexer.build import build_full, current_index_dir
 from indexer.dense import fill_vectors
@@ -163,7 +166,7 @@ def test_bad_answer_feedback_is_a_clear_4xx(client):
 def test_an_answer_voted_down_is_a_flag_against_its_article(tmp_path):
     db = open_db(f"sqlite:///{tmp_path / 'kb.db'}")
     now = dt.datetime.now(dt.timezone.utc)
-    for i in range(6):
+    for i in range(10):
         query_id = f"{i:016x}"
         db["searches"].insert({"query_id": query_id, "ts": now.isoformat(), "query": "忘记密码怎么办", "results": 3,
                                "answer": '{"slug": "account/reset-password", "anchor": "_3", "heading": "操作步骤"}'})
@@ -172,4 +175,6 @@ def test_an_answer_voted_down_is_a_flag_against_its_article(tmp_path):
     report = analyze(db, [article], now=now + dt.timedelta(minutes=1), update_queue=True)
     flags = [f for f in report.article_flags if f.reason == "answer_unhelpful"]
     assert [f.slug for f in flags] == ["account/reset-password"]
-    assert flags[0].evidence["votes"] == 6 and flags[0].evidence["helpful"] == 1
+    assert flags[0].evidence["votes"] == 10 and flags[0].evidence["helpful"] == 1
+    queued = [f for f in list_flags(db) if f["reason"] == "answer_unhelpful"]
+    assert [f["slug"] for f in queued] == ["account/reset-password"]  # in the knowledge manager's queue

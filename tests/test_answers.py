@@ -14,8 +14,6 @@ from analytics.analyze import analyze
 from analytics.flags import list_flags
 from analytics.store import open_db
 from conftest import REAL_DOCS
-
-pytestmark = pytest.mark.slow  # the starter docs embedded once for the module (~30 s on a busy machine)
 from indexer.articles import parse_article
 from indexer.build import build_full, current_index_dir
 from indexer.dense import fill_vectors
@@ -23,6 +21,8 @@ from indexer.query import open_index
 from indexer.semantic import model_state
 from indexer.vectors import VectorStore
 from kbserver import create_app
+
+pytestmark = pytest.mark.slow  # the starter docs embedded once for the module (~30 s on a busy machine)
 
 # A page whose list carries raw HTML: what the answer box shows must be sanitized.
 HOSTILE = """---

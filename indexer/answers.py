@@ -79,8 +79,11 @@ class Candidate:
     own_overlap: float = 0.0  # share of the query's words in the block itself (its heading included)
 
 
-def candidates(snap, query_text: str, query_words: list[str], docnums: list[int], query_vector) -> list[Candidate]:
-    """Every block of the given articles (best result first), scored against the query, best first."""
+def candidates(snap, query_text: str, query_words: list[str], docnums: list[int], query_vector,
+               block_terms=None) -> list[Candidate]:
+    """Every block of the given articles (best result first), scored against the query, best first.
+
+    block_terms(stored) -> [(title terms, [terms of each block])] may serve the analyzed words from a cache."""
     if query_vector is None or snap.dense is None:
         return []
     words = set(query_words)
@@ -91,9 +94,9 @@ def candidates(snap, query_text: str, query_words: list[str], docnums: list[int]
         if sims is None:
             continue  # not embedded yet: no meaning to judge it by
         stored = snap.stored(docnum)
-        title_terms = _terms(stored.get("title") or "")
+        title_terms, terms_of_blocks = (block_terms or analyzed_blocks)(stored)
         for number, (heading, anchor, kind, html, text, passage) in enumerate(stored_blocks(stored)):
-            own = _terms(f"{heading} {text}") & words
+            own = terms_of_blocks[number] & words
             held = own | (title_terms & words)
             overlap = len(held) / len(words) if words else 0.0
             own_overlap = len(own) / len(words) if words else 0.0
@@ -119,7 +122,7 @@ def confident(ranked: list[Candidate], scores: list[float], rule: Confidence = D
 
 
 def find_answer(snap, text: str, query_words: list[str], docnums: list[int], scores: list[float], query_vector,
-                rule: Confidence = DEFAULT_CONFIDENCE, block_vectors=None) -> dict | None:
+                rule: Confidence = DEFAULT_CONFIDENCE, block_vectors=None, block_terms=None) -> dict | None:
     """The answer to a question-like query from its top results (docnums and search scores, best first), or None.
 
     The confidence rule decides on the article; block_vectors(docnum, candidates) -> matrix, when given,
@@ -128,7 +131,7 @@ def find_answer(snap, text: str, query_words: list[str], docnums: list[int], sco
     passage_html is the article's own rendered HTML: the caller sanitizes it before showing it."""
     if not is_question(text):
         return None
-    ranked = candidates(snap, text, query_words, docnums, query_vector)
+    ranked = candidates(snap, text, query_words, docnums, query_vector, block_terms)
     best = confident(ranked, scores, rule)
     if best is None:
         return None
@@ -173,5 +176,11 @@ def stored_blocks(stored: dict) -> list[list]:
             for i, (h, a, t) in enumerate(rows)]
 
 
-def _terms(text: str) -> set[str]:
-    return {t.text for t in mixed_analyzer()(text, mode="query")}
+def analyzed_blocks(stored: dict) -> tuple[frozenset[str], list[frozenset[str]]]:
+    """The analyzer's words of an article's title and of each of its blocks (heading included)."""
+    blocks = [_terms(f"{b[0]} {b[4]}") for b in stored_blocks(stored)]
+    return _terms(stored.get("title") or ""), blocks
+
+
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(t.text for t in mixed_analyzer()(text, mode="query"))

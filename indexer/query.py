@@ -19,7 +19,7 @@ import numpy as np
 from whoosh import query as Q
 
 from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize
-from .answers import block_texts, find_answer
+from .answers import analyzed_blocks, block_texts, find_answer
 from .dense import stored_passages
 from .errors import InvalidInput, NotFound
 from .longtext import LEXICAL_WEIGHT as LONG_LEXICAL_WEIGHT
@@ -181,6 +181,7 @@ class ArticleIndex:
         self.snapshots = Snapshots(self.data_dir, self.semantic)
         self.query_vectors = _LRU(max(cache_size, 256))
         self.block_vectors = _LRU(512)  # articles whose blocks the answer box embedded (~100 KB each at most)
+        self.block_terms = _LRU(2048)  # ... and whose blocks' words it analyzed
 
     def version(self) -> str:
         """The version readers must use now (changes on every build or incremental update)."""
@@ -234,6 +235,15 @@ class ArticleIndex:
 
         return vectors
 
+    def _block_terms(self, stored: dict):
+        """The analyzed words of an article's blocks for the answer box, cached by content (jieba is the cost)."""
+        key = (stored.get("content_hash"), stored.get("slug"))
+        found = self.block_terms.get(key)
+        if found is None:
+            found = analyzed_blocks(stored)
+            self.block_terms.put(key, found)
+        return found
+
     # -- articles ----------------------------------------------------------------------
     def article(self, slug: str) -> dict:
         """Stored fields of one article; NotFound if the slug is not indexed."""
@@ -274,7 +284,8 @@ class ArticleIndex:
         cached = self.cache.get(key) if self.cache else None
         if cached is None:
             query_vector = self._query_vector(normalized) if snap.dense is not None else None
-            cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector, self._block_vectors(snap))
+            cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector,
+                             self._block_vectors(snap), self._block_terms)
             if self.cache:
                 self.cache.put(key, cached)
         result = dict(cached)
@@ -305,7 +316,7 @@ class ArticleIndex:
 
 
 def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict, query_vector=None,
-            block_vectors=None) -> dict:
+            block_vectors=None, block_terms=None) -> dict:
     terms = QueryTerms(normalized)
     # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
     # correct word still finds the right article; the corrected query is offered as did_you_mean.
@@ -319,7 +330,7 @@ def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag,
         top = [(d, score) for d, score in top if d is not None]
         words = [t for t, _ in terms.tokens] + terms.corrections
         answer = find_answer(snap, normalized, words, [d for d, _ in top], [score for _, score in top], query_vector,
-                             block_vectors=block_vectors)
+                             block_vectors=block_vectors, block_terms=block_terms)
     return {"normalized": normalized, "total": total, "page": page, "limit": limit, "results": results,
             "did_you_mean": did_you_mean, "index_version": snap.version, "answer": answer}
 

@@ -13,7 +13,7 @@ from analytics.store import make_private_dir
 from indexer.dense import VectorFiller
 from indexer.query import open_index
 
-from . import auth, db, errors
+from . import auth, db, errors, timefmt
 from .inputs import KBRequest
 from .settings import load_settings
 
@@ -77,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     auth.init_app(app)
+    timefmt.init_app(app, settings["time_zone"])
     app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
@@ -88,12 +89,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
 
-    from . import agent, api, contrib_views, dashboard, site
+    from . import agent, api, contrib_views, dashboard, editing_views, site
+
+    editing_views.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(contrib_views.bp)
+    app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

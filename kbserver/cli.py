@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from analytics.accounts import ROLES
 from indexer.errors import KBError
 
 from .settings import BY_NAME, load_settings, remember_docs
@@ -178,7 +179,7 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy")
+                 "request_timeout", "trusted_proxy", "access_log")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -211,7 +212,8 @@ def serve(**options):
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
-               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy")})
+               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
+                                           "access_log")})
 
 
 @cli.command()
@@ -377,7 +379,7 @@ def _accounts_db(options):
 @users.command("add")
 @setting_options("data", "database_url", "password_hash_cost")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["manager", "agent", "vip", "helpdesk"]),
+@click.option("--role", required=True, type=click.Choice(list(ROLES)),
               help="manager, agent, vip, or helpdesk (an integration: the agent API for every agent's links).")
 @friendly_errors
 def users_add(name, role, **options):
@@ -434,7 +436,7 @@ def users_enable(name, **options):
 @users.command("set-role")
 @setting_options("data", "database_url")
 @click.argument("name")
-@click.argument("role", type=click.Choice(["manager", "agent", "vip", "helpdesk"]))
+@click.argument("role", type=click.Choice(list(ROLES)))
 @friendly_errors
 def users_set_role(name, role, **options):
     """Give an account another role (effective on its next request; the last manager cannot be demoted)."""
@@ -592,6 +594,94 @@ for _name, _action, _help, _note in (
     _cmd = click.option("--by", required=True, help="The manager account doing this (recorded in the history).")(_cmd)
     _cmd = click.argument("submission_id", type=int)(_cmd)
     contrib.command(_name, help=_help)(_cmd)
+
+
+@cli.group()
+def edit():
+    """Article history, restore and "reviewed" from the command line (the same library as the web editor)."""
+
+
+def _edit_context(options, by=None):
+    from analytics.accounts import list_users
+    from analytics.store import open_db
+
+    settings = _settings(**options)
+    db = open_db(settings["database_url"])
+    if by is not None and not any(u["name"] == by and u["role"] in ("manager", "editor") for u in list_users(db)):
+        raise KBError(f"--by {by!r} must name a manager or editor account (see `kb users list`)")
+    return settings, db
+
+
+def _after_edit(settings, result, site: bool) -> None:
+    from contrib import editing
+    from indexer.site import build_site, site_dir
+
+    if result.get("unchanged"):
+        click.echo("unchanged: the article already has that text")
+        return
+    editing.reindex(settings["docs"], settings["data"])
+    click.echo(f"revision #{result['revision']}: {result['path']} (hash {result['hash']}), index updated")
+    if (result.get("git") or {}).get("commit"):
+        click.echo(f"git commit {result['git']['commit'][:12]}")
+    elif (result.get("git") or {}).get("error"):
+        click.echo(result["git"]["error"], err=True)
+    if site and site_dir(settings["data"]) is not None:
+        build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None)
+        click.echo("site rebuilt")
+
+
+@edit.command("history")
+@setting_options("docs", "data", "database_url")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def edit_history(slug, as_json, **options):
+    """List an article's revisions, newest first."""
+    from contrib import editing
+
+    _, db = _edit_context(options)
+    revisions = editing.history(db, slug)
+    if as_json:
+        click.echo(json.dumps(revisions, ensure_ascii=False, indent=2))
+        return
+    if not revisions:
+        click.echo(f"no revisions of {slug} yet (it has not been edited in kb)")
+    for r in revisions:
+        extra = f" (from #{r['restored_from']})" if r["restored_from"] else ""
+        click.echo(f"#{r['id']:<5} {r['ts']}  {r['actor']:<12} {r['action']:<9}{extra} {r['message']}")
+
+
+@edit.command("restore")
+@setting_options("docs", "data", "database_url", "mkdocs_config")
+@click.argument("slug")
+@click.argument("revision", type=int)
+@click.option("--by", required=True, help="The manager or editor account doing this (recorded in the history).")
+@click.option("--recreate", is_flag=True, help="Re-create the article if its file was deleted.")
+@click.option("--no-site", is_flag=True, help="Do not rebuild the site (the index is always updated).")
+@friendly_errors
+def edit_restore(slug, revision, by, recreate, no_site, **options):
+    """Make an old revision the article's text again (recorded as a new revision)."""
+    from contrib import editing
+
+    settings, db = _edit_context(options, by)
+    path = editing.source_path(settings["docs"], slug)
+    base = editing.read_article(settings["docs"], slug)["hash"] if path else None
+    result = editing.restore(settings["docs"], db, settings["data"], slug, revision, base, by, recreate=recreate)
+    _after_edit(settings, result, not no_site)
+
+
+@edit.command("reviewed")
+@setting_options("docs", "data", "database_url", "mkdocs_config")
+@click.argument("slug")
+@click.option("--by", required=True, help="The manager or editor account doing this (recorded in the history).")
+@click.option("--no-site", is_flag=True, help="Do not rebuild the site (the index is always updated).")
+@friendly_errors
+def edit_reviewed(slug, by, no_site, **options):
+    """Set the article's reviewed: date to today, changing nothing else."""
+    from contrib import editing
+
+    settings, db = _edit_context(options, by)
+    _after_edit(settings, editing.mark_reviewed(settings["docs"], db, settings["data"], slug, by), not no_site)
 
 
 def main():  # pragma: no cover - console script entry point

@@ -66,6 +66,18 @@ _SUBMISSION_FIELDS = {
 }
 
 
+_EDIT_FIELDS_OBJ = _object({
+    "title": {"type": "string", "maxLength": 200}, "summary": {"type": "string", "maxLength": 500},
+    "tags": {"oneOf": [_WORDS, {"type": "string", "description": "comma-separated, or a YAML list"}]},
+    "module": {"type": "string", "maxLength": 60}, "owner": {"type": "string", "maxLength": 100},
+    "review_every": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "nullable": True}}, ("title",))
+_EDIT_BODY = {"type": "string", "description": "Markdown; the whole file at most 1,000,000 bytes"}
+_FLAG_ID = {"type": "integer", "nullable": True, "description": "the flag or gap this edit fixes"}
+_EDIT_RESULT = _object({"slug": _STR, "path": _STR, "hash": _STR, "revision": {"type": "integer", "nullable": True},
+                        "unchanged": {"type": "boolean"}, "git": {"type": "object", "nullable": True},
+                        "indexed": {"type": "boolean"}, "site": _STR})
+
+
 def _operations() -> dict:
     """Per view (its endpoint name), per method: what the URL map cannot tell. Enumerations come from the code.
 
@@ -247,6 +259,64 @@ def _operations() -> dict:
                                               | {"id": {"type": "integer", "description": "your submission, left out"}})),
             "responses": {"200": _ok("Similar", _object({"similar": {"type": "array", "items": {"type": "object"}}})),
                           **_errors("400", "401", "403")}}},
+        # -- editing articles (managers and editors; contrib/editing.py) -------------------------------------
+        "editing.api_me": {"get": {
+            "summary": "Who is signed in, and whether they may edit articles (the site's 编辑文章 link)",
+            "responses": {"200": _ok("The user or null", _object({"user": {"type": "object", "nullable": True},
+                                                                  "can_edit": {"type": "boolean"}}))}}},
+        "editing.api_article": {"get": {
+            "summary": "An article as the editor loads it: fields, body and content hash",
+            "security": _AUTH,
+            "parameters": [_query("slug", _SLUG, required=True)],
+            "responses": {"200": _ok("The article", _object({"slug": _STR, "path": _STR, "fields": _EDIT_FIELDS_OBJ,
+                                                             "body": _STR, "hash": _STR, "meta": {"type": "object"}})),
+                          **_errors("400", "401", "403", "404")}}},
+        "editing.api_history": {"get": {
+            "summary": "An article's revisions, newest first",
+            "security": _AUTH,
+            "parameters": [_query("slug", _SLUG, required=True)],
+            "responses": {"200": _ok("Revisions", _object({"slug": _STR, "revisions": {"type": "array", "items": {
+                "$ref": "#/components/schemas/Revision"}}})), **_errors("400", "401", "403")}}},
+        "editing.api_revision": {"get": {
+            "summary": "One revision with its full text",
+            "security": _AUTH,
+            "responses": {"200": _ok("The revision", {"$ref": "#/components/schemas/Revision"}),
+                          **_errors("400", "401", "403", "404")}}},
+        "editing.api_save": {"post": {
+            "summary": "Save an edited article (409 edit_conflict with a diff if it changed since base_hash)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "slug": _SLUG, "fields": _EDIT_FIELDS_OBJ, "body": _EDIT_BODY,
+                "base_hash": {"type": "string", "description": "the content hash you started from"},
+                "message": {"type": "string", "maxLength": 500}, "flag_id": _FLAG_ID, "gap_id": _FLAG_ID},
+                ("slug", "fields", "body", "base_hash"))),
+            "responses": {"200": _ok("Saved", _EDIT_RESULT), **_errors("400", "401", "403", "404", "409", "413")}}},
+        "editing.api_new": {"post": {
+            "summary": "Create an article (slug from the title unless given)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "slug": {"type": "string", "nullable": True}, "fields": _EDIT_FIELDS_OBJ, "body": _EDIT_BODY,
+                "message": {"type": "string", "maxLength": 500}, "flag_id": _FLAG_ID, "gap_id": _FLAG_ID},
+                ("fields", "body"))),
+            "responses": {"201": _ok("Created", _EDIT_RESULT), **_errors("400", "401", "403", "409", "413")}}},
+        "editing.api_restore": {"post": {
+            "summary": "Restore a revision as a new one (410 if the article was deleted, unless recreate)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "slug": _SLUG, "revision": _INT, "base_hash": _STR, "recreate": {"type": "boolean"},
+                "message": {"type": "string", "maxLength": 500}}, ("slug", "revision"))),
+            "responses": {"200": _ok("Restored", _EDIT_RESULT), "410": _error("The article was deleted"),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        "editing.api_reviewed": {"post": {
+            "summary": "Set reviewed: to today, nothing else changed",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"slug": _SLUG, "base_hash": _STR}, ("slug",))),
+            "responses": {"200": _ok("Marked", _EDIT_RESULT), **_errors("400", "401", "403", "404", "409")}}},
+        "editing.api_preview": {"post": {
+            "summary": "A Markdown body as the site renders it (sanitized HTML)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"body": _EDIT_BODY})),
+            "responses": {"200": _ok("The HTML", _object({"html": _STR})), **_errors("400", "401", "403", "413")}}},
     }
 
 
@@ -315,6 +385,8 @@ def build_spec(app: Flask) -> dict:
                     "outcome": _STR, "visits": _INT,
                     "formats": _object({"markdown": _STR, "url": _STR, "html": _STR, "text": _STR})}),
                 "Submission": _object({"id": _INT, "state": _STR, "version": _INT, "title": _STR}),
+                "Revision": _object({"id": _INT, "slug": _STR, "path": _STR, "ts": _STR, "actor": _STR, "action": _STR,
+                                     "message": _STR, "content_hash": _STR, "text": _STR}),
             },
         },
         "paths": dict(sorted(paths.items())),

@@ -54,6 +54,11 @@ SETTINGS = [
     Setting("event_durability", "process", "KB_EVENT_DURABILITY",
             "What an acknowledged event survives: 'process' (kill -9, OOM kill: written to the OS before the "
             "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
+    Setting("time_zone", "Asia/Shanghai", "KB_TIME_ZONE",
+            "Time zone of the times shown on pages (IANA name, e.g. Asia/Shanghai, Europe/Berlin, UTC); stored times stay UTC."),
+    Setting("access_log", False, "KB_ACCESS_LOG",
+            "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",
+            bool),
     Setting("connection_limit", 1000, "KB_CONNECTION_LIMIT",
             "Open client connections `kb serve` accepts at once; more wait in the listen backlog.", int),
     Setting("idle_timeout", 30, "KB_IDLE_TIMEOUT", "Seconds an idle client connection is kept open.", int),
@@ -128,6 +133,9 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
                  "login_window", "login_failures_account", "login_failures_address", "session_hours"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    from .timefmt import time_zone
+
+    time_zone(values["time_zone"])  # a readable error now, not on the first page
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

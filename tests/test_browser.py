@@ -227,7 +227,7 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     assert "用看板做跨部门采购审批" in results.first.inner_text()
     results.first.locator("a").first.click()
     reader.wait_for_selector(".kb-badge")
-    assert "Best practice from Globex 集团" in reader.inner_text(".kb-badge")
+    assert "客户最佳实践 · 来自 Globex 集团" in reader.inner_text(".kb-badge")
     assert reader.locator("article img[onerror]").count() == 0 and "采购部" in reader.inner_text("article")
     reader.wait_for_timeout(300)
     assert dialogs == []  # no script ran anywhere

@@ -40,6 +40,19 @@ def test_navigation_is_grouped_by_module_with_section_titles(site):
     assert "导入数据" in home and "集成" in home  # kb_modules titles from mkdocs.yml
 
 
+def test_every_tab_names_the_page_once_and_shows_the_favicon(site):
+    import re
+
+    home = (site["root"] / "index.html").read_text(encoding="utf-8")
+    article = page(site, "import/excel-import")
+    site_name = re.search(r"<title>([^<]*)</title>", home).group(1)
+    assert site_name and " - " not in site_name  # not "名称 - 名称"
+    title = re.search(r"<title>([^<]*)</title>", article).group(1)
+    assert title.endswith(" - " + site_name) and title != f"{site_name} - {site_name}"
+    assert 'rel="icon" href="../../assets/images/favicon.svg"' in article.replace("'", '"')
+    assert (site["root"] / "assets" / "images" / "favicon.svg").is_file()
+
+
 def test_articles_show_their_review_date_and_owner(site):
     html = page(site, "import/excel-import")
     assert "最近审核" in html and "2026-09-18" in html and "王敏" in html

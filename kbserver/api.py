@@ -103,7 +103,8 @@ def search():
     return jsonify({
         "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
         "page": result["page"], "limit": result["limit"], "results": result["results"],
-        "did_you_mean": result["did_you_mean"], "answer": _shown_answer(result.get("answer")),
+        "did_you_mean": result["did_you_mean"], "no_good_match": result["no_good_match"],
+        "answer": _shown_answer(result.get("answer")),
     })
 
 

@@ -100,6 +100,9 @@ def _operations() -> dict:
                 "query": _STR, "query_id": _STR, "total": _INT, "took_ms": {"type": "number"}, "page": _INT,
                 "limit": _INT, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
                 "did_you_mean": {"type": "string", "nullable": True},
+                "no_good_match": {"type": "boolean", "description": "true when the best result is weak (holds "
+                                  "under half the query's words and scores low, or nothing was found): the site "
+                                  "says so and offers to ask the support team"},
                 "answer": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Answer"}],
                            "description": "the passage answering a question-like query, above the results; "
                                           "null when none is confident enough"}})), **_errors("400")}}},
@@ -133,6 +136,27 @@ def _operations() -> dict:
             "summary": "Whether the index is loaded, its size and version",
             "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
                                                         "index_version": {"type": "string", "nullable": True}}))}}},
+        "site.status": {"get": {
+            "summary": "Where a site update is: queued, building, live (its pages are served) or failed",
+            "security": _AUTH,
+            "parameters": [_query("ticket", {"type": "string", "maxLength": 64}, required=True)],
+            "responses": {"200": _ok("The update", _object({
+                "ticket": _STR, "state": {"type": "string", "enum": ["queued", "building", "live", "failed"]},
+                "paths": _WORDS, "seconds": {"type": "number"}, "error": _STR})),
+                **_errors("400", "401", "403", "404")}}},
+        "ask.ask": {"post": {
+            "summary": "A customer's question for the support team (when search found nothing good)",
+            "description": "Stored for the knowledge managers (/questions), counted as a content-gap signal, and "
+                           "forwarded to the helpdesk webhook when one is configured. At most 5 per client address "
+                           "per hour (429).",
+            "requestBody": _json_body(_object({
+                "question": {"type": "string", "maxLength": 1000, "example": "OKR 目标管理在哪里设置？"},
+                "email": {"type": "string", "maxLength": 254, "description": "optional, for an answer"},
+                "query": {"type": "string", "maxLength": 500, "description": "the search that found nothing good"}},
+                ("question",))),
+            "responses": {"201": _ok("Stored", _object({"ok": {"type": "boolean"}, "id": _INT,
+                                                        "forwarded": {"type": "boolean"}})),
+                          **_errors("400", "413", "429")}}},
         "agent.openapi": {"get": {"summary": "This description (OpenAPI 3)", "responses": {"200": _ok("The spec")}}},
         "agent.api_docs": {"get": {"summary": "This description as a readable page (HTML)",
                                    "responses": {"200": {"description": "HTML page",

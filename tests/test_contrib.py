@@ -248,7 +248,8 @@ def test_api_flow_with_tokens(client, people):
     version = client.get(f"/api/contrib/submissions/{sid}", headers=vip).get_json()["version"]
     r = client.patch(f"/api/contrib/submissions/{sid}", headers=vip, json={**fields(body="新正文"), "version": version})
     assert r.status_code == 200
-    assert client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()["state"] == "submitted"
+    resubmitted = client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()
+    assert resubmitted["state"] == "in_review" and resubmitted["assigned_to"] == "wang"  # back to who asked
     assert client.post(f"/api/contrib/submissions/{sid}/approve", headers=vip).status_code == 403
     r = client.post(f"/api/contrib/submissions/{sid}/approve", headers=mgr, json={})
     assert r.status_code == 200 and r.get_json()["state"] == "published"
@@ -294,9 +295,9 @@ def test_cli_review_commands(runner, db, people, docs_dir, built):
 
 
 def test_the_built_site_carries_no_live_payload_from_any_field(db, people, docs_dir, built):
-    from indexer.site import build_site, site_dir
+    from indexer.site import site_dir, update_site
 
-    publisher = Publisher(docs_dir, built, rebuild_site=lambda: build_site(docs_dir, built))
+    publisher = Publisher(docs_dir, built, rebuild_site=lambda paths: update_site(docs_dir, built, paths))
     body = "\n\n".join(f"段落 {p}" for p in XSS)
     sub, _ = queue.create(db, people["vip"], fields(title="标题 &lt;script&gt; 与 《书名》", body=body,
                                                     organisation="Org &amp; Co", tags=["标签'"]), submit=True)

@@ -14,13 +14,15 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import answers
 from . import closure as fixes
 from . import flags as flag_queue
 from .closure import ClosureRules
 from .events import iso
-from .failing import FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
+from .failing import FailedSearch, FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
 from .links import unhelpful_links
+from .questions import questions_between
 from .staleness import (
     StalenessRules,
     agent_link_flags,
@@ -33,6 +35,9 @@ from .staleness import (
 
 MAX_FAILED = 200_000
 MAX_DISTINCT = 3_000  # pairwise distances of 3,000 queries: 72 MB
+# A question sent through 提交问题 is stronger evidence of a gap than a failed search: someone searched,
+# found nothing and took the time to write. It counts as this many failed searches (reason "asked").
+QUESTION_WEIGHT = 3
 
 
 @dataclass
@@ -106,6 +111,10 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
             if j < MAX_FAILED:
                 failed[j] = f
     report.failed, report.sampled = seen, seen > MAX_FAILED
+    for question_id, ts, session, text in questions_between(db, report.start, report.end):
+        asked = FailedSearch(f"question-{question_id}", ts, session, text, text.lower(), "asked", None, None)
+        failed.extend([asked] * QUESTION_WEIGHT)
+        report.failed += QUESTION_WEIGHT
 
     step("content gaps")
     counts = Counter(near_identical_key(f.query) or f.query for f in failed)
@@ -124,6 +133,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     report.article_flags = (
         review_flags(articles, now.date())
         + helpfulness_flags(by_slug, votes_by_article(db, report.start, report.end), staleness)
+        + answers.answer_flags(by_slug, answers.votes_by_article(db, report.start, report.end), staleness)
         + surge_flags(by_slug, current, previous, staleness)
         + bounce_flags(by_slug, bounces(db, report.start, report.end), staleness)
         + gap_flags(by_slug, report.gaps, staleness)

@@ -93,7 +93,7 @@ def is_query_id(value) -> bool:
 _STOP = object()
 _COLUMNS = {
     "searches": ("query_id", "ts", "session", "query", "normalized", "results", "top_slugs", "took_ms", "module",
-                 "tag", "page", "source", "top_matched"),
+                 "tag", "page", "source", "top_matched", "answer"),
     "clicks": ("ts", "query_id", "slug", "position", "session"),
     "votes": ("ts", "slug", "helpful", "comment", "session"),
 }
@@ -146,16 +146,16 @@ class EventLog:
 
     def log_search(self, *, query_id: str, query: str, normalized: str, results: int, top_slugs: list[str],
                    took_ms: float, session: str = "", module: str = "", tag: str = "", page: int = 1,
-                   source: str = "api", top_matched: list[str] | None = None) -> None:
+                   source: str = "api", top_matched: list[str] | None = None, answer: str = "") -> None:
         """Record one search (durable when it returns; stored in the database by the writer thread).
 
         top_matched says, for each of top_slugs, which search stage found it ("keyword", "meaning",
-        "keyword+meaning")."""
+        "keyword+meaning"); answer is the answer it showed (``analytics.answers.logged_answer``)."""
         self._put("searches", {
             "query_id": query_id, "ts": time.time(), "session": session, "query": query, "normalized": normalized,
             "results": results, "top_slugs": list(top_slugs), "took_ms": took_ms,
             "module": module or "", "tag": tag or "", "page": page, "source": source,
-            "top_matched": list(top_matched or []),
+            "top_matched": list(top_matched or []), "answer": answer or "",
         })
 
     def log_click(self, *, query_id: str, slug: str, position: int, session: str = "") -> None:

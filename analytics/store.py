@@ -53,12 +53,12 @@ def _all_migrations():
     from contrib import editing as contrib_editing
     from contrib import queue as contrib_queue
 
-    from . import accounts, closure, events, flags, links, throttle
+    from . import accounts, answers, closure, events, flags, links, questions, throttle
 
     return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
             ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
             ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
-            ("closure", closure.MIGRATIONS)]
+            ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS), ("closure", closure.MIGRATIONS)]
 
 
 def make_private_dir(path: Path) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from analytics import links
+from analytics import answers, links
 from analytics.events import is_query_id, new_query_id
+from contrib.render import sanitize
 from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
 
@@ -96,12 +98,26 @@ def search():
         top_matched=["+".join(r.get("matched") or []) for r in result["results"][:10]],
         module=args.get("module", ""), tag=args.get("tag", ""), page=result["page"],
         source="site" if request.headers.get("X-KB-Source") == "site" else "api",
+        answer=answers.logged_answer(result.get("answer")),
     )
     return jsonify({
         "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
         "page": result["page"], "limit": result["limit"], "results": result["results"],
-        "did_you_mean": result["did_you_mean"],
+        "did_you_mean": result["did_you_mean"], "no_good_match": result["no_good_match"],
+        "answer": _shown_answer(result.get("answer")),
     })
+
+
+_LINK_OR_IMAGE = re.compile(r"</?a\b[^>]*>|<img\b[^>]*>", re.I)
+
+
+def _shown_answer(answer: dict | None) -> dict | None:
+    """The answer as the API gives it: the passage sanitized, links and images dropped (relative to its page)."""
+    if not answer:
+        return None
+    html = _LINK_OR_IMAGE.sub("", sanitize(answer["passage_html"]))
+    return {"slug": answer["slug"], "title": answer["title"], "heading": answer["heading"], "url": answer["url"],
+            "passage_html": html, "score": answer["score"]}
 
 
 @bp.get("/articles/<path:slug>")
@@ -148,6 +164,22 @@ def feedback():
     slug = _slug(body)
     _events().log_vote(slug=slug, helpful=helpful, comment=comment.strip(), session=session_id())
     return jsonify({"ok": True}), 202
+
+
+@bp.post("/answers/feedback")
+def answer_feedback():
+    """POST /api/answers/feedback {search_id, helpful, comment?} → 202: was the answer above the results helpful?"""
+    body = json_object()
+    search_id = body.get("search_id")
+    if not is_query_id(search_id):
+        raise InvalidInput("search_id must be the query_id returned by /api/search")
+    helpful = body.get("helpful")
+    if not isinstance(helpful, bool):
+        raise InvalidInput("helpful must be true or false")
+    comment = text(body.get("comment"), "comment", required=False, limit=answers.MAX_COMMENT).strip()
+    _events().flush(timeout=5)  # the search is logged asynchronously: store it before looking it up
+    vote = answers.record_vote(get_db(), query_id=search_id, helpful=helpful, comment=comment, session=session_id())
+    return jsonify({"ok": True, "slug": vote["slug"], "anchor": vote["anchor"]}), 202
 
 
 @bp.get("/health")

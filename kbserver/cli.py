@@ -137,8 +137,12 @@ def run_site_build(settings: dict) -> dict:
     """Build the static site, saying so (MkDocs gives no progress of its own)."""
     from indexer.site import build_site
 
-    click.echo("building site with MkDocs …", err=True)
-    info = build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None, on_problem=None)
+    progress = _Progress(f"building site ({settings['site_workers']} workers)")
+    try:
+        info = build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None, on_problem=None,
+                          workers=settings["site_workers"], progress=progress)
+    finally:
+        progress.close()
     click.echo(f"site: {info['pages']} pages in {info['seconds']:.1f}s → {settings['data'] / 'site'}")
     return info
 
@@ -150,7 +154,7 @@ def cli():
 
 
 @cli.command()
-@setting_options("docs", "data", "mkdocs_config", "semantic_model")
+@setting_options("docs", "data", "mkdocs_config", "semantic_model", "site_workers")
 @friendly_errors
 def build(**options):
     """Build the search index (from scratch), the static site, then the passage vectors (reused when unchanged)."""
@@ -179,7 +183,8 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy", "access_log", "verify_after_searches", "verify_after_days")
+                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
+                 "verify_after_searches", "verify_after_days")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -205,11 +210,13 @@ def serve(**options):
 
     recovered = app.extensions["kb_publisher"].recover(_open_db(settings["database_url"]))
     if recovered:
+        app.extensions["kb_site_updater"].wait_idle()  # their pages are live before the first visitor comes
         click.echo(f"finished publishing submission(s) {recovered} interrupted by an earlier stop", err=True)
     from .jobs import start_schedule
 
     start_schedule(app, settings["analyze_every"])
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
+    app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
                **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
@@ -587,6 +594,10 @@ def _contrib_action(action: str, submission_id: int, by: str, note: str, options
     try:
         with app.app_context():
             sub = apply_review_action(db, submission_id, action, actor, None, note or "")
+        if sub.get("site_ticket"):  # the server renders in the background; a command waits for its pages
+            site = app.extensions["kb_site_updater"].wait(sub.pop("site_ticket"))
+            if site and site["state"] == "failed":
+                click.echo(f"warning: site update failed ({site.get('error')}); the previous pages stay", err=True)
     finally:
         app.extensions["kb_events"].close()
     _show(sub, False)

@@ -79,9 +79,10 @@ def after_change(app, result: dict) -> dict:
     settings = app.config["KB"]
     report = editing.reindex(settings["docs"], settings["data"])
     hook = app.extensions.get("kb_refresh_site")
+    ticket = None
     if hook is not None:
         try:
-            hook([result["path"]])
+            ticket = hook([result["path"]])  # a SiteUpdater ticket: rendered in the background (GET /api/site/status)
             site = "refreshed"
         except Exception as exc:  # noqa: BLE001 - saved and searchable; say the page lags
             log.exception("kb_refresh_site failed for %s", result["path"])
@@ -94,7 +95,10 @@ def after_change(app, result: dict) -> dict:
         else:
             app.extensions["kb_site_rebuilder"].request()
             site = "rebuilding"
-    return {"indexed": True, "index_version": getattr(report, "version", None), "site": site}
+    answer = {"indexed": True, "index_version": getattr(report, "version", None), "site": site}
+    if isinstance(ticket, str):
+        answer["site_ticket"] = ticket
+    return answer
 
 
 def init_app(app) -> None:

@@ -99,7 +99,13 @@ def _operations() -> dict:
             "responses": {"200": _ok("Ranked results", _object({
                 "query": _STR, "query_id": _STR, "total": _INT, "took_ms": {"type": "number"}, "page": _INT,
                 "limit": _INT, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-                "did_you_mean": {"type": "string", "nullable": True}})), **_errors("400")}}},
+                "did_you_mean": {"type": "string", "nullable": True},
+                "no_good_match": {"type": "boolean", "description": "true when the best result is weak (holds "
+                                  "under half the query's words and scores low, or nothing was found): the site "
+                                  "says so and offers to ask the support team"},
+                "answer": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Answer"}],
+                           "description": "the passage answering a question-like query, above the results; "
+                                          "null when none is confident enough"}})), **_errors("400")}}},
         "api.article": {"get": {
             "summary": "One article",
             "path": {"slug": _SLUG},
@@ -117,10 +123,40 @@ def _operations() -> dict:
             "requestBody": _json_body(_object({"slug": _SLUG, "helpful": {"type": "boolean"},
                                                "comment": {"type": "string", "maxLength": 2000}}, ("slug", "helpful"))),
             "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "api.answer_feedback": {"post": {
+            "summary": "Was the answer shown above the results helpful?",
+            "requestBody": _json_body(_object({"search_id": {"type": "string", "example": "0123456789abcdef",
+                                                             "description": "the query_id of the search that showed it"},
+                                               "helpful": {"type": "boolean"},
+                                               "comment": {"type": "string", "maxLength": 2000}},
+                                              ("search_id", "helpful"))),
+            "responses": {"202": _ok("Recorded (a second vote on the same search replaces the first)"),
+                          **_errors("400", "404")}}},
         "api.health": {"get": {
             "summary": "Whether the index is loaded, its size and version",
             "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
                                                         "index_version": {"type": "string", "nullable": True}}))}}},
+        "site.status": {"get": {
+            "summary": "Where a site update is: queued, building, live (its pages are served) or failed",
+            "security": _AUTH,
+            "parameters": [_query("ticket", {"type": "string", "maxLength": 64}, required=True)],
+            "responses": {"200": _ok("The update", _object({
+                "ticket": _STR, "state": {"type": "string", "enum": ["queued", "building", "live", "failed"]},
+                "paths": _WORDS, "seconds": {"type": "number"}, "error": _STR})),
+                **_errors("400", "401", "403", "404")}}},
+        "ask.ask": {"post": {
+            "summary": "A customer's question for the support team (when search found nothing good)",
+            "description": "Stored for the knowledge managers (/questions), counted as a content-gap signal, and "
+                           "forwarded to the helpdesk webhook when one is configured. At most 5 per client address "
+                           "per hour (429).",
+            "requestBody": _json_body(_object({
+                "question": {"type": "string", "maxLength": 1000, "example": "OKR 目标管理在哪里设置？"},
+                "email": {"type": "string", "maxLength": 254, "description": "optional, for an answer"},
+                "query": {"type": "string", "maxLength": 500, "description": "the search that found nothing good"}},
+                ("question",))),
+            "responses": {"201": _ok("Stored", _object({"ok": {"type": "boolean"}, "id": _INT,
+                                                        "forwarded": {"type": "boolean"}})),
+                          **_errors("400", "413", "429")}}},
         "agent.openapi": {"get": {"summary": "This description (OpenAPI 3)", "responses": {"200": _ok("The spec")}}},
         "agent.api_docs": {"get": {"summary": "This description as a readable page (HTML)",
                                    "responses": {"200": {"description": "HTML page",
@@ -375,6 +411,12 @@ def build_spec(app: Flask) -> dict:
                     "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "module": _STR,
                     "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
                     "score": {"type": "number"}, "position": _INT}),
+                "Answer": _object({
+                    "slug": _STR, "title": _STR, "heading": {"type": "string", "description": "the section quoted"},
+                    "url": {"type": "string", "description": "the article's URL with the section's #anchor"},
+                    "passage_html": {"type": "string", "description": "sanitized HTML: a list, a paragraph or a "
+                                                                      "table row with its header"},
+                    "score": {"type": "number"}}),
                 "Link": _object({
                     "id": _INT, "ref": _STR, "ticket_id": _STR, "slug": _STR, "agent": _STR, "url": _STR,
                     "outcome": _STR, "visits": _INT,

@@ -37,6 +37,8 @@ SETTINGS = [
     Setting("port", 8000, "KB_PORT", "Port `kb serve` listens on.", int),
     Setting("threads", 8, "KB_THREADS", "Worker threads of the WSGI server.", int),
     Setting("mkdocs_config", "", "KB_MKDOCS_CONFIG", "MkDocs config for the site; default: kb's own mkdocs.yml."),
+    Setting("site_workers", 2, "KB_SITE_WORKERS",
+            "Processes that render the site's pages in a full build (`kb build`, `kb serve` when the site is stale).", int),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
     Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
@@ -81,6 +83,9 @@ SETTINGS = [
             "New searches of a fixed gap's queries after which the analysis judges the fix (verified or reopened).", int),
     Setting("verify_after_days", 14, "KB_VERIFY_AFTER_DAYS",
             "Days after a fix when the analysis judges it even with fewer searches.", int),
+    Setting("ask_webhook_url", "", "KB_ASK_WEBHOOK_URL",
+            "Helpdesk URL each customer question (提交问题) is POSTed to as JSON, in the background with retries; "
+            "empty: questions are only stored and shown on /questions."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -133,11 +138,16 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["event_durability"] not in ("process", "power"):
         raise InvalidInput(f"event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power', "
                            f"got {values['event_durability']!r}")
+    if not 1 <= values["site_workers"] <= 64:
+        raise InvalidInput(f"site_workers (KB_SITE_WORKERS) must be between 1 and 64, got {values['site_workers']}")
     for name in ("connection_limit", "idle_timeout", "request_timeout", "password_hash_cost", "password_checks",
                  "login_window", "login_failures_account", "login_failures_address", "session_hours",
                  "verify_after_searches", "verify_after_days"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
+        raise InvalidInput(f"ask_webhook_url (KB_ASK_WEBHOOK_URL) must be an http:// or https:// URL, "
+                           f"got {values['ask_webhook_url']!r}")
     from .timefmt import time_zone
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page

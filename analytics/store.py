@@ -52,11 +52,13 @@ def _all_migrations():
     # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
     from contrib import queue as contrib_queue
 
-    from . import accounts, events, flags, links, throttle
+    from . import accounts, events, flags, health, links, synonyms, throttle
 
     return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
             ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
-            ("throttle", throttle.MIGRATIONS)]
+            ("throttle", throttle.MIGRATIONS),
+            ("synonyms", synonyms.MIGRATIONS),
+            ("health", health.MIGRATIONS)]
 
 
 def make_private_dir(path: Path) -> None:

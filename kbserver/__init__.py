@@ -77,6 +77,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     errors.init_app(app)
     db.init_app(app)
+    from analytics.clicks import ClickBoosts
+
+    from .learning import LearnedSynonyms
+
+    # Learned ranking signals, held by the app (not module globals): kept clicks, approved synonym pairs.
+    app.extensions["kb_clicks"] = ClickBoosts(db.get_db, half_life_days=settings["click_half_life"],
+                                              min_clients=settings["click_min_clients"],
+                                              vote_window=settings["vote_window"])
+    app.extensions["kb_learned"] = LearnedSynonyms(app.extensions["kb_index"])
     auth.init_app(app)
     app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
     app.after_request(_security_headers)
@@ -89,12 +98,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
 
-    from . import agent, api, contrib_views, dashboard, site
+    from . import agent, api, contrib_views, dashboard, learning, site
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(contrib_views.bp)
+    app.register_blueprint(learning.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -6,7 +6,9 @@ whose clicked article was kept: no bounce, no 👎) kb takes the words only the 
 the words only the second had. It proposes "customer words → article words" (导进来 → 导入,
 "sign in" → 登录) when the kept article contains the article words but not the customer words (a
 vocabulary mismatch, not a change of topic), at least ``min_sessions`` sessions made the same
-change, and it is the usual rewrite of those customer words (``min_share`` of their reformulations).
+change, it is the usual rewrite of those customer words (``min_share`` of their reformulations), and
+the articles rarely use the customer words (in at most ``max_customer_df`` as many articles as the
+article words: 甘特图 → 发票 is a reader changing topic, not a word the articles lack).
 A knowledge manager approves or rejects each proposal; approved pairs join query-time synonym
 expansion (``indexer.query.ArticleIndex.set_learned_synonyms``), customer words → article words.
 Every decision is recorded with who and when in ``synonym_events``, in the same transaction.
@@ -84,7 +86,8 @@ def _article_text(article: dict) -> str:
 
 
 def mine(db, articles: dict[str, dict], start: str, end: str, reformulation_window: int = 120,
-         vote_window: int = 1800, min_sessions: int = 3, min_share: float = 0.3) -> list[dict]:
+         vote_window: int = 1800, min_sessions: int = 3, min_share: float = 0.3,
+         max_customer_df: float = 0.3) -> list[dict]:
     """Proposals from the reformulations between start and end: [{customer, article, sessions, examples, slugs}]."""
     clicks: dict[str, list[tuple[str, str]]] = defaultdict(list)  # query_id -> [(slug, ts)]
     for query_id, slug, ts in db.execute("SELECT query_id, slug, ts FROM clicks WHERE ts >= ? AND ts < ?", [start, end]):
@@ -131,11 +134,24 @@ def mine(db, articles: dict[str, dict], start: str, end: str, reformulation_wind
         entry["slugs"][slug] += 1
         if len(entry["examples"]) < MAX_EXAMPLES and [before, after] not in entry["examples"]:
             entry["examples"].append([before, after])
+    all_texts = None
+    df: dict[str, int] = {}
+
+    def doc_frequency(phrase: str) -> int:
+        nonlocal all_texts
+        if all_texts is None:
+            all_texts = [_article_text(a) for a in articles.values()]
+        if phrase not in df:
+            df[phrase] = sum(phrase in t for t in all_texts)
+        return df[phrase]
+
     proposals = []
     for (customer, article), entry in found.items():
         n = len(entry["sessions"])
         if n < min_sessions or n < min_share * tried[customer]:
             continue
+        if doc_frequency(customer) > max_customer_df * doc_frequency(article):
+            continue  # the articles already use the customer's words widely: a change of topic, not of words
         if article in expand_synonyms(customer):
             continue  # the built-in list already says so
         proposals.append({"customer": customer, "article": article, "sessions": n, "examples": entry["examples"],

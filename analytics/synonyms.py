@@ -8,7 +8,9 @@ the words only the second had. It proposes "customer words → article words" (�
 vocabulary mismatch, not a change of topic), at least ``min_sessions`` sessions made the same
 change, it is the usual rewrite of those customer words (``min_share`` of their reformulations), and
 the articles rarely use the customer words (in at most ``max_customer_df`` as many articles as the
-article words: 甘特图 → 发票 is a reader changing topic, not a word the articles lack).
+article words, and at most ``max_customer_share`` of all articles: 甘特图 → 发票 or 权限 → 插件 is a
+reader changing topic, not a word the articles lack). Thresholds chosen on the third-party dev set
+(``tests/bench/km_signals.py``).
 A knowledge manager approves or rejects each proposal; approved pairs join query-time synonym
 expansion (``indexer.query.ArticleIndex.set_learned_synonyms``), customer words → article words.
 Every decision is recorded with who and when in ``synonym_events``, in the same transaction.
@@ -74,11 +76,24 @@ def pair_of(before: str, after: str) -> tuple[str, str] | None:
     a, b = _words(before), _words(after)
     a_set, b_set = {w for w, _, _ in a}, {w for w, _, _ in b}
     customer, article = _phrase(before, a, a_set - b_set), _phrase(after, b, b_set - a_set)
+    if customer and article and has_cjk(customer + article) and min(len(customer), len(article)) < 2:
+        # The segmenter shared a part of both words (定时跑 → 定时 跑, 定时任务 → 定时 任务): the
+        # pair is the whole words, so take the shared word just before both back in.
+        shared_a, shared_b = _word_before(before, a, customer), _word_before(after, b, article)
+        if not shared_a or shared_a != shared_b:
+            return None
+        customer, article = shared_a + customer, shared_b + article
     if not customer or not article or customer == article:
         return None
     if has_cjk(customer) and len(customer) < 2:
         return None  # one Chinese character means too little to learn from
     return customer, article
+
+
+def _word_before(text: str, tokens: list[tuple[str, int, int]], phrase: str) -> str:
+    """The word that ends right where phrase starts in text ("" if none)."""
+    start = text.find(phrase)
+    return next((w for w, _, end in tokens if end == start), "")
 
 
 def _article_text(article: dict) -> str:
@@ -87,7 +102,7 @@ def _article_text(article: dict) -> str:
 
 def mine(db, articles: dict[str, dict], start: str, end: str, reformulation_window: int = 120,
          vote_window: int = 1800, min_sessions: int = 3, min_share: float = 0.3,
-         max_customer_df: float = 0.3) -> list[dict]:
+         max_customer_df: float = 0.3, max_customer_share: float = 0.05) -> list[dict]:
     """Proposals from the reformulations between start and end: [{customer, article, sessions, examples, slugs}]."""
     clicks: dict[str, list[tuple[str, str]]] = defaultdict(list)  # query_id -> [(slug, ts)]
     for query_id, slug, ts in db.execute("SELECT query_id, slug, ts FROM clicks WHERE ts >= ? AND ts < ?", [start, end]):
@@ -150,7 +165,8 @@ def mine(db, articles: dict[str, dict], start: str, end: str, reformulation_wind
         n = len(entry["sessions"])
         if n < min_sessions or n < min_share * tried[customer]:
             continue
-        if doc_frequency(customer) > max_customer_df * doc_frequency(article):
+        customer_df = doc_frequency(customer)
+        if customer_df > max_customer_df * doc_frequency(article) or customer_df > max_customer_share * len(articles):
             continue  # the articles already use the customer's words widely: a change of topic, not of words
         if article in expand_synonyms(customer):
             continue  # the built-in list already says so

@@ -48,7 +48,7 @@ def _month(db) -> None:
     for _ in range(4):  # customers' word for approval, rewritten into the articles' word
         t.reformulation("批条子怎么走", "审批怎么走", "approvals/multi-level-flows")
     for _ in range(3):
-        t.reformulation("sign in 两步验证", "登录 两步验证", "account/two-factor-login")
+        t.reformulation("logon 两步验证", "登录 两步验证", "account/two-factor-login")
     for _ in range(4):  # a change of topic between words the articles both use: not a synonym
         t.reformulation("甘特图", "发票", "billing/invoices-seats")
     for topic, slug in [("发票", "billing/invoices-seats"), ("工时", "tasks/log-time"), ("看板", "kanban/board-setup"),
@@ -70,9 +70,9 @@ def _pairs(proposals) -> set[tuple[str, str]]:
 def test_vocabulary_mismatches_are_proposed_with_counts_and_examples_and_nothing_else(db, articles):
     _month(db)
     report = analyze(db, articles)
-    assert _pairs(report.synonyms) == {("批条子", "审批"), ("sign in", "登录")}
+    assert _pairs(report.synonyms) == {("批条子", "审批"), ("logon", "登录")}
     stored = {(p["customer"], p["article"]): p for p in learned.list_synonyms(db, "proposed")}
-    assert set(stored) == {("批条子", "审批"), ("sign in", "登录")}
+    assert set(stored) == {("批条子", "审批"), ("logon", "登录")}
     pair = stored[("批条子", "审批")]
     assert pair["sessions"] == 4 and ["批条子怎么走", "审批怎么走"] in pair["examples"]
     assert pair["slugs"] == ["approvals/multi-level-flows"]
@@ -162,5 +162,5 @@ def test_cli_lists_approves_and_rejects_and_a_running_app_picks_it_up(app, db, a
 
 def test_pairs_are_read_from_a_reformulation():
     assert learned.pair_of("怎么把表格导进来", "怎么导入表格") == ("导进来", "导入")
-    assert learned.pair_of("sign in 两步验证", "登录 两步验证") == ("sign in", "登录")
+    assert learned.pair_of("logon 两步验证", "登录 两步验证") == ("logon", "登录")
     assert learned.pair_of("甘特图", "甘特图 依赖") is None  # nothing replaced, only added

@@ -322,6 +322,11 @@ def _column_values(row: dict, cols) -> list:
     return values
 
 
+def spool_folder(data: Path) -> Path:
+    """Where a data folder's event spool lives: on the local disk with the index, whatever the database is."""
+    return Path(data) / "event-spool"
+
+
 def replay_spool(db, spool_dir: Path) -> int:
     """Store the events that stopped processes spooled but did not store; returns how many."""
     replayed = 0

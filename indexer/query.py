@@ -21,6 +21,8 @@ from whoosh import query as Q
 from .analysis import bigrams, expand_learned, expand_synonyms, has_cjk, mixed_analyzer, normalize
 from .dense import stored_passages
 from .errors import InvalidInput, NotFound
+from .longtext import LEXICAL_WEIGHT as LONG_LEXICAL_WEIGHT
+from .longtext import synonym_terms, ticket_vector, vector_text, weighted_terms
 from .schema import SEARCH_FIELDS
 from .semantic import ModelState, model_state
 from .snapshot import Snapshot, Snapshots
@@ -270,6 +272,27 @@ class ArticleIndex:
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
 
+    def search_long(self, subject: str, body: str, limit: int = 5, highlight: list[str] | None = None) -> dict:
+        """Articles for a long text (a cleaned ticket), each with the passage that matches it best.
+
+        Every word of the text is searched (indexer/longtext.py says how they are weighted) and the
+        text's meaning is compared with every passage; ``highlight`` are the words to mark in the
+        passages (the ticket's key phrases). Returns {total, results}; a result's ``passage`` is
+        {heading, anchor, url, text, html, similarity} (similarity null when found by keywords)."""
+        limit, _ = validate_paging(limit, 1)
+        subject, body = (subject or "").strip(), (body or "").strip()
+        if not (subject or body):
+            return {"total": 0, "results": []}
+        snap = self.snapshots.current()
+        if snap.dense is not None:
+            snap.dense.refresh()
+        query_vector = None
+        if snap.dense is not None and self.semantic.get() is not None:
+            query_vector = ticket_vector(self._query_vector(vector_text(subject, body)),
+                                         self._query_vector(normalize(subject)) if subject else None)
+        return _search_long(snap, subject, body, limit, highlight or [], query_vector)
+
+
 
 def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict, query_vector=None,
             learned: tuple = ()) -> dict:
@@ -330,6 +353,57 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
     return total, results
 
 
+def _search_long(snap: Snapshot, subject: str, body: str, limit: int, highlight: list[str], query_vector):
+    weights = weighted_terms(subject, body)
+    clauses = [(f, term, w) for term, w in weights.items() for f in SEARCH_FIELDS]
+    clauses += [(f, term, SYNONYM_WEIGHT) for term in synonym_terms(subject, body, set(weights)) for f in SEARCH_FIELDS]
+    lexical = snap.ranker.scores(clauses) if clauses else np.zeros(snap.ranker.doc_count_all, np.float32)
+    scores, by_meaning, passages, similarity = lexical, set(), {}, {}
+    if query_vector is not None and snap.dense is not None:
+        scores, by_meaning, passages, similarity = _fuse_with_similarity(snap, lexical, query_vector, None, None,
+                                                                         weight=LONG_LEXICAL_WEIGHT)
+    ranked, total = snap.ranker.top(scores, limit)
+    words = [(w.lower(), bool(_LATIN.match(w.lower()))) for w in highlight if w.strip()]
+    results = []
+    for rank, (docnum, score) in enumerate(ranked, start=1):
+        hit = snap.stored(docnum)
+        found = stored_passages(hit)
+        if docnum in passages and passages[docnum] < len(found):
+            number, sim = passages[docnum], round(similarity[docnum], 4)
+        else:  # no vectors (model off, or not embedded yet): the passage holding most of the words
+            number, sim = _passage_by_words(found, words), None
+        passage = found[number] if found else None
+        text = passage.text if passage else (hit.get("summary") or "")
+        results.append({
+            "slug": hit["slug"], "title": hit["title"], "url": hit["url"], "path": hit["path"],
+            "summary": hit.get("summary") or "", "module": hit.get("module") or "",
+            "snippet": make_snippet(text, words), "score": round(score, 4), "position": rank,
+            "matched": (["keyword"] if lexical[docnum] > 0 else []) + (["meaning"] if docnum in by_meaning else []),
+            "passage": {
+                "heading": passage.heading if passage else "", "anchor": passage.anchor if passage else "",
+                "url": hit["url"] + (f"#{passage.anchor}" if passage and passage.anchor else ""),
+                "text": text, "html": _marked(text, words), "similarity": sim,
+            },
+        })
+    return {"total": total, "results": results}
+
+
+def _marked(text: str, words) -> str:
+    """The whole text, HTML-escaped, with <mark> around the words (a snippet window wider than it)."""
+    return make_snippet(text, words, width=5 * len(text) + 5)
+
+
+def _passage_by_words(passages, words) -> int:
+    """Number of the passage holding the most of the words (the first on a tie, or 0)."""
+    best, best_count = 0, 0
+    for number, passage in enumerate(passages):
+        lowered = passage.text.lower()
+        count = sum(lowered.count(w) for w, _ in words)
+        if count > best_count:
+            best, best_count = number, count
+    return best
+
+
 def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> float:
     """How much the keyword stage counts: more when its best match holds more of the query's words."""
     if not terms.tokens:
@@ -348,6 +422,13 @@ def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> f
 
 def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms):
     """Lexical and semantic scores in one ranking; (scores, docnums found by meaning, {docnum: passage text})."""
+    scores, by_meaning, best_passage, _ = _fuse_with_similarity(snap, lexical, query_vector, allowed, terms)
+    return scores, by_meaning, best_passage
+
+
+def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms | None,
+                          weight: float | None = None):
+    """_fuse, and {docnum: its best passage's similarity}; weight fixes the lexical share (else by the query's words)."""
     matched = np.flatnonzero(lexical > 0)
     if len(matched) > LEXICAL_CANDIDATES:
         matched = matched[np.argpartition(-lexical[matched], LEXICAL_CANDIDATES - 1)[:LEXICAL_CANDIDATES]]
@@ -355,15 +436,17 @@ def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: Que
     if allowed is not None:
         dense = {d: v for d, v in dense.items() if allowed[d]}
     best = float(lexical.max()) if len(lexical) else 0.0
-    weight = _lexical_weight(snap, lexical, terms) if best > 0 else LEXICAL_WEIGHT
+    if weight is None:
+        weight = _lexical_weight(snap, lexical, terms) if best > 0 else LEXICAL_WEIGHT
     scores = (weight * lexical / best).astype(np.float32) if best > 0 else np.zeros_like(lexical)
     nearest = sorted(dense.items(), key=lambda item: -item[1][0])[:MEANING_TOP]
     by_meaning = {d for d, (sim, _) in nearest if sim >= MEANING_FLOOR}
-    best_passage = {}
+    best_passage, similarity = {}, {}
     for docnum, (sim, passage) in dense.items():
         if lexical[docnum] > 0 or docnum in by_meaning:
             scores[docnum] += (1 - weight) * max(sim, 0.0)
             best_passage[docnum] = passage
+            similarity[docnum] = sim
     # Articles whose vectors are not embedded yet (just published or edited, or a big build still
     # filling in) must not sink below the rest for lack of a similarity: theirs is estimated from
     # their keyword score, relative to the best similarity among the keyword matches.
@@ -373,7 +456,7 @@ def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: Que
         typical = max(known) if known else 0.5
         for docnum in pending:
             scores[docnum] += (1 - weight) * typical * float(lexical[docnum]) / best
-    return scores, by_meaning, best_passage
+    return scores, by_meaning, best_passage, similarity
 
 
 def _passage_text(hit: dict, passage: int) -> str:

@@ -8,7 +8,7 @@ import secrets
 from flask import Flask, g
 from werkzeug.routing import IntegerConverter
 
-from analytics.events import EventLog
+from analytics.events import EventLog, spool_folder
 from analytics.store import make_private_dir
 from indexer.dense import VectorFiller
 from indexer.query import open_index
@@ -69,8 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
                                             semantic=settings["semantic_model"])
     # Started by `kb serve` (not here: tests build many apps); fills passage vectors as versions change.
     app.extensions["kb_vectors"] = VectorFiller(settings["data"], app.extensions["kb_index"].semantic)
-    # The spool lives with the data folder (local disk) whatever the database is: see analytics/spool.py.
-    events = EventLog(settings["database_url"], spool_dir=settings["data"] / "event-spool",
+    events = EventLog(settings["database_url"], spool_dir=spool_folder(settings["data"]),
                       durability=settings["event_durability"])
     app.extensions["kb_events"] = events
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`

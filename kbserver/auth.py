@@ -140,10 +140,16 @@ def csrf_token() -> str:
 def _check_csrf():
     if request.method != "POST" or request.path.startswith("/api/"):
         return None  # API calls authenticate with a bearer token, which a forged form cannot send
+    if getattr(current_app.view_functions.get(request.endpoint), "kb_roles", None):
+        return None  # checked by require_role after the role: a signed-in user without the role gets 403 first
+    _check_form_token()
+    return None
+
+
+def _check_form_token():
     sent = request.form.get("csrf_token", "")
     if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
         abort(400, description="This form has expired or did not come from this site. Reload the page and try again.")
-    return None
 
 
 def _load_user():
@@ -181,8 +187,11 @@ def require_role(*roles):
                     and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.get("csrf", "-"))):
                 # The browser's own pages send the session's token; another site's form or script cannot.
                 raise Forbidden("missing or wrong X-CSRF-Token header for a signed-in browser request")
+            if request.method == "POST" and not request.path.startswith("/api/"):
+                _check_form_token()
             return view(*args, **kwargs)
 
+        wrapper.kb_roles = roles
         return wrapper
 
     return decorate

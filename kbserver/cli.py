@@ -221,12 +221,11 @@ def serve(**options):
 def stats(as_json, **options):
     """Counts of articles, searches, clicks and votes."""
     from analytics.events import counts
-    from analytics.store import open_db
     from indexer.query import open_index
 
     settings = _settings(**options)
     result = {"articles": open_index(settings["data"], cache_size=0).count()}
-    db = open_db(settings["database_url"])
+    db = _open_event_db(settings)
     result.update(counts(db))
     db.conn.close()
     if as_json:
@@ -257,6 +256,19 @@ def search(query, limit, as_json, **options):
     for hit in result["results"]:
         found_by = "+".join(hit.get("matched") or [])
         click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}  {found_by}")
+
+
+def _open_event_db(settings: dict):
+    """The event database, first storing what a stopped `kb serve` acknowledged but had not stored
+    (its spool): counts and analysis must see every event a customer was told was recorded."""
+    from analytics.events import replay_spool, spool_folder
+    from analytics.store import open_db
+
+    db = open_db(settings["database_url"])
+    replayed = replay_spool(db, spool_folder(settings["data"]))
+    if replayed:
+        click.echo(f"stored {replayed} event(s) that a stopped kb serve had acknowledged but not yet stored", err=True)
+    return db
 
 
 def _articles(settings: dict) -> list[dict]:
@@ -307,13 +319,12 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
 def analyze(dry_run, as_json, **options):
     """Find failing searches, content gaps and stale or unhelpful articles; update the manager's queue."""
     from analytics.analyze import analyze as run
-    from analytics.store import open_db
 
     from .settings import failing_rules
 
     settings = _settings(**options)
     articles = _articles(settings)
-    db = open_db(settings["database_url"])
+    db = _open_event_db(settings)
     steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue"]
     with click.progressbar(length=len(steps), label="analyzing", file=sys.stderr,
                            item_show_func=lambda s: s) as bar:

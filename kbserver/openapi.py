@@ -115,14 +115,22 @@ def _operations() -> dict:
                                                          "content": {"text/html": {"schema": _STR}}}}}},
         # -- support agents and helpdesk integrations ---------------------------------------------------------
         "agent.api_suggest": {"post": {
-            "summary": "Articles for a ticket (key phrases from subject and body, then search)",
+            "summary": "Articles for a ticket: the whole cleaned ticket through hybrid search, each with the "
+                       "passage that matches it; key phrases for display (edited phrases search instead)",
             "security": _AUTH,
             "requestBody": _json_body(_object({
                 "subject": _STR, "body": _STR,
                 "phrases": {**_WORDS, "description": "edited key phrases to search instead"},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 20}})),
             "responses": {"200": _ok("Suggestions", _object({
-                "phrases": _WORDS, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+                "phrases": _WORDS, "results": {"type": "array", "items": {"allOf": [
+                    {"$ref": "#/components/schemas/Result"},
+                    _object({"passage": _object({
+                        "heading": _STR, "anchor": _STR, "url": {**_STR, "description": "article URL with #anchor"},
+                        "text": _STR, "html": {**_STR, "description": "escaped text, <mark> around the key phrases"},
+                        "similarity": {"type": "number", "nullable": True,
+                                       "description": "passage similarity to the ticket (null: found by keywords)"}})}),
+                ]}},
                 "message": _STR})), **_errors("400", "401", "403", "413")}}},
         "agent.api_link": {"post": {
             "summary": "Record an article sent on a ticket; returns a tracked link (?ref=) in paste formats",

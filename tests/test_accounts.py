@@ -192,6 +192,22 @@ def test_only_managers_open_the_users_page(client, people):
     assert client.post("/users/1", data={"action": "disable", "csrf_token": csrf(client, "/contrib")}).status_code == 403
 
 
+def test_a_signed_in_user_without_the_role_is_refused_before_the_form_token_is_checked(client, people):
+    """A VIP posting a manager's form gets 403 (not allowed) whatever the form carries: the role decides
+    first, so the answer never suggests that reloading the page would let them in."""
+    login(client, "vipco", people["vipco"]["password"])
+    for path in ("/users/1", "/review/1/approve"):
+        r = client.post(path, data={"action": "disable"})
+        assert r.status_code == 403, (path, r.status_code)
+    login_agent = client.application.test_client()
+    login(login_agent, "agent1", people["agent1"]["password"])
+    assert login_agent.post("/users/1", data={"action": "disable"}).status_code == 403
+    # a manager without the token still gets the form-expired answer, and nothing happens
+    login(client, "wang", people["wang"]["password"])
+    r = client.post("/users/1", data={"action": "disable"})
+    assert r.status_code == 400 and "expired" in r.get_data(as_text=True)
+
+
 def test_manager_manages_accounts_on_the_users_page(app, client, people, db):
     login(client, "wang", people["wang"]["password"])
     agent = app.test_client()
@@ -412,3 +428,31 @@ def test_login_flood_is_limited_and_search_keeps_answering(tmp_path, docs_dir):
     # the per-address limit: at most 50 password checks in the window (each counted before it runs), then 429
     assert statuses.count(401) <= 50 and db["login_failures"].count == statuses.count(401)
     assert statistics.median(latencies) < 250, latencies  # loose sanity bound; the figure is in tests/bench/login_flood.py
+
+
+def _failures_until_locked(url: str, forwarded_for: str | None, limit: int = 10) -> list[int]:
+    s = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(url + "/login").text).group(1)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return [s.post(url + "/login", data={"name": f"nobody{i}", "password": "x", "csrf_token": token},
+                   headers=headers, allow_redirects=False, timeout=30).status_code for i in range(limit)]
+
+
+@pytest.mark.slow
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_sign_in_budget(tmp_path, docs_dir):
+    """With --trusted-proxy the proxy's X-Forwarded-For names the client: one client locked out does not
+    lock out the others behind the same proxy. Without it the header is ignored, so a client cannot
+    dodge its limit by inventing addresses."""
+    limits = {"KB_LOGIN_FAILURES_ADDRESS": "3", "KB_LOGIN_FAILURES_ACCOUNT": "100"}
+    proxied = LiveServer(docs_dir, tmp_path / "proxied", extra_env={**limits, "KB_TRUSTED_PROXY": "127.0.0.1"})
+    try:
+        assert _failures_until_locked(proxied.url, "203.0.113.5", 5) == [401, 401, 401, 429, 429]
+        assert _failures_until_locked(proxied.url, "203.0.113.6", 1) == [401]  # another customer, same proxy
+    finally:
+        proxied.stop()
+    direct = LiveServer(docs_dir, tmp_path / "proxied", extra_env=limits)  # same data: no second build
+    try:
+        spoofed = [_failures_until_locked(direct.url, f"198.51.100.{i}", 1)[0] for i in range(5)]
+        assert spoofed == [401, 401, 401, 429, 429]  # every invented address is still 127.0.0.1
+    finally:
+        direct.stop()

@@ -271,6 +271,42 @@ def test_agent_pastes_a_ticket_copies_a_markdown_link_and_the_customer_visit_cou
     context.close()
 
 
+def test_agent_sees_under_each_suggestion_the_passage_that_matches_the_ticket(browser, live_site, manager_setup):
+    import requests
+
+    from analytics import accounts
+
+    for _ in range(240):  # the server embeds the starter docs' passages in the background
+        if requests.get(live_site.url + "/api/health", timeout=5).json().get("semantic", {}).get("complete"):
+            break
+        time.sleep(0.5)
+    _, password, _ = accounts.create_user(manager_setup["db"], "客服小周", "agent")
+    context = browser.new_context(locale="zh-CN")
+    agent = context.new_page()
+    sign_in(agent, live_site, "客服小周", password)
+    agent.wait_for_url("**/agent")
+    agent.fill("#ticket-id", "ZD-PASSAGE-1")
+    agent.fill("#subject", "登录不上了")
+    agent.fill("#ticket-body", "您好，\n早上登录时提示密码错误，可能是太久没登录忘记了。\n"
+                               "登录页上也没看到找回的入口，怎么重新设置密码？\n--\n李雷 | 市场部")
+    agent.click("#ticket button[type=submit]")
+    items = agent.locator("#suggestions li")
+    playwright_api.expect(items.first).to_contain_text("忘记密码", timeout=15_000)
+    playwright_api.expect(agent.locator("#suggestions li .passage")).to_have_count(items.count())
+    first = items.first.locator(".passage")
+    playwright_api.expect(first.locator(".passage-text mark").first).to_be_visible()  # the key phrases marked
+    heading = first.locator("a.passage-heading")
+    playwright_api.expect(heading).to_have_attribute("href", re.compile(r"^/account/reset-password/#\w+"))
+    href = heading.get_attribute("href")
+    with context.expect_page() as opened:
+        heading.click()
+    section = opened.value
+    section.wait_for_load_state()
+    assert section.url.endswith(href)
+    playwright_api.expect(section.locator(f"[id='{href.split('#')[1]}']")).to_have_count(1)  # the section exists
+    context.close()
+
+
 def watch_csp(page):
     """Collect CSP violations (the page's own report events and chromium's console errors) on page."""
     seen = []

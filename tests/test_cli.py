@@ -74,8 +74,11 @@ def test_a_company_points_kb_at_its_own_docs(tmp_path):
     server = LiveServer(docs, data)
     try:
         hits = requests.get(server.url + "/api/search", params={"q": "退款"}).json()["results"]
-        assert [(h["slug"], h["path"], h["title"]) for h in hits] == [
-            ("billing/deep/refunds", "billing/deep/refunds.mdx", "退款流程")]
+        assert (hits[0]["slug"], hits[0]["path"], hits[0]["title"]) == (
+            "billing/deep/refunds", "billing/deep/refunds.mdx", "退款流程")
+        # Once the background embedding is done, Billing may follow by meaning (invoices ~ refunds),
+        # never by a word it does not contain.
+        assert all(h["matched"] == ["meaning"] for h in hits[1:]), hits
         page = requests.get(server.url + "/billing/deep/refunds/")
         assert page.status_code == 200 and "退款流程" in page.text
         assert requests.get(server.url + "/").status_code == 200

@@ -1,5 +1,6 @@
 """The event log: batched off the request path, and nothing acknowledged is lost on SIGTERM or kill -9."""
 
+import json
 import os
 import shutil
 import signal
@@ -70,6 +71,29 @@ def test_events_acknowledged_before_a_kill_9_are_stored_exactly_once_at_the_next
     finally:
         log.close()
     assert list(spool.iterdir()) == []  # a clean stop leaves no spool behind
+
+
+def test_kb_stats_and_analyze_count_what_a_killed_server_acknowledged(tmp_path, built):
+    """After a kill -9, `kb stats` (and `kb analyze`) store the dead process's spool first: the counts
+    include every acknowledged event, not only those a restarted `kb serve` would store."""
+    from click.testing import CliRunner
+
+    from analytics.events import spool_folder
+    from kbserver.cli import cli
+
+    url = f"sqlite:///{built}/kb.db"
+    proc = subprocess.Popen([sys.executable, "-c", LOGGER, url, str(spool_folder(built)), "process", "0", "50"],
+                            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "acknowledged"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    env = {"KB_DATA": str(built), "KB_DATABASE_URL": url}
+    result = CliRunner().invoke(cli, ["stats", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["searches"] == 50 and json.loads(result.stdout)["votes"] == 50
+    assert "stored 100 event(s)" in result.stderr
+    again = CliRunner().invoke(cli, ["stats", "--json"], env=env)  # exactly once
+    assert json.loads(again.stdout)["votes"] == 50 and "stored" not in again.stderr
 
 
 def test_a_broken_spool_does_not_break_logging(tmp_path):

@@ -74,6 +74,12 @@ class AnalysisReport:
                          + (f"  → {g.nearest_slug} ({g.similarity:.2f})" if g.action == "improve" else ""))
         by_reason = Counter(f.reason for f in self.article_flags)
         lines.append("article flags: " + (", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or "none"))
+        if self.health:
+            lines.append("least healthy articles: " + ", ".join(f"{h['slug']} {h['score']:.0f}" for h in self.health[:5]))
+        if self.synonyms:
+            lines.append("learned synonyms proposed: " + ", ".join(f"{p['customer']} → {p['article']} ×{p['sessions']}"
+                                                                   for p in self.synonyms[:5])
+                         + " (review with `kb synonyms list`)")
         if self.queue:
             lines.append("queue: " + ", ".join(f"{k} {v}" for k, v in self.queue.items()))
         if self.message:

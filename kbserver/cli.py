@@ -236,7 +236,7 @@ def stats(as_json, **options):
 
 
 @cli.command()
-@setting_options("data", "semantic_model")
+@setting_options("data", "semantic_model", "database_url")
 @click.argument("query")
 @click.option("--limit", default=5, show_default=True, help="How many results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
@@ -246,7 +246,9 @@ def search(query, limit, as_json, **options):
     from indexer.query import open_index
 
     settings = _settings(**options)
-    result = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"]).search(query, limit=limit)
+    index = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"])
+    index.set_learned_synonyms(_approved_synonyms(settings))  # as kb serve searches
+    result = index.search(query, limit=limit)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -256,6 +258,20 @@ def search(query, limit, as_json, **options):
     for hit in result["results"]:
         found_by = "+".join(hit.get("matched") or [])
         click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}  {found_by}")
+
+
+def _approved_synonyms(settings: dict) -> list[tuple[str, str]]:
+    """The learned synonym pairs managers approved (none when there is no database yet)."""
+    from analytics.store import open_db, sqlite_path
+    from analytics.synonyms import approved_pairs
+
+    if not sqlite_path(settings["database_url"]).exists():
+        return []
+    db = open_db(settings["database_url"])
+    try:
+        return approved_pairs(db)
+    finally:
+        db.conn.close()
 
 
 def _open_event_db(settings: dict):

@@ -152,6 +152,9 @@ def test_cli_lists_approves_and_rejects_and_a_running_app_picks_it_up(app, db, a
     app.extensions["kb_learned"].check_seconds = 0  # (the server looks every 2 s)
     after = client.get("/api/search", query_string={"q": "批条子"}).get_json()["results"]
     assert after[0]["slug"].startswith("approvals/")
+    found = runner.invoke(cli, ["search", "批条子", "--data", str(app.config["KB"]["data"]), "--semantic-model", "off",
+                                *opts])
+    assert found.exit_code == 0 and "approvals/" in found.output.splitlines()[1], found.output
     bad = runner.invoke(cli, ["synonyms", "approve", "99999", "--by", "王敏", *opts])
     assert bad.exit_code == 1 and "no synonym proposal 99999" in bad.output and "Traceback" not in bad.output
     nobody = runner.invoke(cli, ["synonyms", "reject", str(pair["id"]), "--by", "ghost", *opts])

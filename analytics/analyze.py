@@ -139,7 +139,8 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     step("article health")
     surges = {f.slug: {"score": f.score, "evidence": f.evidence} for f in report.article_flags
               if f.reason == "failing_surge"}
-    report.health = score_articles(articles, now.date(), votes=votes, answer_votes=answer_vote_counts(db),
+    answers = answer_vote_counts(db, report.start, report.end)
+    report.health = score_articles(articles, now.date(), votes=votes, answer_votes=answers,
                                    bounces=bounced, surges=surges, gaps=report.gaps, link_stats=article_stats(db))
 
     step("learned synonyms")

@@ -41,17 +41,26 @@ def create_health_table(db) -> None:
 MIGRATIONS = [create_health_table]
 
 
-def answer_vote_counts(db) -> dict[str, tuple[int, int]]:
-    """{slug: (helpful, votes)} of answer votes citing each article; empty while no answer_votes table exists.
+def answer_vote_counts(db, start: str = "", end: str = "9999") -> dict[str, tuple[int, int]]:
+    """{slug: (helpful, votes)} of answer votes citing each article in [start, end); empty while no
+    ``answer_votes`` table exists.
 
-    The answer box (another module) owns answer_votes; only its columns ``slug`` and ``helpful`` are read."""
+    The answer box's module (``analytics/answers.py``) owns that table: its ``votes_by_article`` is used
+    when it is there. Until it lands, a table of that name is read by its ``slug``/``helpful``/``ts``
+    columns only, and anything else is no signal rather than an error."""
     if not db["answer_votes"].exists():
         return {}
-    columns = {c.name for c in db["answer_votes"].columns}
-    if not {"slug", "helpful"} <= columns:
+    try:
+        from .answers import votes_by_article
+    except ImportError:
+        votes_by_article = None
+    if votes_by_article is not None:
+        return votes_by_article(db, start, end)
+    if not {"slug", "helpful", "ts"} <= {c.name for c in db["answer_votes"].columns}:
         return {}
-    sql = "SELECT slug, SUM(helpful > 0), COUNT(*) FROM answer_votes WHERE slug IS NOT NULL GROUP BY slug"
-    return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql)}
+    sql = ("SELECT slug, SUM(helpful > 0), COUNT(*) FROM answer_votes WHERE slug IS NOT NULL AND ts >= ? AND ts < ? "
+           "GROUP BY slug")
+    return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end])}
 
 
 def _signal(name: str, share: float, detail: dict) -> dict:

@@ -47,10 +47,14 @@ def test_votes_are_judged_by_the_wilson_bound_not_the_raw_share():
 
 def test_answer_votes_are_read_only_when_their_table_exists(tmp_path):
     db = open_db(f"sqlite:///{tmp_path / 'kb.db'}")
-    assert answer_vote_counts(db) == {}  # the answer box's table is not there yet: no signal, no error
-    db["answer_votes"].create({"id": int, "slug": str, "helpful": int}, pk="id")
-    db["answer_votes"].insert_all([{"slug": "a", "helpful": 0}] * 12 + [{"slug": "a", "helpful": 1}])
-    assert answer_vote_counts(db) == {"a": (1, 13)}
+    if not db["answer_votes"].exists():  # (the answer box's own migration creates it once that lands)
+        assert answer_vote_counts(db) == {}  # not there yet: no signal, no error
+        db["answer_votes"].create({"query_id": str, "ts": str, "slug": str, "helpful": int, "session": str},
+                                  pk="query_id")
+    db["answer_votes"].insert_all([{"query_id": f"{i:016x}", "ts": f"2026-11-20T10:00:{i:02d}.000Z", "slug": "a",
+                                    "helpful": int(i == 0), "session": f"s{i}"} for i in range(13)])
+    assert answer_vote_counts(db, "2026-11-01", "2026-12-01") == {"a": (1, 13)}
+    assert answer_vote_counts(db, "2026-12-01", "2026-12-31") == {}
     scores = score_articles([_article("a")], TODAY, answer_votes=answer_vote_counts(db))
     assert scores[0]["signals"][0]["signal"] == "answer_votes" and scores[0]["score"] < 95
 

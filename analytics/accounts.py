@@ -30,7 +30,8 @@ from indexer.errors import Conflict, InvalidInput, NotFound
 from .events import now_iso
 from .store import transaction
 
-ROLES = ("manager", "agent", "vip", "helpdesk")  # helpdesk: an integration's token (agent API, any agent's links)
+ROLES = ("manager", "agent", "vip", "helpdesk", "editor")  # helpdesk: an integration's token (agent API, any agent's links)
+# editor: may edit articles in kb (contrib/editing.py), nothing else a manager does
 # MiB of memory per Argon2id hash (3 passes, 4 lanes): RFC 9106's second recommended option. Tests lower it.
 DEFAULT_HASH_COST = 64
 _hasher = PasswordHasher()  # the production cost; kept for callers that set a known password directly

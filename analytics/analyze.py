@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from . import flags as flag_queue
 from . import synonyms as learned_synonyms
 from .events import iso
-from .failing import FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
+from .failing import FailedSearch, FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
 from .health import answer_vote_counts, score_articles, store_health
 from .links import article_stats, unhelpful_links
+from .questions import questions_between
 from .staleness import (
     StalenessRules,
     agent_link_flags,
@@ -33,6 +34,9 @@ from .staleness import (
 
 MAX_FAILED = 200_000
 MAX_DISTINCT = 3_000  # pairwise distances of 3,000 queries: 72 MB
+# A question sent through 提交问题 is stronger evidence of a gap than a failed search: someone searched,
+# found nothing and took the time to write. It counts as this many failed searches (reason "asked").
+QUESTION_WEIGHT = 3
 
 
 @dataclass
@@ -108,6 +112,10 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
             if j < MAX_FAILED:
                 failed[j] = f
     report.failed, report.sampled = seen, seen > MAX_FAILED
+    for question_id, ts, session, text in questions_between(db, report.start, report.end):
+        asked = FailedSearch(f"question-{question_id}", ts, session, text, text.lower(), "asked", None, None)
+        failed.extend([asked] * QUESTION_WEIGHT)
+        report.failed += QUESTION_WEIGHT
 
     step("content gaps")
     counts = Counter(near_identical_key(f.query) or f.query for f in failed)

@@ -50,13 +50,15 @@ def sqlite_path(database_url: str) -> Path:
 def _all_migrations():
     # Imported here so that concept modules can import this one without a cycle.
     # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
+    from contrib import editing as contrib_editing
     from contrib import queue as contrib_queue
 
-    from . import accounts, events, flags, health, links, synonyms, throttle
+    from . import accounts, events, flags, health, links, questions, synonyms, throttle
 
     return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
             ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
-            ("throttle", throttle.MIGRATIONS),
+            ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
+            ("questions", questions.MIGRATIONS),
             ("synonyms", synonyms.MIGRATIONS),
             ("health", health.MIGRATIONS)]
 

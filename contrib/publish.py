@@ -102,7 +102,14 @@ class Publisher:
 
     def __init__(self, docs_dir: Path, data_dir: Path, rebuild_site=None):
         self.docs_dir, self.data_dir = Path(docs_dir), Path(data_dir)
-        self.rebuild_site = rebuild_site  # callable(); None in tests that only check the index
+        # callable(changed_paths) -> ticket or None: updates the site's pages for these docs paths (kb serve:
+        # in the background, so a manager's click does not wait for it); None in tests that only check the index
+        self.rebuild_site = rebuild_site
+
+    def _refresh_site(self, slugs) -> str | None:
+        if not self.rebuild_site or not slugs:
+            return None
+        return self.rebuild_site([f"{PRACTICES}/{slug}.md" for slug in slugs])
 
     def approve_and_publish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
         """Approve (committed first), then publish. If publishing fails (a crash, a locked index, a full
@@ -126,14 +133,13 @@ class Publisher:
                                           lambda s: unique_slug(db, self.docs_dir, sid, s["title"]))
             _write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md", practice_file(sub))
             update_incremental(self.docs_dir, self.data_dir)
-            if self.rebuild_site:
-                self.rebuild_site()
+            ticket = self._refresh_site([sub["slug"]])
             try:
-                return queue.transition(db, sid, "publish", actor)
+                return _with_ticket(queue.transition(db, sid, "publish", actor), ticket)
             except Conflict:
                 current = queue.get(db, sid)
                 if current["state"] == "published":  # another publisher (a retry elsewhere) got there first
-                    return current
+                    return _with_ticket(current, ticket)
                 raise  # cannot happen while only "publish" leaves approved; recover() removes the file if it did
 
     def unpublish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
@@ -143,9 +149,7 @@ class Publisher:
         with _lock:
             result = queue.transition(db, sid, "unpublish", manager, version, note)
             self._remove(result)
-            if self.rebuild_site:
-                self.rebuild_site()
-            return result
+            return _with_ticket(result, self._refresh_site([result["slug"]] if result["slug"] else []))
 
     def _remove(self, sub: dict) -> bool:
         path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
@@ -160,8 +164,9 @@ class Publisher:
         approved nor published, publish approved submissions, rewrite missing files of published ones.
         Returns the submissions acted on; one that still fails is logged and left for next time."""
         system = {"id": 0, "name": "kb-recover", "role": "manager"}
+        slugs: list[str] = []
         try:
-            done = self._remove_unapproved_files(db)
+            done = self._remove_unapproved_files(db, slugs)
         except Exception:  # noqa: BLE001 - the service must still start; the next run tries again
             log.exception("could not take down practice files of unapproved submissions; will retry")
             done = []
@@ -178,13 +183,13 @@ class Publisher:
                     else:
                         continue
                     done.append(sub["id"])
+                    slugs.append(queue.get(db, sub["id"])["slug"] or "")
                 except Exception:  # noqa: BLE001 - one bad submission must not stop the service starting
                     log.exception("could not finish submission %s (%s); will retry", sub["id"], state)
-        if done and self.rebuild_site:
-            self.rebuild_site()
+        self._refresh_site([s for s in slugs if s])
         return done
 
-    def _remove_unapproved_files(self, db) -> list[int]:
+    def _remove_unapproved_files(self, db, slugs: list[str]) -> list[int]:
         """Delete the publisher's files (source_submission set) whose submission is not approved or published
         under that slug. Hand-written files and files of submissions this database does not have are left."""
         removed = []
@@ -196,11 +201,19 @@ class Publisher:
                     continue
                 log.warning("removing %s: submission %s is %s", path, sid, sub["state"])
                 path.unlink()
+                slugs.append(path.stem)
                 if sid not in removed:
                     removed.append(sid)
             if removed:
                 update_incremental(self.docs_dir, self.data_dir)
         return removed
+
+
+def _with_ticket(sub: dict, ticket: str | None) -> dict:
+    """The submission, with the ticket of the site update that shows the change (GET /api/site/status)."""
+    if ticket:
+        sub = dict(sub, site_ticket=ticket)
+    return sub
 
 
 def _reviewed_on(sub: dict) -> dt.date:

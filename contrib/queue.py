@@ -237,8 +237,12 @@ def transition(db, sid: int, action: str, actor: dict, version: int | None = Non
         updates = {"updated_at": now_iso(), **changes}
         if action == "submit":
             updates["revision"] = sub["revision"] + 1
-        if action == "reject":
-            updates["reason"] = note
+        if action in ("reject", "request_changes"):
+            updates["reason"] = note  # the author's list shows the reviewer's latest word
+        if action == "request_changes" and not sub["assigned_to"]:
+            updates["assigned_to"] = actor["name"]  # the resubmission comes back to whoever asked
+        if action == "submit" and sub["state"] == "changes_requested" and sub["assigned_to"]:
+            to_state = "in_review"  # back to the reviewer who asked for the changes: nobody has to claim it again
         if action == "start_review":
             updates["assigned_to"] = changes.pop("assignee", None) or actor["name"]
             updates.pop("assignee", None)

@@ -10,6 +10,7 @@ from indexer.analysis import normalize, segment, stopwords
 from indexer.errors import InvalidInput
 
 from . import queue
+from .publish import PRACTICES
 
 SHOW_ABOVE = 0.2
 PENDING = ("submitted", "in_review", "changes_requested")
@@ -45,7 +46,11 @@ def similar(index, db, fields: dict, exclude_id: int | None = None, limit: int =
             hits = index.search(query, limit=5)["results"]
         except InvalidInput:
             hits = []
+        # A published practice is an article too: never "similar" to itself.
+        own_page = f"{PRACTICES}/{fields['slug']}" if fields.get("slug") else None
         for hit in hits:
+            if hit["slug"] == own_page:
+                continue
             article = index.article(hit["slug"])
             score = cosine(mine, _vector(" ".join([article["title"], article.get("summary") or "",
                                                    (article.get("body") or "")[:5000]])))

@@ -7,16 +7,35 @@ The build stages the docs folder first: articles that fail to parse are left out
 ``.mdx`` files become ``.md``, and navigation is generated from each article's ``module``. The site
 is built into a fresh directory and ``<data>/site`` (a symlink) is switched to it atomically, so
 a running server never serves half a site.
+
+Why it scales to 10,000 articles. Material renders the whole navigation into every page, so a
+navigation listing every article made the build grow with the square of the article count (36
+minutes for 7,489 of 10,000 pages). Here the navigation lists the modules only, each pointing at a
+generated module page (``modules/<module>.md``) that lists its articles: an article page costs the
+same at 100 or 10,000 articles. Article pages are rendered in worker processes (``--site-workers``),
+forked after the shared work (configuration, files, tags, listing pages) is done once.
+
+The same split is what makes one article's update cheap (`update_site`): its page, its module's page,
+the home page when kb generates it and the tag listing are the only pages that mention it. They are
+rendered into a temporary folder and only moved into the live site once all of them were built, so a
+failed update leaves the previous site serving.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import html
 import json
 import logging
+import multiprocessing
 import os
+import re
 import shutil
 import time
-from pathlib import Path
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from .analysis import USER_DICT
 from .articles import ARTICLE_SUFFIXES, FRONT_MATTER, find_sources, is_excluded, is_private, parse_article, read_text
@@ -25,7 +44,13 @@ from .errors import ArticleError, KBError
 DEFAULT_MKDOCS_CONFIG = Path(__file__).resolve().parent.parent / "mkdocs.yml"
 SITE_LINK = "site"
 SITES = "sites"
+STAGE = "site-src"
 SITE_MANIFEST = "site.manifest.json"
+SITE_STATE = "site.state.json"  # what update_site needs to know about the current site's articles
+SITE_LOCK = "site.lock"
+MODULES = "modules"  # generated module pages: modules/<module>.md
+TAGS_DIRECTIVE = "<!-- material/tags"
+HOMES = ("index.md", "README.md")
 
 
 class SiteBuildError(KBError):
@@ -43,53 +68,159 @@ def site_dir(data_dir: Path) -> Path | None:
     return link.resolve()
 
 
-def stage_docs(docs_dir: Path, stage: Path, on_problem=None) -> list:
-    """Copy what MkDocs should build into stage; return the articles staged."""
+# -- staging: the docs folder as MkDocs should see it -----------------------------------------------
+def _entry(article, source: str) -> dict:
+    """What the site needs to remember about an article between builds (JSON)."""
+    return {"source": source, "path": article.path, "slug": article.slug, "title": article.title,
+            "module": article.module, "tags": list(article.tags), "excluded": is_excluded(article.meta),
+            "hash": article.content_hash}
+
+
+def _stage_article(path: Path, docs_dir: Path, stage: Path, on_problem=None) -> dict | None:
+    rel = path.relative_to(docs_dir)
+    try:
+        text = read_text(path, docs_dir)
+        article = parse_article(text, rel.as_posix())
+    except ArticleError as exc:
+        if on_problem:
+            on_problem(exc)
+        return None
+    target = stage / rel.with_suffix(".md")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(with_slug(text, article.slug), encoding="utf-8")
+    os.replace(tmp, target)
+    article.path = rel.with_suffix(".md").as_posix()
+    return _entry(article, rel.as_posix())
+
+
+def stage_docs(docs_dir: Path, stage: Path, on_problem=None, workers: int = 1) -> list[dict]:
+    """Copy what MkDocs should build into stage; return the staged articles (as `_entry` dicts).
+
+    Articles are parsed (to leave out broken ones and know titles, modules and tags) by `workers` processes."""
     docs_dir = Path(docs_dir)
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    articles = []
-    sources = set(find_sources(docs_dir))
+    sources, targets = [], set()
+    found = set(find_sources(docs_dir))
     for path in sorted(docs_dir.rglob("*")):
         rel = path.relative_to(docs_dir)
         if is_private(rel) or not path.is_file() or not _utf8_name(rel):
             continue
-        if path in sources:
-            try:
-                article = parse_article(read_text(path, docs_dir), rel.as_posix())
-            except ArticleError as exc:
-                if on_problem:
-                    on_problem(exc)
-                continue
-            target = stage / rel.with_suffix(".md")
-            if target.exists():  # x.md next to x.mdx: the .md wins, as MkDocs would
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(with_slug(read_text(path, docs_dir), article.slug), encoding="utf-8")
-            article.path = rel.with_suffix(".md").as_posix()
-            articles.append(article)
+        if path in found:
+            target = rel.with_suffix(".md")
+            if target not in targets:  # x.md next to x.mdx: the .md (sorted first) wins, as MkDocs would
+                targets.add(target)
+                sources.append(path)
         elif path.suffix.lower() not in ARTICLE_SUFFIXES:
-            target = stage / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-    if not (stage / "index.md").exists() and not (stage / "README.md").exists():
-        (stage / "index.md").write_text(default_home(articles), encoding="utf-8")
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, stage / rel)
+    if workers > 1 and len(sources) >= 500 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            staged = pool.map(functools.partial(_stage_quietly, docs_dir=docs_dir, stage=stage), sources,
+                              chunksize=max(1, len(sources) // (workers * 8)))
+    else:
+        staged = [_stage_quietly(path, docs_dir, stage) for path in sources]
+    articles = []
+    for path, entry in zip(sources, staged, strict=True):
+        if entry is None:  # broken: parsed again here, so the problem reaches on_problem with its details
+            entry = _stage_article(path, docs_dir, stage, on_problem)
+        if entry:
+            articles.append(entry)
     return articles
 
 
-def default_home(articles: list) -> str:
-    """A home page listing every article by module, for docs folders that have no index.md."""
+def _stage_quietly(path: Path, docs_dir: Path, stage: Path) -> dict | None:
+    return _stage_article(path, docs_dir, stage)
+
+
+def _group(entry: dict) -> str:
+    """The navigation section of an article: its module, else its top folder ('' for top-level files)."""
+    if entry["module"]:
+        return entry["module"]
+    parts = PurePosixPath(entry["path"]).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _module_file(group: str) -> str:
+    name = re.sub(r"[^\w-]+", "-", group).strip("-") or "module"
+    return f"{MODULES}/{name}.md"
+
+
+LIST_MARK = "<!-- kb-article-list -->"
+LISTS = "site-lists"  # beside the stage: the HTML that replaces LIST_MARK on each generated page
+
+
+def _links(entries: list[dict], base: str) -> list[str]:
+    """An HTML list of links. It goes into the page after Markdown ran: Python-Markdown needs ~1 ms per
+    link or per raw HTML tag, 10 s and more for a 10,000-article home page."""
+    items = [f'<li><a href="{base}{html.escape(quote(_page_url(e["path"])))}">{html.escape(e["title"])}</a></li>'
+             for e in sorted(entries, key=lambda e: (e["title"], e["path"]))]
+    return ['<ul class="kb-article-list">', *items, "</ul>"]
+
+
+def _page_url(path: str) -> str:
+    """The URL of a staged page relative to the site root (use_directory_urls, as kb's server expects)."""
+    folder = _page_dir(path)
+    return folder + "/" if folder else ""
+
+
+def module_page(title: str, entries: list[dict]) -> tuple[str, str]:
+    """A module's page (Markdown, HTML list): every article of the module, by title."""
+    lines = ["---", "title: " + json.dumps(title, ensure_ascii=False), "search:", "  exclude: true",
+             "hide:", "  - feedback", "---", "", f"# {html.escape(title)}", "", LIST_MARK, ""]
+    return "\n".join(lines), "\n".join(_links(entries, "../../"))
+
+
+def default_home(articles: list[dict], module_names: dict) -> tuple[str, str]:
+    """A home page (Markdown, HTML list) listing every article by module, for docs without an index.md."""
     lines = ["---", "search:", "  exclude: true", "hide:", "  - feedback", "---", "", "# 帮助中心", "",
-             "在右上角的搜索框输入问题，或从下面的文章开始。", ""]
+             "在右上角的搜索框输入问题，或从下面的文章开始。", "", LIST_MARK, ""]
+    body = []
+    for group, items in _groups(articles, module_names).items():
+        if group:
+            body.append(f"<h2>{html.escape(module_names.get(group, group))}</h2>")
+        body += _links(items, "")
+    return "\n".join(lines), "\n".join(body)
+
+
+def _groups(articles: list[dict], module_names: dict) -> dict[str, list[dict]]:
     groups: dict[str, list] = {}
-    for a in sorted(articles, key=lambda a: (a.module, a.title)):
-        groups.setdefault(a.module or "", []).append(a)
-    for module, items in groups.items():
-        if module:
-            lines += [f"## {module}", ""]
-        lines += [f"- [{a.title}]({a.path})" for a in items] + [""]
-    return "\n".join(lines)
+    for entry in articles:
+        if not entry["excluded"]:
+            groups.setdefault(_group(entry), []).append(entry)
+    order = [m for m in module_names if m in groups] + sorted(m for m in groups if m not in module_names)
+    return {m: groups[m] for m in order}
+
+
+def _write_generated(stage: Path, articles: list[dict], module_names: dict, groups: set | None,
+                     generated_home: bool) -> list[str]:
+    """(Re)write the module pages of `groups` (all when None) and the generated home; returns their paths."""
+    written, lists = [], stage.parent / LISTS
+
+    def write(path, page):
+        _write(stage / path, page[0])
+        _write(lists / (path + ".html"), page[1])
+        written.append(path)
+
+    for group, entries in _groups(articles, module_names).items():
+        if group and (groups is None or group in groups):
+            write(_module_file(group), module_page(module_names.get(group, group), entries))
+    for group in groups or ():  # a module whose last article went: its page goes too
+        path = _module_file(group)
+        if group and path not in written and (stage / path).exists():
+            (stage / path).unlink()
+    if generated_home:
+        write("index.md", default_home(articles, module_names))
+    return written
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def with_slug(text: str, slug: str) -> str:
@@ -111,63 +242,400 @@ def _utf8_name(rel: Path) -> bool:
         return False
 
 
-def navigation(articles: list, module_names: dict) -> list | None:
-    """Nav grouped by module (in the order of module_names), or None to let MkDocs walk folders."""
-    if not any(a.module for a in articles):
-        return None
-    top, groups = [], {}
-    for article in sorted(articles, key=lambda a: a.path):
-        if is_excluded(article.meta) or not article.module:
-            top.append({article.title: article.path})
-        else:
-            groups.setdefault(article.module, []).append({article.title: article.path})
-    order = list(module_names) + sorted(m for m in groups if m not in module_names)
-    nav = [entry for entry in top if list(entry.values())[0] in ("index.md", "README.md")]
-    nav += [{module_names.get(m, m): groups[m]} for m in order if m in groups]
-    nav += [entry for entry in top if entry not in nav]
+def navigation(articles: list[dict], module_names: dict) -> list:
+    """Home first, then one entry per module (its generated page, in the order of module_names), then
+    the other top-level pages. Articles are listed on their module's page, not in every page's nav."""
+    homes = [a for a in articles if a["path"] in HOMES][:1]
+    nav = [{a["title"]: a["path"]} for a in homes]
+    groups = _groups(articles, module_names)
+    nav += [{module_names.get(g, g): _module_file(g)} for g in groups if g]
+    nav += [{a["title"]: a["path"]} for a in groups.get("", []) if a["path"] not in HOMES]
+    nav += [{a["title"]: a["path"]} for a in articles
+            if a["excluded"] and _group(a) == "" and a["path"] not in HOMES]
     return nav
 
 
-def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None, on_problem=None) -> dict:
-    """Build the static site from docs_dir into data_dir/site; returns {pages, seconds, path}."""
-    from mkdocs.commands.build import build
+# -- rendering with MkDocs -----------------------------------------------------------------------
+class _Site:
+    """One MkDocs configuration prepared for rendering some or all pages of the staged docs."""
+
+    def __init__(self, config_file: Path, stage: Path, target: Path, data_dir: Path, articles: list[dict]):
+        from mkdocs.commands.build import get_navigation
+        from mkdocs.config import load_config
+        from mkdocs.structure.files import get_files, set_exclusions
+        from mkdocs.structure.pages import Page
+
+        _quiet_jieba(data_dir)
+        _quiet_mkdocs()
+        config = load_config(config_file=str(config_file), docs_dir=str(stage), site_dir=str(target))
+        self.module_names = (config.get("extra") or {}).get("kb_modules") or {}
+        config["nav"] = navigation(articles, self.module_names)
+        search = self.search_plugin(config)
+        if search is not None and USER_DICT.exists():
+            search.config["jieba_dict_user"] = str(USER_DICT)
+        config.plugins.on_startup(command="build", dirty=False)
+        self.config = config = config.plugins.on_config(config)
+        config.plugins.on_pre_build(config=config)
+        files = get_files(config)
+        self.env = config.theme.get_env()
+        files.add_files_from_theme(self.env, config)
+        self.files = files = config.plugins.on_files(files, config=config)
+        set_exclusions(files, config)
+        self.nav = config.plugins.on_nav(get_navigation(files, config), config=config, files=files)
+        self.pages = {}
+        for file in files.documentation_pages():
+            if file.page is None:
+                Page(None, file, config)
+            self.pages[file.src_uri] = file.page
+        self.known = {a["path"]: a for a in articles}
+        self.lists = stage.parent / LISTS
+
+    @staticmethod
+    def search_plugin(config):
+        return config["plugins"].get("material/search") or config["plugins"].get("search")
+
+    def listing_pages(self, stage: Path) -> list[str]:
+        """Pages that list articles: home, module pages, pages with a tags listing, and any page kb did
+        not stage as an article (theirs to decide)."""
+        found = []
+        for src in self.pages:
+            entry = self.known.get(src)
+            if entry is None or src in HOMES or (entry["excluded"] and _reads(stage / src, TAGS_DIRECTIVE)):
+                found.append(src)
+        return found
+
+    def prepare(self, listing: list[str], populate: list[str] | None = None) -> None:
+        """Tell the plugins every article's tags and title without rendering it, then render the listing
+        pages (all, or those in `populate`): they need all of them, the tags index lists every tagged page."""
+        config, files = self.config, self.files
+        for src, page in self.pages.items():
+            entry = self.known.get(src)
+            if entry is not None and entry["tags"] and src not in listing:  # untagged: nothing to tell
+                page.meta = {"title": entry["title"], "tags": entry["tags"]}
+                page.markdown = ""
+                config.plugins.on_page_markdown("", page=page, config=config, files=files)
+        from mkdocs.commands.build import _populate_page
+
+        for src in listing if populate is None else populate:
+            page = self.pages[src]
+            _populate_page(page, config, files)
+            if LIST_MARK in page.content:
+                try:
+                    page.content = page.content.replace(LIST_MARK, (self.lists / (src + ".html")).read_text("utf-8"))
+                except OSError:
+                    pass  # a page of theirs that merely mentions the marker
+        self.env = config.plugins.on_env(self.env, config=config, files=files)
+
+    def render(self, sources: list[str], populate: bool = True, progress=None) -> list[dict]:
+        """Render these pages into the target folder; returns their offline-search entries."""
+        from mkdocs.commands.build import _build_page, _populate_page
+
+        config, files = self.config, self.files
+        doc_files = files.documentation_pages()
+        search = self.search_plugin(config)
+        if search is not None:
+            search.search_index.entries = []
+        for n, src in enumerate(sources, 1):
+            page = self.pages[src]
+            if populate:
+                page.meta, page.markdown = {}, None
+                _populate_page(page, config, files)
+            _build_page(page, config, doc_files, self.nav, self.env)
+            if progress and n % 50 == 0:
+                progress(50)
+        if progress:
+            progress(len(sources) % 50)
+        return list(search.search_index.entries) if search is not None else []
+
+    def search_docs(self, entries: list[dict]) -> list[dict]:
+        """Entries as the search plugin writes them (Chinese segmented), for merging into an index."""
+        search = self.search_plugin(self.config)
+        if search is None:
+            return []
+        search.search_index.entries = entries
+        return json.loads(search.search_index.generate_search_index(None))["docs"]
+
+    def finish(self, entries: list[dict]) -> None:
+        """Static files, the theme's templates (404, sitemap) and the offline search index."""
+        from mkdocs.commands.build import _build_theme_template
+
+        config = self.config
+        self.files.copy_static_files()
+        for template in config.theme.static_templates:
+            _build_theme_template(template, self.env, self.files, config, self.nav)
+        search = self.search_plugin(config)
+        if search is not None:
+            search.search_index.entries = entries
+        config.plugins.on_post_build(config=config)
+        config.plugins.on_shutdown()
+
+
+def _reads(path: Path, needle: str) -> bool:
+    try:
+        return needle in path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def _render_share(site: _Site, sources: list[str], queue) -> None:
+    """A worker process: render its share of the article pages, report progress, send back search entries."""
+    try:
+        entries = site.render(sources, progress=lambda n: queue.put(("done", n)))
+        queue.put(("entries", entries))
+    except BaseException as exc:  # noqa: BLE001 - the parent reports it; a worker must always answer
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _render_parallel(site: _Site, sources: list[str], workers: int, progress=None) -> list[dict]:
+    if workers <= 1 or len(sources) < 200 or "fork" not in multiprocessing.get_all_start_methods():
+        return site.render(sources, progress=progress)
+    ctx = multiprocessing.get_context("fork")  # the workers inherit the prepared configuration
+    queue = ctx.Queue()
+    shares = [sources[k::workers] for k in range(workers)]
+    procs = [ctx.Process(target=_render_share, args=(site, share, queue), daemon=True) for share in shares]
+    for p in procs:
+        p.start()
+    entries, answers, error = [], 0, None
+    try:
+        while answers < len(procs):
+            try:
+                kind, value = queue.get(timeout=5)
+            except Exception:  # noqa: BLE001 - queue.Empty: check no worker died without answering
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    raise SiteBuildError("a site worker process died") from None
+                continue
+            if kind == "done":
+                if progress:
+                    progress(value)
+            elif kind == "entries":
+                entries.extend(value)
+                answers += 1
+            else:
+                error, answers = error or value, answers + 1
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+    if error:
+        raise SiteBuildError(f"site build failed: {error}")
+    return entries
+
+
+@contextmanager
+def _site_lock(data_dir: Path):
+    """One site build or update at a time per data folder, across processes (server and CLI)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / SITE_LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _config_file(mkdocs_config) -> Path:
+    config_file = Path(mkdocs_config or DEFAULT_MKDOCS_CONFIG).resolve()
+    if not config_file.is_file():
+        raise SiteBuildError(f"MkDocs config {config_file} not found: pass --mkdocs-config or set KB_MKDOCS_CONFIG")
+    return config_file
+
+
+def _module_names(config_file: Path) -> dict:
     from mkdocs.config import load_config
+
+    return (load_config(config_file=str(config_file)).get("extra") or {}).get("kb_modules") or {}
+
+
+def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None, on_problem=None,
+               workers: int = 2, progress=None) -> dict:
+    """Build the static site from docs_dir into data_dir/site; returns {pages (articles), rendered, seconds, path}.
+
+    progress(done, total) is called as pages are written; article pages render in `workers` processes."""
     from mkdocs.exceptions import MkDocsException
 
     started = time.perf_counter()
     data_dir = Path(data_dir).resolve()
-    config_file = Path(mkdocs_config or DEFAULT_MKDOCS_CONFIG).resolve()
-    if not config_file.is_file():
-        raise SiteBuildError(f"MkDocs config {config_file} not found: pass --mkdocs-config or set KB_MKDOCS_CONFIG")
-    stage = data_dir / "site-src"
-    articles = stage_docs(Path(docs_dir), stage, on_problem=on_problem)
-    sites = data_dir / SITES
-    sites.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%dT%H%M%S") + f"-{time.perf_counter_ns() % 1000000}"
-    target = sites / name
-    _quiet_jieba(data_dir)
-    _quiet_mkdocs()
-    try:
-        config = load_config(config_file=str(config_file), docs_dir=str(stage), site_dir=str(target))
-        module_names = (config.get("extra") or {}).get("kb_modules") or {}
-        nav = navigation(articles, module_names)
-        if nav is not None:
-            config["nav"] = nav
-        search = config["plugins"].get("material/search") or config["plugins"].get("search")
-        if search is not None and USER_DICT.exists():
-            search.config["jieba_dict_user"] = str(USER_DICT)
-        config.plugins.on_startup(command="build", dirty=False)
+    config_file = _config_file(mkdocs_config)
+    with _site_lock(data_dir):
+        stage = data_dir / STAGE
+        articles = stage_docs(Path(docs_dir), stage, on_problem=on_problem, workers=workers)
+        generated_home = not any((stage / h).exists() for h in HOMES)
+        sites = data_dir / SITES
+        sites.mkdir(parents=True, exist_ok=True)
+        target = sites / (time.strftime("%Y%m%dT%H%M%S") + f"-{time.perf_counter_ns() % 1000000}")
         try:
-            build(config)
-        finally:
-            config.plugins.on_shutdown()
-    except (MkDocsException, OSError, ValueError) as exc:
+            names = _module_names(config_file)
+            _write_generated(stage, articles, names, None, generated_home)
+            site = _Site(config_file, stage, target, data_dir, _with_home(stage, articles))
+            listing = site.listing_pages(stage)
+            pages = [src for src in site.pages if src not in listing]
+            done = [0]
+            total = len(site.pages)
+
+            def tick(n):
+                done[0] += n
+                if progress:
+                    progress(done[0], total)
+
+            site.prepare(listing)
+            entries = _render_parallel(site, pages, workers, tick)
+            entries += site.render(listing, populate=False, progress=tick)
+            site.finish(entries)
+        except (MkDocsException, OSError, ValueError) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise SiteBuildError(f"site build failed: {exc}") from None
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        _switch_site(data_dir, target)
+        _save_state(data_dir, articles, generated_home)
+    return {"pages": len(articles), "rendered": len(site.pages), "seconds": time.perf_counter() - started,
+            "path": str(target)}
+
+
+def _with_home(stage: Path, articles: list[dict]) -> list[dict]:
+    """The articles plus the generated home page, if there is one (it is not an article)."""
+    if any(a["path"] in HOMES for a in articles) or not (stage / "index.md").exists():
+        return articles
+    return [{"source": None, "path": "index.md", "slug": "", "title": "帮助中心", "module": "", "tags": [],
+             "excluded": True, "hash": ""}] + articles
+
+
+def _save_state(data_dir: Path, articles: list[dict], generated_home: bool) -> None:
+    _write(data_dir / SITE_STATE, json.dumps({"articles": articles, "generated_home": generated_home},
+                                             ensure_ascii=False))
+    manifest = {a["slug"]: a["hash"] for a in articles if not a["excluded"]}  # what the index holds too
+    _write(data_dir / SITE_MANIFEST, json.dumps(manifest, ensure_ascii=False))
+
+
+def update_site(docs_dir: Path, data_dir: Path, changed_paths: list[str], mkdocs_config: Path | None = None,
+                on_problem=None) -> dict:
+    """Bring the site up to date after these docs (paths relative to docs_dir) were added, changed or
+    removed, rendering only the pages that show them. Builds the whole site when there is none yet, or
+    when a module appears or goes (every page's navigation lists the modules).
+
+    Returns {pages: [files written], removed: [pages taken down], seconds}; raises SiteBuildError with
+    the live site untouched when a page cannot be rendered."""
+    started = time.perf_counter()
+    docs_dir, data_dir = Path(docs_dir), Path(data_dir).resolve()
+    paths = sorted({_clean_rel(p) for p in changed_paths})
+    try:
+        state = json.loads((data_dir / SITE_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if state is None or site_dir(data_dir) is None or not (data_dir / STAGE).is_dir():
+        return _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started)
+    config_file = _config_file(mkdocs_config)
+    with _site_lock(data_dir):
+        result = _update_pages(docs_dir, data_dir, paths, config_file, state, on_problem)
+    if result is None:
+        return _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started)
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started) -> dict:
+    build_site(docs_dir, data_dir, mkdocs_config, on_problem=on_problem, workers=1)
+    return {"pages": ["*"], "removed": [], "seconds": time.perf_counter() - started}
+
+
+def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file: Path, state: dict,
+                  on_problem) -> dict | None:
+    """update_site's work under the lock; None when the whole site must be built instead."""
+    root = site_dir(data_dir)
+    stage = data_dir / STAGE
+    articles = {a["source"]: a for a in state["articles"]}
+    by_path = {a["path"]: a for a in state["articles"]}
+    touched, groups, removed, tags_changed = [], set(), [], False
+    for rel in paths:
+        old = articles.get(rel)
+        source = docs_dir / rel
+        new = None
+        if source.is_file() and PurePosixPath(rel).suffix.lower() in ARTICLE_SUFFIXES:
+            owner = by_path.get(PurePosixPath(rel).with_suffix(".md").as_posix())
+            if owner is not None and owner["source"] != rel:  # x.md next to x.mdx: the .md wins
+                continue
+            new = _stage_article(source, docs_dir, stage, on_problem)
+            if new is None:  # broken: its last good page stays, as its last good version stays in search
+                continue
+        elif old is not None:
+            (stage / old["path"]).unlink(missing_ok=True)
+            removed.append(old["path"])
+        for entry in (old, new):
+            if entry:
+                groups.add(_group(entry))
+                tags_changed = tags_changed or bool(entry["tags"])
+        if old:
+            articles.pop(rel)
+            by_path.pop(old["path"], None)
+        if new:
+            articles[rel] = by_path[new["path"]] = new
+            touched.append(new["path"])
+    current = sorted(articles.values(), key=lambda a: a["path"])
+    if set(_groups(current, {})) != set(_groups(state["articles"], {})):
+        return None  # a module appeared or went: every page's navigation changes
+    generated_home = state.get("generated_home", False)
+    target = data_dir / (SITES + ".update")
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        written = _write_generated(stage, current, _module_names(config_file), groups,
+                                   generated_home and not any(a["path"] in HOMES for a in current))
+        site = _Site(config_file, stage, target, data_dir, _with_home(stage, current))
+        listing = site.listing_pages(stage)
+        tag_pages = [src for src in listing if _reads(stage / src, TAGS_DIRECTIVE)]
+        render_listing = [src for src in listing if src in written or src in touched
+                          or (tags_changed and src in tag_pages)]
+        # the tags index is read even when not rendered: the tag links on the article's page point into it
+        site.prepare(listing, populate=sorted(set(render_listing) | set(tag_pages)))
+        entries = site.render([src for src in touched if src not in listing])
+        entries += site.render(render_listing, populate=False)
+        docs = site.search_docs(entries)
+    except Exception as exc:  # noqa: BLE001 - a template, plugin or disk error: nothing was moved in
         shutil.rmtree(target, ignore_errors=True)
-        raise SiteBuildError(f"site build failed: {exc}") from None
-    _switch_site(data_dir, target)
-    manifest = {a.slug: a.content_hash for a in articles if not is_excluded(a.meta)}  # what the index holds too
-    (data_dir / SITE_MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    return {"pages": len(articles), "seconds": time.perf_counter() - started, "path": str(target)}
+        raise SiteBuildError(f"site update failed: {getattr(exc, 'message', exc)}") from None
+    # Everything rendered: move it in (each file atomically), then take removed pages down.
+    urls = {site.pages[src].url for src in touched + render_listing}
+    pages = []
+    for file in sorted(p for p in target.rglob("*") if p.is_file()):
+        rel_out = file.relative_to(target)
+        (root / rel_out).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(file, root / rel_out)
+        pages.append(rel_out.as_posix())
+    shutil.rmtree(target, ignore_errors=True)
+    gone = []
+    for path in removed:
+        out = root / _page_dir(path) / "index.html"
+        if out.is_file():
+            out.unlink()
+            gone.append(_page_dir(path))
+            urls.add(_page_dir(path) + "/")
+    _merge_search_index(root, urls, docs)
+    _save_state(data_dir, current, generated_home)
+    return {"pages": pages, "removed": gone}
+
+
+def _clean_rel(path) -> str:
+    rel = PurePosixPath(Path(path).as_posix())
+    if rel.is_absolute() or ".." in rel.parts:
+        raise SiteBuildError(f"{path}: not a path inside the docs folder")
+    return rel.as_posix()
+
+
+def _page_dir(path: str) -> str:
+    """The output folder of a staged page (use_directory_urls: a/b.md → a/b, a/index.md → a)."""
+    folder, _, name = path.rpartition("/")
+    return folder if name in HOMES else path[: -len(".md")] if path.endswith(".md") else path
+
+
+def _merge_search_index(root: Path, urls: set[str], docs: list[dict]) -> None:
+    path = root / "search" / "search_index.json"
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    index["docs"] = [d for d in index["docs"] if d.get("location", "").split("#")[0] not in urls] + docs
+    _write(path, json.dumps(index, ensure_ascii=False, separators=(",", ":")))
 
 
 def site_manifest(data_dir: Path) -> dict[str, str]:

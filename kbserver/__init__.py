@@ -13,7 +13,7 @@ from analytics.store import make_private_dir
 from indexer.dense import VectorFiller
 from indexer.query import open_index
 
-from . import auth, db, errors
+from . import auth, db, errors, labels, timefmt
 from .inputs import KBRequest
 from .settings import load_settings
 
@@ -86,24 +86,37 @@ def create_app(config: dict | None = None) -> Flask:
                                               vote_window=settings["vote_window"])
     app.extensions["kb_learned"] = LearnedSynonyms(app.extensions["kb_index"])
     auth.init_app(app)
+    timefmt.init_app(app, settings["time_zone"])
+    labels.init_app(app)
     app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     from contrib.publish import Publisher
-    from indexer.site import build_site
+    from indexer.site import update_site
 
-    def rebuild_site():
-        build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None)
+    from .jobs import SiteUpdater
 
-    app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=rebuild_site)
+    # Publishing (and editing) changes a few pages: they are rendered in the background, and the answer
+    # carries a ticket that GET /api/site/status follows from queued to building to live (or failed).
+    updater = SiteUpdater(lambda paths: update_site(settings["docs"], settings["data"], paths,
+                                                    settings["mkdocs_config"] or None))
+    app.extensions["kb_site_updater"] = updater
+    app.extensions["kb_refresh_site"] = updater.refresh
+    app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
-    from . import agent, api, contrib_views, dashboard, learning, site
+    from . import agent, api, ask, contrib_views, dashboard, editing_views, learning, site
+
+    editing_views.init_app(app)
+    # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
+    app.extensions["kb_forwarder"] = ask.QuestionForwarder(settings["database_url"], settings["ask_webhook_url"])
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(ask.bp)
     app.register_blueprint(contrib_views.bp)
     app.register_blueprint(learning.bp)
+    app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

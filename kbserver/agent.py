@@ -40,7 +40,14 @@ def link_formats(article: dict, url: str) -> dict:
 @require_role("agent", "manager", "helpdesk")
 def console():
     """Paste a ticket, get articles with the passage that matches, copy a tracked link."""
-    return render_template("agent.html", my_links=links.links_for(get_db(), agent=g.user))
+    index = current_app.extensions["kb_index"]
+    mine = [link | {"title": _title_of(index, link["slug"])} for link in links.links_for(get_db(), agent=g.user)]
+    return render_template("agent.html", my_links=mine)
+
+
+def _title_of(index, slug: str) -> str:
+    """The article's title, or its slug when it has left the index (unpublished, renamed)."""
+    return index.article(slug)["title"] if index.has_article(slug) else slug
 
 
 @bp.post("/api/agent/suggest")

@@ -120,7 +120,7 @@ def search():
     return jsonify({
         "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
         "page": result["page"], "limit": result["limit"], "results": result["results"],
-        "did_you_mean": result["did_you_mean"],
+        "did_you_mean": result["did_you_mean"], "no_good_match": result["no_good_match"],
     })
 
 

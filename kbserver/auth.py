@@ -166,6 +166,8 @@ def _load_user():
             session.clear()
         else:
             g.auth = "session"
+    if g.user is not None:
+        request.environ["kb.user"] = g.user["name"]  # for the access log (kbserver/server.py)
     elif "uid" in session:  # a cookie from before server-side sessions: it cannot be ended, so it is not honoured
         session.clear()
 
@@ -201,7 +203,7 @@ def _safe_next(target: str | None, user: dict) -> str:
     parsed = urlparse(target or "")
     if target and not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return {"manager": "/dashboard", "vip": "/contrib", "agent": "/agent"}.get(user["role"], "/")
+    return {"manager": "/dashboard", "vip": "/contrib", "agent": "/agent", "editor": "/edit"}.get(user["role"], "/")
 
 
 def _refuse_sign_in(status: int, message: str, retry_after: int):
@@ -245,7 +247,7 @@ def logout():
 
 
 # -- the managers' users page --------------------------------------------------------------------
-ROLE_NAMES = {"manager": "知识库管理员", "agent": "客服", "vip": "VIP 客户", "helpdesk": "工单系统集成"}
+ROLE_NAMES = {"manager": "知识库管理员", "editor": "文章编辑", "agent": "客服", "vip": "VIP 客户", "helpdesk": "工单系统集成"}
 
 
 @bp.get("/users")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from analytics.accounts import ROLES
 from indexer.errors import KBError
 
 from .settings import BY_NAME, load_settings, remember_docs
@@ -136,8 +137,12 @@ def run_site_build(settings: dict) -> dict:
     """Build the static site, saying so (MkDocs gives no progress of its own)."""
     from indexer.site import build_site
 
-    click.echo("building site with MkDocs …", err=True)
-    info = build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None, on_problem=None)
+    progress = _Progress(f"building site ({settings['site_workers']} workers)")
+    try:
+        info = build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None, on_problem=None,
+                          workers=settings["site_workers"], progress=progress)
+    finally:
+        progress.close()
     click.echo(f"site: {info['pages']} pages in {info['seconds']:.1f}s → {settings['data'] / 'site'}")
     return info
 
@@ -149,7 +154,7 @@ def cli():
 
 
 @cli.command()
-@setting_options("docs", "data", "mkdocs_config", "semantic_model")
+@setting_options("docs", "data", "mkdocs_config", "semantic_model", "site_workers")
 @friendly_errors
 def build(**options):
     """Build the search index (from scratch), the static site, then the passage vectors (reused when unchanged)."""
@@ -178,7 +183,7 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy")
+                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -204,14 +209,17 @@ def serve(**options):
 
     recovered = app.extensions["kb_publisher"].recover(_open_db(settings["database_url"]))
     if recovered:
+        app.extensions["kb_site_updater"].wait_idle()  # their pages are live before the first visitor comes
         click.echo(f"finished publishing submission(s) {recovered} interrupted by an earlier stop", err=True)
     from .jobs import start_schedule
 
     start_schedule(app, settings["analyze_every"])
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
+    app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
-               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy")})
+               **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
+                                           "access_log")})
 
 
 @cli.command()
@@ -393,7 +401,7 @@ def _accounts_db(options):
 @users.command("add")
 @setting_options("data", "database_url", "password_hash_cost")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["manager", "agent", "vip", "helpdesk"]),
+@click.option("--role", required=True, type=click.Choice(list(ROLES)),
               help="manager, agent, vip, or helpdesk (an integration: the agent API for every agent's links).")
 @friendly_errors
 def users_add(name, role, **options):
@@ -450,7 +458,7 @@ def users_enable(name, **options):
 @users.command("set-role")
 @setting_options("data", "database_url")
 @click.argument("name")
-@click.argument("role", type=click.Choice(["manager", "agent", "vip", "helpdesk"]))
+@click.argument("role", type=click.Choice(list(ROLES)))
 @friendly_errors
 def users_set_role(name, role, **options):
     """Give an account another role (effective on its next request; the last manager cannot be demoted)."""
@@ -582,6 +590,10 @@ def _contrib_action(action: str, submission_id: int, by: str, note: str, options
     try:
         with app.app_context():
             sub = apply_review_action(db, submission_id, action, actor, None, note or "")
+        if sub.get("site_ticket"):  # the server renders in the background; a command waits for its pages
+            site = app.extensions["kb_site_updater"].wait(sub.pop("site_ticket"))
+            if site and site["state"] == "failed":
+                click.echo(f"warning: site update failed ({site.get('error')}); the previous pages stay", err=True)
     finally:
         app.extensions["kb_events"].close()
     _show(sub, False)
@@ -676,6 +688,94 @@ def synonyms_approve(synonym_id, by, note, **options):
 def synonyms_reject(synonym_id, by, note, **options):
     """Reject a pair (or withdraw an approval): it is never proposed again."""
     _synonym_decision("reject", synonym_id, by, note, options)
+
+
+@cli.group()
+def edit():
+    """Article history, restore and "reviewed" from the command line (the same library as the web editor)."""
+
+
+def _edit_context(options, by=None):
+    from analytics.accounts import list_users
+    from analytics.store import open_db
+
+    settings = _settings(**options)
+    db = open_db(settings["database_url"])
+    if by is not None and not any(u["name"] == by and u["role"] in ("manager", "editor") for u in list_users(db)):
+        raise KBError(f"--by {by!r} must name a manager or editor account (see `kb users list`)")
+    return settings, db
+
+
+def _after_edit(settings, result, site: bool) -> None:
+    from contrib import editing
+    from indexer.site import build_site, site_dir
+
+    if result.get("unchanged"):
+        click.echo("unchanged: the article already has that text")
+        return
+    editing.reindex(settings["docs"], settings["data"])
+    click.echo(f"revision #{result['revision']}: {result['path']} (hash {result['hash']}), index updated")
+    if (result.get("git") or {}).get("commit"):
+        click.echo(f"git commit {result['git']['commit'][:12]}")
+    elif (result.get("git") or {}).get("error"):
+        click.echo(result["git"]["error"], err=True)
+    if site and site_dir(settings["data"]) is not None:
+        build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None)
+        click.echo("site rebuilt")
+
+
+@edit.command("history")
+@setting_options("docs", "data", "database_url")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def edit_history(slug, as_json, **options):
+    """List an article's revisions, newest first."""
+    from contrib import editing
+
+    _, db = _edit_context(options)
+    revisions = editing.history(db, slug)
+    if as_json:
+        click.echo(json.dumps(revisions, ensure_ascii=False, indent=2))
+        return
+    if not revisions:
+        click.echo(f"no revisions of {slug} yet (it has not been edited in kb)")
+    for r in revisions:
+        extra = f" (from #{r['restored_from']})" if r["restored_from"] else ""
+        click.echo(f"#{r['id']:<5} {r['ts']}  {r['actor']:<12} {r['action']:<9}{extra} {r['message']}")
+
+
+@edit.command("restore")
+@setting_options("docs", "data", "database_url", "mkdocs_config")
+@click.argument("slug")
+@click.argument("revision", type=int)
+@click.option("--by", required=True, help="The manager or editor account doing this (recorded in the history).")
+@click.option("--recreate", is_flag=True, help="Re-create the article if its file was deleted.")
+@click.option("--no-site", is_flag=True, help="Do not rebuild the site (the index is always updated).")
+@friendly_errors
+def edit_restore(slug, revision, by, recreate, no_site, **options):
+    """Make an old revision the article's text again (recorded as a new revision)."""
+    from contrib import editing
+
+    settings, db = _edit_context(options, by)
+    path = editing.source_path(settings["docs"], slug)
+    base = editing.read_article(settings["docs"], slug)["hash"] if path else None
+    result = editing.restore(settings["docs"], db, settings["data"], slug, revision, base, by, recreate=recreate)
+    _after_edit(settings, result, not no_site)
+
+
+@edit.command("reviewed")
+@setting_options("docs", "data", "database_url", "mkdocs_config")
+@click.argument("slug")
+@click.option("--by", required=True, help="The manager or editor account doing this (recorded in the history).")
+@click.option("--no-site", is_flag=True, help="Do not rebuild the site (the index is always updated).")
+@friendly_errors
+def edit_reviewed(slug, by, no_site, **options):
+    """Set the article's reviewed: date to today, changing nothing else."""
+    from contrib import editing
+
+    settings, db = _edit_context(options, by)
+    _after_edit(settings, editing.mark_reviewed(settings["docs"], db, settings["data"], slug, by), not no_site)
 
 
 def main():  # pragma: no cover - console script entry point

@@ -155,8 +155,10 @@ def review_detail(sid: int):
     from analytics.accounts import list_users
 
     managers = [u["name"] for u in list_users(db) if u["role"] == "manager"]
+    ticket = request.args.get("site", "")
+    site = current_app.extensions["kb_site_updater"].status(ticket) if 0 < len(ticket) <= 64 else None
     return render_template("review_detail.html", sub=sub, html=render_markdown(sub["body"]), diff=diff,
-                           similar=similar(_index(), db, sub, exclude_id=sid), managers=managers)
+                           similar=similar(_index(), db, sub, exclude_id=sid), managers=managers, site=site)
 
 
 def _pick(revisions, wanted, default_index):
@@ -184,12 +186,14 @@ def review_action(sid: int, action: str):
         if sub.get("publish_error"):
             flash(f"已批准，但发布失败：{sub['publish_error']}", "error")
         else:
-            flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准并发布。",
+            flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准。",
                    "publish": "已发布。", "reject": "已拒绝。", "unpublish": "已下线。"}[action]
                   + (f" 文章地址：/practices/{sub['slug']}/" if action in ("approve", "publish") else ""))
     except KBError as exc:
         flash(f"没有执行：{exc.message}", "error")
-    return redirect(url_for("contrib.review_detail", sid=sid))
+        sub = {}
+    # The site's pages are updated in the background: the page follows the update by its ticket.
+    return redirect(url_for("contrib.review_detail", sid=sid, site=sub.get("site_ticket")))
 
 
 # -- JSON API -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from analytics.analyze import analyze
 from analytics.store import open_db
@@ -52,3 +53,88 @@ def start_schedule(app, minutes: int) -> threading.Thread | None:
     thread.stop = stop
     thread.start()
     return thread
+
+
+class SiteUpdater:
+    """Site updates off the request path: `refresh(changed_paths)` queues them and returns a ticket at once;
+    one background thread renders what the queued changes touch (several queued changes in one update).
+
+    A ticket is queued, then building, then live (its pages are being served) or failed (the previous
+    pages keep serving; the error says why)."""
+
+    KEEP = 1000  # tickets remembered for status questions
+
+    def __init__(self, update):
+        self.update = update  # callable(changed_paths); raises on failure
+        self._cond = threading.Condition()
+        self._pending: list[tuple[str, list[str]]] = []
+        self._tickets: dict[str, dict] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def refresh(self, changed_paths) -> str:
+        """Queue an update of the site for these docs paths; returns the ticket to ask about."""
+        import secrets
+
+        ticket = secrets.token_hex(8)
+        with self._cond:
+            self._tickets[ticket] = {"ticket": ticket, "state": "queued", "paths": list(changed_paths)}
+            while len(self._tickets) > self.KEEP:
+                self._tickets.pop(next(iter(self._tickets)))
+            self._pending.append((ticket, list(changed_paths)))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="kb-site-updater", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return ticket
+
+    def status(self, ticket: str) -> dict | None:
+        """{ticket, state, paths, error?} or None for a ticket this process never gave out."""
+        with self._cond:
+            found = self._tickets.get(ticket)
+            return dict(found) if found else None
+
+    def wait(self, ticket: str, timeout: float | None = None) -> dict | None:
+        """Block until the ticket is live or failed (or the timeout passes); returns its status."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._tickets.get(ticket, {}).get("state") in (None, "live", "failed"),
+                                timeout)
+        return self.status(ticket)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued update is live or failed; False if the timeout passed first."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: all(t["state"] in ("live", "failed") for t in self._tickets.values()), timeout)
+
+    def stop(self) -> None:
+        """Finish the update in progress and the queued ones, then end the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._stopping)
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+                for ticket, _ in batch:
+                    if ticket in self._tickets:
+                        self._tickets[ticket]["state"] = "building"
+            paths = sorted({p for _, ps in batch for p in ps})
+            started = time.monotonic()
+            try:
+                self.update(paths)
+                outcome = {"state": "live", "seconds": round(time.monotonic() - started, 2)}
+            except Exception as exc:  # noqa: BLE001 - reported on the ticket; the previous site keeps serving
+                log.exception("site update for %s failed", ", ".join(paths))
+                outcome = {"state": "failed", "error": str(getattr(exc, "message", exc))}
+            with self._cond:
+                for ticket, _ in batch:
+                    if ticket in self._tickets:
+                        self._tickets[ticket].update(outcome)
+                self._cond.notify_all()

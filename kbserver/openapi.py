@@ -66,6 +66,18 @@ _SUBMISSION_FIELDS = {
 }
 
 
+_EDIT_FIELDS_OBJ = _object({
+    "title": {"type": "string", "maxLength": 200}, "summary": {"type": "string", "maxLength": 500},
+    "tags": {"oneOf": [_WORDS, {"type": "string", "description": "comma-separated, or a YAML list"}]},
+    "module": {"type": "string", "maxLength": 60}, "owner": {"type": "string", "maxLength": 100},
+    "review_every": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "nullable": True}}, ("title",))
+_EDIT_BODY = {"type": "string", "description": "Markdown; the whole file at most 1,000,000 bytes"}
+_FLAG_ID = {"type": "integer", "nullable": True, "description": "the flag or gap this edit fixes"}
+_EDIT_RESULT = _object({"slug": _STR, "path": _STR, "hash": _STR, "revision": {"type": "integer", "nullable": True},
+                        "unchanged": {"type": "boolean"}, "git": {"type": "object", "nullable": True},
+                        "indexed": {"type": "boolean"}, "site": _STR})
+
+
 def _operations() -> dict:
     """Per view (its endpoint name), per method: what the URL map cannot tell. Enumerations come from the code.
 
@@ -87,7 +99,10 @@ def _operations() -> dict:
             "responses": {"200": _ok("Ranked results", _object({
                 "query": _STR, "query_id": _STR, "total": _INT, "took_ms": {"type": "number"}, "page": _INT,
                 "limit": _INT, "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-                "did_you_mean": {"type": "string", "nullable": True}})), **_errors("400")}}},
+                "did_you_mean": {"type": "string", "nullable": True},
+                "no_good_match": {"type": "boolean", "description": "true when the best result is weak (holds "
+                                  "under half the query's words and scores low, or nothing was found): the site "
+                                  "says so and offers to ask the support team"}})), **_errors("400")}}},
         "api.article": {"get": {
             "summary": "One article",
             "path": {"slug": _SLUG},
@@ -109,6 +124,27 @@ def _operations() -> dict:
             "summary": "Whether the index is loaded, its size and version",
             "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
                                                         "index_version": {"type": "string", "nullable": True}}))}}},
+        "site.status": {"get": {
+            "summary": "Where a site update is: queued, building, live (its pages are served) or failed",
+            "security": _AUTH,
+            "parameters": [_query("ticket", {"type": "string", "maxLength": 64}, required=True)],
+            "responses": {"200": _ok("The update", _object({
+                "ticket": _STR, "state": {"type": "string", "enum": ["queued", "building", "live", "failed"]},
+                "paths": _WORDS, "seconds": {"type": "number"}, "error": _STR})),
+                **_errors("400", "401", "403", "404")}}},
+        "ask.ask": {"post": {
+            "summary": "A customer's question for the support team (when search found nothing good)",
+            "description": "Stored for the knowledge managers (/questions), counted as a content-gap signal, and "
+                           "forwarded to the helpdesk webhook when one is configured. At most 5 per client address "
+                           "per hour (429).",
+            "requestBody": _json_body(_object({
+                "question": {"type": "string", "maxLength": 1000, "example": "OKR 目标管理在哪里设置？"},
+                "email": {"type": "string", "maxLength": 254, "description": "optional, for an answer"},
+                "query": {"type": "string", "maxLength": 500, "description": "the search that found nothing good"}},
+                ("question",))),
+            "responses": {"201": _ok("Stored", _object({"ok": {"type": "boolean"}, "id": _INT,
+                                                        "forwarded": {"type": "boolean"}})),
+                          **_errors("400", "413", "429")}}},
         "agent.openapi": {"get": {"summary": "This description (OpenAPI 3)", "responses": {"200": _ok("The spec")}}},
         "agent.api_docs": {"get": {"summary": "This description as a readable page (HTML)",
                                    "responses": {"200": {"description": "HTML page",
@@ -265,6 +301,64 @@ def _operations() -> dict:
                 "signals": {"type": "array", "items": _object({"signal": _STR, "penalty": {"type": "number"},
                                                                "detail": {"type": "object"}})}})}})),
                           **_errors("400", "401", "403")}}},
+        # -- editing articles (managers and editors; contrib/editing.py) -------------------------------------
+        "editing.api_me": {"get": {
+            "summary": "Who is signed in, and whether they may edit articles (the site's 编辑文章 link)",
+            "responses": {"200": _ok("The user or null", _object({"user": {"type": "object", "nullable": True},
+                                                                  "can_edit": {"type": "boolean"}}))}}},
+        "editing.api_article": {"get": {
+            "summary": "An article as the editor loads it: fields, body and content hash",
+            "security": _AUTH,
+            "parameters": [_query("slug", _SLUG, required=True)],
+            "responses": {"200": _ok("The article", _object({"slug": _STR, "path": _STR, "fields": _EDIT_FIELDS_OBJ,
+                                                             "body": _STR, "hash": _STR, "meta": {"type": "object"}})),
+                          **_errors("400", "401", "403", "404")}}},
+        "editing.api_history": {"get": {
+            "summary": "An article's revisions, newest first",
+            "security": _AUTH,
+            "parameters": [_query("slug", _SLUG, required=True)],
+            "responses": {"200": _ok("Revisions", _object({"slug": _STR, "revisions": {"type": "array", "items": {
+                "$ref": "#/components/schemas/Revision"}}})), **_errors("400", "401", "403")}}},
+        "editing.api_revision": {"get": {
+            "summary": "One revision with its full text",
+            "security": _AUTH,
+            "responses": {"200": _ok("The revision", {"$ref": "#/components/schemas/Revision"}),
+                          **_errors("400", "401", "403", "404")}}},
+        "editing.api_save": {"post": {
+            "summary": "Save an edited article (409 edit_conflict with a diff if it changed since base_hash)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "slug": _SLUG, "fields": _EDIT_FIELDS_OBJ, "body": _EDIT_BODY,
+                "base_hash": {"type": "string", "description": "the content hash you started from"},
+                "message": {"type": "string", "maxLength": 500}, "flag_id": _FLAG_ID, "gap_id": _FLAG_ID},
+                ("slug", "fields", "body", "base_hash"))),
+            "responses": {"200": _ok("Saved", _EDIT_RESULT), **_errors("400", "401", "403", "404", "409", "413")}}},
+        "editing.api_new": {"post": {
+            "summary": "Create an article (slug from the title unless given)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "slug": {"type": "string", "nullable": True}, "fields": _EDIT_FIELDS_OBJ, "body": _EDIT_BODY,
+                "message": {"type": "string", "maxLength": 500}, "flag_id": _FLAG_ID, "gap_id": _FLAG_ID},
+                ("fields", "body"))),
+            "responses": {"201": _ok("Created", _EDIT_RESULT), **_errors("400", "401", "403", "409", "413")}}},
+        "editing.api_restore": {"post": {
+            "summary": "Restore a revision as a new one (410 if the article was deleted, unless recreate)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({
+                "slug": _SLUG, "revision": _INT, "base_hash": _STR, "recreate": {"type": "boolean"},
+                "message": {"type": "string", "maxLength": 500}}, ("slug", "revision"))),
+            "responses": {"200": _ok("Restored", _EDIT_RESULT), "410": _error("The article was deleted"),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        "editing.api_reviewed": {"post": {
+            "summary": "Set reviewed: to today, nothing else changed",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"slug": _SLUG, "base_hash": _STR}, ("slug",))),
+            "responses": {"200": _ok("Marked", _EDIT_RESULT), **_errors("400", "401", "403", "404", "409")}}},
+        "editing.api_preview": {"post": {
+            "summary": "A Markdown body as the site renders it (sanitized HTML)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"body": _EDIT_BODY})),
+            "responses": {"200": _ok("The HTML", _object({"html": _STR})), **_errors("400", "401", "403", "413")}}},
     }
 
 
@@ -331,6 +425,8 @@ def build_spec(app: Flask) -> dict:
                 "Synonym": _object({"id": _INT, "customer": _STR, "article": _STR, "state": _STR, "sessions": _INT,
                                     "examples": {"type": "array", "items": _WORDS}, "slugs": _WORDS,
                                     "decided_by": _STR, "decided_at": _STR, "version": _INT}),
+                "Revision": _object({"id": _INT, "slug": _STR, "path": _STR, "ts": _STR, "actor": _STR, "action": _STR,
+                                     "message": _STR, "content_hash": _STR, "text": _STR}),
             },
         },
         "paths": dict(sorted(paths.items())),

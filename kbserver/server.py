@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
+import threading
 import time
 
 from waitress.channel import HTTPChannel
@@ -93,8 +95,56 @@ def _raise_open_file_limit(wanted: int) -> None:
         log.warning("only %d open files allowed (ulimit -n): fewer connections than --connection-limit fit", soft)
 
 
+class AccessLog:
+    """WSGI middleware printing one common-log-format line per request once its body is sent
+    (``127.0.0.1 - wang [06/Dec/2026:20:15:02 +0000] "GET /api/search?q=x HTTP/1.1" 200 512``).
+    The user is the signed-in account when the app names it in ``kb.user`` in the environ."""
+
+    def __init__(self, app, stream):
+        self.app, self.stream, self.lock = app, stream, threading.Lock()
+
+    def __call__(self, environ, start_response):
+        seen = {}
+
+        def recording_start_response(status, headers, exc_info=None):
+            seen["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, recording_start_response)
+        return _LoggedBody(body, lambda sent: self._write(environ, seen.get("status", "-"), sent))
+
+    def _write(self, environ, status: str, sent: int) -> None:
+        target = environ.get("PATH_INFO", "") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
+        line = (f'{environ.get("REMOTE_ADDR") or "-"} - {environ.get("kb.user") or "-"} '
+                f'[{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())}] '
+                f'"{environ.get("REQUEST_METHOD", "-")} {target} {environ.get("SERVER_PROTOCOL", "-")}" {status} '
+                f'{sent or "-"}\n')
+        with self.lock:
+            self.stream.write(line)
+            self.stream.flush()
+
+
+class _LoggedBody:
+    """A response body that counts the bytes sent and reports them when the server closes it."""
+
+    def __init__(self, body, done):
+        self.body, self.done, self.sent = body, done, 0
+
+    def __iter__(self):
+        for chunk in self.body:
+            self.sent += len(chunk)
+            yield chunk
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done(self.sent)
+
+
 def serve(app, host: str, port: int, threads: int = 8, ready=None, *, connection_limit: int = 1000,
-          idle_timeout: int = 30, request_timeout: int = 30, trusted_proxy: str = "") -> None:
+          idle_timeout: int = 30, request_timeout: int = 30, trusted_proxy: str = "", access_log: bool = False) -> None:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests and flush the event log."""
     # "Task queue depth is N" only says all threads are busy for a moment; not worth a log line each time.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -111,7 +161,8 @@ def serve(app, host: str, port: int, threads: int = 8, ready=None, *, connection
         limits.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1, trusted_proxy_headers=FORWARDED_HEADERS)
     _raise_open_file_limit(2 * connection_limit + 256)
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="kb",
+        server = create_server(AccessLog(app, sys.stdout) if access_log else app, host=host, port=port,
+                               threads=threads, ident="kb",
                                clear_untrusted_proxy_headers=True, **limits)
     except ValueError:  # waitress: an address that does not resolve
         raise OSError(f"cannot listen on {host}:{port}: not a valid address for this machine; "

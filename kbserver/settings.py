@@ -37,6 +37,8 @@ SETTINGS = [
     Setting("port", 8000, "KB_PORT", "Port `kb serve` listens on.", int),
     Setting("threads", 8, "KB_THREADS", "Worker threads of the WSGI server.", int),
     Setting("mkdocs_config", "", "KB_MKDOCS_CONFIG", "MkDocs config for the site; default: kb's own mkdocs.yml."),
+    Setting("site_workers", 2, "KB_SITE_WORKERS",
+            "Processes that render the site's pages in a full build (`kb build`, `kb serve` when the site is stale).", int),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
     Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
@@ -54,6 +56,11 @@ SETTINGS = [
     Setting("event_durability", "process", "KB_EVENT_DURABILITY",
             "What an acknowledged event survives: 'process' (kill -9, OOM kill: written to the OS before the "
             "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
+    Setting("time_zone", "Asia/Shanghai", "KB_TIME_ZONE",
+            "Time zone of the times shown on pages (IANA name, e.g. Asia/Shanghai, Europe/Berlin, UTC); stored times stay UTC."),
+    Setting("access_log", False, "KB_ACCESS_LOG",
+            "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",
+            bool),
     Setting("connection_limit", 1000, "KB_CONNECTION_LIMIT",
             "Open client connections `kb serve` accepts at once; more wait in the listen backlog.", int),
     Setting("idle_timeout", 30, "KB_IDLE_TIMEOUT", "Seconds an idle client connection is kept open.", int),
@@ -76,6 +83,9 @@ SETTINGS = [
             "Days after which a kept click counts half in click re-ranking.", int),
     Setting("session_hours", 12, "KB_SESSION_HOURS",
             "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
+    Setting("ask_webhook_url", "", "KB_ASK_WEBHOOK_URL",
+            "Helpdesk URL each customer question (提交问题) is POSTed to as JSON, in the background with retries; "
+            "empty: questions are only stored and shown on /questions."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -128,11 +138,19 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["event_durability"] not in ("process", "power"):
         raise InvalidInput(f"event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power', "
                            f"got {values['event_durability']!r}")
+    if not 1 <= values["site_workers"] <= 64:
+        raise InvalidInput(f"site_workers (KB_SITE_WORKERS) must be between 1 and 64, got {values['site_workers']}")
     for name in ("connection_limit", "idle_timeout", "request_timeout", "password_hash_cost", "password_checks",
                  "login_window", "login_failures_account", "login_failures_address", "session_hours",
                  "click_min_clients", "click_half_life"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
+    if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
+        raise InvalidInput(f"ask_webhook_url (KB_ASK_WEBHOOK_URL) must be an http:// or https:// URL, "
+                           f"got {values['ask_webhook_url']!r}")
+    from .timefmt import time_zone
+
+    time_zone(values["time_zone"])  # a readable error now, not on the first page
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

@@ -7,9 +7,12 @@ import hashlib
 import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, redirect, request, send_from_directory
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, request, send_from_directory
 
+from indexer.errors import InvalidInput, NotFound
 from indexer.site import site_dir
+
+from .auth import require_role
 
 bp = Blueprint("site", __name__)
 
@@ -65,6 +68,19 @@ def _send(root: Path, path: str, status: int = 200):
     if status != 200:  # not for a 304 answer to a conditional request
         response.status_code = status
     return response
+
+
+@bp.get("/api/site/status")
+@require_role("manager")
+def status():
+    """GET ?ticket= → where a site update (from publishing, unpublishing or editing) is: queued, building, live or failed."""
+    ticket = request.args.get("ticket", "")
+    if not ticket:
+        raise InvalidInput("ticket is required: the site_ticket a publish or unpublish answered with")
+    found = current_app.extensions["kb_site_updater"].status(ticket) if len(ticket) <= 64 else None
+    if found is None:
+        raise NotFound(f"no site update with ticket {ticket!r} (tickets last until the server restarts)")
+    return jsonify(found)
 
 
 @bp.get("/", defaults={"path": ""})

@@ -208,6 +208,18 @@ def test_a_signed_in_user_without_the_role_is_refused_before_the_form_token_is_c
     assert r.status_code == 400 and "expired" in r.get_data(as_text=True)
 
 
+def test_a_refused_page_says_so_in_chinese_in_the_back_offices_look(client, people):
+    login(client, "vipco", people["vipco"]["password"])
+    r = client.get("/users")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and "没有权限" in html and "联系知识库管理员" in html
+    assert '<header>' in html and "返回帮助中心首页" in html and "favicon.svg" in html  # base.html, not a bare page
+    missing = client.get("/review/999999")
+    assert missing.status_code == 403  # a VIP is refused before anything is looked up
+    api = client.get("/api/no-such-endpoint")
+    assert api.status_code == 404 and api.is_json  # the API keeps answering JSON
+
+
 def test_manager_manages_accounts_on_the_users_page(app, client, people, db):
     login(client, "wang", people["wang"]["password"])
     agent = app.test_client()

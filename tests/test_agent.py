@@ -100,6 +100,9 @@ def test_link_visit_outcome_are_recorded_once_and_reach_the_dashboard(client, to
         assert r.status_code == 200 and r.get_json()["outcome"] == "solved"
     stats = links.article_stats(db)
     assert stats == [{"slug": "import/excel-import", "links": 1, "solved": 1, "not_helped": 0, "visits": 1}]
+    page = client.get("/agent", headers=tokens["agent1"]).get_data(as_text=True)
+    mine = page.split('id="my-links"')[1].split("</table>")[0]
+    assert ">从 Excel 导入任务</a>" in mine and ">import/excel-import</a>" not in mine  # "我发出的链接" by title
 
 
 def test_agent_tokens_cannot_use_manager_endpoints(client, tokens):

@@ -196,7 +196,7 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     vip.check("#consent")
     vip.click("button[value=submit]")
     vip.wait_for_selector("#state")
-    assert vip.inner_text("#state") == "submitted"
+    assert vip.inner_text("#state") == "已提交"
     sid = int(vip.url.rstrip("/").split("/")[-1])
 
     sign_in(manager, live_site, "王敏", manager_setup["manager"])
@@ -205,20 +205,25 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     manager.fill("form[action$='request_changes'] input[name=note]", "请补充一个示例")
     manager.click("button[data-action=request_changes]")
     manager.wait_for_selector(".flash")
-    assert manager.inner_text("#state") == "changes_requested"
+    assert manager.inner_text("#state") == "需修改"
 
     vip.goto(f"{live_site.url}/contrib/{sid}")
     assert "请补充一个示例" in vip.inner_text("#comments ~ div, .comment")
     vip.fill("#body", "## 做法\n\n按部门建泳道 <img src=x onerror=alert('xss')>\n\n## 示例\n\n采购部、财务部各一条泳道。")
     vip.click("button[value=submit]")
     vip.wait_for_selector("#state")
-    assert vip.inner_text("#state") == "submitted"
+    assert vip.inner_text("#state") == "审核中"  # straight back to the reviewer who asked for the changes
 
     manager.goto(f"{live_site.url}/review/{sid}")
     assert manager.locator("table.diff").count() == 1  # side-by-side diff of the two revisions
     manager.click("button[data-action=approve]")
     manager.wait_for_selector(".flash")
-    assert manager.inner_text("#state") == "published"
+    assert manager.inner_text("#state") == "已发布"
+    # The page is rendered in the background: the review page says so, then follows it until it is live.
+    status = manager.locator("#site-status")
+    playwright_api.expect(status).to_contain_text(re.compile("发布中…|已上线"))
+    playwright_api.expect(status).to_have_attribute("data-state", "live", timeout=60_000)
+    playwright_api.expect(status).to_contain_text("已上线")
 
     reader = browser.new_context(locale="zh-CN").new_page()
     reader.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -227,7 +232,7 @@ def test_vip_practice_from_submission_to_search_with_an_inert_xss_payload(browse
     assert "用看板做跨部门采购审批" in results.first.inner_text()
     results.first.locator("a").first.click()
     reader.wait_for_selector(".kb-badge")
-    assert "Best practice from Globex 集团" in reader.inner_text(".kb-badge")
+    assert "客户最佳实践 · 来自 Globex 集团" in reader.inner_text(".kb-badge")
     assert reader.locator("article img[onerror]").count() == 0 and "采购部" in reader.inner_text("article")
     reader.wait_for_timeout(300)
     assert dialogs == []  # no script ran anywhere

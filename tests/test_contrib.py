@@ -105,14 +105,18 @@ def test_the_whole_workflow_and_its_audit_trail(db, people, publisher, built):
     assert sub["state"] == "in_review" and sub["assigned_to"] == "wang"
     sub = queue.transition(db, sub["id"], "request_changes", people["wang"], note="请补充一个示例")
     assert sub["state"] == "changes_requested" and sub["comments"][-1]["body"] == "请补充一个示例"
+    assert queue.list_submissions(db, people["vip"])[0]["reason"] == "请补充一个示例"  # shown in the author's list
     sub = queue.update(db, sub["id"], people["vip"], fields(body="## 做法\n\n1. 建泳道\n\n## 示例\n\n采购审批。"),
                        sub["version"])
     sub = queue.transition(db, sub["id"], "submit", people["vip"])
     assert sub["revision"] == 2 and len(sub["revisions"]) == 2
+    # back to the reviewer who asked for the changes, without anyone claiming it again
+    assert sub["state"] == "in_review" and sub["assigned_to"] == "wang"
     sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
     assert sub["state"] == "published" and sub["slug"] == "kua-bu-men-shen-pi-yong-kan-ban-guan-li"
     states = [(h["from_state"], h["to_state"], h["actor"]) for h in sub["history"]]
-    assert states[-2:] == [("in_review" if False else "submitted", "approved", "wang"), ("approved", "published", "wang")]
+    assert states[-3:] == [("changes_requested", "in_review", "acme"), ("in_review", "approved", "wang"),
+                           ("approved", "published", "wang")]
     assert all(h["ts"] for h in sub["history"])
 
 
@@ -207,6 +211,16 @@ def test_similarity_shows_existing_articles_and_pending_submissions(db, people, 
     assert any(f["kind"] == "submission" and f["id"] == pending["id"] for f in found)
 
 
+def test_a_published_practice_is_not_similar_to_itself(db, people, publisher, app):
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
+    own = f"practices/{sub['slug']}"
+    assert app.extensions["kb_index"].has_article(own)
+    assert all(f.get("slug") != own for f in similar(app.extensions["kb_index"], db, sub, exclude_id=sub["id"]))
+    other = similar(app.extensions["kb_index"], db, fields(title="跨部门审批用看板管理的做法"))
+    assert any(f.get("slug") == own for f in other)  # for anything else it still counts
+
+
 def test_crash_between_approved_and_file_written_is_finished_on_restart(db, people, publisher, app, docs_dir):
     sub, _ = queue.create(db, people["vip"], fields(), submit=True)
     queue.transition(db, sub["id"], "approve", people["wang"])  # ... and the process died here (kill -9)
@@ -234,7 +248,8 @@ def test_api_flow_with_tokens(client, people):
     version = client.get(f"/api/contrib/submissions/{sid}", headers=vip).get_json()["version"]
     r = client.patch(f"/api/contrib/submissions/{sid}", headers=vip, json={**fields(body="新正文"), "version": version})
     assert r.status_code == 200
-    assert client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()["state"] == "submitted"
+    resubmitted = client.post(f"/api/contrib/submissions/{sid}/submit", headers=vip).get_json()
+    assert resubmitted["state"] == "in_review" and resubmitted["assigned_to"] == "wang"  # back to who asked
     assert client.post(f"/api/contrib/submissions/{sid}/approve", headers=vip).status_code == 403
     r = client.post(f"/api/contrib/submissions/{sid}/approve", headers=mgr, json={})
     assert r.status_code == 200 and r.get_json()["state"] == "published"
@@ -280,16 +295,16 @@ def test_cli_review_commands(runner, db, people, docs_dir, built):
 
 
 def test_the_built_site_carries_no_live_payload_from_any_field(db, people, docs_dir, built):
-    from indexer.site import build_site, site_dir
+    from indexer.site import site_dir, update_site
 
-    publisher = Publisher(docs_dir, built, rebuild_site=lambda: build_site(docs_dir, built))
+    publisher = Publisher(docs_dir, built, rebuild_site=lambda paths: update_site(docs_dir, built, paths))
     body = "\n\n".join(f"段落 {p}" for p in XSS)
     sub, _ = queue.create(db, people["vip"], fields(title="标题 &lt;script&gt; 与 《书名》", body=body,
                                                     organisation="Org &amp; Co", tags=["标签'"]), submit=True)
     sub = publisher.approve_and_publish(db, sub["id"], people["wang"])
     root = site_dir(built)
     page = (root / PRACTICES / sub["slug"] / "index.html").read_text(encoding="utf-8")
-    assert "Best practice from Org &amp;" in page and "段落" in page
+    assert "来自 Org &amp;" in page and "段落" in page
     for path in root.rglob("*.html"):
         html = path.read_text(encoding="utf-8")
         article = html.split('<article', 1)[-1].split('</article>', 1)[0]

@@ -149,6 +149,7 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
         "accounts:001_create_user_tables", "accounts:002_create_sessions", "contrib:001_create_contrib_tables",
         "links:001_create_link_tables",
         "links:002_one_link_per_ticket_article_agent", "throttle:001_create_throttle_tables",
+        "editing:001_create_revisions", "questions:001_create_questions_table",
         "synonyms:001_create_synonym_tables", "health:001_create_health_table"]
     open_db(f"sqlite:///{tmp_path}/kb.db")  # re-opening applies nothing twice
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -64,9 +65,26 @@ def _raise_fd_limit(wanted: int) -> None:
 
 @pytest.fixture
 def server(docs_dir, data_dir):
-    server = LiveServer(docs_dir, data_dir, extra_env={"KB_IDLE_TIMEOUT": "2", "KB_REQUEST_TIMEOUT": "3"})
+    server = LiveServer(docs_dir, data_dir, extra_env={"KB_IDLE_TIMEOUT": "2", "KB_REQUEST_TIMEOUT": "3",
+                                                       "KB_ACCESS_LOG": "1"})
     yield server
     server.stop()
+
+
+@pytest.mark.slow
+def test_the_access_log_has_one_common_log_format_line_per_request(server):
+    found = requests.get(server.url + "/api/search", params={"q": "导入 Excel"}, timeout=30)
+    missing = requests.get(server.url + "/no/such/page", timeout=30)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "/no/such/page" not in server.log.read_text():
+        time.sleep(0.1)
+    lines = server.log.read_text().splitlines()
+    search = [ln for ln in lines if "/api/search?q=" in ln]
+    assert search and re.fullmatch(
+        r'127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /api/search\?q=\S+ HTTP/1\.1" 200 (\d+)',
+        search[-1]), search
+    assert int(search[-1].rsplit(" ", 1)[1]) == len(found.content)
+    assert any(re.search(r'"GET /no/such/page HTTP/1\.1" 404 \d+$', ln) for ln in lines) and missing.status_code == 404
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import FIXTURE_DOCS, ROOT
-from indexer.site import build_site, site_dir
+from indexer.site import build_site, site_dir, update_site
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,19 @@ def test_every_good_article_becomes_a_page_and_broken_ones_are_reported(site):
 def test_navigation_is_grouped_by_module_with_section_titles(site):
     home = (site["root"] / "index.html").read_text(encoding="utf-8")
     assert "导入数据" in home and "集成" in home  # kb_modules titles from mkdocs.yml
+
+
+def test_every_tab_names_the_page_once_and_shows_the_favicon(site):
+    import re
+
+    home = (site["root"] / "index.html").read_text(encoding="utf-8")
+    article = page(site, "import/excel-import")
+    site_name = re.search(r"<title>([^<]*)</title>", home).group(1)
+    assert site_name and " - " not in site_name  # not "名称 - 名称"
+    title = re.search(r"<title>([^<]*)</title>", article).group(1)
+    assert title.endswith(" - " + site_name) and title != f"{site_name} - {site_name}"
+    assert 'rel="icon" href="../../assets/images/favicon.svg"' in article.replace("'", '"')
+    assert (site["root"] / "assets" / "images" / "favicon.svg").is_file()
 
 
 def test_articles_show_their_review_date_and_owner(site):
@@ -95,3 +108,143 @@ def test_pages_name_themselves_with_the_index_slug_and_escape_front_matter(tmp_p
     assert 'var slug = "导入/Excel 导入"' in html or 'var slug = "\\u5bfc\\u5165/Excel \\u5bfc\\u5165"' in html
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert not (root / "_drafts").exists()
+
+
+# -- updating a few pages at scale: a few hundred third-party articles ----------------------------------
+from devset import corpus_docs, require_dev_set  # noqa: E402
+
+ARTICLE = "---\ntitle: {title}\nmodule: {module}\ntags: [{tag}]\n---\n# {title}\n\n{body}\n"
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """The dev set's 392 NocoBase articles (no front matter) plus a few with modules and tags, built once."""
+    require_dev_set()
+    tmp = tmp_path_factory.mktemp("bigsite")
+    docs = tmp / "docs"
+    shutil.copytree(corpus_docs("nocobase-zh"), docs)
+    shutil.copy(ROOT / "docs" / "tags.md", docs / "tags.md")
+    for i in range(3):
+        (docs / "import").mkdir(exist_ok=True)
+        (docs / "import" / f"case-{i}.md").write_text(
+            ARTICLE.format(title=f"导入案例 {i}", module="import", tag="导入", body="原来的正文。"), encoding="utf-8")
+    data = tmp / "data"
+    progress = []
+    info = build_site(docs, data, workers=2, progress=lambda done, total: progress.append((done, total)))
+    return {"docs": docs, "data": data, "info": info, "progress": progress}
+
+
+def html_files(root):
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*.html")}
+
+
+def text(root, path):
+    return (root / path).read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_full_build_reports_progress_and_pages_list_modules_not_every_article(big):
+    root = site_dir(big["data"])
+    done, total = big["progress"][-1]
+    assert done == total == big["info"]["rendered"] and big["info"]["pages"] >= 395
+    assert len({d for d, _ in big["progress"]}) > 3  # it moved, not one jump at the end
+    page_html = text(root, "import/case-0/index.html")
+    assert "导入数据" in page_html and "modules/import/" in page_html  # the module's entry in the navigation
+    assert "导入案例 1" not in page_html  # sibling articles are listed on the module page, not on every page
+    module = text(root, "modules/import/index.html")
+    assert all(f"导入案例 {i}" in module for i in range(3))
+
+
+@pytest.mark.slow
+def test_updating_one_article_rewrites_its_page_and_the_pages_listing_it_only(big):
+    docs, data = big["docs"], big["data"]
+    root = site_dir(data)
+    before = html_files(root)
+    (docs / "import" / "case-1.md").write_text(
+        ARTICLE.format(title="导入案例 1（已修订）", module="import", tag="导入", body="修订后的正文。"), encoding="utf-8")
+    info = update_site(docs, data, ["import/case-1.md"])
+    assert site_dir(data) == root
+    assert "修订后的正文" in text(root, "import/case-1/index.html")
+    assert "导入案例 1（已修订）" in text(root, "modules/import/index.html")
+    assert "导入案例 1（已修订）" in text(root, "tags/index.html")
+    after = html_files(root)
+    changed = {p for p in before if after.get(p) != before[p]}
+    # its page, its module's page, the tags index and the home page kb generates (it lists every article)
+    assert changed == {"import/case-1/index.html", "modules/import/index.html", "tags/index.html", "index.html"}
+    assert "导入案例 1（已修订）" in text(root, "index.html")
+    assert len(before) > 390 and info["removed"] == []
+    index = json.loads(text(root, "search/search_index.json"))
+    titles = [d["title"].replace("\u200b", "") for d in index["docs"] if d["location"].startswith("import/case-1/")]
+    assert "导入案例 1（已修订）" in titles and "导入案例 1" not in titles
+
+
+@pytest.mark.slow
+def test_a_new_article_is_listed_and_an_unpublished_one_is_gone(big):
+    docs, data = big["docs"], big["data"]
+    root = site_dir(data)
+    (docs / "import" / "case-new.md").write_text(
+        ARTICLE.format(title="新的导入案例", module="import", tag="新标签", body="新文章。"), encoding="utf-8")
+    update_site(docs, data, ["import/case-new.md"])
+    assert "新文章" in text(root, "import/case-new/index.html")
+    assert "新的导入案例" in text(root, "modules/import/index.html")
+    assert "新标签" in text(root, "tags/index.html")
+
+    (docs / "import" / "case-new.md").unlink()
+    info = update_site(docs, data, ["import/case-new.md"])
+    assert info["removed"] == ["import/case-new"]
+    assert not (root / "import" / "case-new" / "index.html").exists()
+    assert "新的导入案例" not in text(root, "modules/import/index.html")
+    assert "新标签" not in text(root, "tags/index.html")
+    index = json.loads(text(root, "search/search_index.json"))
+    assert not [d for d in index["docs"] if d["location"].startswith("import/case-new/")]
+
+
+@pytest.mark.slow
+def test_a_failed_update_leaves_the_previous_pages_serving(big):
+    from indexer.site import SiteBuildError
+
+    docs, data = big["docs"], big["data"]
+    root = site_dir(data)
+    before = html_files(root)
+    (docs / "import" / "case-2.md").write_text(  # a template the theme does not have: rendering fails
+        "---\ntitle: 坏模板\nmodule: import\ntemplate: no-such-template.html\n---\n# 坏模板\n\n新正文。\n", encoding="utf-8")
+    with pytest.raises(SiteBuildError, match="no-such-template"):
+        update_site(docs, data, ["import/case-2.md"])
+    assert html_files(root) == before
+    assert "原来的正文" in text(root, "import/case-2/index.html")
+    assert "坏模板" not in text(root, "modules/import/index.html")
+
+
+@pytest.mark.slow
+def test_site_status_follows_a_background_update_from_queued_to_live_or_failed(big):
+    from analytics import accounts
+    from analytics.store import open_db
+    from indexer.build import build_full
+    from kbserver import create_app
+
+    docs, data = big["docs"], big["data"]
+    build_full(docs, data)
+    app = create_app({"docs": docs, "data": data, "semantic_model": "off"})
+    try:
+        _, _, token = accounts.create_user(open_db(app.config["KB"]["database_url"]), "site-admin", "manager")
+        client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
+        (docs / "import" / "case-0.md").write_text(
+            ARTICLE.format(title="导入案例 0", module="import", tag="导入", body="后台更新的正文。"), encoding="utf-8")
+        ticket = app.extensions["kb_refresh_site"](["import/case-0.md"])
+        assert client.get(f"/api/site/status?ticket={ticket}").status_code == 401
+        first = client.get(f"/api/site/status?ticket={ticket}", headers=auth).get_json()
+        assert first["state"] in ("queued", "building", "live")
+        assert app.extensions["kb_site_updater"].wait(ticket, timeout=120)["state"] == "live"
+        assert client.get(f"/api/site/status?ticket={ticket}", headers=auth).get_json()["state"] == "live"
+        assert "后台更新的正文" in client.get("/import/case-0/").get_data(as_text=True)
+
+        bad = app.extensions["kb_refresh_site"](["import/case-2.md"])  # still the missing template
+        status = app.extensions["kb_site_updater"].wait(bad, timeout=120)
+        assert status["state"] == "failed" and "no-such-template" in status["error"]
+        assert "原来的正文" in client.get("/import/case-2/").get_data(as_text=True)
+
+        assert client.get("/api/site/status", headers=auth).status_code == 400
+        missing = client.get("/api/site/status?ticket=nope", headers=auth)
+        assert missing.status_code == 404 and "nope" in missing.get_json()["error"]["message"]
+    finally:
+        app.extensions["kb_events"].close()

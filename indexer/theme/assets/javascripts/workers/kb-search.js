@@ -8,8 +8,9 @@
  * plain file server), it loads Material's own lunr worker (named by ?fallback=) and hands it the
  * SETUP message it kept, so search still works offline.
  *
- * Every RESULT carries the query it answers and the service's did_you_mean, so the page
- * (kb-search-box.js) can show 你是不是要找 … and check that it shows the reader's last query.
+ * Every RESULT carries the query it answers, the service's did_you_mean and no_good_match, so the
+ * page can show 你是不是要找 … (kb-search-box.js), check that it shows the reader's last query, and
+ * say plainly when nothing matches well (kb-ask.js).
  */
 "use strict";
 
@@ -38,7 +39,8 @@ function toMaterialResult(query, data) {
       terms: {}
     }];
   });
-  return {items: items, query: query, did_you_mean: data.did_you_mean || null};
+  return {items: items, query: query, did_you_mean: data.did_you_mean || null,
+          no_good_match: data.no_good_match === true};
 }
 
 async function askService(query, signal) {

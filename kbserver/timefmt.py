@@ -1,0 +1,72 @@
+"""Times as people in the company read them: its time zone, and "3 小时前" for the recent past.
+
+The database keeps UTC (ISO 8601, ``2026-12-01T03:26:22.089Z`` or ``2026-12-01 03:26:22``); pages
+show them through the ``when`` template filter, which keeps the exact time in a ``<time>`` element's
+``datetime`` and ``title`` for whoever needs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markupsafe import Markup, escape
+
+from indexer.errors import InvalidInput
+
+RELATIVE_FOR = dt.timedelta(days=7)  # older than this, a date reads better than "23 天前"
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The zone called name, or a readable error naming the setting."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"time_zone (KB_TIME_ZONE) must be an IANA time zone such as Asia/Shanghai or UTC, "
+                           f"got {name!r}") from None
+
+
+def parse_utc(value) -> dt.datetime | None:
+    """A stored UTC time as an aware datetime; None for empty or unreadable values."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value or "").strip()
+        if not text:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def relative(moment: dt.datetime, now: dt.datetime) -> str | None:
+    """"刚刚", "5 分钟前", "3 小时前", "2 天前"; None when a date reads better."""
+    ago = now - moment
+    if ago < dt.timedelta(0) or ago >= RELATIVE_FOR:
+        return None
+    if ago < dt.timedelta(minutes=1):
+        return "刚刚"
+    if ago < dt.timedelta(hours=1):
+        return f"{int(ago.total_seconds() // 60)} 分钟前"
+    if ago < dt.timedelta(days=1):
+        return f"{int(ago.total_seconds() // 3600)} 小时前"
+    return f"{ago.days} 天前"
+
+
+def when(value, zone: ZoneInfo, now: dt.datetime | None = None) -> Markup:
+    """<time> for a stored UTC value, in zone: relative within a week, else the local date and time."""
+    moment = parse_utc(value)
+    if moment is None:
+        return Markup(escape(value or "—"))
+    local = moment.astimezone(zone)
+    exact = local.strftime("%Y-%m-%d %H:%M")
+    shown = relative(moment, now or dt.datetime.now(dt.timezone.utc)) or exact
+    return Markup('<time datetime="{}" title="{} ({})">{}</time>').format(
+        moment.isoformat(), exact, zone.key, shown)
+
+
+def init_app(app, zone_name: str) -> None:
+    zone = time_zone(zone_name)
+    app.jinja_env.filters["when"] = lambda value: when(value, zone)

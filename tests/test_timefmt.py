@@ -1,0 +1,48 @@
+"""Times on pages: the company's time zone, relative for the recent past, the exact time kept."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from analytics import accounts
+from analytics.store import open_db
+from indexer.errors import InvalidInput
+from kbserver.settings import load_settings
+from kbserver.timefmt import time_zone, when
+
+NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.timezone.utc)
+SHANGHAI = time_zone("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("stored, shown", [
+    ("2026-12-06T11:59:40.000Z", "刚刚"),
+    ("2026-12-06T11:35:00Z", "25 分钟前"),
+    ("2026-12-06 09:00:00", "3 小时前"),  # SQLite's datetime('now') form, UTC
+    ("2026-12-04T12:00:00+00:00", "2 天前"),
+    ("2026-11-01T03:26:22.089Z", "2026-11-01 11:26"),  # a date beyond a week, in Shanghai time (UTC+8)
+])
+def test_stored_utc_times_read_in_the_company_zone(stored, shown):
+    html = str(when(stored, SHANGHAI, now=NOW))
+    assert re.search(r">([^<]+)</time>", html).group(1) == shown
+    assert 'title="' in html and "(Asia/Shanghai)" in html  # the exact local time on hover
+
+
+def test_another_zone_and_unreadable_values():
+    assert ">2026-11-01 04:26<" in str(when("2026-11-01T03:26:22Z", time_zone("Europe/Berlin"), now=NOW))
+    assert str(when("", SHANGHAI)) == "—" and str(when("<b>x</b>", SHANGHAI)) == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_an_unknown_zone_is_one_readable_error():
+    with pytest.raises(InvalidInput, match="KB_TIME_ZONE"):
+        load_settings({"time_zone": "Mars/Olympus"})
+
+
+def test_the_users_page_shows_creation_times_relative_in_chinese(app, client):
+    db = open_db(app.config["KB"]["database_url"])
+    user, password, _ = accounts.create_user(db, "wang", "manager")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"name": "wang", "password": password, "csrf_token": token})
+    html = client.get("/users").get_data(as_text=True)
+    assert re.search(r"<time datetime=\"[^\"]+\" title=\"[^\"]+\(Asia/Shanghai\)\">(刚刚|\d+ 分钟前)</time>", html)

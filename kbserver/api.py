@@ -8,11 +8,12 @@ from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from analytics import answers, links
+from analytics import answers, clicks, links
 from analytics.events import is_query_id, new_query_id
 from contrib.render import sanitize
 from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
+from indexer.query import AGENT_LINK_REASON
 
 from .db import get_db
 from .inputs import is_whole_number, json_object, text
@@ -82,6 +83,24 @@ def _link_boosts(q) -> dict:
     return links.boosts_for(get_db, words)
 
 
+def _boosts(q) -> dict:
+    """{slug: (multiplier, reason)}: agents' links and customers' kept clicks, each bounded (×1.3)."""
+    out = {slug: (factor, AGENT_LINK_REASON) for slug, factor in _link_boosts(q).items()}
+    if not isinstance(q, str) or not q.strip() or len(q) > 500:
+        return out
+    try:
+        normalized = normalize(q)
+        normalized.encode("utf-8")
+    except UnicodeEncodeError:
+        return out
+    for slug, factor in current_app.extensions["kb_clicks"].boosts_for(normalized).items():
+        if slug in out:
+            out[slug] = (round(out[slug][0] * factor, 4), f"{out[slug][1]}; {clicks.REASON}")
+        else:
+            out[slug] = (factor, clicks.REASON)
+    return out
+
+
 @bp.get("/search")
 def search():
     """GET /api/search?q=&limit=&page=&module=&tag= → ranked results with a query_id."""
@@ -89,8 +108,9 @@ def search():
     q = args.get("q")
     if q is None:
         raise InvalidInput("missing q: /api/search?q=如何导入Excel数据")
+    current_app.extensions["kb_learned"].sync(get_db)  # synonym pairs a manager approved meanwhile
     result = _index().search(q, limit=args.get("limit", 10), page=args.get("page", 1),
-                             module=args.get("module") or None, tag=args.get("tag") or None, boosts=_link_boosts(q))
+                             module=args.get("module") or None, tag=args.get("tag") or None, boosts=_boosts(q))
     query_id = new_query_id()
     _events().log_search(
         query_id=query_id, query=q, normalized=result["normalized"], results=result["total"],
@@ -142,7 +162,8 @@ def click():
     if not is_whole_number(position) or not 1 <= position <= 10000:
         raise InvalidInput("position must be the result's 1-based position, a whole number")
     slug = _slug(body)
-    _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id())
+    _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id(),
+                        client=links.visitor_key(request.remote_addr, current_app.secret_key))
     return jsonify({"ok": True}), 202
 
 

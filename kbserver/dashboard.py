@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 from analytics import closure as fixes
 from analytics import flags as queue
 from analytics.events import daily_health
+from analytics.health import article_health, health_by_slug
 from analytics.links import article_stats
 from indexer.errors import Conflict, InvalidInput, NotFound
 
@@ -52,10 +53,14 @@ def index():
     show = request.args.get("show", "active")
     states = ("open", "acknowledged") if show == "active" else queue.STATES
     flags = queue.list_flags(db, states=states)
+    scores = health_by_slug(db)
+    # Least healthy article first (one score per article, from every signal), then the flag's own urgency.
+    articles = sorted((f for f in flags if f["kind"] == "article"),
+                      key=lambda f: (scores.get(f["slug"], 100.0), -f["score"]))
     return render_template("dashboard.html", charts=_charts(db), show=show, link_stats=article_stats(db),
                            fixes=fixes.list_fixes(db, limit=20),
-                           gaps=[f for f in flags if f["kind"] == "gap"],
-                           articles=[f for f in flags if f["kind"] == "article"])
+                           gaps=[f for f in flags if f["kind"] == "gap"], articles=articles, health=scores,
+                           least_healthy=article_health(db, limit=10))
 
 
 @bp.get("/dashboard/flags/<int:flag_id>")

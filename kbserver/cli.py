@@ -187,7 +187,8 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url", "time_zone")
+                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
+                 "verify_after_searches", "verify_after_days", "time_zone")
 @setting_options(*SMTP_SETTINGS)
 @friendly_errors
 def serve(**options):
@@ -250,7 +251,7 @@ def stats(as_json, **options):
 
 
 @cli.command()
-@setting_options("data", "semantic_model")
+@setting_options("data", "semantic_model", "database_url")
 @click.argument("query")
 @click.option("--limit", default=5, show_default=True, help="How many results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
@@ -260,7 +261,9 @@ def search(query, limit, as_json, **options):
     from indexer.query import open_index
 
     settings = _settings(**options)
-    result = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"]).search(query, limit=limit)
+    index = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"])
+    index.set_learned_synonyms(_approved_synonyms(settings))  # as kb serve searches
+    result = index.search(query, limit=limit)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -270,6 +273,20 @@ def search(query, limit, as_json, **options):
     for hit in result["results"]:
         found_by = "+".join(hit.get("matched") or [])
         click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}  {found_by}")
+
+
+def _approved_synonyms(settings: dict) -> list[tuple[str, str]]:
+    """The learned synonym pairs managers approved (none when there is no database yet)."""
+    from analytics.store import open_db, sqlite_path
+    from analytics.synonyms import approved_pairs
+
+    if not sqlite_path(settings["database_url"]).exists():
+        return []
+    db = open_db(settings["database_url"])
+    try:
+        return approved_pairs(db)
+    finally:
+        db.conn.close()
 
 
 def _open_event_db(settings: dict):
@@ -297,8 +314,11 @@ def _articles(settings: dict) -> list[dict]:
 @click.option("--sessions-per-day", default=60, show_default=True, help="Visitor sessions per day.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same month.")
 @click.option("--json", "as_json", is_flag=True, help="Print the injected problems (ground truth) as JSON.")
+@click.option("--scenario", type=click.File("rb"), default=None,
+              help="YAML or JSON file of the problems to inject into any docs folder: uncovered topics, "
+                   "unfindable topics (slug, queries, words the article lacks), voted_down, bounce (see README).")
 @friendly_errors
-def simulate(days, sessions_per_day, seed, as_json, **options):
+def simulate(days, sessions_per_day, seed, as_json, scenario, **options):
     """Generate a realistic month of traffic with known problems into the event log (for demos and tests)."""
     from analytics.simulate import simulate as run
     from analytics.store import open_db
@@ -306,13 +326,21 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
     from indexer.query import open_index
 
     settings = _settings(**options)
+    injected = None
+    if scenario is not None:
+        import yaml
+
+        try:
+            injected = yaml.safe_load(scenario.read().decode("utf-8-sig"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise click.ClickException(f"{scenario.name} is not a UTF-8 YAML/JSON scenario: {str(exc).splitlines()[0]}") from None
     if read_pointer(settings["data"]) is None:
         run_index(settings, full=True)
     db = open_db(settings["database_url"])
     progress = _Progress("simulating days")
     try:
         truth = run(db, open_index(settings["data"]), _articles(settings), days=days,
-                    sessions_per_day=sessions_per_day, seed=seed, progress=progress)
+                    sessions_per_day=sessions_per_day, seed=seed, progress=progress, scenario=injected)
     finally:
         progress.close()
     if as_json:
@@ -320,30 +348,38 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
     else:
         e = truth["events"]
         click.echo(f"simulated {days} days: {e['searches']} searches, {e['clicks']} clicks, {e['votes']} votes")
-        click.echo("injected: gaps " + ", ".join(truth["gap_topics"]) + f"; surge on {truth['surge']['article']}; "
+        click.echo("injected: gaps " + ", ".join(truth["gap_topics"])
+                   + (f"; unfindable {', '.join(v['slug'] for v in truth['unfindable'].values())}" if truth["unfindable"] else "")
+                   + f"; surge on {truth['surge']['article']}; "
                    f"unhelpful {truth['unhelpful_article']}; bounce {truth['bounce_article']}")
         click.echo("next: kb analyze")
 
 
 @cli.command()
-@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window")
+@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window",
+                 "verify_after_searches", "verify_after_days", "semantic_model")
 @click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
 @friendly_errors
 def analyze(dry_run, as_json, **options):
     """Find failing searches, content gaps and stale or unhelpful articles; update the manager's queue."""
     from analytics.analyze import analyze as run
+    from indexer.build import read_pointer
+    from indexer.query import open_index
 
-    from .settings import failing_rules
+    from .settings import closure_rules, failing_rules
 
     settings = _settings(**options)
     articles = _articles(settings)
     db = _open_event_db(settings)
-    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue"]
+    # Advice asks kb's own search which article answers a gap's queries; without an index, words decide.
+    index = open_index(settings["data"], semantic=settings["semantic_model"]) if read_pointer(settings["data"]) else None
+    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue", "verify fixes"]
     with click.progressbar(length=len(steps), label="analyzing", file=sys.stderr,
                            item_show_func=lambda s: s) as bar:
         report = run(db, articles, period_days=settings["period"], update_queue=not dry_run,
-                     rules=failing_rules(settings), progress=lambda name: bar.update(1, name))
+                     rules=failing_rules(settings), closure=closure_rules(settings), index=index,
+                     progress=lambda name: bar.update(1, name))
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
 
 
@@ -683,6 +719,74 @@ for _name, _action, _help, _note in (
     _cmd = click.option("--by", required=True, help="The manager account doing this (recorded in the history).")(_cmd)
     _cmd = click.argument("submission_id", type=int)(_cmd)
     contrib.command(_name, help=_help)(_cmd)
+
+
+@cli.group()
+def synonyms():
+    """Word pairs learned from customers' reformulations: list them, approve or reject (audited)."""
+
+
+def _synonyms_db(options, by: str | None = None):
+    from analytics.accounts import list_users
+    from analytics.store import open_db
+
+    db = open_db(_settings(**options)["database_url"])
+    if by is not None:
+        actor = next((u for u in list_users(db) if u["name"] == by), None)
+        if actor is None or actor["role"] != "manager":
+            raise KBError(f"--by {by!r} must name a manager account (see `kb users list`)")
+    return db
+
+
+@synonyms.command("list")
+@setting_options("data", "database_url")
+@click.option("--state", type=click.Choice(["proposed", "approved", "rejected"]), help="Only pairs in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def synonyms_list(state, as_json, **options):
+    """List learned pairs (customer words → article words), proposals with the most sessions first."""
+    from analytics.synonyms import list_synonyms
+
+    pairs = list_synonyms(_synonyms_db(options), state)
+    if as_json:
+        click.echo(json.dumps(pairs, ensure_ascii=False, indent=2))
+        return
+    if not pairs:
+        click.echo("no learned synonyms yet: run `kb analyze` on logged traffic first")
+    for p in pairs:
+        example = " | ".join(f"{a} → {b}" for a, b in p["examples"][:2])
+        decided = f"  ({p['decided_by']} {p['decided_at'][:16]})" if p["decided_by"] else ""
+        click.echo(f"#{p['id']:<4} {p['state']:<9} {p['customer']} → {p['article']}  ×{p['sessions']}  e.g. {example}{decided}")
+
+
+def _synonym_decision(decision: str, synonym_id: int, by: str, note: str, options: dict) -> None:
+    from analytics.synonyms import decide
+
+    row = decide(_synonyms_db(options, by), synonym_id, decision, by, None, note or "")
+    click.echo(f"#{row['id']} {row['customer']} → {row['article']}: {row['state']} by {row['decided_by']}"
+               + ("; searches use it within seconds" if row["state"] == "approved" else ""))
+
+
+@synonyms.command("approve")
+@setting_options("data", "database_url")
+@click.argument("synonym_id", type=int)
+@click.option("--by", required=True, help="The manager account deciding (recorded in the audit trail).")
+@click.option("--note", default="", help="Recorded with the decision.")
+@friendly_errors
+def synonyms_approve(synonym_id, by, note, **options):
+    """Approve a pair: searches with the customer words also look for the article words."""
+    _synonym_decision("approve", synonym_id, by, note, options)
+
+
+@synonyms.command("reject")
+@setting_options("data", "database_url")
+@click.argument("synonym_id", type=int)
+@click.option("--by", required=True, help="The manager account deciding (recorded in the audit trail).")
+@click.option("--note", default="", help="Recorded with the decision.")
+@friendly_errors
+def synonyms_reject(synonym_id, by, note, **options):
+    """Reject a pair (or withdraw an approval): it is never proposed again."""
+    _synonym_decision("reject", synonym_id, by, note, options)
 
 
 @cli.group()

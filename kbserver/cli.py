@@ -572,8 +572,8 @@ def webhooks():
 @setting_options("data", "database_url")
 @click.argument("url")
 @click.option("--events", required=True, help="Comma-separated event types, or * for all (see `kb webhooks list`).")
-@click.option("--secret", envvar="KB_WEBHOOK_SECRET", default=None,
-              help="Signing secret (16+ characters) [env KB_WEBHOOK_SECRET]; default: generated and printed once.")
+@click.option("--secret", default=None,
+              help="Signing secret (16+ characters); default: generated and printed once (better: a flag shows in `ps`).")
 @click.option("--by", default="", help="Who adds it (recorded).")
 @friendly_errors
 def webhooks_add(url, events, secret, by, **options):

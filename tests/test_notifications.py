@@ -350,3 +350,25 @@ def test_a_manager_sets_someones_email_on_the_users_page(app, people):
     refused = client.post(f"/users/{vip}", data={"action": "set_email", "email": "nope", "csrf_token": token},
                           follow_redirects=True).get_data(as_text=True)
     assert "没有保存" in refused and 'value="new@example.com"' in refused
+
+
+def test_each_review_step_reaches_the_right_person(db, people):
+    from contrib import queue
+
+    li, _, _ = accounts.create_user(db, "li", "manager")
+    accounts.set_contact(db, li["id"], "li@example.com")
+    vip = accounts.get_user(db, people["vip_user"]["id"])
+    fields = {k: v for k, v in PRACTICE.items() if k != "submit"}
+
+    def sent():
+        return [(m["email"], m["event"]) for m in reversed(notifications.emails(db))]
+
+    sub, _ = queue.create(db, vip, fields, submit=True)
+    assert sorted(sent()) == [("li@example.com", "submission.submitted"), ("wang@example.com", "submission.submitted")]
+    queue.transition(db, sub["id"], "request_changes", li, note="请补充截图")
+    assert sent()[-1] == ("acme@example.com", "submission.changes_requested")
+    assert "备注：请补充截图" in db.execute("SELECT body FROM notify_emails ORDER BY id DESC LIMIT 1").fetchone()[0]
+    queue.transition(db, sub["id"], "submit", vip)  # back to li, who asked: not every manager
+    assert sent()[-1] == ("li@example.com", "submission.submitted") and len(sent()) == 4
+    queue.transition(db, sub["id"], "reject", li, note="与现有文章重复")
+    assert sent()[-1] == ("acme@example.com", "submission.rejected")

@@ -215,3 +215,12 @@ def unhelpful_links(db, min_links: int = 5, max_solved_share: float = 0.5) -> li
             out.append(s)
     return out
 
+
+
+def visit_times(db, start: str, end: str) -> dict[str, list[str]]:
+    """{session: [ts, ...]} of customers' visits through agents' ticket links with start <= ts < end."""
+    out: dict[str, list[str]] = {}
+    for session, ts in db.execute("SELECT session, ts FROM link_visits WHERE ts >= ? AND ts < ? ORDER BY ts",
+                                  [start, end]):
+        out.setdefault(session, []).append(ts)
+    return out

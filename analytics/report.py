@@ -20,7 +20,9 @@ This module reads the event tables only through their owners' functions.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -328,3 +330,12 @@ def table(data: dict, name: str) -> list[dict]:
     if key is None:
         raise InvalidInput(f"table must be one of {', '.join(TABLES)}")
     return data[key]
+
+
+def to_csv(rows: list[dict]) -> str:
+    """rows as CSV text (header from the first row), with the numbers exactly as report() gives them."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["empty"], lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -203,3 +203,21 @@ def test_a_bad_range_on_the_page_says_so_and_shows_the_default(manager):
     r = manager.get("/dashboard?from=2026-02-30")
     assert r.status_code == 200 and "日期范围无效" in r.get_data(as_text=True)
     assert manager.get("/dashboard/export/nope.csv").status_code == 404
+
+
+def test_kb_report_prints_the_figures_and_a_readable_line_for_a_bad_date(setup):
+    from click.testing import CliRunner
+
+    from kbserver.cli import cli
+
+    app, _, _, _ = setup
+    data = str(app.config["KB"]["data"])
+    runner = CliRunner()
+    result = runner.invoke(cli, ["report", "--data", data, "--from", DAY.isoformat(), "--to", DAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "self-service rate: 44.4% (4 of 9 search sessions)" in result.output
+    result = runner.invoke(cli, ["report", "--data", data, "--days", "7", "--csv", "--table", "top-searches"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == "导入,7,0,0.8571"
+    bad = runner.invoke(cli, ["report", "--data", data, "--from", "2026-02-30"])
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "from must be a date" in bad.output

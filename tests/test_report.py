@@ -85,7 +85,8 @@ def build(db):
     questions.add_question(db, "还是不行", session="s7", address="b", now=(NOON + dt.timedelta(days=2)).timestamp())
     agent = {"name": "agent1", "role": "agent"}
     link = links.record_link(db, agent, "ZD-1", "import/excel-import")
-    db["link_visits"].insert({"link_id": link["id"], "ts": at(NOON, 7200), "session": "s6"})
+    db["link_visits"].insert({"link_id": link["id"], "ts": at(NOON, 7200), "session": "visitor-key",
+                              "search_session": "s6"})
 
 
 SERVED_ON_DAY = 4  # s1, s4, s7, s9
@@ -221,3 +222,29 @@ def test_kb_report_prints_the_figures_and_a_readable_line_for_a_bad_date(setup):
     assert result.output.splitlines()[1] == "导入,7,0,0.8571"
     bad = runner.invoke(cli, ["report", "--data", data, "--from", "2026-02-30"])
     assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "from must be a date" in bad.output
+
+
+def test_a_visit_through_an_agents_link_in_the_searching_session_is_not_self_service(tmp_path, docs_dir, built):
+    """Through HTTP: a customer searches and keeps a click, then opens the link an agent sent on a ticket."""
+    from kbserver import create_app
+
+    app = create_app({"docs": docs_dir, "data": built})
+    try:
+        db = open_db(app.config["KB"]["database_url"])
+        link = links.record_link(db, {"name": "agent1", "role": "agent"}, "ZD-7", "import/excel-import")
+        client = app.test_client()
+        for sid, visits in (("cust-a", False), ("cust-b", True)):
+            headers = {"X-KB-Session": sid}
+            found = client.get("/api/search?q=Excel 导入", headers=headers).get_json()
+            r = client.post("/api/events/click", headers=headers, json={
+                "query_id": found["query_id"], "slug": found["results"][0]["slug"], "position": 1})
+            assert r.status_code == 202
+            if visits:
+                r = client.post("/api/agent/visit", headers=headers,
+                                json={"ref": link["ref"], "slug": "import/excel-import"})
+                assert r.status_code == 202, r.get_json()
+        app.extensions["kb_events"].flush()
+        data = reports.today(db, ZONE)
+        assert data["sessions"] == 2 and data["self_served_sessions"] == 1  # cust-a only
+    finally:
+        app.extensions["kb_events"].close()

@@ -14,11 +14,14 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import answers
 from . import flags as flag_queue
+from . import synonyms as learned_synonyms
 from .events import iso
 from .failing import FailedSearch, FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
-from .links import unhelpful_links
+from .health import score_articles, store_health
+from .links import article_stats, unhelpful_links
 from .questions import questions_between
 from .staleness import (
     StalenessRules,
@@ -50,6 +53,8 @@ class AnalysisReport:
     gaps: list = field(default_factory=list)
     article_flags: list = field(default_factory=list)
     queue: dict = field(default_factory=dict)
+    health: list = field(default_factory=list)
+    synonyms: list = field(default_factory=list)
     message: str = ""
 
     def to_dict(self) -> dict:
@@ -60,7 +65,7 @@ class AnalysisReport:
             "gaps": [g.to_dict() for g in self.gaps],
             "flags": [{"slug": f.slug, "title": f.title, "path": f.path, "reason": f.reason, "score": f.score,
                        "evidence": f.evidence, "suggestion": f.suggestion} for f in self.article_flags],
-            "queue": self.queue,
+            "queue": self.queue, "health": self.health, "synonym_proposals": self.synonyms,
         }
 
     def summary(self) -> str:
@@ -74,6 +79,12 @@ class AnalysisReport:
                          + (f"  → {g.nearest_slug} ({g.similarity:.2f})" if g.action == "improve" else ""))
         by_reason = Counter(f.reason for f in self.article_flags)
         lines.append("article flags: " + (", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or "none"))
+        if self.health:
+            lines.append("least healthy articles: " + ", ".join(f"{h['slug']} {h['score']:.0f}" for h in self.health[:5]))
+        if self.synonyms:
+            lines.append("learned synonyms proposed: " + ", ".join(f"{p['customer']} → {p['article']} ×{p['sessions']}"
+                                                                   for p in self.synonyms[:5])
+                         + " (review with `kb synonyms list`)")
         if self.queue:
             lines.append("queue: " + ", ".join(f"{k} {v}" for k, v in self.queue.items()))
         if self.message:
@@ -121,11 +132,14 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     for f in failed:
         if f.top_slug and f.reason != "no_results":
             (current if f.ts >= report.period_start else previous)[f.top_slug] += 1
+    votes, bounced = votes_by_article(db, report.start, report.end), bounces(db, report.start, report.end)
+    answer_votes = answers.votes_by_article(db, report.start, report.end)
     report.article_flags = (
         review_flags(articles, now.date())
-        + helpfulness_flags(by_slug, votes_by_article(db, report.start, report.end), staleness)
+        + helpfulness_flags(by_slug, votes, staleness)
+        + answers.answer_flags(by_slug, answer_votes, staleness)
         + surge_flags(by_slug, current, previous, staleness)
-        + bounce_flags(by_slug, bounces(db, report.start, report.end), staleness)
+        + bounce_flags(by_slug, bounced, staleness)
         + gap_flags(by_slug, report.gaps, staleness)
         + agent_link_flags(by_slug, unhelpful_links(db))
     )
@@ -133,7 +147,19 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     if not failed:
         report.message = "no failing searches in this window: nothing to cluster (is traffic being logged?)"
 
+    step("article health")
+    surges = {f.slug: {"score": f.score, "evidence": f.evidence} for f in report.article_flags
+              if f.reason == "failing_surge"}
+    report.health = score_articles(articles, now.date(), votes=votes, answer_votes=answer_votes,
+                                   bounces=bounced, surges=surges, gaps=report.gaps, link_stats=article_stats(db))
+
+    step("learned synonyms")
+    report.synonyms = learned_synonyms.mine(db, by_slug, report.start, report.end, rules.reformulation_window,
+                                            rules.vote_window)
+
     if update_queue:
+        store_health(db, report.health)
+        learned_synonyms.record_proposals(db, report.synonyms)
         step("queue")
         report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report)), now=iso(now))
     return report

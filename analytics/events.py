@@ -64,7 +64,14 @@ def add_search_matched_column(db) -> None:
     db["searches"].add_column("top_matched", str)
 
 
-MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table, add_search_matched_column]
+def add_click_client_column(db) -> None:
+    # Who clicked, as a keyed client address (links.visitor_key): click re-ranking counts each client
+    # once, and a visitor can drop a session cookie but not their address.
+    db["clicks"].add_column("client", str)
+
+
+MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table, add_search_matched_column,
+              add_click_client_column]
 
 DURABILITY = ("process", "power")
 
@@ -93,8 +100,8 @@ def is_query_id(value) -> bool:
 _STOP = object()
 _COLUMNS = {
     "searches": ("query_id", "ts", "session", "query", "normalized", "results", "top_slugs", "took_ms", "module",
-                 "tag", "page", "source", "top_matched"),
-    "clicks": ("ts", "query_id", "slug", "position", "session"),
+                 "tag", "page", "source", "top_matched", "answer"),
+    "clicks": ("ts", "query_id", "slug", "position", "session", "client"),
     "votes": ("ts", "slug", "helpful", "comment", "session"),
 }
 
@@ -146,22 +153,22 @@ class EventLog:
 
     def log_search(self, *, query_id: str, query: str, normalized: str, results: int, top_slugs: list[str],
                    took_ms: float, session: str = "", module: str = "", tag: str = "", page: int = 1,
-                   source: str = "api", top_matched: list[str] | None = None) -> None:
+                   source: str = "api", top_matched: list[str] | None = None, answer: str = "") -> None:
         """Record one search (durable when it returns; stored in the database by the writer thread).
 
         top_matched says, for each of top_slugs, which search stage found it ("keyword", "meaning",
-        "keyword+meaning")."""
+        "keyword+meaning"); answer is the answer it showed (``analytics.answers.logged_answer``)."""
         self._put("searches", {
             "query_id": query_id, "ts": time.time(), "session": session, "query": query, "normalized": normalized,
             "results": results, "top_slugs": list(top_slugs), "took_ms": took_ms,
             "module": module or "", "tag": tag or "", "page": page, "source": source,
-            "top_matched": list(top_matched or []),
+            "top_matched": list(top_matched or []), "answer": answer or "",
         })
 
-    def log_click(self, *, query_id: str, slug: str, position: int, session: str = "") -> None:
-        """Record a click on a search result."""
+    def log_click(self, *, query_id: str, slug: str, position: int, session: str = "", client: str = "") -> None:
+        """Record a click on a search result (client: the keyed address, see links.visitor_key)."""
         self._put("clicks", {"ts": time.time(), "query_id": query_id, "slug": slug, "position": position,
-                             "session": session})
+                             "session": session, "client": client})
 
     def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "") -> None:
         """Record a "was this page helpful?" vote."""

@@ -215,6 +215,20 @@ def expand_synonyms(normalized_query: str) -> list[str]:
     return extra
 
 
+def expand_learned(normalized_query: str, pairs: tuple[tuple[str, str], ...]) -> list[str]:
+    """Article words for the customer words of learned pairs ((customer, article), approved by a manager)
+    that the query mentions: Chinese and phrases as substrings, single English words as whole words."""
+    if not pairs:
+        return []
+    words = set(_LATIN_WORD.findall(normalized_query))
+    extra = []
+    for customer, article in pairs:
+        mentioned = customer in words if (customer.isascii() and " " not in customer) else customer in normalized_query
+        if mentioned and article not in normalized_query and article not in extra:
+            extra.append(article)
+    return extra
+
+
 def _groups_mentioned(text: str, words: set[str]) -> list[tuple[str, ...]]:
     by_word, substrings = _synonym_lookup()
     found = {i for w in words for i in by_word.get(w, ())}

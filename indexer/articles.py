@@ -29,6 +29,17 @@ _BLOCKS = ["p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr", "td", "th
 _MD = markdown.Markdown(extensions=["tables", "fenced_code", "admonition", "toc", "attr_list"])
 
 
+@dataclass(frozen=True)
+class Block:
+    """One quotable block of a page: a whole list (numbers kept), a paragraph, or a table row with its header."""
+
+    heading: str
+    anchor: str
+    kind: str  # "list", "paragraph" or "row"
+    html: str  # rendered from the article's Markdown; sanitize before showing it
+    text: str  # plain text, list numbers included
+
+
 @dataclass
 class Article:
     """One help article as every part of kb sees it."""
@@ -48,6 +59,7 @@ class Article:
     content_hash: str = ""
     meta: dict = field(default_factory=dict)  # the whole front matter, unknown keys included
     sections: list[tuple[str, str, str]] = field(default_factory=list)  # (heading, anchor, text), page order
+    blocks: list[Block] = field(default_factory=list)  # the passages the answer box may quote, page order
 
     def to_dict(self) -> dict:
         """A JSON-ready view of the article."""
@@ -162,6 +174,10 @@ def render_markdown(md_text: str) -> tuple[str, list[str], str | None, list[tupl
     (heading "") and then one per heading, with the anchor id the site gives that heading (the same
     Markdown ``toc`` extension), so a passage can link to its place on the page.
     """
+    return _render(md_text)[:4]
+
+
+def _render(md_text: str):
     _MD.reset()
     html = _MD.convert(md_text)
     soup = BeautifulSoup(html, "lxml")
@@ -170,6 +186,7 @@ def render_markdown(md_text: str) -> tuple[str, list[str], str | None, list[tupl
     headings = [h.get_text(" ", strip=True) for h in soup.find_all(["h2", "h3", "h4"])]
     if h1:
         h1.decompose()
+    blocks = _blocks(soup.body or soup)  # before the line breaks below are added to the tree
     # Line breaks after blocks only: bold or a link inside a sentence stays in its sentence.
     for block in soup.find_all(_BLOCKS):
         block.append("\n")
@@ -185,7 +202,74 @@ def render_markdown(md_text: str) -> tuple[str, list[str], str | None, list[tupl
     text = _tidy(soup.get_text(""))
     tidy_sections = [(heading, anchor, _tidy("".join(parts))) for heading, anchor, parts in sections]
     tidy_sections = [s for s in tidy_sections if s[0] or s[2]]
-    return text, headings, first_heading, tidy_sections
+    return text, headings, first_heading, tidy_sections, blocks
+
+
+_INTRO_END = (":", "：")  # "按以下步骤操作：" belongs with the list after it
+_SKIP_BLOCKS = {"hr", "script", "style", "h5", "h6"}
+
+
+def _blocks(container) -> list[Block]:
+    """The page cut where a reader sees units: each list whole, each paragraph, each table row with the header."""
+    out: list[Block] = []
+    heading, anchor = "", ""
+    intro = None  # a paragraph ending in a colon, waiting for the list it introduces
+    for node in container.children:
+        name = getattr(node, "name", None)
+        if name in ("h2", "h3", "h4"):
+            heading, anchor, intro = node.get_text(" ", strip=True), node.get("id") or "", None
+            continue
+        if name is None or name in _SKIP_BLOCKS:
+            continue
+        if name in ("ol", "ul"):
+            text = _list_text(node)
+            html = str(node)
+            if intro is not None and out and out[-1] is intro:
+                out.pop()
+                text, html = f"{intro.text}\n{text}", f"{intro.html}{html}"
+            if text:
+                out.append(Block(heading, anchor, "list", html, text))
+            intro = None
+        elif name == "table":
+            out += _table_rows(node, heading, anchor)
+            intro = None
+        else:
+            text = _tidy(node.get_text(" "))
+            if not text:
+                continue
+            out.append(Block(heading, anchor, "paragraph", str(node), text))
+            intro = out[-1] if name == "p" and text.endswith(_INTRO_END) else None
+    return out
+
+
+def _list_text(node) -> str:
+    ordered = node.name == "ol"
+    try:
+        number = int(node.get("start") or 1)
+    except ValueError:
+        number = 1
+    lines = []
+    for item in node.find_all("li", recursive=False):
+        line = _tidy(item.get_text(" ")).replace("\n", " ")
+        lines.append(f"{number}. {line}" if ordered else f"• {line}")
+        number += 1
+    return "\n".join(lines)
+
+
+def _table_rows(table, heading: str, anchor: str) -> list[Block]:
+    header = table.find("thead")
+    names = [_tidy(th.get_text(" ")) for th in header.find_all(["th", "td"])] if header else []
+    rows = []
+    for tr in table.find_all("tr"):
+        if header and tr.find_parent("thead") is header:
+            continue
+        cells = [_tidy(td.get_text(" ")) for td in tr.find_all(["td", "th"])]
+        if not any(cells):
+            continue
+        text = "；".join(f"{n}: {c}" if n else c for n, c in zip(names + [""] * len(cells), cells, strict=False))
+        html = f"<table>{header or ''}<tbody>{tr}</tbody></table>"
+        rows.append(Block(heading, anchor, "row", html, text))
+    return rows
 
 
 def _tidy(text: str) -> str:
@@ -208,7 +292,7 @@ def parse_article(text: str, relpath: str) -> Article:
         key = "reviewed" if "'reviewed'" in exc.message else "review_every"
         line = _line_of(text, key)
         raise ArticleError(exc.message.replace(f"{relpath}:", f"{relpath}:{line}:", 1), path=relpath, line=line) from None
-    body, headings, first_heading, sections = render_markdown(body_md)
+    body, headings, first_heading, sections, blocks = _render(body_md)
     slug = slug_for(relpath)
     title = str(meta.get("title") or first_heading or PurePosixPath(relpath).stem.replace("-", " ")).strip()
     return Article(
@@ -227,6 +311,7 @@ def parse_article(text: str, relpath: str) -> Article:
         content_hash=content_hash(text),
         meta=meta,
         sections=sections,
+        blocks=blocks,
     )
 
 

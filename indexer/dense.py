@@ -115,6 +115,14 @@ class DenseIndex:
             out[int(state.docnums[row])] = (score, best)
         return out
 
+    def passage_similarities(self, query_vector: np.ndarray, docnum: int) -> np.ndarray | None:
+        """The query's similarity to each passage of one article (page order), or None without vectors."""
+        state = self._state
+        row = int(state.row_of_doc(np.array([docnum]))[0])
+        if row < 0:
+            return None
+        return state.passages[state.starts[row] : state.starts[row + 1]] @ query_vector
+
 
 @dataclass(frozen=True)
 class _Arrays:

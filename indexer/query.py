@@ -19,7 +19,8 @@ import numpy as np
 from whoosh import query as Q
 from whoosh.lang.porter import stem as porter_stem
 
-from .analysis import bigrams, expand_synonyms, has_cjk, mixed_analyzer, normalize
+from .analysis import bigrams, expand_learned, expand_synonyms, has_cjk, mixed_analyzer, normalize
+from .answers import analyzed_blocks, block_texts, find_answer
 from .dense import stored_passages
 from .errors import InvalidInput, NotFound
 from .longtext import LEXICAL_WEIGHT as LONG_LEXICAL_WEIGHT
@@ -45,6 +46,7 @@ LEXICAL_WEIGHT = 0.1  # the lexical weight when the best keyword match holds non
 LEXICAL_WEIGHT_FULL = 0.5  # ... and when it holds every one (squared share in between)
 MEANING_TOP = 10
 MEANING_FLOOR = 0.3
+AGENT_LINK_REASON = "agents sent this article for similar tickets"
 LEXICAL_CANDIDATES = 100  # best keyword matches whose passages are always compared with the query
 # "No good match" (issue 10): the best result is weak when it holds less than WEAK_WORDS of the query's
 # words *and* its fused score is below WEAK_SCORE (keywords-only search: when it holds none of them).
@@ -61,7 +63,7 @@ _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 class QueryTerms:
     """A query analyzed once: index terms, synonym terms, bigrams and the words to highlight."""
 
-    def __init__(self, normalized: str):
+    def __init__(self, normalized: str, learned: tuple[tuple[str, str], ...] = ()):
         analyzer = mixed_analyzer()
         self.normalized = normalized
         self.tokens: list[tuple[str, str]] = []  # (index term, surface word)
@@ -74,7 +76,7 @@ class QueryTerms:
                 self.tokens.append((t.text, surface))
                 self.spans.append((t.startchar, t.endchar))
         self.synonyms: list[str] = []
-        for phrase in expand_synonyms(normalized):
+        for phrase in expand_synonyms(normalized) + expand_learned(normalized, learned):
             for t in analyzer(phrase, mode="query"):
                 if t.text not in seen and not (len(t.text) == 1 and has_cjk(t.text)):  # 图 alone means nothing
                     seen.add(t.text)
@@ -200,6 +202,15 @@ class ArticleIndex:
         self.semantic = semantic if isinstance(semantic, ModelState) else model_state(semantic)
         self.snapshots = Snapshots(self.data_dir, self.semantic)
         self.query_vectors = _LRU(max(cache_size, 256))
+        self.block_vectors = _LRU(512)  # articles whose blocks the answer box embedded (~100 KB each at most)
+        self.block_terms = _LRU(2048)  # ... and whose blocks' words it analyzed
+        self.learned: tuple[tuple[str, str], ...] = ()  # approved (customer word, article word) pairs
+
+    def set_learned_synonyms(self, pairs) -> None:
+        """Use these approved (customer word, article word) pairs from the next search on.
+
+        The pairs are part of the result cache's key, so no answer computed without them is served."""
+        self.learned = tuple(sorted((normalize(a), normalize(b)) for a, b in pairs if normalize(a) and normalize(b)))
 
     def version(self) -> str:
         """The version readers must use now (changes on every build or incremental update)."""
@@ -236,6 +247,32 @@ class ArticleIndex:
             self.query_vectors.put(normalized, vector)
         return vector
 
+    def _block_vectors(self, snap: Snapshot):
+        """block_vectors(docnum, blocks) for the answer box: one article's blocks embedded, cached by content."""
+        encoder = self.semantic.get()
+        if encoder is None or snap.dense is None:
+            return None
+
+        def vectors(docnum: int, blocks) -> np.ndarray:
+            stored = snap.stored(docnum)
+            key = (encoder.name, stored.get("content_hash"), stored.get("slug"))
+            found = self.block_vectors.get(key)
+            if found is None:
+                found = encoder.passages(block_texts(stored))
+                self.block_vectors.put(key, found)
+            return found
+
+        return vectors
+
+    def _block_terms(self, stored: dict):
+        """The analyzed words of an article's blocks for the answer box, cached by content (jieba is the cost)."""
+        key = (stored.get("content_hash"), stored.get("slug"))
+        found = self.block_terms.get(key)
+        if found is None:
+            found = analyzed_blocks(stored)
+            self.block_terms.put(key, found)
+        return found
+
     # -- articles ----------------------------------------------------------------------
     def article(self, slug: str) -> dict:
         """Stored fields of one article; NotFound if the slug is not indexed."""
@@ -261,8 +298,8 @@ class ArticleIndex:
                tag: str | None = None, boosts: dict[str, float] | None = None) -> dict:
         """Ranked results for a customer's query; raises InvalidInput for unusable input.
 
-        boosts ({slug: multiplier}) reorder articles the query already matches (agent-link signal);
-        they never add an article the query did not find."""
+        boosts ({slug: multiplier} or {slug: (multiplier, reason)}) reorder articles the query already
+        matches (agent links, clicks); they never add an article the query did not find."""
         started = time.perf_counter()
         normalized = validate_query(text)
         limit, page = validate_paging(limit, page)
@@ -271,12 +308,14 @@ class ArticleIndex:
         if snap.dense is not None:
             snap.dense.refresh()  # vectors the background job added since: results improve as they arrive
         dense_generation = snap.dense.generation if snap.dense is not None else -1
+        learned = self.learned
         key = (snap.version, dense_generation, normalized, module or "", (tag or "").lower(), page, limit,
-               tuple(sorted(boosts.items())))
+               tuple(sorted(boosts.items())), learned)
         cached = self.cache.get(key) if self.cache else None
         if cached is None:
             query_vector = self._query_vector(normalized) if snap.dense is not None else None
-            cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector)
+            cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector,
+                             self._block_vectors(snap), self._block_terms, learned)
             if self.cache:
                 self.cache.put(key, cached)
         result = dict(cached)
@@ -306,8 +345,9 @@ class ArticleIndex:
 
 
 
-def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict, query_vector=None) -> dict:
-    terms = QueryTerms(normalized)
+def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag, boosts: dict, query_vector=None,
+            block_vectors=None, block_terms=None, learned: tuple = ()) -> dict:
+    terms = QueryTerms(normalized, learned)
     # Misspelt words ("pasword") are searched as written *and* as corrected, so a typo next to a
     # correct word still finds the right article; the corrected query is offered as did_you_mean.
     did_you_mean = _correct(snap, terms)
@@ -316,9 +356,16 @@ def _search(snap: Snapshot, normalized: str, limit: int, page: int, module, tag,
     total, results = _rank(snap, terms, limit, page, module, tag, boosts, query_vector)
     best = results[:1] if page == 1 else _rank(snap, terms, 1, 1, module, tag, boosts, query_vector)[1]
     match = best_match(snap, terms, best[0] if best else None, semantic=query_vector is not None)
+    answer = None
+    if page == 1 and results and query_vector is not None and not match["weak"]:  # never above "nothing good"
+        top = [(snap.docnum(r["slug"]), r["score"]) for r in results[:3]]
+        top = [(d, score) for d, score in top if d is not None]
+        words = [t for t, _ in terms.tokens] + terms.corrections
+        answer = find_answer(snap, normalized, words, [d for d, _ in top], [score for _, score in top], query_vector,
+                             block_vectors=block_vectors, block_terms=block_terms)
     return {"normalized": normalized, "total": total, "page": page, "limit": limit, "results": results,
             "did_you_mean": did_you_mean, "index_version": snap.version,
-            "no_good_match": match["weak"], "best_match": match}
+            "no_good_match": match["weak"], "best_match": match, "answer": answer}
 
 
 def best_match(snap: Snapshot, terms: QueryTerms, top: dict | None, semantic: bool,
@@ -368,11 +415,12 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
     if query_vector is not None and snap.dense is not None:
         scores, by_meaning, passages = _fuse(snap, lexical, query_vector, allowed, terms)
     applied = {}
-    for slug, factor in (boosts or {}).items():
+    for slug, boost in (boosts or {}).items():
+        factor, reason = boost if isinstance(boost, tuple) else (boost, AGENT_LINK_REASON)
         docnum = snap.docnum(slug)
         if docnum is not None and scores[docnum] > 0:  # only articles the query already found
             scores[docnum] *= factor
-            applied[docnum] = factor
+            applied[docnum] = (factor, reason)
     ranked, total = snap.ranker.top(scores, page * limit, allowed)
     words = terms.highlight_words()
     results = []
@@ -390,7 +438,7 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
             "matched": matched,
         })
         if docnum in applied:
-            results[-1]["boost"] = {"factor": applied[docnum], "reason": "agents sent this article for similar tickets"}
+            results[-1]["boost"] = {"factor": applied[docnum][0], "reason": applied[docnum][1]}
     return total, results
 
 

@@ -1,6 +1,7 @@
 """The one Whoosh schema of the article index."""
 
 import json
+import re
 
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
@@ -32,11 +33,13 @@ def article_schema() -> Schema:
         reviewed=STORED,
         content_hash=STORED,
         passages=STORED,  # JSON [[heading, anchor, text], ...]: what the semantic stage embeds and quotes
+        blocks=STORED,  # JSON [[heading, anchor, kind, html, text, passage number], ...]: what the answer box quotes
     )
 
 
 def article_fields(article) -> dict:
     """The Whoosh document for an Article."""
+    passages = split_passages(article)
     return {
         "slug": article.slug,
         "path": article.path,
@@ -52,5 +55,21 @@ def article_fields(article) -> dict:
         "module": article.module,
         "reviewed": article.reviewed.isoformat() if article.reviewed else None,
         "content_hash": article.content_hash,
-        "passages": json.dumps([[p.heading, p.anchor, p.text] for p in split_passages(article)], ensure_ascii=False),
+        "passages": json.dumps([[p.heading, p.anchor, p.text] for p in passages], ensure_ascii=False),
+        "blocks": json.dumps([[b.heading, b.anchor, b.kind, b.html, b.text, _passage_of(b, passages)]
+                              for b in article.blocks], ensure_ascii=False),
     }
+
+
+_SPACE = re.compile(r"\s+")
+_MARKER = re.compile(r"^(?:\d+\.|•) |^[^:\n]{0,40}: ")  # a list number or a table column name
+
+
+def _passage_of(block, passages) -> int:
+    """The embedded passage a block lies in (its vector stands for the block's meaning)."""
+    probe = _SPACE.sub("", _MARKER.sub("", block.text.split("\n")[0]))[:30]
+    same_section = [i for i, p in enumerate(passages) if p.anchor == block.anchor]
+    for i in same_section + list(range(len(passages))):
+        if probe and probe in _SPACE.sub("", passages[i].text):
+            return i
+    return same_section[0] if same_section else 0

@@ -76,6 +76,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     errors.init_app(app)
     db.init_app(app)
+    from analytics.clicks import ClickBoosts
+
+    from .learning import LearnedSynonyms
+
+    # Learned ranking signals, held by the app (not module globals): kept clicks, approved synonym pairs.
+    app.extensions["kb_clicks"] = ClickBoosts(db.get_db, half_life_days=settings["click_half_life"],
+                                              min_clients=settings["click_min_clients"],
+                                              vote_window=settings["vote_window"])
+    app.extensions["kb_learned"] = LearnedSynonyms(app.extensions["kb_index"])
     auth.init_app(app)
     timefmt.init_app(app, settings["time_zone"])
     labels.init_app(app)
@@ -95,7 +104,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_refresh_site"] = updater.refresh
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
-    from . import agent, api, ask, contrib_views, dashboard, editing_views, site
+    from . import agent, api, ask, contrib_views, dashboard, editing_views, learning, site
 
     editing_views.init_app(app)
     # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
@@ -107,6 +116,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(ask.bp)
     app.register_blueprint(contrib_views.bp)
+    app.register_blueprint(learning.bp)
     app.register_blueprint(editing_views.bp)
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from analytics import links
+from analytics import answers, clicks, links
 from analytics.events import is_query_id, new_query_id
+from contrib.render import sanitize
 from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
+from indexer.query import AGENT_LINK_REASON
 
 from .db import get_db
 from .inputs import is_whole_number, json_object, text
@@ -80,6 +83,24 @@ def _link_boosts(q) -> dict:
     return links.boosts_for(get_db, words)
 
 
+def _boosts(q) -> dict:
+    """{slug: (multiplier, reason)}: agents' links and customers' kept clicks, each bounded (×1.3)."""
+    out = {slug: (factor, AGENT_LINK_REASON) for slug, factor in _link_boosts(q).items()}
+    if not isinstance(q, str) or not q.strip() or len(q) > 500:
+        return out
+    try:
+        normalized = normalize(q)
+        normalized.encode("utf-8")
+    except UnicodeEncodeError:
+        return out
+    for slug, factor in current_app.extensions["kb_clicks"].boosts_for(normalized).items():
+        if slug in out:
+            out[slug] = (round(out[slug][0] * factor, 4), f"{out[slug][1]}; {clicks.REASON}")
+        else:
+            out[slug] = (factor, clicks.REASON)
+    return out
+
+
 @bp.get("/search")
 def search():
     """GET /api/search?q=&limit=&page=&module=&tag= → ranked results with a query_id."""
@@ -87,8 +108,9 @@ def search():
     q = args.get("q")
     if q is None:
         raise InvalidInput("missing q: /api/search?q=如何导入Excel数据")
+    current_app.extensions["kb_learned"].sync(get_db)  # synonym pairs a manager approved meanwhile
     result = _index().search(q, limit=args.get("limit", 10), page=args.get("page", 1),
-                             module=args.get("module") or None, tag=args.get("tag") or None, boosts=_link_boosts(q))
+                             module=args.get("module") or None, tag=args.get("tag") or None, boosts=_boosts(q))
     query_id = new_query_id()
     _events().log_search(
         query_id=query_id, query=q, normalized=result["normalized"], results=result["total"],
@@ -96,12 +118,26 @@ def search():
         top_matched=["+".join(r.get("matched") or []) for r in result["results"][:10]],
         module=args.get("module", ""), tag=args.get("tag", ""), page=result["page"],
         source="site" if request.headers.get("X-KB-Source") == "site" else "api",
+        answer=answers.logged_answer(result.get("answer")),
     )
     return jsonify({
         "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
         "page": result["page"], "limit": result["limit"], "results": result["results"],
         "did_you_mean": result["did_you_mean"], "no_good_match": result["no_good_match"],
+        "answer": _shown_answer(result.get("answer")),
     })
+
+
+_LINK_OR_IMAGE = re.compile(r"</?a\b[^>]*>|<img\b[^>]*>", re.I)
+
+
+def _shown_answer(answer: dict | None) -> dict | None:
+    """The answer as the API gives it: the passage sanitized, links and images dropped (relative to its page)."""
+    if not answer:
+        return None
+    html = _LINK_OR_IMAGE.sub("", sanitize(answer["passage_html"]))
+    return {"slug": answer["slug"], "title": answer["title"], "heading": answer["heading"], "url": answer["url"],
+            "passage_html": html, "score": answer["score"]}
 
 
 @bp.get("/articles/<path:slug>")
@@ -126,7 +162,8 @@ def click():
     if not is_whole_number(position) or not 1 <= position <= 10000:
         raise InvalidInput("position must be the result's 1-based position, a whole number")
     slug = _slug(body)
-    _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id())
+    _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id(),
+                        client=links.visitor_key(request.remote_addr, current_app.secret_key))
     return jsonify({"ok": True}), 202
 
 
@@ -148,6 +185,22 @@ def feedback():
     slug = _slug(body)
     _events().log_vote(slug=slug, helpful=helpful, comment=comment.strip(), session=session_id())
     return jsonify({"ok": True}), 202
+
+
+@bp.post("/answers/feedback")
+def answer_feedback():
+    """POST /api/answers/feedback {search_id, helpful, comment?} → 202: was the answer above the results helpful?"""
+    body = json_object()
+    search_id = body.get("search_id")
+    if not is_query_id(search_id):
+        raise InvalidInput("search_id must be the query_id returned by /api/search")
+    helpful = body.get("helpful")
+    if not isinstance(helpful, bool):
+        raise InvalidInput("helpful must be true or false")
+    comment = text(body.get("comment"), "comment", required=False, limit=answers.MAX_COMMENT).strip()
+    _events().flush(timeout=5)  # the search is logged asynchronously: store it before looking it up
+    vote = answers.record_vote(get_db(), query_id=search_id, helpful=helpful, comment=comment, session=session_id())
+    return jsonify({"ok": True, "slug": vote["slug"], "anchor": vote["anchor"]}), 202
 
 
 @bp.get("/health")

@@ -245,7 +245,7 @@ def stats(as_json, **options):
 
 
 @cli.command()
-@setting_options("data", "semantic_model")
+@setting_options("data", "semantic_model", "database_url")
 @click.argument("query")
 @click.option("--limit", default=5, show_default=True, help="How many results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
@@ -255,7 +255,9 @@ def search(query, limit, as_json, **options):
     from indexer.query import open_index
 
     settings = _settings(**options)
-    result = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"]).search(query, limit=limit)
+    index = open_index(settings["data"], cache_size=0, semantic=settings["semantic_model"])
+    index.set_learned_synonyms(_approved_synonyms(settings))  # as kb serve searches
+    result = index.search(query, limit=limit)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -265,6 +267,20 @@ def search(query, limit, as_json, **options):
     for hit in result["results"]:
         found_by = "+".join(hit.get("matched") or [])
         click.echo(f"{hit['position']:>3}. {hit['title']}  [{hit['slug']}]  {hit['score']:.2f}  {found_by}")
+
+
+def _approved_synonyms(settings: dict) -> list[tuple[str, str]]:
+    """The learned synonym pairs managers approved (none when there is no database yet)."""
+    from analytics.store import open_db, sqlite_path
+    from analytics.synonyms import approved_pairs
+
+    if not sqlite_path(settings["database_url"]).exists():
+        return []
+    db = open_db(settings["database_url"])
+    try:
+        return approved_pairs(db)
+    finally:
+        db.conn.close()
 
 
 def _open_event_db(settings: dict):
@@ -647,6 +663,74 @@ for _name, _action, _help, _note in (
     _cmd = click.option("--by", required=True, help="The manager account doing this (recorded in the history).")(_cmd)
     _cmd = click.argument("submission_id", type=int)(_cmd)
     contrib.command(_name, help=_help)(_cmd)
+
+
+@cli.group()
+def synonyms():
+    """Word pairs learned from customers' reformulations: list them, approve or reject (audited)."""
+
+
+def _synonyms_db(options, by: str | None = None):
+    from analytics.accounts import list_users
+    from analytics.store import open_db
+
+    db = open_db(_settings(**options)["database_url"])
+    if by is not None:
+        actor = next((u for u in list_users(db) if u["name"] == by), None)
+        if actor is None or actor["role"] != "manager":
+            raise KBError(f"--by {by!r} must name a manager account (see `kb users list`)")
+    return db
+
+
+@synonyms.command("list")
+@setting_options("data", "database_url")
+@click.option("--state", type=click.Choice(["proposed", "approved", "rejected"]), help="Only pairs in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def synonyms_list(state, as_json, **options):
+    """List learned pairs (customer words → article words), proposals with the most sessions first."""
+    from analytics.synonyms import list_synonyms
+
+    pairs = list_synonyms(_synonyms_db(options), state)
+    if as_json:
+        click.echo(json.dumps(pairs, ensure_ascii=False, indent=2))
+        return
+    if not pairs:
+        click.echo("no learned synonyms yet: run `kb analyze` on logged traffic first")
+    for p in pairs:
+        example = " | ".join(f"{a} → {b}" for a, b in p["examples"][:2])
+        decided = f"  ({p['decided_by']} {p['decided_at'][:16]})" if p["decided_by"] else ""
+        click.echo(f"#{p['id']:<4} {p['state']:<9} {p['customer']} → {p['article']}  ×{p['sessions']}  e.g. {example}{decided}")
+
+
+def _synonym_decision(decision: str, synonym_id: int, by: str, note: str, options: dict) -> None:
+    from analytics.synonyms import decide
+
+    row = decide(_synonyms_db(options, by), synonym_id, decision, by, None, note or "")
+    click.echo(f"#{row['id']} {row['customer']} → {row['article']}: {row['state']} by {row['decided_by']}"
+               + ("; searches use it within seconds" if row["state"] == "approved" else ""))
+
+
+@synonyms.command("approve")
+@setting_options("data", "database_url")
+@click.argument("synonym_id", type=int)
+@click.option("--by", required=True, help="The manager account deciding (recorded in the audit trail).")
+@click.option("--note", default="", help="Recorded with the decision.")
+@friendly_errors
+def synonyms_approve(synonym_id, by, note, **options):
+    """Approve a pair: searches with the customer words also look for the article words."""
+    _synonym_decision("approve", synonym_id, by, note, options)
+
+
+@synonyms.command("reject")
+@setting_options("data", "database_url")
+@click.argument("synonym_id", type=int)
+@click.option("--by", required=True, help="The manager account deciding (recorded in the audit trail).")
+@click.option("--note", default="", help="Recorded with the decision.")
+@friendly_errors
+def synonyms_reject(synonym_id, by, note, **options):
+    """Reject a pair (or withdraw an approval): it is never proposed again."""
+    _synonym_decision("reject", synonym_id, by, note, options)
 
 
 @cli.group()

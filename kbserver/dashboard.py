@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect,
 
 from analytics import flags as queue
 from analytics import report as reports
+from analytics.health import article_health, health_by_slug
 from analytics.links import article_stats
 from indexer.errors import Conflict, InvalidInput, NotFound
 
@@ -64,10 +65,14 @@ def index():
         data, range_error = _report(), None
     except InvalidInput as exc:  # a hand-edited URL: say what is wrong and show the default range
         data, range_error = _report({}), exc.message
+    scores = health_by_slug(db)
+    # Least healthy article first (one score per article, from every signal), then the flag's own urgency.
+    articles = sorted((f for f in flags if f["kind"] == "article"),
+                      key=lambda f: (scores.get(f["slug"], 100.0), -f["score"]))
     return render_template("dashboard.html", r=data, charts=_charts(data), show=show, link_stats=article_stats(db),
                            range_error=range_error, presets=reports.PRESETS, query=_range_query(data),
-                           gaps=[f for f in flags if f["kind"] == "gap"],
-                           articles=[f for f in flags if f["kind"] == "article"])
+                           gaps=[f for f in flags if f["kind"] == "gap"], articles=articles, health=scores,
+                           least_healthy=article_health(db, limit=10))
 
 
 def _range_query(data: dict) -> str:

@@ -88,7 +88,7 @@ def _operations() -> dict:
 
     An operation may give "path": {name: schema} to narrow a path parameter (e.g. an enum of actions).
     """
-    from analytics import flags, report
+    from analytics import flags, report, synonyms
     from contrib import queue
 
     from .contrib_views import REVIEW_ACTIONS
@@ -107,7 +107,10 @@ def _operations() -> dict:
                 "did_you_mean": {"type": "string", "nullable": True},
                 "no_good_match": {"type": "boolean", "description": "true when the best result is weak (holds "
                                   "under half the query's words and scores low, or nothing was found): the site "
-                                  "says so and offers to ask the support team"}})), **_errors("400")}}},
+                                  "says so and offers to ask the support team"},
+                "answer": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Answer"}],
+                           "description": "the passage answering a question-like query, above the results; "
+                                          "null when none is confident enough"}})), **_errors("400")}}},
         "api.article": {"get": {
             "summary": "One article",
             "path": {"slug": _SLUG},
@@ -125,6 +128,15 @@ def _operations() -> dict:
             "requestBody": _json_body(_object({"slug": _SLUG, "helpful": {"type": "boolean"},
                                                "comment": {"type": "string", "maxLength": 2000}}, ("slug", "helpful"))),
             "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "api.answer_feedback": {"post": {
+            "summary": "Was the answer shown above the results helpful?",
+            "requestBody": _json_body(_object({"search_id": {"type": "string", "example": "0123456789abcdef",
+                                                             "description": "the query_id of the search that showed it"},
+                                               "helpful": {"type": "boolean"},
+                                               "comment": {"type": "string", "maxLength": 2000}},
+                                              ("search_id", "helpful"))),
+            "responses": {"202": _ok("Recorded (a second vote on the same search replaces the first)"),
+                          **_errors("400", "404")}}},
         "api.health": {"get": {
             "summary": "Whether the index is loaded, its size and version",
             "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
@@ -296,6 +308,36 @@ def _operations() -> dict:
                                               | {"id": {"type": "integer", "description": "your submission, left out"}})),
             "responses": {"200": _ok("Similar", _object({"similar": {"type": "array", "items": {"type": "object"}}})),
                           **_errors("400", "401", "403")}}},
+        # -- what kb learns from its logs (managers) ------------------------------------------------------------
+        "learning.api_list": {"get": {
+            "summary": "Learned synonym pairs (customer words → article words) with counts and examples",
+            "security": _AUTH,
+            "parameters": [_query("state", {"type": "string", "enum": list(synonyms.STATES)})],
+            "responses": {"200": _ok("Pairs", _object({"synonyms": {"type": "array",
+                                                                    "items": {"$ref": "#/components/schemas/Synonym"}}})),
+                          **_errors("400", "401", "403")}}},
+        "learning.api_get": {"get": {
+            "summary": "One learned synonym pair with its audit history",
+            "security": _AUTH,
+            "responses": {"200": _ok("The pair", {"$ref": "#/components/schemas/Synonym"}),
+                          **_errors("401", "403", "404")}}},
+        "learning.api_decide": {"post": {
+            "summary": "Approve (joins search at once) or reject a learned synonym pair",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"decision": {"type": "string", "enum": list(synonyms.DECISIONS)},
+                                               "version": _VERSION, "note": {"type": "string", "maxLength": 2000}},
+                                              ("decision",))),
+            "responses": {"200": _ok("The pair after the decision", {"$ref": "#/components/schemas/Synonym"}),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        "learning.api_health": {"get": {
+            "summary": "Articles' 0-100 health scores with the signals that lowered them, least healthy first",
+            "security": _AUTH,
+            "parameters": [_query("slug", _STR), _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})],
+            "responses": {"200": _ok("Scores", _object({"articles": {"type": "array", "items": _object({
+                "slug": _STR, "title": _STR, "path": _STR, "score": {"type": "number"}, "computed_at": _STR,
+                "signals": {"type": "array", "items": _object({"signal": _STR, "penalty": {"type": "number"},
+                                                               "detail": {"type": "object"}})}})}})),
+                          **_errors("400", "401", "403")}}},
         # -- editing articles (managers and editors; contrib/editing.py) -------------------------------------
         "editing.api_me": {"get": {
             "summary": "Who is signed in, and whether they may edit articles (the site's 编辑文章 link)",
@@ -410,12 +452,22 @@ def build_spec(app: Flask) -> dict:
                 "Result": _object({
                     "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "module": _STR,
                     "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
-                    "score": {"type": "number"}, "position": _INT}),
+                    "score": {"type": "number"}, "position": _INT,
+                    "boost": _object({"factor": {"type": "number"}, "reason": _STR})}),
+                "Answer": _object({
+                    "slug": _STR, "title": _STR, "heading": {"type": "string", "description": "the section quoted"},
+                    "url": {"type": "string", "description": "the article's URL with the section's #anchor"},
+                    "passage_html": {"type": "string", "description": "sanitized HTML: a list, a paragraph or a "
+                                                                      "table row with its header"},
+                    "score": {"type": "number"}}),
                 "Link": _object({
                     "id": _INT, "ref": _STR, "ticket_id": _STR, "slug": _STR, "agent": _STR, "url": _STR,
                     "outcome": _STR, "visits": _INT,
                     "formats": _object({"markdown": _STR, "url": _STR, "html": _STR, "text": _STR})}),
                 "Submission": _object({"id": _INT, "state": _STR, "version": _INT, "title": _STR}),
+                "Synonym": _object({"id": _INT, "customer": _STR, "article": _STR, "state": _STR, "sessions": _INT,
+                                    "examples": {"type": "array", "items": _WORDS}, "slugs": _WORDS,
+                                    "decided_by": _STR, "decided_at": _STR, "version": _INT}),
                 "Revision": _object({"id": _INT, "slug": _STR, "path": _STR, "ts": _STR, "actor": _STR, "action": _STR,
                                      "message": _STR, "content_hash": _STR, "text": _STR}),
             },

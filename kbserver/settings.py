@@ -80,6 +80,10 @@ SETTINGS = [
             "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),
     Setting("login_failures_address", 50, "KB_LOGIN_FAILURES_ADDRESS",
             "Failed sign-ins from one client address (to any account) within the window that lock it (429).", int),
+    Setting("click_min_clients", 3, "KB_CLICK_MIN_CLIENTS",
+            "Distinct clients that must click and keep an article for a query before it ranks higher for it.", int),
+    Setting("click_half_life", 30, "KB_CLICK_HALF_LIFE",
+            "Days after which a kept click counts half in click re-ranking.", int),
     Setting("session_hours", 12, "KB_SESSION_HOURS",
             "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
     Setting("ask_webhook_url", "", "KB_ASK_WEBHOOK_URL",
@@ -140,7 +144,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if not 1 <= values["site_workers"] <= 64:
         raise InvalidInput(f"site_workers (KB_SITE_WORKERS) must be between 1 and 64, got {values['site_workers']}")
     for name in ("connection_limit", "idle_timeout", "request_timeout", "password_hash_cost", "password_checks",
-                 "login_window", "login_failures_account", "login_failures_address", "session_hours"):
+                 "login_window", "login_failures_account", "login_failures_address", "session_hours",
+                 "click_min_clients", "click_half_life"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):

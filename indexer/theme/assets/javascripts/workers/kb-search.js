@@ -39,8 +39,9 @@ function toMaterialResult(query, data) {
       terms: {}
     }];
   });
+  // answer and query_id are for the answer box (kb-answer.js); Material reads items only.
   return {items: items, query: query, did_you_mean: data.did_you_mean || null,
-          no_good_match: data.no_good_match === true};
+          no_good_match: data.no_good_match === true, answer: data.answer || null, query_id: data.query_id || ""};
 }
 
 async function askService(query, signal) {

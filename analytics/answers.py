@@ -1,0 +1,102 @@
+"""Answers shown above the search results and what readers said of them. Sole owner of ``answer_votes``.
+
+Each search logs the answer it showed (``searches.answer``: JSON with the article, its section and
+the score; this module's migration adds the column, ``events.log_search`` writes it with the search).
+A 👍/👎 on the answer is stored here, one per search (a changed mind replaces the vote), with the
+article and section it was about, so an analysis never has to guess which answer was judged. An
+answer voted down is evidence against its article: ``answer_flags`` raises ``answer_unhelpful``
+under the same statistics as the page votes (``staleness.helpfulness_flags``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from indexer.errors import InvalidInput, NotFound
+
+from .events import now_iso
+from .staleness import ArticleFlag, StalenessRules, wilson_lower_bound
+from .store import transaction
+
+MAX_COMMENT = 2000
+
+
+def add_search_answer_column(db) -> None:
+    # The answer a search showed, {"slug", "anchor", "heading", "score"} as JSON; "" or NULL when none.
+    db["searches"].add_column("answer", str)
+
+
+def create_answer_votes(db) -> None:
+    db["answer_votes"].create({"query_id": str, "ts": str, "slug": str, "anchor": str, "heading": str,
+                               "helpful": int, "comment": str, "session": str}, pk="query_id")
+    db["answer_votes"].create_index(["slug"])
+    db["answer_votes"].create_index(["ts"])
+
+
+MIGRATIONS = [add_search_answer_column, create_answer_votes]
+
+
+def logged_answer(answer: dict | None) -> str:
+    """What searches.answer holds for an answer from the search API ("" for none)."""
+    if not answer:
+        return ""
+    anchor = answer["url"].partition("#")[2]
+    return json.dumps({"slug": answer["slug"], "anchor": anchor, "heading": answer["heading"],
+                       "score": answer["score"]}, ensure_ascii=False)
+
+
+def record_vote(db, *, query_id: str, helpful: bool, comment: str = "", session: str = "") -> dict:
+    """Store a 👍/👎 on the answer search query_id showed; NotFound when that search showed none.
+
+    The search must already be stored (the caller flushes the event log first)."""
+    if not isinstance(helpful, bool):
+        raise InvalidInput("helpful must be true or false")
+    if len(comment) > MAX_COMMENT:
+        raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
+    row = db.execute("SELECT answer FROM searches WHERE query_id = ?", [query_id]).fetchone()
+    if row is None:
+        raise NotFound("no search with this search_id: use the query_id returned by /api/search")
+    if not row[0]:
+        raise NotFound("this search showed no answer to vote on")
+    answer = json.loads(row[0])
+    vote = {"query_id": query_id, "ts": now_iso(), "slug": answer["slug"], "anchor": answer.get("anchor", ""),
+            "heading": answer.get("heading", ""), "helpful": int(helpful), "comment": comment, "session": session}
+    with transaction(db):
+        db.execute("INSERT INTO answer_votes (query_id, ts, slug, anchor, heading, helpful, comment, session) "
+                   "VALUES (:query_id, :ts, :slug, :anchor, :heading, :helpful, :comment, :session) "
+                   "ON CONFLICT (query_id) DO UPDATE SET ts = excluded.ts, helpful = excluded.helpful, "
+                   "comment = excluded.comment", vote)
+    return vote
+
+
+def votes(db, slug: str | None = None) -> list[dict]:
+    """Stored answer votes, newest first (of one article when slug is given)."""
+    where, params = ("WHERE slug = ?", [slug]) if slug else ("", [])
+    cursor = db.execute(f"SELECT query_id, ts, slug, anchor, heading, helpful, comment, session FROM answer_votes "
+                        f"{where} ORDER BY ts DESC", params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def votes_by_article(db, start: str, end: str) -> dict[str, tuple[int, int]]:
+    """{slug: (helpful, total)} of the answer votes cast in [start, end)."""
+    rows = db.execute("SELECT slug, SUM(helpful), COUNT(*) FROM answer_votes WHERE ts >= ? AND ts < ? GROUP BY slug",
+                      [start, end]).fetchall()
+    return {slug: (int(helpful or 0), total) for slug, helpful, total in rows}
+
+
+def answer_flags(articles: dict[str, dict], counted: dict[str, tuple[int, int]],
+                 rules: StalenessRules = StalenessRules()) -> list[ArticleFlag]:
+    """Articles whose quoted answers readers mostly voted down (Wilson bound, as for page votes)."""
+    flags = []
+    for slug, (helpful, total) in counted.items():
+        if slug not in articles or total < rules.min_votes:
+            continue
+        helpful_upper = 1 - wilson_lower_bound(total - helpful, total)
+        if helpful_upper < rules.helpful_floor:
+            a = articles[slug]
+            flags.append(ArticleFlag(slug, a["title"], a["path"], "answer_unhelpful", round(1 - helpful_upper, 3),
+                                     {"helpful": helpful, "votes": total, "helpful_rate": round(helpful / total, 3),
+                                      "helpful_upper_bound": round(helpful_upper, 3)},
+                                     "搜索框上方引用这篇文章的答案多被评为没有帮助：检查被引用的段落是否准确、完整。"))
+    return flags

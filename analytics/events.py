@@ -408,9 +408,9 @@ def events_between(db, start: str, end: str, after: str) -> dict:
 
     Returns {"searches": [...], "clicks": [...], "votes": [...]} as dicts, each list in time order."""
     out = {}
-    out["searches"] = [dict(zip(("query_id", "ts", "session", "query", "normalized", "results", "module", "top_slugs"),
-                                row, strict=True)) for row in db.execute(
-        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs FROM searches "
+    out["searches"] = [dict(zip(("query_id", "ts", "session", "query", "normalized", "results", "module", "top_slugs",
+                                 "answer"), row, strict=True)) for row in db.execute(
+        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer FROM searches "
         "WHERE ts >= ? AND ts < ? ORDER BY ts", [start, end])]
     out["clicks"] = [dict(zip(("ts", "query_id", "slug", "session"), row, strict=True)) for row in db.execute(
         "SELECT c.ts, c.query_id, c.slug, c.session FROM clicks c JOIN searches s ON s.query_id = c.query_id "

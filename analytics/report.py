@@ -8,8 +8,8 @@ own (``today()``), so a chart's last point is never a half-empty day reading "�
 
 - ended well: a *kept click* (a result clicked, with no new search from the session within
   ``reformulation_window`` seconds — a bounce — and no 👎 vote on that article from the session
-  within ``vote_window`` seconds of the click), or a 👍 vote from the session, or (when the answer
-  box logs them) a helpful vote on its answer;
+  within ``vote_window`` seconds of the click), or a 👍 vote from the session, or an accepted answer
+  (a 👍 on the answer box's answer, ``answer_votes``);
 - did not reach a person: no question to the support team (``questions``) and no visit through an
   agent's ticket link (``link_visits``) from the same session between its first search and
   ``escalation_window`` seconds after its last one.
@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from indexer.errors import InvalidInput
 
-from . import links, questions
+from . import answers, links, questions
 from .events import events_between, iso
 from .failing import FailingRules, iter_failed_searches
 
@@ -126,6 +126,9 @@ class _Events:
         self.searches, self.clicks = ev["searches"], ev["clicks"]
         self.session_votes = ev["votes"]  # up to the windows after the range: they judge its sessions
         self.votes = [v for v in ev["votes"] if v["ts"] < end]  # cast in the range: its helpful rate
+        self.session_answer_votes = answers.votes_between(db, start, after)
+        ids = {s["query_id"] for s in self.searches}
+        self.answer_votes = [v for v in self.session_answer_votes if v["query_id"] in ids]  # on the range's answers
         self.questions = questions.question_times(db, start, after)
         self.visits = links.visit_times(db, start, after)
         self.rules, self.escalation_window = rules, escalation_window
@@ -143,13 +146,17 @@ def self_service(ev: _Events) -> dict[str, bool]:
         clicks_by[c["session"]].append(c)
     for v in ev.session_votes:
         votes_by[v["session"]].append(v)
+    accepted_at = defaultdict(list)
+    for v in ev.session_answer_votes:
+        if v["helpful"]:
+            accepted_at[v["session"]].append(v["ts"])
     out = {}
     for session, times in searches_by.items():
         first, last = times[0], times[-1]
         end = iso(_moment(last) + dt.timedelta(seconds=ev.escalation_window))
         escalated = any(first <= t <= end for t in ev.questions.get(session, []) + ev.visits.get(session, []))
         session_votes = [v for v in votes_by.get(session, []) if v["ts"] >= first]
-        helpful = any(v["helpful"] for v in session_votes)
+        helpful = any(v["helpful"] for v in session_votes) or any(t >= first for t in accepted_at.get(session, []))
         kept = False
         for c in clicks_by.get(session, []):
             bounced = any(c["ts"] < t and _seconds(c["ts"], t) <= rules.reformulation_window for t in times)
@@ -172,18 +179,23 @@ def _summary(ev: _Events, served: dict[str, bool]) -> dict:
     clicked = len({c["query_id"] for c in ev.clicks})
     votes = ev.votes
     helpful = sum(v["helpful"] for v in votes)
+    answered = sum(1 for s in ev.searches if s.get("answer"))
+    answer_helpful = sum(v["helpful"] for v in ev.answer_votes)
     return {"searches": n, "sessions": len(served), "zero_result_rate": _rate(zero, n),
             "click_through_rate": _rate(clicked, n), "helpful_votes": helpful, "votes": len(votes),
             "helpful_rate": _rate(helpful, len(votes)), "self_served_sessions": sum(served.values()),
-            "self_service_rate": _rate(sum(served.values()), len(served))}
+            "self_service_rate": _rate(sum(served.values()), len(served)),
+            "answered_searches": answered, "answer_coverage": _rate(answered, n), "answer_votes": len(ev.answer_votes),
+            "answer_helpful_rate": _rate(answer_helpful, len(ev.answer_votes))}
 
 
 def _trend(now: dict, before: dict) -> dict:
     """Change of each rate (percentage points as a fraction) and of the counts, vs the previous range."""
     out = {}
-    for key in ("searches", "sessions"):
+    for key in ("searches", "sessions", "answered_searches", "answer_votes"):
         out[key] = now[key] - before[key]
-    for key in ("zero_result_rate", "click_through_rate", "helpful_rate", "self_service_rate"):
+    for key in ("zero_result_rate", "click_through_rate", "helpful_rate", "self_service_rate", "answer_coverage",
+                "answer_helpful_rate"):
         a, b = now[key], before[key]
         out[key] = None if a is None or b is None else round(a - b, 4)
     return out

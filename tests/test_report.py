@@ -31,12 +31,12 @@ class Log:
     def __init__(self):
         self.searches, self.clicks, self.votes, self.n = [], [], [], 0
 
-    def search(self, session, base, seconds, query="导入", results=3, slug="import/excel-import"):
+    def search(self, session, base, seconds, query="导入", results=3, slug="import/excel-import", answer=""):
         self.n += 1
         qid = f"{self.n:016x}"
         self.searches.append({"query_id": qid, "ts": at(base, seconds), "session": session, "query": query,
                               "normalized": query, "results": results, "top_slugs": [slug] if results else [],
-                              "took_ms": 1.0, "module": "", "tag": "", "page": 1, "source": "site"})
+                              "took_ms": 1.0, "module": "", "tag": "", "page": 1, "source": "site", "answer": answer})
         return qid
 
     def click(self, session, base, seconds, qid, slug="import/excel-import"):
@@ -52,7 +52,7 @@ class Log:
 
 
 def build(db):
-    """Nine sessions on DAY (hand-counted below) and two on a day 20 days earlier."""
+    """Eleven sessions on DAY (hand-counted below) and two on a day 20 days earlier."""
     log = Log()
     # s1: a click, nothing after it → kept click → SELF-SERVED
     log.click("s1", NOON, 10, log.search("s1", NOON, 0))
@@ -77,6 +77,11 @@ def build(db):
     log.search("s9", NOON, 0, query="甘特图打印", results=0)
     log.click("s9", NOON, 30, log.search("s9", NOON, 20, query="甘特图 打印", slug="guides/gantt"),
               slug="guides/gantt")
+    # s10: the answer box answered; 👎 on the answer, nothing else → not
+    answer = '{"slug": "guides/archive", "anchor": "", "heading": "归档", "score": 0.9}'
+    s10 = log.search("s10", NOON, 0, query="归档项目", slug="guides/archive", answer=answer)
+    # s11: the answer box answered; 👍 on the answer (an accepted answer), no click → SELF-SERVED
+    s11 = log.search("s11", NOON, 0, query="归档项目", slug="guides/archive", answer=answer)
     # 20 days earlier: o1 kept click (served), o2 no result (not)
     log.click("o1", OLD, 10, log.search("o1", OLD, 0))
     log.search("o2", OLD, 0, query="发票", results=0)
@@ -85,12 +90,15 @@ def build(db):
     questions.add_question(db, "还是不行", session="s7", address="b", now=(NOON + dt.timedelta(days=2)).timestamp())
     agent = {"name": "agent1", "role": "agent"}
     link = links.record_link(db, agent, "ZD-1", "import/excel-import")
+    for qid, session, helpful in ((s10, "s10", 0), (s11, "s11", 1)):
+        db["answer_votes"].insert({"query_id": qid, "ts": at(NOON, 30), "slug": "guides/archive", "anchor": "",
+                                   "heading": "归档", "helpful": helpful, "comment": "", "session": session})
     db["link_visits"].insert({"link_id": link["id"], "ts": at(NOON, 7200), "session": "visitor-key",
                               "search_session": "s6"})
 
 
-SERVED_ON_DAY = 4  # s1, s4, s7, s9
-SESSIONS_ON_DAY = 9
+SERVED_ON_DAY = 5  # s1, s4, s7, s9, s11
+SESSIONS_ON_DAY = 11
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +139,12 @@ def test_self_service_rate_equals_the_hand_count(setup):
     assert data["summary"]["sessions"] == SESSIONS_ON_DAY
     assert data["summary"]["self_served_sessions"] == SERVED_ON_DAY
     assert data["summary"]["self_service_rate"] == round(SERVED_ON_DAY / SESSIONS_ON_DAY, 4)
-    assert data["summary"]["searches"] == 11 and data["summary"]["zero_result_rate"] == round(2 / 11, 4)
+    assert data["summary"]["searches"] == 13 and data["summary"]["zero_result_rate"] == round(2 / 13, 4)
+    # the answer box answered 2 of 13 searches; 1 of its 2 votes was 👍
+    assert data["summary"]["answer_coverage"] == round(2 / 13, 4) and data["summary"]["answer_helpful_rate"] == 0.5
     # the daily series agrees with the headline, and the day is attributed in the company's time zone
     (day,) = data["daily"]
-    assert day["day"] == DAY.isoformat() and day["self_service_rate"] == round(4 / 9, 4)
+    assert day["day"] == DAY.isoformat() and day["self_service_rate"] == round(5 / 11, 4)
 
 
 def test_a_shorter_escalation_window_lets_the_late_visit_count_as_served(setup):
@@ -146,8 +156,9 @@ def test_a_shorter_escalation_window_lets_the_late_visit_count_as_served(setup):
 def test_the_date_range_changes_the_figures_and_the_trend(manager):
     week = manager.get("/dashboard?days=7").get_data(as_text=True)
     month = manager.get("/dashboard?days=30").get_data(as_text=True)
-    assert _cell(week, "sessions") == "9" and _cell(month, "sessions") == "11"
-    assert _cell(week, "self_service_rate") == "44.4%" and _cell(month, "self_service_rate") == "45.5%"  # 5/11
+    assert _cell(week, "sessions") == "11" and _cell(month, "sessions") == "13"
+    assert _cell(week, "self_service_rate") == "45.5%" and _cell(month, "self_service_rate") == "46.2%"  # 6/13
+    assert _cell(week, "answer_coverage") == "15.4%"  # 2/13
     assert "今天（截至 " in week and "<strong>最近 30 天</strong>" in month
     # the chart's last point is yesterday, a complete day, not today
     yesterday = (NOW.astimezone(ZONE).date() - dt.timedelta(days=1)).isoformat()
@@ -168,7 +179,7 @@ def test_csv_numbers_equal_the_page_and_the_api(setup, manager):
     assert r.status_code == 200 and r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
     rows = {row["metric"]: row for row in csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")))}
     assert f"{float(rows['self_service_rate']['value']) * 100:.1f}%" == _cell(html, "self_service_rate")
-    assert rows["sessions"]["value"] == _cell(html, "sessions") == "9"
+    assert rows["sessions"]["value"] == _cell(html, "sessions") == "11"
     api = manager.application.test_client().get("/api/analytics/summary?days=7",
                                                  headers={"Authorization": f"Bearer {token}"}).get_json()
     assert api["summary"]["self_service_rate"] == float(rows["self_service_rate"]["value"])
@@ -216,7 +227,7 @@ def test_kb_report_prints_the_figures_and_a_readable_line_for_a_bad_date(setup):
     runner = CliRunner()
     result = runner.invoke(cli, ["report", "--data", data, "--from", DAY.isoformat(), "--to", DAY.isoformat()])
     assert result.exit_code == 0, result.output
-    assert "self-service rate: 44.4% (4 of 9 search sessions)" in result.output
+    assert "self-service rate: 45.5% (5 of 11 search sessions)" in result.output
     result = runner.invoke(cli, ["report", "--data", data, "--days", "7", "--csv", "--table", "top-searches"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1] == "导入,7,0,0.8571"

@@ -51,14 +51,14 @@ def test_choosing_30_days_changes_the_figures_and_the_csv_equals_the_page(server
             page.wait_for_url("**/dashboard")
             sessions = page.locator('tr[data-metric="sessions"] td.score')
             rate = page.locator('tr[data-metric="self_service_rate"] td.score')
-            expect(sessions).to_have_text("9")  # last 7 days: the nine hand-counted sessions
-            expect(rate).to_have_text("44.4%")
+            expect(sessions).to_have_text("11")  # last 7 days: the eleven hand-counted sessions
+            expect(rate).to_have_text("45.5%")
             expect(page.locator("#kb-today")).to_contain_text("今天（截至 ")
 
             page.get_by_role("link", name="最近 30 天").click()
             expect(page.locator("nav.kb-range strong")).to_have_text("最近 30 天")
-            expect(sessions).to_have_text("11")  # two more sessions 20 days earlier
-            expect(rate).to_have_text("45.5%")
+            expect(sessions).to_have_text("13")  # two more sessions 20 days earlier
+            expect(rate).to_have_text("46.2%")
             page.screenshot(path=str(tmp_path / "dashboard-30-days.png"), full_page=True)
 
             with page.expect_download() as info:

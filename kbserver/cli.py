@@ -398,6 +398,8 @@ def report(days, start, end, table, as_csv, as_json, **options):
                    f"{s['sessions']} search sessions){pts(t['self_service_rate'])}")
         click.echo(f"searches: {s['searches']}; zero results {pct(s['zero_result_rate'])}; click-through "
                    f"{pct(s['click_through_rate'])}; helpful {pct(s['helpful_rate'])} of {s['votes']} votes")
+        click.echo(f"answer box: answered {pct(s['answer_coverage'])} of searches; helpful "
+                   f"{pct(s['answer_helpful_rate'])} of {s['answer_votes']} votes")
 
 
 @cli.command()

@@ -169,8 +169,15 @@ def self_service(ev: _Events) -> dict[str, bool]:
     return out
 
 
-def _day_of(ts: str, zone: ZoneInfo) -> str:
-    return _moment(ts).astimezone(zone).date().isoformat()
+def _day_of(ts: str, zone: ZoneInfo, memo: dict | None = None) -> str:
+    """The local day of a stored time; memo keyed by the minute (every zone offset is whole minutes)."""
+    if memo is None:
+        return _moment(ts).astimezone(zone).date().isoformat()
+    key = ts[:16]
+    day = memo.get(key)
+    if day is None:
+        day = memo[key] = _moment(ts).astimezone(zone).date().isoformat()
+    return day
 
 
 def _summary(ev: _Events, served: dict[str, bool]) -> dict:
@@ -238,21 +245,21 @@ def today(db, zone: ZoneInfo, rules: FailingRules = FailingRules(), escalation_w
 
 
 def _daily(ev: _Events, served: dict[str, bool], rng: DateRange) -> list[dict]:
-    zone = rng.zone
+    zone, memo = rng.zone, {}
     days = {(rng.first + dt.timedelta(days=i)).isoformat(): {"searches": 0, "zero": 0, "clicked": set(), "votes": 0,
                                                              "helpful": 0, "sessions": 0, "served": 0}
             for i in range(rng.days)}
     session_day = {}
     for s in ev.searches:
-        d = days[_day_of(s["ts"], zone)]
+        d = days[_day_of(s["ts"], zone, memo)]
         d["searches"] += 1
         d["zero"] += not s["results"]
-        session_day.setdefault(s["session"], _day_of(s["ts"], zone))
-    search_day = {s["query_id"]: _day_of(s["ts"], zone) for s in ev.searches}
+        session_day.setdefault(s["session"], _day_of(s["ts"], zone, memo))
+    search_day = {s["query_id"]: _day_of(s["ts"], zone, memo) for s in ev.searches}
     for c in ev.clicks:
         days[search_day[c["query_id"]]]["clicked"].add(c["query_id"])
     for v in ev.votes:
-        d = days[_day_of(v["ts"], zone)]
+        d = days[_day_of(v["ts"], zone, memo)]
         d["votes"] += 1
         d["helpful"] += v["helpful"]
     for session, ok in served.items():

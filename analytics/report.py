@@ -229,7 +229,7 @@ def report(db, rng: DateRange, rules: FailingRules = FailingRules(), escalation_
         "top_searches": _top_searches(ev),
         "failing_searches": _failing(db, start, end, rules),
         "top_articles": _top_articles(ev),
-        "modules": _modules(ev, module_of or _folder),
+        "modules": _modules(ev, served, module_of or _folder),
     }
 
 
@@ -322,20 +322,28 @@ def _module_of(search: dict, module_of) -> str:
         top = (json.loads(search["top_slugs"] or "[]") or [""])[0]
     except ValueError:
         top = ""
-    return module_of(top) if top else ""
+    return (module_of(top) or _folder(top)) if top else ""  # an article without a module: its folder
 
 
-def _modules(ev: _Events, module_of) -> list[dict]:
-    """Per module (the search's module filter, else its top result's module; "" when nothing was found)."""
-    stats: dict[str, dict] = defaultdict(lambda: {"searches": 0, "zero": 0, "clicked": 0})
+def _modules(ev: _Events, served: dict[str, bool], module_of) -> list[dict]:
+    """Per module (the search's module filter, else its top result's module; "" when nothing was found).
+
+    A session counts for the module of its first search."""
+    stats: dict[str, dict] = defaultdict(lambda: {"searches": 0, "zero": 0, "clicked": 0, "sessions": 0, "served": 0})
     clicked_ids = {c["query_id"] for c in ev.clicks}
+    seen = set()
     for s in ev.searches:
         m = stats[_module_of(s, module_of)]
         m["searches"] += 1
         m["zero"] += not s["results"]
         m["clicked"] += s["query_id"] in clicked_ids
+        if s["session"] in served and s["session"] not in seen:
+            seen.add(s["session"])
+            m["sessions"] += 1
+            m["served"] += served[s["session"]]
     return [{"module": name, "searches": m["searches"], "zero_result_rate": _rate(m["zero"], m["searches"]),
-             "click_through_rate": _rate(m["clicked"], m["searches"])}
+             "click_through_rate": _rate(m["clicked"], m["searches"]), "sessions": m["sessions"],
+             "self_service_rate": _rate(m["served"], m["sessions"])}
             for name, m in sorted(stats.items(), key=lambda kv: (-kv[1]["searches"], kv[0]))]
 
 

@@ -259,3 +259,14 @@ def test_a_visit_through_an_agents_link_in_the_searching_session_is_not_self_ser
         assert data["sessions"] == 2 and data["self_served_sessions"] == 1  # cust-a only
     finally:
         app.extensions["kb_events"].close()
+
+
+def test_module_health_splits_the_sessions_by_their_first_searchs_module(setup):
+    _, db, _, _ = setup
+    modules = {row["module"]: row for row in reports.report(db, reports.DateRange(DAY, DAY, ZONE))["modules"]}
+    # import: s1-s7 (top result import/excel-import), served s1, s4, s7
+    assert (modules["import"]["sessions"], modules["import"]["self_service_rate"]) == (7, round(3 / 7, 4))
+    # guides: s10, s11 (guides/archive) and s9's second search; s9 counts where it started (no results: "")
+    assert (modules["guides"]["sessions"], modules["guides"]["searches"]) == (2, 3)
+    assert (modules[""]["sessions"], modules[""]["self_service_rate"]) == (2, 0.5)  # s8 (not), s9 (served)
+    assert sum(m["sessions"] for m in modules.values()) == SESSIONS_ON_DAY

@@ -270,3 +270,9 @@ def test_module_health_splits_the_sessions_by_their_first_searchs_module(setup):
     assert (modules["guides"]["sessions"], modules["guides"]["searches"]) == (2, 3)
     assert (modules[""]["sessions"], modules[""]["self_service_rate"]) == (2, 0.5)  # s8 (not), s9 (served)
     assert sum(m["sessions"] for m in modules.values()) == SESSIONS_ON_DAY
+
+
+def test_a_search_typed_as_a_spreadsheet_formula_stays_text_in_the_csv():
+    text = reports.to_csv([{"query": '=HYPERLINK("http://evil.example","点我")', "searches": 3, "rate": -0.5}])
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row == {"query": '\'=HYPERLINK("http://evil.example","点我")', "searches": "3", "rate": "-0.5"}

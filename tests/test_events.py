@@ -148,7 +148,8 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
         "events:005_add_click_client_column", "flags:001_create_flag_tables",
         "accounts:001_create_user_tables", "accounts:002_create_sessions", "contrib:001_create_contrib_tables",
         "links:001_create_link_tables",
-        "links:002_one_link_per_ticket_article_agent", "throttle:001_create_throttle_tables",
+        "links:002_one_link_per_ticket_article_agent", "links:003_add_visit_search_session",
+        "throttle:001_create_throttle_tables",
         "editing:001_create_revisions", "questions:001_create_questions_table",
         "answers:001_add_search_answer_column", "answers:002_create_answer_votes",
         "synonyms:001_create_synonym_tables", "health:001_create_health_table"]

@@ -15,8 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import answers
+from . import closure as fixes
 from . import flags as flag_queue
 from . import synonyms as learned_synonyms
+from .closure import ClosureRules
 from .events import iso
 from .failing import FailedSearch, FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
@@ -53,6 +55,7 @@ class AnalysisReport:
     gaps: list = field(default_factory=list)
     article_flags: list = field(default_factory=list)
     queue: dict = field(default_factory=dict)
+    fixes: dict = field(default_factory=dict)
     health: list = field(default_factory=list)
     synonyms: list = field(default_factory=list)
     message: str = ""
@@ -65,7 +68,7 @@ class AnalysisReport:
             "gaps": [g.to_dict() for g in self.gaps],
             "flags": [{"slug": f.slug, "title": f.title, "path": f.path, "reason": f.reason, "score": f.score,
                        "evidence": f.evidence, "suggestion": f.suggestion} for f in self.article_flags],
-            "queue": self.queue, "health": self.health, "synonym_proposals": self.synonyms,
+            "queue": self.queue, "fixes": self.fixes, "health": self.health, "synonym_proposals": self.synonyms,
         }
 
     def summary(self) -> str:
@@ -87,6 +90,8 @@ class AnalysisReport:
                          + " (review with `kb synonyms list`)")
         if self.queue:
             lines.append("queue: " + ", ".join(f"{k} {v}" for k, v in self.queue.items()))
+        if any(self.fixes.values()):
+            lines.append("fixes: " + ", ".join(f"{k} {v}" for k, v in self.fixes.items()))
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
@@ -94,8 +99,11 @@ class AnalysisReport:
 
 def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_days: int = 7,
             rules: FailingRules = FailingRules(), staleness: StalenessRules = StalenessRules(),
-            update_queue: bool = True, progress=None, seed: int = 0) -> AnalysisReport:
-    """Find failing searches, gaps and stale/unhelpful articles; merge them into the queue."""
+            update_queue: bool = True, progress=None, seed: int = 0,
+            closure: ClosureRules = ClosureRules(), index=None) -> AnalysisReport:
+    """Find failing searches, gaps and stale/unhelpful articles; merge them into the queue; judge linked fixes.
+
+    index (an ArticleIndex) lets kb's own search decide which article answers a gap's queries."""
     step = progress or (lambda name: None)
     now = now or dt.datetime.now(dt.timezone.utc)
     end, mid, start = now, now - dt.timedelta(days=period_days), now - dt.timedelta(days=2 * period_days)
@@ -125,7 +133,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     clusterable = [f for f in failed if (near_identical_key(f.query) or f.query) in keep]
     report.clustered = len(keep)
     totals = searches_by_query(db, report.start, report.end, near_identical_key)
-    report.gaps, report.noise = find_gaps(clusterable, articles, report.period_start, totals=totals)
+    report.gaps, report.noise = find_gaps(clusterable, articles, report.period_start, totals=totals, index=index)
 
     step("stale and unhelpful articles")
     current, previous = Counter(), Counter()
@@ -162,6 +170,8 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
         learned_synonyms.record_proposals(db, report.synonyms)
         step("queue")
         report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report)), now=iso(now))
+        step("verify fixes")
+        report.fixes = fixes.verify_fixes(db, now=now, closure=closure, rules=rules)
     return report
 
 

@@ -125,3 +125,10 @@ def searches_by_query(db, start: str, end: str, key) -> dict[str, int]:
         k = key(query) or query
         out[k] = out.get(k, 0) + n
     return out
+
+
+def searches_by_top_slug(db, start: str, end: str) -> dict[str, int]:
+    """All searches in the period per article search put first (searches that found something)."""
+    sql = ("SELECT json_extract(top_slugs, '$[0]'), COUNT(*) FROM searches WHERE ts >= ? AND ts < ? AND results > 0 "
+           "AND json_valid(top_slugs) GROUP BY 1")
+    return {slug: int(n) for slug, n in db.execute(sql, [start, end]) if slug}

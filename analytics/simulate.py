@@ -84,21 +84,64 @@ def _json(items) -> str:
     return json.dumps(items, ensure_ascii=False)
 
 
+def check_scenario(scenario, by_slug: dict) -> dict:
+    """A scenario file's content, validated: InvalidInput names what is wrong."""
+    if not isinstance(scenario, dict):
+        raise InvalidInput("the scenario must be a mapping with uncovered, unfindable, voted_down, bounce")
+    unknown = set(scenario) - {"uncovered", "unfindable", "voted_down", "voted_down_hash", "bounce", "surge"}
+    if unknown:
+        raise InvalidInput(f"unknown scenario key(s): {', '.join(sorted(unknown))}")
+    for kind in ("uncovered", "unfindable"):
+        topics = scenario.get(kind) or {}
+        if not isinstance(topics, dict):
+            raise InvalidInput(f"scenario {kind} must map a topic name to its queries and words")
+        for name, topic in topics.items():
+            if not isinstance(topic, dict) or not topic.get("queries") or not all(
+                    isinstance(q, str) and q.strip() for q in topic["queries"]):
+                raise InvalidInput(f"scenario {kind}.{name} needs a list of queries")
+            if not isinstance(topic.get("words", []), list | dict):
+                raise InvalidInput(f"scenario {kind}.{name}: words must be a list, or a mapping query → list")
+            if kind == "unfindable" and topic.get("slug") not in by_slug:
+                raise InvalidInput(f"scenario unfindable.{name}: no article with slug {topic.get('slug')!r}")
+    for key in ("voted_down", "bounce"):
+        if scenario.get(key) and scenario[key] not in by_slug:
+            raise InvalidInput(f"scenario {key}: no article with slug {scenario[key]!r}")
+    return scenario
+
+
 def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: int = 60, seed: int = 7,
-             end: dt.datetime | None = None, progress=None) -> dict:
-    """Write `days` of simulated traffic ending at `end` into db; returns the injected ground truth."""
+             end: dt.datetime | None = None, progress=None, scenario: dict | None = None) -> dict:
+    """Write `days` of simulated traffic ending at `end` into db; returns the injected ground truth.
+
+    scenario (see ``check_scenario``) replaces the built-in problems, for any docs folder: topics no
+    article covers (``uncovered``), topics an article covers in words its readers do not use
+    (``unfindable``: its slug, the readers' queries and the words the article lacks), an article readers
+    vote down (``voted_down``, until its content hash differs from ``voted_down_hash``) and one they
+    bounce from. A reader of a scenario topic succeeds when one of the first three results contains most
+    of the topic's words, so writing the article (or the missing words into it) fixes the topic."""
     rng = random.Random(seed)
     end = end or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     start = end - dt.timedelta(days=days)
     if len(articles) < 3:
         raise InvalidInput("kb simulate needs a docs folder with at least 3 articles")
     by_slug = {a["slug"]: a for a in articles}
+    if scenario is not None:
+        check_scenario(scenario, by_slug)
     # The starter docs have natural targets; any other docs folder gets deterministic stand-ins.
     ordered = sorted(by_slug)
     unhelpful = UNHELPFUL_ARTICLE if UNHELPFUL_ARTICLE in by_slug else ordered[0]
     bounce = BOUNCE_ARTICLE if BOUNCE_ARTICLE in by_slug else ordered[1]
     healthy_slug = HEALTHY_ARTICLE if HEALTHY_ARTICLE in by_slug else ordered[2]
     surge_article = SURGE_ARTICLE if SURGE_ARTICLE in by_slug else None
+    topics = {}
+    if scenario is not None:
+        unhelpful = scenario.get("voted_down") or unhelpful
+        bounce = scenario.get("bounce") or bounce
+        topics = {**(scenario.get("uncovered") or {}), **(scenario.get("unfindable") or {})}
+        surge_article = surge_article if scenario.get("surge") else None
+        healthy_slug = next((s for s in ordered if s not in (unhelpful, bounce)), healthy_slug)
+    unhelpful_fixed = bool(scenario and scenario.get("voted_down_hash")
+                           and by_slug[unhelpful].get("content_hash") != scenario["voted_down_hash"])
     healthy = [a for a in articles if a["slug"] not in (unhelpful, bounce)]
     weights = [5.0 if a["slug"] == healthy_slug else 1.0 for a in healthy]
     traffic = _Traffic(index, rng)
@@ -110,15 +153,19 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
             session = secrets.token_hex(12)
             kind = rng.random()
             if kind < 0.12:
-                _gap_session(traffic, session, when, rng)
+                if topics:
+                    _topic_session(traffic, session, when, topics[rng.choice(sorted(topics))], by_slug, rng)
+                else:
+                    _gap_session(traffic, session, when, rng)
             elif kind < 0.20:
-                _article_session(traffic, session, when, by_slug[unhelpful], rng, helpful_rate=0.15, vote_rate=0.7)
+                _article_session(traffic, session, when, by_slug[unhelpful], rng,
+                                 helpful_rate=0.92 if unhelpful_fixed else 0.15, vote_rate=0.7 if not unhelpful_fixed else 0.35)
             elif kind < 0.27:
                 _bounce_session(traffic, session, when, by_slug[bounce], rng)
             else:
                 article = rng.choices(healthy, weights=weights)[0]
                 _article_session(traffic, session, when, article, rng, helpful_rate=0.92, vote_rate=0.35)
-        surge_sessions = 14 if recent else 1
+        surge_sessions = (14 if recent else 1) if scenario is None or scenario.get("surge") else 0
         for _ in range(surge_sessions):
             when = day_start + dt.timedelta(seconds=rng.randrange(8 * 3600, 22 * 3600))
             _surge_session(traffic, secrets.token_hex(12), when, rng)
@@ -133,7 +180,10 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
     return {
         "start": iso(start), "end": iso(end),
         "events": {"searches": len(traffic.searches), "clicks": len(traffic.clicks), "votes": len(traffic.votes)},
-        "gap_topics": {k: v for k, v in GAP_TOPICS.items()},
+        "gap_topics": {k: v for k, v in GAP_TOPICS.items()} if scenario is None
+        else {k: v["queries"] for k, v in (scenario.get("uncovered") or {}).items()},
+        "unfindable": {k: {"slug": v["slug"], "queries": v["queries"]} for k, v in
+                       ((scenario or {}).get("unfindable") or {}).items()},
         "surge": {"queries": SURGE_TOPIC, "article": surge_article},
         "unhelpful_article": unhelpful,
         "bounce_article": bounce,
@@ -154,6 +204,37 @@ def _article_session(traffic, session, when, article, rng, helpful_rate, vote_ra
         if rng.random() < vote_rate:
             traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 240)), article["slug"],
                          rng.random() < helpful_rate)
+
+
+def _speaks(article: dict | None, words: list[str]) -> bool:
+    """Whether an article holds most of a topic's words (what its readers need to recognise the answer)."""
+    if not article or not words:
+        return False
+    text = " ".join([article.get("title", ""), article.get("summary", ""), article.get("body", "")]).lower()
+    return sum(1 for w in words if w.lower() in text) * 2 >= len(words)
+
+
+def _topic_session(traffic, session, when, topic: dict, by_slug: dict, rng, attempt: int = 0):
+    pool = topic["queries"]
+    weights = [1 / (rank + 1) for rank in range(len(pool))]
+    query = rng.choices(pool, weights)[0]
+    query_id, slugs = traffic.search(session, when, query)
+    needed = topic.get("words", [])
+    needed = needed.get(query, []) if isinstance(needed, dict) else needed  # per query: the words it lacks
+    answer = next((s for s in slugs[:3] if _speaks(by_slug.get(s), needed)), None)
+    if answer:
+        clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 25))
+        traffic.click(session, clicked_at, query_id, answer, slugs.index(answer) + 1)
+        if rng.random() < 0.35:
+            traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 240)), answer, rng.random() < 0.9)
+        return
+    target = topic.get("slug")
+    if target in slugs[:3] and rng.random() < 0.4:  # reads the article meant for them, which misses their case
+        clicked_at = when + dt.timedelta(seconds=rng.randrange(3, 20))
+        traffic.click(session, clicked_at, query_id, target, slugs.index(target) + 1)
+        traffic.vote(session, clicked_at + dt.timedelta(seconds=rng.randrange(30, 120)), target, False)
+    elif attempt == 0 and rng.random() < 0.5:  # tries again in other words
+        _topic_session(traffic, session, when + dt.timedelta(seconds=rng.randrange(10, 60)), topic, by_slug, rng, 1)
 
 
 def _gap_session(traffic, session, when, rng):

@@ -595,14 +595,12 @@ def commit_to_git(docs: Path, path: Path, actor: str, message: str) -> dict:
 
 
 def link_flag(db, flag_id: int, slug: str, actor: str):
-    """Tell the flag queue an edit was made for flag_id (analytics.flags.link_fix, when it exists)."""
-    from analytics import flags
+    """Tell the flag queue an edit was made for flag_id: analytics.closure.link_fix records the failure rate
+    of the flag's searches before the fix, resolves the flag, and later analyses verify the fix."""
+    from analytics import closure
 
-    hook = getattr(flags, "link_fix", None)
-    if hook is None:
-        return None  # the id stays on the revision for whoever links fixes later
     try:
-        return hook(db, flag_id, slug, actor) or True
+        return closure.link_fix(db, flag_id, slug, actor) or True
     except KBError as exc:  # an unknown or closed flag does not undo the edit
         log.warning("linking flag %s to %s: %s", flag_id, slug, exc.message)
         return {"error": exc.message}

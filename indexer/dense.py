@@ -92,6 +92,19 @@ class DenseIndex:
         """For each docnum, whether its vectors are loaded."""
         return self._state.row_of_doc(docnums) >= 0
 
+    def best_passages(self, query_vector: np.ndarray, docnums: list[int]) -> dict[int, float]:
+        """{docnum: cosine of its passage most similar to the query}, for the docnums that have vectors."""
+        self.refresh()
+        state = self._state
+        out = {}
+        if not len(state.docnums) or not docnums:
+            return out
+        rows = state.row_of_doc(np.asarray(docnums, dtype=np.int64))
+        for docnum, row in zip(docnums, rows, strict=True):
+            if row >= 0:
+                out[int(docnum)] = float((state.passages[state.starts[row]:state.starts[row + 1]] @ query_vector).max())
+        return out
+
     def search(self, query_vector: np.ndarray, extra: np.ndarray | None = None, first_stage: int = FIRST_STAGE):
         """{docnum: (similarity, best passage number)} for the most similar articles and ``extra``."""
         self.refresh()

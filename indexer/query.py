@@ -293,6 +293,27 @@ class ArticleIndex:
         """In how many articles a word (as the analyzer indexes it) occurs, in title, summary or body."""
         return self.snapshots.current().doc_frequency(word)
 
+    def passage_similarity(self, text: str, slugs: list[str]) -> dict[str, float]:
+        """{slug: cosine between the text and the article's most similar passage}; empty without vectors.
+
+        Analytics uses it to tell whether an article really answers a query search put first."""
+        snap = self.snapshots.current()
+        if snap.dense is None or not slugs:
+            return {}
+        normalized = normalize(text)
+        vector = self._query_vector(normalized)
+        if vector is None:
+            return {}
+        docnums = {snap.docnum(s): s for s in slugs}
+        docnums.pop(None, None)
+        sims = snap.dense.best_passages(vector, list(docnums))
+        # A misspelt query embeds far from what it means ("pasword reset"); search reads it as corrected.
+        corrected = _correct(snap, QueryTerms(normalized)) if normalized.strip() else None
+        if corrected and corrected != normalized:
+            again = snap.dense.best_passages(self._query_vector(corrected), list(docnums))
+            sims = {d: max(v, again.get(d, v)) for d, v in sims.items()}
+        return {docnums[d]: v for d, v in sims.items()}
+
     # -- search ------------------------------------------------------------------------
     def search(self, text: str, limit: int = 10, page: int = 1, module: str | None = None,
                tag: str | None = None, boosts: dict[str, float] | None = None) -> dict:

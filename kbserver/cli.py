@@ -184,7 +184,8 @@ def index(full, **options):
 @setting_options("docs", "data", "database_url", "host", "port", "threads", "mkdocs_config", "cache_size",
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
-                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url")
+                 "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
+                 "verify_after_searches", "verify_after_days")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""
@@ -308,8 +309,11 @@ def _articles(settings: dict) -> list[dict]:
 @click.option("--sessions-per-day", default=60, show_default=True, help="Visitor sessions per day.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same month.")
 @click.option("--json", "as_json", is_flag=True, help="Print the injected problems (ground truth) as JSON.")
+@click.option("--scenario", type=click.File("rb"), default=None,
+              help="YAML or JSON file of the problems to inject into any docs folder: uncovered topics, "
+                   "unfindable topics (slug, queries, words the article lacks), voted_down, bounce (see README).")
 @friendly_errors
-def simulate(days, sessions_per_day, seed, as_json, **options):
+def simulate(days, sessions_per_day, seed, as_json, scenario, **options):
     """Generate a realistic month of traffic with known problems into the event log (for demos and tests)."""
     from analytics.simulate import simulate as run
     from analytics.store import open_db
@@ -317,13 +321,21 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
     from indexer.query import open_index
 
     settings = _settings(**options)
+    injected = None
+    if scenario is not None:
+        import yaml
+
+        try:
+            injected = yaml.safe_load(scenario.read().decode("utf-8-sig"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise click.ClickException(f"{scenario.name} is not a UTF-8 YAML/JSON scenario: {str(exc).splitlines()[0]}") from None
     if read_pointer(settings["data"]) is None:
         run_index(settings, full=True)
     db = open_db(settings["database_url"])
     progress = _Progress("simulating days")
     try:
         truth = run(db, open_index(settings["data"]), _articles(settings), days=days,
-                    sessions_per_day=sessions_per_day, seed=seed, progress=progress)
+                    sessions_per_day=sessions_per_day, seed=seed, progress=progress, scenario=injected)
     finally:
         progress.close()
     if as_json:
@@ -331,30 +343,38 @@ def simulate(days, sessions_per_day, seed, as_json, **options):
     else:
         e = truth["events"]
         click.echo(f"simulated {days} days: {e['searches']} searches, {e['clicks']} clicks, {e['votes']} votes")
-        click.echo("injected: gaps " + ", ".join(truth["gap_topics"]) + f"; surge on {truth['surge']['article']}; "
+        click.echo("injected: gaps " + ", ".join(truth["gap_topics"])
+                   + (f"; unfindable {', '.join(v['slug'] for v in truth['unfindable'].values())}" if truth["unfindable"] else "")
+                   + f"; surge on {truth['surge']['article']}; "
                    f"unhelpful {truth['unhelpful_article']}; bounce {truth['bounce_article']}")
         click.echo("next: kb analyze")
 
 
 @cli.command()
-@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window")
+@setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window",
+                 "verify_after_searches", "verify_after_days", "semantic_model")
 @click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
 @friendly_errors
 def analyze(dry_run, as_json, **options):
     """Find failing searches, content gaps and stale or unhelpful articles; update the manager's queue."""
     from analytics.analyze import analyze as run
+    from indexer.build import read_pointer
+    from indexer.query import open_index
 
-    from .settings import failing_rules
+    from .settings import closure_rules, failing_rules
 
     settings = _settings(**options)
     articles = _articles(settings)
     db = _open_event_db(settings)
-    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue"]
+    # Advice asks kb's own search which article answers a gap's queries; without an index, words decide.
+    index = open_index(settings["data"], semantic=settings["semantic_model"]) if read_pointer(settings["data"]) else None
+    steps = ["failing searches", "content gaps", "stale and unhelpful articles", "queue", "verify fixes"]
     with click.progressbar(length=len(steps), label="analyzing", file=sys.stderr,
                            item_show_func=lambda s: s) as bar:
         report = run(db, articles, period_days=settings["period"], update_queue=not dry_run,
-                     rules=failing_rules(settings), progress=lambda name: bar.update(1, name))
+                     rules=failing_rules(settings), closure=closure_rules(settings), index=index,
+                     progress=lambda name: bar.update(1, name))
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 
 from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
+from analytics import closure as fixes
 from analytics import flags as queue
 from analytics import report as reports
 from analytics.health import article_health, health_by_slug
@@ -48,9 +50,19 @@ def _report(args=None) -> dict:
     return data
 
 
-def _charts(data: dict) -> list[str]:
+def _charts(db, data: dict) -> list[str]:
+    after = (dt.date.fromisoformat(data["to"]) + dt.timedelta(days=1)).isoformat()
     return [line_chart([(d["day"], d[key]) for d in data["daily"]], title, percent=percent)
-            for key, title, percent in CHARTS]
+            for key, title, percent in CHARTS] + [_closure_chart(db, data["from"], after)]
+
+
+def _closure_chart(db, start: str, end: str) -> str:
+    """Verified closures so far, day by day: the number a head of support reports upward."""
+    total, points = 0, []
+    for day, n in fixes.verified_by_day(db, start, end):
+        total += n
+        points.append((day, total))
+    return line_chart(points, "已验证关闭的缺口（累计）")
 
 
 @bp.get("/dashboard")
@@ -69,8 +81,9 @@ def index():
     # Least healthy article first (one score per article, from every signal), then the flag's own urgency.
     articles = sorted((f for f in flags if f["kind"] == "article"),
                       key=lambda f: (scores.get(f["slug"], 100.0), -f["score"]))
-    return render_template("dashboard.html", r=data, charts=_charts(data), show=show, link_stats=article_stats(db),
+    return render_template("dashboard.html", r=data, charts=_charts(db, data), show=show, link_stats=article_stats(db),
                            range_error=range_error, presets=reports.PRESETS, query=_range_query(data),
+                           fixes=fixes.list_fixes(db, limit=20),
                            gaps=[f for f in flags if f["kind"] == "gap"], articles=articles, health=scores,
                            least_healthy=article_health(db, limit=10))
 
@@ -113,7 +126,35 @@ def api_analytics_table(name: str):
 @require_role("manager")
 def flag_detail(flag_id: int):
     """One flag: its evidence and who did what when."""
-    return render_template("flag.html", flag=queue.get_flag(get_db(), flag_id))
+    db = get_db()
+    return render_template("flag.html", flag=queue.get_flag(db, flag_id), fixes=fixes.fixes_for_flag(db, flag_id))
+
+
+def _link_fix(flag_id: int, slug) -> dict:
+    """Link an article as the fix of a flag, for the page and the API alike."""
+    from .settings import failing_rules
+
+    if not isinstance(slug, str) or not slug.strip().strip("/"):
+        raise InvalidInput("slug must name the article that fixes the flag (e.g. accounts/reset-password)")
+    slug = slug.strip().strip("/")
+    if len(slug) > 300 or not current_app.extensions["kb_index"].has_article(slug):
+        raise NotFound(f"no article with slug {slug[:300]!r}: link an article that is published")
+    return fixes.link_fix(get_db(), flag_id, slug, g.user["name"], rules=failing_rules(current_app.config["KB"]))
+
+
+@bp.post("/dashboard/flags/<int:flag_id>/fix")
+@require_role("manager")
+def flag_fix(flag_id: int):
+    """Say which article fixes this flag: kb measures its searches before and after, and verifies the fix."""
+    try:
+        fix = _link_fix(flag_id, request.form.get("slug", ""))
+        flash(f"已关联修复：{fix['slug']}。{fix['status']}")
+    except (Conflict, InvalidInput) as exc:
+        flash(f"没有保存：{exc.message}", "error")
+    except NotFound as exc:
+        queue.get_flag(get_db(), flag_id)  # an unknown flag is the page's 404
+        flash(f"没有保存：{exc.message}", "error")
+    return redirect(url_for("dashboard.flag_detail", flag_id=flag_id))
 
 
 @bp.post("/dashboard/flags/<int:flag_id>")
@@ -186,3 +227,22 @@ def api_flag_transition(flag_id: int):
     if not isinstance(note, str) or len(note) > 2000:
         raise InvalidInput("note must be a string of at most 2000 characters")
     return jsonify(queue.transition(get_db(), flag_id, body.get("state"), g.user["name"], version, note))
+
+
+@bp.post("/api/flags/<int:flag_id>/fix")
+@require_role("manager")
+def api_flag_fix(flag_id: int):
+    """POST /api/flags/<id>/fix {slug} → 201 the fix (failure rate before it); the flag is resolved."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    queue.get_flag(get_db(), flag_id)  # 404 for an unknown flag before looking at the slug
+    return jsonify(_link_fix(flag_id, body.get("slug"))), 201
+
+
+@bp.get("/api/flags/<int:flag_id>/fixes")
+@require_role("manager")
+def api_flag_fixes(flag_id: int):
+    """GET /api/flags/<id>/fixes → the fixes linked to a flag and how their verification stands."""
+    queue.get_flag(get_db(), flag_id)
+    return jsonify({"fixes": fixes.fixes_for_flag(get_db(), flag_id)})

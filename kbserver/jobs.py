@@ -21,9 +21,10 @@ def analyze_now(app):
         articles = [a.to_dict() | {"body": a.body} for a in load_articles(settings["docs"])]
         db = open_db(settings["database_url"])
         try:
-            from .settings import failing_rules
+            from .settings import closure_rules, failing_rules
 
-            return analyze(db, articles, period_days=settings["period"], rules=failing_rules(settings))
+            return analyze(db, articles, period_days=settings["period"], rules=failing_rules(settings),
+                           closure=closure_rules(settings), index=app.extensions.get("kb_index"))
         finally:
             db.conn.close()
 

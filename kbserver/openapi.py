@@ -259,6 +259,19 @@ def _operations() -> dict:
             "responses": {"200": _ok("Rows", _object({"from": _DATE, "to": _DATE, "table": _STR,
                                                       "rows": {"type": "array", "items": {"type": "object"}}})),
                           **_errors("400", "401", "403", "404")}}},
+        "dashboard.api_flag_fix": {"post": {
+            "summary": "Link the article that fixes a flag: its searches' failure rate before is recorded, the flag "
+                       "resolved, and later analyses verify the fix or reopen the flag (managers)",
+            "security": _AUTH,
+            "requestBody": _json_body(_object({"slug": {"type": "string", "maxLength": 300,
+                                                        "example": "accounts/reset-password"}}, ("slug",))),
+            "responses": {"201": _ok("The fix", {"type": "object"}),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        "dashboard.api_flag_fixes": {"get": {
+            "summary": "The fixes linked to a flag and their verification: measuring, verified or ineffective (managers)",
+            "security": _AUTH,
+            "responses": {"200": _ok("Fixes", _object({"fixes": {"type": "array", "items": {"type": "object"}}})),
+                          **_errors("401", "403", "404")}}},
         # -- VIP best practices and their review ----------------------------------------------------------------
         "contrib.api_create": {"post": {
             "summary": "A VIP customer's new best practice (a draft, or submitted with submit: true)",

@@ -86,6 +86,10 @@ SETTINGS = [
             "Days after which a kept click counts half in click re-ranking.", int),
     Setting("session_hours", 12, "KB_SESSION_HOURS",
             "Hours a sign-in lasts; signing out, a password reset or disabling the account ends it at once.", int),
+    Setting("verify_after_searches", 30, "KB_VERIFY_AFTER_SEARCHES",
+            "New searches of a fixed gap's queries after which the analysis judges the fix (verified or reopened).", int),
+    Setting("verify_after_days", 14, "KB_VERIFY_AFTER_DAYS",
+            "Days after a fix when the analysis judges it even with fewer searches.", int),
     Setting("ask_webhook_url", "", "KB_ASK_WEBHOOK_URL",
             "Helpdesk URL each customer question (提交问题) is POSTed to as JSON, in the background with retries; "
             "empty: questions are only stored and shown on /questions."),
@@ -145,7 +149,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         raise InvalidInput(f"site_workers (KB_SITE_WORKERS) must be between 1 and 64, got {values['site_workers']}")
     for name in ("connection_limit", "idle_timeout", "request_timeout", "password_hash_cost", "password_checks",
                  "login_window", "login_failures_account", "login_failures_address", "session_hours",
-                 "click_min_clients", "click_half_life"):
+                 "click_min_clients", "click_half_life", "verify_after_searches", "verify_after_days"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
@@ -195,3 +199,10 @@ def failing_rules(settings: dict):
     from analytics.failing import FailingRules
 
     return FailingRules(settings["click_window"], settings["reformulation_window"], settings["vote_window"])
+
+
+def closure_rules(settings: dict):
+    """When the analysis judges a linked fix (for `kb analyze` and the scheduled run alike)."""
+    from analytics.closure import ClosureRules
+
+    return ClosureRules(settings["verify_after_searches"], settings["verify_after_days"])

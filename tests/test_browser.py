@@ -148,7 +148,7 @@ def sign_in(page, live_site, name, password):
 def test_manager_signs_in_sees_health_and_queue_and_resolves_a_flag(page, live_site, manager_setup):
     sign_in(page, live_site, "王敏", manager_setup["manager"])
     page.wait_for_url("**/dashboard")
-    assert page.locator("svg.kb-chart").count() == 4
+    assert page.locator("svg.kb-chart").count() == 5  # with verified closures over time
     assert page.locator("#gaps + table tbody tr").count() >= 3
     row = page.locator("#articles + table tbody tr").first
     flag_id = int(row.get_attribute("id").split("-")[1])
@@ -160,6 +160,23 @@ def test_manager_signs_in_sees_health_and_queue_and_resolves_a_flag(page, live_s
     flag = get_flag(manager_setup["db"], flag_id)
     assert flag["state"] == "resolved" and flag["state_by"] == "王敏"
     page.screenshot(path=str(live_site.data.parent / "dashboard.png"), full_page=True)
+
+
+def test_manager_links_a_fix_from_a_gap_and_sees_its_verification(page, live_site, manager_setup):
+    from analytics.flags import list_flags
+
+    expect = playwright_api.expect
+    gap = next(f for f in list_flags(manager_setup["db"], kind="gap") if f["state"] == "open")
+    sign_in(page, live_site, "王敏", manager_setup["manager"])
+    page.wait_for_url("**/dashboard")
+    page.goto(f"{live_site.url}/dashboard/flags/{gap['id']}")
+    page.fill("form.link-fix input[name=slug]", "import/excel-import")
+    page.click("form.link-fix button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("已关联修复：import/excel-import")
+    expect(page.locator("#fixes + table .fix-status")).to_contain_text("修复前失败率")
+    expect(page.locator("h1 .tag")).to_have_text("resolved")
+    page.goto(f"{live_site.url}/dashboard?show=all")
+    expect(page.locator("#fixes + table")).to_contain_text("import/excel-import")
 
 
 def test_anonymous_and_vip_visitors_are_refused_the_dashboard(page, live_site, manager_setup):

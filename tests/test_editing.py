@@ -355,12 +355,11 @@ def test_editor_pages_render_for_managers(env):
 
 
 def test_a_site_updater_hook_gets_the_changed_path_and_link_fix_the_flag(env, monkeypatch):
-    from analytics import flags
+    from analytics import closure
 
     refreshed, linked = [], []
     env["app"].extensions["kb_refresh_site"] = refreshed.append
-    monkeypatch.setattr(flags, "link_fix", lambda db, flag_id, slug, actor: linked.append((flag_id, slug, actor)),
-                        raising=False)
+    monkeypatch.setattr(closure, "link_fix", lambda db, flag_id, slug, actor: linked.append((flag_id, slug, actor)))
     try:
         article = load(env, "guides/setup")
         r = save(env, "guides/setup", article["body"] + "\n钩子测试。\n", article["hash"], flag_id=42)

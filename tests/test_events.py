@@ -152,7 +152,7 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
         "throttle:001_create_throttle_tables",
         "editing:001_create_revisions", "questions:001_create_questions_table",
         "answers:001_add_search_answer_column", "answers:002_create_answer_votes",
-        "synonyms:001_create_synonym_tables", "health:001_create_health_table"]
+        "synonyms:001_create_synonym_tables", "health:001_create_health_table", "closure:001_create_fix_table"]
     open_db(f"sqlite:///{tmp_path}/kb.db")  # re-opening applies nothing twice
 
 

@@ -100,3 +100,9 @@ def answer_flags(articles: dict[str, dict], counted: dict[str, tuple[int, int]],
                                       "helpful_upper_bound": round(helpful_upper, 3)},
                                      "搜索框上方引用这篇文章的答案多被评为没有帮助：检查被引用的段落是否准确、完整。"))
     return flags
+
+
+def votes_between(db, start: str, end: str) -> list[dict]:
+    """Answer votes cast with start <= ts < end: {query_id, ts, helpful, session}, in time order (for reports)."""
+    return [dict(zip(("query_id", "ts", "helpful", "session"), row, strict=True)) for row in db.execute(
+        "SELECT query_id, ts, helpful, session FROM answer_votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, end])]

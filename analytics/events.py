@@ -401,3 +401,20 @@ def daily_health(db, start: str, end: str) -> list[dict]:
                     "click_through_rate": d["clicked"] / d["searches"] if d["searches"] else None,
                     "helpful_rate": d["helpful"] / d["votes"] if d["votes"] else None})
     return out
+
+
+def events_between(db, start: str, end: str, after: str) -> dict:
+    """Searches with start <= ts < end, and the clicks and votes of their sessions up to `after` (for reports).
+
+    Returns {"searches": [...], "clicks": [...], "votes": [...]} as dicts, each list in time order."""
+    out = {}
+    out["searches"] = [dict(zip(("query_id", "ts", "session", "query", "normalized", "results", "module", "top_slugs",
+                                 "answer"), row, strict=True)) for row in db.execute(
+        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer FROM searches "
+        "WHERE ts >= ? AND ts < ? ORDER BY ts", [start, end])]
+    out["clicks"] = [dict(zip(("ts", "query_id", "slug", "session"), row, strict=True)) for row in db.execute(
+        "SELECT c.ts, c.query_id, c.slug, c.session FROM clicks c JOIN searches s ON s.query_id = c.query_id "
+        "WHERE s.ts >= ? AND s.ts < ? AND c.ts < ? ORDER BY c.ts", [start, end, after])]
+    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session"), row, strict=True)) for row in db.execute(
+        "SELECT ts, slug, helpful, session FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
+    return out

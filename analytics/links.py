@@ -49,7 +49,14 @@ def one_link_per_ticket_article_agent(db) -> None:
     db["agent_links"].create_index(["ticket_id", "slug", "agent"], unique=True, if_not_exists=True)
 
 
-MIGRATIONS = [create_link_tables, one_link_per_ticket_article_agent]
+def add_visit_search_session(db) -> None:
+    # The visitor's kb session (the kb_sid cookie its searches are logged with): a visit through an agent's
+    # ticket link from a session that searched means that search did not serve the customer by itself.
+    db.execute("ALTER TABLE link_visits ADD COLUMN search_session TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX link_visits_search_session ON link_visits (search_session, ts)")
+
+
+MIGRATIONS = [create_link_tables, one_link_per_ticket_article_agent, add_visit_search_session]
 
 
 def _ticket_id(value) -> str:
@@ -102,14 +109,16 @@ def visitor_key(address: str, secret: str | bytes) -> str:
     return hmac.new(key, (address or "unknown").encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def record_visit(db, ref: str, slug: str, visitor: str) -> bool:
-    """Count a customer's visit through a link once per visitor (see visitor_key); True if it was new."""
+def record_visit(db, ref: str, slug: str, visitor: str, search_session: str = "") -> bool:
+    """Count a customer's visit through a link once per visitor (see visitor_key); True if it was new.
+
+    search_session is the visitor's kb session (for the self-service rate), kept from the first visit."""
     link = link_by_ref(db, ref)
     if slug != link["slug"]:
         raise InvalidInput("this link reference belongs to another article")
     with transaction(db):
-        cursor = db.execute("INSERT OR IGNORE INTO link_visits (link_id, ts, session) VALUES (?, ?, ?)",
-                            [link["id"], now_iso(), visitor or "anonymous"])
+        cursor = db.execute("INSERT OR IGNORE INTO link_visits (link_id, ts, session, search_session) "
+                            "VALUES (?, ?, ?, ?)", [link["id"], now_iso(), visitor or "anonymous", search_session[:64]])
     return cursor.rowcount == 1
 
 
@@ -215,3 +224,12 @@ def unhelpful_links(db, min_links: int = 5, max_solved_share: float = 0.5) -> li
             out.append(s)
     return out
 
+
+
+def visit_times(db, start: str, end: str) -> dict[str, list[str]]:
+    """{kb session: [ts, ...]} of customers' visits through agents' ticket links with start <= ts < end."""
+    out: dict[str, list[str]] = {}
+    for session, ts in db.execute("SELECT search_session, ts FROM link_visits WHERE ts >= ? AND ts < ? "
+                                  "AND search_session != '' ORDER BY ts", [start, end]):
+        out.setdefault(session, []).append(ts)
+    return out

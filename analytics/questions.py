@@ -157,3 +157,12 @@ def mark_failed(db, question_id: int, error: str, now: float | None = None) -> f
         db.execute("UPDATE questions SET attempts = ?, last_error = ?, next_attempt = ? WHERE id = ?",
                    [attempts, error[:500], now + delay, question_id])
     return delay
+
+
+def question_times(db, start: str, end: str) -> dict[str, list[str]]:
+    """{session: [ts, ...]} of questions asked with start <= ts < end (sessions left empty are skipped)."""
+    out: dict[str, list[str]] = {}
+    for session, ts in db.execute("SELECT session, ts FROM questions WHERE ts >= ? AND ts < ? AND session != '' "
+                                  "ORDER BY ts", [start, end]):
+        out.setdefault(session, []).append(ts)
+    return out

@@ -13,6 +13,7 @@ from analytics.tickets import suggest
 from contrib import queue
 from indexer.errors import Forbidden, InvalidInput
 
+from .api import session_id
 from .auth import require_role
 from .db import get_db
 from .inputs import is_whole_number, json_object, text
@@ -100,7 +101,8 @@ def api_visit():
     body = json_object()
     # One visit per link per client address: a browser id, cookie or header is the sender's to vary.
     visitor = links.visitor_key(request.remote_addr, current_app.secret_key)
-    counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), visitor)
+    counted = links.record_visit(get_db(), body.get("ref"), text(body.get("slug"), "slug", limit=300).strip("/"), visitor,
+                                 search_session=session_id())
     return jsonify({"ok": True, "counted": counted}), 202
 
 

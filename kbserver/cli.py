@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from analytics.accounts import ROLES
+from analytics.report import TABLES
 from indexer.errors import KBError
 
 from .settings import BY_NAME, load_settings, remember_docs
@@ -381,6 +382,50 @@ def analyze(dry_run, as_json, **options):
                      rules=failing_rules(settings), closure=closure_rules(settings), index=index,
                      progress=lambda name: bar.update(1, name))
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
+
+
+@cli.command()
+@setting_options("data", "database_url", "time_zone", "click_window", "reformulation_window", "vote_window",
+                 "escalation_window")
+@click.option("--days", default=None, type=str, help="The last N complete days (default 7) when --from is not given.")
+@click.option("--from", "start", default=None, help="First day, YYYY-MM-DD (company time zone).")
+@click.option("--to", "end", default=None, help="Last day, YYYY-MM-DD; at most yesterday (today is a partial day).")
+@click.option("--table", default="summary", show_default=True, type=click.Choice(list(TABLES)),
+              help="Which table to print as CSV with --csv.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the table as CSV (the dashboard's export).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON (the analytics API's numbers).")
+@friendly_errors
+def report(days, start, end, table, as_csv, as_json, **options):
+    """The head of support's figures for a date range: self-service rate, searches, top lists, module health."""
+    from analytics import report as reports
+
+    from .settings import failing_rules
+    from .timefmt import time_zone
+
+    settings = _settings(**options)
+    db = _open_event_db(settings)
+    rng = reports.resolve_range(time_zone(settings["time_zone"]), start, end, days)
+    data = reports.report(db, rng, failing_rules(settings), settings["escalation_window"])
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo(reports.to_csv(reports.table(data, table)), nl=False)
+    else:
+        s, t = data["summary"], data["trend"]
+
+        def pct(v):
+            return "—" if v is None else f"{v * 100:.1f}%"
+
+        def pts(v):
+            return "" if v is None else f" ({v * 100:+.1f} points vs the {data['days']} days before)"
+
+        click.echo(f"{data['from']} to {data['to']} ({data['days']} complete days, {data['time_zone']})")
+        click.echo(f"self-service rate: {pct(s['self_service_rate'])} ({s['self_served_sessions']} of "
+                   f"{s['sessions']} search sessions){pts(t['self_service_rate'])}")
+        click.echo(f"searches: {s['searches']}; zero results {pct(s['zero_result_rate'])}; click-through "
+                   f"{pct(s['click_through_rate'])}; helpful {pct(s['helpful_rate'])} of {s['votes']} votes")
+        click.echo(f"answer box: answered {pct(s['answer_coverage'])} of searches; helpful "
+                   f"{pct(s['answer_helpful_rate'])} of {s['answer_votes']} votes")
 
 
 @cli.command()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from analytics import closure as fixes
 from analytics import flags as queue
-from analytics.events import daily_health
+from analytics import report as reports
 from analytics.health import article_health, health_by_slug
 from analytics.links import article_stats
 from indexer.errors import Conflict, InvalidInput, NotFound
@@ -17,23 +18,42 @@ from .auth import require_role
 from .charts import line_chart
 from .db import get_db
 from .inputs import is_whole_number
+from .settings import failing_rules
+from .timefmt import time_zone
 
 bp = Blueprint("dashboard", __name__)
 ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "reopen": "open"}
-HEALTH_DAYS = 30
+# Each chart: (column of the daily table, title, percent?)
+CHARTS = (("searches", "每日搜索量", False), ("self_service_rate", "自助解决率", True),
+          ("zero_result_rate", "零结果率", True), ("click_through_rate", "点击率", True),
+          ("helpful_rate", "有帮助比例", True))
 
 
-def _charts(db) -> list[str]:
-    end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
-    start = end - dt.timedelta(days=HEALTH_DAYS + 1)
-    days = daily_health(db, start.date().isoformat(), end.date().isoformat())
-    return [
-        line_chart([(d["day"], d["searches"]) for d in days], "每日搜索量"),
-        line_chart([(d["day"], d["zero_result_rate"]) for d in days], "零结果率", percent=True),
-        line_chart([(d["day"], d["click_through_rate"]) for d in days], "点击率", percent=True),
-        line_chart([(d["day"], d["helpful_rate"]) for d in days], "有帮助比例", percent=True),
-        _closure_chart(db, start.date().isoformat(), end.date().isoformat()),
-    ]
+def _report(args=None) -> dict:
+    """The report for the range the request asks for (?days=7|30|90 or ?from=&to=); InvalidInput if unusable."""
+    settings = current_app.config["KB"]
+    zone = time_zone(settings["time_zone"])
+    args = request.args if args is None else args
+    rng = reports.resolve_range(zone, args.get("from"), args.get("to"), args.get("days"))
+    index = current_app.extensions.get("kb_index")
+
+    @cache
+    def module_of(slug: str) -> str:
+        try:
+            return (index.article(slug).get("module") or "") if index else ""
+        except NotFound:
+            return ""
+
+    db = get_db()
+    data = reports.report(db, rng, failing_rules(settings), settings["escalation_window"], module_of)
+    data["today"] = reports.today(db, zone, failing_rules(settings), settings["escalation_window"])
+    return data
+
+
+def _charts(db, data: dict) -> list[str]:
+    after = (dt.date.fromisoformat(data["to"]) + dt.timedelta(days=1)).isoformat()
+    return [line_chart([(d["day"], d[key]) for d in data["daily"]], title, percent=percent)
+            for key, title, percent in CHARTS] + [_closure_chart(db, data["from"], after)]
 
 
 def _closure_chart(db, start: str, end: str) -> str:
@@ -48,19 +68,58 @@ def _closure_chart(db, start: str, end: str) -> str:
 @bp.get("/dashboard")
 @require_role("manager")
 def index():
-    """Search health, content gaps and the stale/unhelpful list, most urgent first."""
+    """Search health for a date range, content gaps and the stale/unhelpful list, most urgent first."""
     db = get_db()
     show = request.args.get("show", "active")
     states = ("open", "acknowledged") if show == "active" else queue.STATES
     flags = queue.list_flags(db, states=states)
+    try:
+        data, range_error = _report(), None
+    except InvalidInput as exc:  # a hand-edited URL: say what is wrong and show the default range
+        data, range_error = _report({}), exc.message
     scores = health_by_slug(db)
     # Least healthy article first (one score per article, from every signal), then the flag's own urgency.
     articles = sorted((f for f in flags if f["kind"] == "article"),
                       key=lambda f: (scores.get(f["slug"], 100.0), -f["score"]))
-    return render_template("dashboard.html", charts=_charts(db), show=show, link_stats=article_stats(db),
+    return render_template("dashboard.html", r=data, charts=_charts(db, data), show=show, link_stats=article_stats(db),
+                           range_error=range_error, presets=reports.PRESETS, query=_range_query(data),
                            fixes=fixes.list_fixes(db, limit=20),
                            gaps=[f for f in flags if f["kind"] == "gap"], articles=articles, health=scores,
                            least_healthy=article_health(db, limit=10))
+
+
+def _range_query(data: dict) -> str:
+    return f"from={data['from']}&to={data['to']}"
+
+
+@bp.get("/dashboard/export/<name>.csv")
+@require_role("manager")
+def export(name: str):
+    """One table of the dashboard (same range parameters) as CSV, with the numbers the page shows."""
+    if name not in reports.TABLES:
+        raise NotFound(f"no table {name!r}; tables: {', '.join(reports.TABLES)}")
+    data = _report()
+    text = "\ufeff" + reports.to_csv(reports.table(data, name))  # Excel reads UTF-8 Chinese only with a BOM
+    filename = f"kb-{name}-{data['from']}-{data['to']}.csv"
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# -- read-only analytics API (Authorization: Bearer <manager token>) --------------------------
+@bp.get("/api/analytics/summary")
+@require_role("manager")
+def api_analytics_summary():
+    """GET /api/analytics/summary?from=&to= (or ?days=) → headline figures, trend and today so far."""
+    data = _report()
+    return jsonify({k: data[k] for k in ("from", "to", "days", "time_zone", "summary", "previous", "trend", "today")})
+
+
+@bp.get("/api/analytics/<any(daily, 'top-searches', 'failing-searches', 'top-articles', modules):name>")
+@require_role("manager")
+def api_analytics_table(name: str):
+    """GET /api/analytics/<table>?from=&to= → that table's rows (the dashboard's and the CSV's numbers)."""
+    data = _report()
+    return jsonify({"from": data["from"], "to": data["to"], "table": name, "rows": reports.table(data, name)})
 
 
 @bp.get("/dashboard/flags/<int:flag_id>")

@@ -53,6 +53,11 @@ _TICKET = {"type": "string", "example": "ZD-1"}
 _WORDS = {"type": "array", "items": _STR}
 _VERSION = {"type": "integer", "description": "the version you last saw (optimistic check: 409 if it changed since)"}
 _AUTH = [{"bearer": []}]
+_DATE = {"type": "string", "format": "date", "example": "2026-11-01"}
+_RANGE = [_query("from", {**_DATE, "description": "first day (company time zone); default: days before yesterday"}),
+          _query("to", {**_DATE, "description": "last day, at most yesterday (today is a partial day)"}),
+          _query("days", {"type": "integer", "minimum": 1, "maximum": 366, "example": 30,
+                          "description": "the last N complete days, when from is not given (default 7)"})]
 ERRORS = {"400": _error("Invalid input"), "401": _error("No or wrong token"), "403": _error("Role not allowed"),
           "404": _error("Not found"), "409": _error("Changed since the version you sent, or not allowed now"),
           "413": _error("Request too large"), "429": _error("Too many requests")}
@@ -87,7 +92,7 @@ def _operations() -> dict:
 
     An operation may give "path": {name: schema} to narrow a path parameter (e.g. an enum of actions).
     """
-    from analytics import accounts, flags, notifications, synonyms
+    from analytics import accounts, flags, notifications, report, synonyms
     from contrib import queue
 
     from .contrib_views import REVIEW_ACTIONS
@@ -278,6 +283,26 @@ def _operations() -> dict:
             "requestBody": _json_body(_object({"email": {"type": "string", "maxLength": 254, "nullable": True},
                                                "mode": {"type": "string", "enum": list(accounts.NOTIFY_MODES)}})),
             "responses": {"200": _ok("Your preference", _PREFERENCE), **_errors("400", "401")}}},
+        # -- the head of support's figures (read-only) -----------------------------------------------------------
+        "dashboard.api_analytics_summary": {"get": {
+            "summary": "Headline figures for whole days in the company's time zone (self-service rate, searches, "
+                       "zero-result, click-through and helpful rates), their trend vs the previous range of the same "
+                       "length, and today so far (managers)",
+            "security": _AUTH,
+            "parameters": _RANGE,
+            "responses": {"200": _ok("Figures", _object({
+                "from": _DATE, "to": _DATE, "days": _INT, "time_zone": _STR, "summary": {"type": "object"},
+                "previous": {"type": "object"}, "trend": {"type": "object"}, "today": {"type": "object"}})),
+                          **_errors("400", "401", "403")}}},
+        "dashboard.api_analytics_table": {"get": {
+            "summary": "One of the dashboard's tables for a range: daily figures, top searches, top failing searches, "
+                       "top articles or per-module health; the same numbers as the page and its CSV (managers)",
+            "security": _AUTH,
+            "path": {"name": {"type": "string", "enum": [t for t in report.TABLES if t != "summary"]}},
+            "parameters": _RANGE,
+            "responses": {"200": _ok("Rows", _object({"from": _DATE, "to": _DATE, "table": _STR,
+                                                      "rows": {"type": "array", "items": {"type": "object"}}})),
+                          **_errors("400", "401", "403", "404")}}},
         "dashboard.api_flag_fix": {"post": {
             "summary": "Link the article that fixes a flag: its searches' failure rate before is recorded, the flag "
                        "resolved, and later analyses verify the fix or reopen the flag (managers)",

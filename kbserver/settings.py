@@ -49,6 +49,9 @@ SETTINGS = [
             "Seconds within which a new search without a click counts as reformulating.", int),
     Setting("vote_window", 1800, "KB_VOTE_WINDOW",
             "Seconds after a click within which a 'not helpful' vote fails the search.", int),
+    Setting("escalation_window", 86400, "KB_ESCALATION_WINDOW",
+            "Seconds after a search session's last search within which a question to support or a visit through "
+            "an agent's ticket link from the same session means it was not self-served.", int),
     Setting("semantic_model", "use", "KB_SEMANTIC_MODEL",
             "Sentence-embedding model of the semantic search stage: use (multilingual, offline) or off (keywords only)."),
     Setting("secure_cookies", False, "KB_SECURE_COOKIES",
@@ -140,7 +143,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         raise InvalidInput("threads must be at least 1")
     if values["cache_size"] < 0:
         raise InvalidInput("cache_size cannot be negative")
-    for name in ("period", "click_window", "reformulation_window", "vote_window"):
+    for name in ("period", "click_window", "reformulation_window", "vote_window", "escalation_window"):
         if values[name] < 1:
             raise InvalidInput(f"{name} ({BY_NAME[name].env}) must be at least 1")
     from indexer.semantic import MODELS

@@ -75,7 +75,8 @@ def test_vip_and_agent_accounts_are_refused_the_dashboard(client, users):
 def test_manager_sees_charts_gaps_and_flags(client, users, queued):
     login(client, users, "wang")
     html = client.get("/dashboard").get_data(as_text=True)
-    assert html.count("<svg") == 5 and "零结果率" in html and "点击率" in html and "已验证关闭的缺口" in html
+    assert html.count("<svg") == 6 and "零结果率" in html and "自助解决率" in html and "点击率" in html
+    assert "已验证关闭的缺口" in html
     assert "review_overdue" in html and "import/" in html  # the source path of a flagged article
 
 

@@ -54,7 +54,7 @@ MIN_SECRET = 16
 def create_notification_tables(db) -> None:
     db.execute("CREATE TABLE notify_emails (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, at REAL NOT NULL, "
                "event TEXT NOT NULL, user_id INTEGER NOT NULL, email TEXT NOT NULL, subject TEXT NOT NULL, "
-               "body TEXT NOT NULL, mode TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', "
+               "body TEXT NOT NULL, link TEXT NOT NULL DEFAULT '', mode TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', "
                "attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '', "
                "sent_at TEXT)")
     db.execute("CREATE INDEX notify_emails_due ON notify_emails (state, next_attempt)")
@@ -101,7 +101,7 @@ def _message(event: str, data: dict) -> tuple[str, str]:
     lines = [subject, ""]
     for label, key in (("说明", "summary"), ("作者", "author"), ("审核人", "reviewer"), ("备注", "note"),
                        ("原因", "reason"), ("分数", "score"), ("负责人", "owner"), ("应复核日期", "due"),
-                       ("客户邮箱", "email"), ("搜索词", "query"), ("链接", "url")):
+                       ("客户邮箱", "email"), ("搜索词", "query")):
         if data.get(key) not in (None, ""):
             lines.append(f"{label}：{data[key]}")
     return subject, "\n".join(lines) + "\n"
@@ -120,9 +120,10 @@ def notify(db, event: str, data: dict, to, now: float | None = None) -> int:
     for person in recipients(db, to):
         if not person["email"] or person["mode"] == "off":
             continue
-        db.execute("INSERT INTO notify_emails (created_at, at, event, user_id, email, subject, body, mode, next_attempt) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [created, now, event, person["id"], person["email"], subject, body, person["mode"], now])
+        db.execute("INSERT INTO notify_emails (created_at, at, event, user_id, email, subject, body, link, mode, "
+                   "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [created, now, event, person["id"], person["email"], subject, body, data.get("url") or "",
+                    person["mode"], now])
         written += 1
     payload = {"event": event, "created_at": created, "title": subject, "data": data}
     for hook in list_webhooks(db):
@@ -251,15 +252,16 @@ def next_digest(at: float, tz: str) -> float:
     return due.timestamp()
 
 
-def deliver_due(db, send_mail=None, post=None, now: float | None = None, tz: str = "UTC") -> dict:
+def deliver_due(db, send_mail=None, post=None, now: float | None = None, tz: str = "UTC", base_url: str = "") -> dict:
     """Send what is due: instant e-mails, digests whose hour has come, webhook deliveries; returns counts.
 
     send_mail(to, subject, body) and post(url, body, headers) → (status or None, error or None) are the
-    transports; without send_mail e-mails wait (nothing is configured to send them)."""
+    transports; without send_mail e-mails wait (nothing is configured to send them). E-mails link to
+    base_url + the page's path (the path alone without base_url)."""
     now = time.time() if now is None else now
     counts = {"emails": 0, "digests": 0, "webhooks": 0, "failed": 0}
     if send_mail is not None:
-        _send_emails(db, send_mail, now, tz, counts)
+        _send_emails(db, send_mail, now, tz, counts, base_url.rstrip("/"))
     if post is not None:
         _send_webhooks(db, post, now, counts)
     return counts
@@ -271,11 +273,13 @@ def _fail(db, table: str, row_id: int, attempts: int, error: str, now: float) ->
                [attempts, error[:500], now + retry_delay(attempts), state, row_id])
 
 
-def _send_emails(db, send_mail, now, tz, counts) -> None:
-    rows = db.execute("SELECT id, at, user_id, email, subject, body, mode, attempts FROM notify_emails "
+def _send_emails(db, send_mail, now, tz, counts, base_url) -> None:
+    rows = db.execute("SELECT id, at, user_id, email, subject, body, link, mode, attempts FROM notify_emails "
                       "WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT 500", [now]).fetchall()
     digests = defaultdict(list)
-    for row_id, at, user_id, email, subject, body, mode, attempts in rows:
+    for row_id, at, user_id, email, subject, body, link, mode, attempts in rows:
+        if link:
+            body += f"链接：{base_url}{link}\n"
         if mode == "digest":
             if attempts or next_digest(at, tz) <= now:
                 digests[(user_id, email)].append((row_id, subject, body, attempts))

@@ -76,7 +76,7 @@ SIGN_IN_SETTINGS = ("password_hash_cost", "password_checks", "login_window", "lo
 
 
 # kb serve's settings for notification e-mails (kbserver/delivery.py)
-SMTP_SETTINGS = ("smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_from", "smtp_starttls")
+SMTP_SETTINGS = ("smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_from", "smtp_starttls", "public_url")
 
 
 def _warn_problem(exc) -> None:

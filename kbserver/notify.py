@@ -35,7 +35,7 @@ class NotificationSender(BackgroundWorker):
 
     def __init__(self, settings: dict):
         super().__init__()
-        self.database_url, self.tz = settings["database_url"], settings["time_zone"]
+        self.database_url, self.tz, self.base_url = settings["database_url"], settings["time_zone"], settings["public_url"]
         self.mailer = Mailer(settings) if settings["smtp_host"] else None
 
     def notify(self) -> None:
@@ -47,7 +47,8 @@ class NotificationSender(BackgroundWorker):
         """One pass; returns seconds until the next delivery is due (at most 60)."""
         db = open_db(self.database_url, migrate=False)
         try:
-            counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz)
+            counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz,
+                                               base_url=self.base_url)
             if counts["failed"]:
                 log.warning("notifications: %s", counts)
             due = notifications.next_due(db, emails=self.mailer is not None)  # unsendable e-mails wait for SMTP

@@ -100,6 +100,9 @@ SETTINGS = [
     Setting("smtp_password", "", "KB_SMTP_PASSWORD",
             "Password for SMTP authentication. Prefer the variable: a flag is visible to every local user in `ps`."),
     Setting("smtp_from", "", "KB_SMTP_FROM", "Sender address of notification e-mails, e.g. 帮助中心 <kb@example.com>."),
+    Setting("public_url", "", "KB_PUBLIC_URL",
+            "Address people reach kb at (e.g. https://help.example.com), for the links in notification e-mails; "
+            "empty: the links are paths only."),
     Setting("smtp_starttls", False, "KB_SMTP_STARTTLS", "Upgrade the SMTP connection with STARTTLS before signing in.",
             bool),
 ]
@@ -164,6 +167,9 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     if values["ask_webhook_url"] and not str(values["ask_webhook_url"]).startswith(("http://", "https://")):
         raise InvalidInput(f"ask_webhook_url (KB_ASK_WEBHOOK_URL) must be an http:// or https:// URL, "
                            f"got {values['ask_webhook_url']!r}")
+    if values["public_url"] and not str(values["public_url"]).startswith(("http://", "https://")):
+        raise InvalidInput(f"public_url (KB_PUBLIC_URL) must be an http:// or https:// address, "
+                           f"got {values['public_url']!r}")
     if values["smtp_host"]:
         if not 0 < values["smtp_port"] < 65536:
             raise InvalidInput(f"smtp_port (KB_SMTP_PORT) must be between 1 and 65535, got {values['smtp_port']}")

@@ -82,7 +82,7 @@ def app(tmp_path, smtp):
     build_full(docs, data)
     app = create_app({"docs": docs, "data": data, "database_url": f"sqlite:///{tmp_path}/kb.db",
                       "smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_from": "kb@example.com",
-                      "time_zone": "Asia/Shanghai"})
+                      "time_zone": "Asia/Shanghai", "public_url": "https://help.example.com"})
     yield app
     app.extensions["kb_site_updater"].wait_idle(30)
     app.extensions["kb_events"].close()
@@ -136,6 +136,7 @@ def test_an_approval_reaches_the_author_by_email_and_a_signed_webhook(app, clien
     send(app)
     mail = [m for m in inbox.to("acme@example.com") if "已通过审核" in m["subject"]]
     assert len(mail) == 1 and "用甘特图排产的三个习惯" in mail[0]["subject"] and "写得好" in mail[0]["body"]
+    assert f"链接：https://help.example.com/contrib/{sid}" in mail[0]["body"]
 
     [hit] = receiver.received
     assert hit["headers"]["X-KB-Event"] == "submission.approved"
@@ -288,6 +289,8 @@ def test_smtp_settings_are_checked(tmp_path):
     with pytest.raises(InvalidInput, match="KB_SMTP_PASSWORD"):
         load_settings({"data": tmp_path, "smtp_host": "mail.example.com", "smtp_from": "kb@example.com",
                        "smtp_user": "kb"})
+    with pytest.raises(InvalidInput, match="KB_PUBLIC_URL"):
+        load_settings({"data": tmp_path, "public_url": "help.example.com"})
     with pytest.raises(InvalidInput, match="smtp_port"):
         load_settings({"data": tmp_path, "smtp_host": "m", "smtp_from": "kb@example.com", "smtp_port": "70000"})
 

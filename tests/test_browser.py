@@ -148,7 +148,7 @@ def sign_in(page, live_site, name, password):
 def test_manager_signs_in_sees_health_and_queue_and_resolves_a_flag(page, live_site, manager_setup):
     sign_in(page, live_site, "王敏", manager_setup["manager"])
     page.wait_for_url("**/dashboard")
-    assert page.locator("svg.kb-chart").count() == 5  # with verified closures over time
+    assert page.locator("svg.kb-chart").count() == 6  # five search-health charts (self-service rate included) and verified closures
     assert page.locator("#gaps + table tbody tr").count() >= 3
     row = page.locator("#articles + table tbody tr").first
     flag_id = int(row.get_attribute("id").split("-")[1])
@@ -174,7 +174,7 @@ def test_manager_links_a_fix_from_a_gap_and_sees_its_verification(page, live_sit
     page.click("form.link-fix button[type=submit]")
     expect(page.locator(".flash")).to_contain_text("已关联修复：import/excel-import")
     expect(page.locator("#fixes + table .fix-status")).to_contain_text("修复前失败率")
-    expect(page.locator("h1 .tag")).to_have_text("resolved")
+    expect(page.locator("h1 .tag.resolved")).to_have_text("已解决")  # the state reads in Chinese; the class keeps the id
     page.goto(f"{live_site.url}/dashboard?show=all")
     expect(page.locator("#fixes + table")).to_contain_text("import/excel-import")
 

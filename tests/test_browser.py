@@ -148,7 +148,7 @@ def sign_in(page, live_site, name, password):
 def test_manager_signs_in_sees_health_and_queue_and_resolves_a_flag(page, live_site, manager_setup):
     sign_in(page, live_site, "王敏", manager_setup["manager"])
     page.wait_for_url("**/dashboard")
-    assert page.locator("svg.kb-chart").count() == 6  # five search-health charts (self-service rate included) and verified closures
+    assert page.locator("svg.kb-chart").count() == 6  # 5 search-health charts (self-service rate too), closures
     assert page.locator("#gaps + table tbody tr").count() >= 3
     row = page.locator("#articles + table tbody tr").first
     flag_id = int(row.get_attribute("id").split("-")[1])

@@ -148,3 +148,29 @@ def live_site(tmp_path_factory):
     server.data = data
     yield server
     server.stop()
+
+
+# Debian's chromium, never a downloaded one; the flags keep it offline and quiet on a CI machine.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium (Playwright) shared by every browser test; each test opens its own context."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh Chinese-locale browser page; alerts and confirms are dismissed and kept in page.dialogs."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()

@@ -11,10 +11,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
 @pytest.fixture(scope="module")
 def embedded_site(live_site):
     """The live site once the background job has embedded every article (answers need the vectors)."""
@@ -25,22 +21,6 @@ def embedded_site(live_site):
             return live_site
         time.sleep(1)
     pytest.fail(f"passage vectors not filled in time: {semantic}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="zh-CN")
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_a_typed_question_shows_the_answer_with_its_section_link_and_a_vote_is_stored(page, embedded_site):

@@ -9,17 +9,9 @@ import requests
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
-from test_browser import CHROMIUM_ARGS, search_in_site, sign_in  # noqa: E402
+from test_browser import search_in_site, sign_in  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_manager_approves_a_learned_synonym_and_the_customer_word_finds_the_article(browser, live_site):

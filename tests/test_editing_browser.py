@@ -17,8 +17,6 @@ expect = playwright_api.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SLUG = "import/excel-import"
 
 
@@ -44,14 +42,6 @@ def server(tmp_path_factory):
     db.conn.close()
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def signed_in(browser, server, name):

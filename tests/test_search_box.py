@@ -17,27 +17,9 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 RESULT_LIST = ".md-search-result"
 GANTT_HIT = {"slug": "gantt/baseline", "title": "甘特图基线", "url": "/gantt/baseline/", "path": "gantt/baseline.md",
              "summary": "", "module": "gantt", "snippet": "甘特图", "score": 1.0, "position": 1}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="zh-CN")
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def open_search(page, url):

@@ -39,7 +39,7 @@ def test_a_typed_question_shows_the_answer_with_its_section_link_and_a_vote_is_s
     # The results are still listed below the answer.
     playwright_api.expect(page.locator(".md-search-result__item").first).to_be_visible()
 
-    answer.locator("button.kb-answer__vote", has_text="👍").click()
+    answer.locator("button.kb-answer__vote", has_text="有帮助").click()
     playwright_api.expect(answer.locator(".kb-answer__status")).to_have_text("感谢您的反馈！")
     con = sqlite3.connect(embedded_site.data / "kb.db")
     votes = con.execute("SELECT slug, helpful FROM answer_votes").fetchall()

@@ -59,11 +59,12 @@
     var more = element("a", "kb-answer__more", "查看完整章节 →");
     more.href = href;
     var ask = element("span", "kb-answer__ask", "这个答案有帮助吗？");
-    var up = element("button", "kb-answer__vote", "👍");
+    // Words, not 👍/👎: a machine without an emoji font (many Linux desktops) shows those as empty boxes.
+    var up = element("button", "kb-answer__vote", "有帮助");
     up.type = "button";
     up.title = "有帮助";
     up.setAttribute("aria-label", "有帮助");
-    var down = element("button", "kb-answer__vote", "👎");
+    var down = element("button", "kb-answer__vote", "没帮助");
     down.type = "button";
     down.title = "没有帮助";
     down.setAttribute("aria-label", "没有帮助");

@@ -242,11 +242,16 @@ def _utf8_name(rel: Path) -> bool:
         return False
 
 
+HOME_LABEL = "首页"
+
+
 def navigation(articles: list[dict], module_names: dict) -> list:
     """Home first, then one entry per module (its generated page, in the order of module_names), then
     the other top-level pages. Articles are listed on their module's page, not in every page's nav."""
     homes = [a for a in articles if a["path"] in HOMES][:1]
-    nav = [{a["title"]: a["path"]} for a in homes]
+    # "首页", not the home page's title: Material already shows the site's name above the navigation,
+    # and the home page is usually titled with that same name (it read twice, one above the other).
+    nav = [{HOME_LABEL: a["path"]} for a in homes]
     groups = _groups(articles, module_names)
     nav += [{module_names.get(g, g): _module_file(g)} for g in groups if g]
     nav += [{a["title"]: a["path"]} for a in groups.get("", []) if a["path"] not in HOMES]

@@ -40,6 +40,15 @@ def test_navigation_is_grouped_by_module_with_section_titles(site):
     assert "导入数据" in home and "集成" in home  # kb_modules titles from mkdocs.yml
 
 
+def test_the_navigation_names_the_home_page_once(site):
+    import re
+
+    home = (site["root"] / "index.html").read_text(encoding="utf-8")
+    nav = home.split('class="md-nav md-nav--primary"')[1].split("</nav>")[0]
+    links = [re.sub(r"<[^>]+>|\s+", "", m) for m in re.findall(r'class="md-nav__link[^"]*"[^>]*>(.*?)</a>', nav, re.S)]
+    assert "首页" in links and links.count(re.search(r"<title>([^<]*)</title>", home).group(1)) == 0, links
+
+
 def test_every_tab_names_the_page_once_and_shows_the_favicon(site):
     import re
 

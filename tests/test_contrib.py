@@ -76,6 +76,19 @@ def test_no_xss_payload_survives_rendering(payload):
     assert_inert(render_markdown(f"正文 {payload} 结尾"))
 
 
+@pytest.mark.parametrize("markdown,shown", [
+    ("[点我](javascript:alert('x')) 之后", "<p>点我 之后</p>"),  # no stray ")" or quote-made title
+    ("[点我](javascript:alert(1))", "<p>点我</p>"),  # a link whose target went is its text, not a dead link
+    ("![流程图](javascript:alert(1))", "<p>流程图</p>"),  # an image without a source is its alt text
+    ("![x](data:image/png;base64,AAAA)", "<p>x</p>"),
+    ("[文档](https://example.com/a_(b)) 和 [本站](../a.md)",
+     '<p><a href="https://example.com/a_(b)" rel="noopener noreferrer nofollow">文档</a> 和 '
+     '<a href="../a.md" rel="noopener noreferrer nofollow">本站</a></p>'),
+])
+def test_what_the_sanitizer_removes_leaves_no_broken_image_or_stray_markup(markdown, shown):
+    assert render_markdown(markdown) == shown
+
+
 @pytest.mark.parametrize("bad,message", [
     ({"title": ""}, "title is required"), ({"title": "x" * 121}, "too long"), ({"body": "x" * 100_001}, "too long"),
     ({"tags": [str(i) for i in range(9)]}, "at most 8 tags"), ({"consent": False}, "consent"),

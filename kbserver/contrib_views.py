@@ -174,6 +174,20 @@ def _as_lines(rev: dict) -> list[str]:
     return head + rev["body"].splitlines()
 
 
+@bp.post("/review/<int:sid>/edit")
+@require_role("manager")
+def review_edit(sid: int):
+    """The reviewer corrects the title, summary or body before approving (a new revision)."""
+    f = request.form
+    try:
+        sub = queue.edit_as_reviewer(get_db(), sid, g.user, {k: f.get(k, "") for k in queue.REVIEWER_EDITS},
+                                     _version())
+        flash(f"已保存为第 {sub['revision']} 版。")
+    except KBError as exc:
+        flash(f"没有保存：{exc.message}", "error")
+    return redirect(url_for("contrib.review_detail", sid=sid))
+
+
 @bp.post("/review/<int:sid>/<action>")
 @require_role("manager")
 def review_action(sid: int, action: str):
@@ -225,13 +239,16 @@ def api_get(sid: int):
 
 
 @bp.patch("/api/contrib/submissions/<int:sid>")
-@require_role("vip")
+@require_role("vip", "manager")
 def api_update(sid: int):
-    """PATCH {fields..., version} → the edited draft (or submission with changes requested)."""
+    """PATCH {fields..., version} → the edited draft (or submission with changes requested); a manager
+    corrects title, summary or body of a submission under review (a new revision)."""
     body = json_object()
     version = body.pop("version", None)
     if version is not None and not is_whole_number(version):
         raise InvalidInput("version must be a whole number")
+    if g.user["role"] == "manager":
+        return jsonify(queue.edit_as_reviewer(get_db(), sid, g.user, body, version))
     return jsonify(queue.update(get_db(), sid, g.user, body, version))
 
 

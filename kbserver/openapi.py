@@ -336,7 +336,8 @@ def _operations() -> dict:
             "responses": {"200": _ok("The submission", {"$ref": "#/components/schemas/Submission"}),
                           **_errors("401", "403", "404")}}},
         "contrib.api_update": {"patch": {
-            "summary": "Edit your draft (or a submission sent back for changes)",
+            "summary": "Edit your draft (or a submission sent back for changes); a manager corrects title, "
+                       "summary or body of a submission under review (a new revision, attribution unchanged)",
             "security": _AUTH,
             "requestBody": _json_body(_object({**_SUBMISSION_FIELDS, "version": _VERSION})),
             "responses": {"200": _ok("The edited submission", {"$ref": "#/components/schemas/Submission"}),

@@ -45,11 +45,11 @@ def db(app):
 def people(db):
     vip, _, vip_token = accounts.create_user(db, "acme", "vip")
     other, _, _ = accounts.create_user(db, "globex", "vip")
-    wang, _, wang_token = accounts.create_user(db, "wang", "manager")
+    wang, wang_password, wang_token = accounts.create_user(db, "wang", "manager")
     li, _, _ = accounts.create_user(db, "li", "manager")
     agent, _, _ = accounts.create_user(db, "agent", "agent")
     return {"vip": vip, "other": other, "wang": wang, "li": li, "agent": agent, "vip_token": vip_token,
-            "wang_token": wang_token}
+            "wang_token": wang_token, "wang_password": wang_password}
 
 
 @pytest.fixture
@@ -360,3 +360,40 @@ def test_a_manager_assigns_the_review_to_another_manager(client, people):
     assert r.status_code == 400 and "not a knowledge manager" in r.get_json()["error"]["message"]
     r = client.post(f"/api/contrib/submissions/{sid}/start_review", headers=mgr, json={"assignee": "li"})
     assert r.status_code == 200 and r.get_json()["assigned_to"] == "li" and r.get_json()["state"] == "in_review"
+
+
+def test_a_reviewer_corrects_the_text_before_approving_and_it_is_a_new_revision(client, db, people):
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    with pytest.raises(NotFound):  # another customer does not even see it
+        queue.edit_as_reviewer(db, sub["id"], people["other"], {"body": "x"}, None)
+    with pytest.raises(Forbidden):  # the author cannot use the reviewer's edit
+        queue.edit_as_reviewer(db, sub["id"], people["vip"], {"body": "x"}, None)
+    with pytest.raises(InvalidInput, match="only title, summary, body"):
+        queue.edit_as_reviewer(db, sub["id"], people["wang"], {"organisation": "别家"}, None)  # attribution stays
+    edited = queue.edit_as_reviewer(db, sub["id"], people["wang"], {"body": "## 做法\n\n按部门建泳道（审核人补充）。"},
+                                    sub["version"])
+    assert edited["revision"] == 2 and "审核人补充" in edited["body"] and edited["organisation"] == sub["organisation"]
+    assert edited["revisions"][-1]["body"] == edited["body"] and edited["history"][-1]["actor"] == "wang"
+    with pytest.raises(Conflict):  # a stale page cannot overwrite it
+        queue.edit_as_reviewer(db, sub["id"], people["li"], {"title": "另一个标题"}, sub["version"])
+    mgr = {"Authorization": f"Bearer {people['wang_token']}"}
+    r = client.patch(f"/api/contrib/submissions/{sub['id']}", headers=mgr, json={"summary": "审核人改过的摘要"})
+    assert r.status_code == 200 and r.get_json()["revision"] == 3
+    vip = {"Authorization": f"Bearer {people['vip_token']}"}
+    assert client.patch(f"/api/contrib/submissions/{sub['id']}", headers=vip, json=fields()).status_code == 409
+
+
+def test_the_review_page_offers_the_reviewers_edit_and_saves_it(client, db, people):
+    import re
+
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"name": "wang", "password": people["wang_password"], "csrf_token": token})
+    page = client.get(f"/review/{sub['id']}").get_data(as_text=True)
+    assert 'id="reviewer-edit"' in page and "修改内容后再批准" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post(f"/review/{sub['id']}/edit", data={"title": sub["title"], "summary": sub["summary"],
+                                                        "body": "## 做法\n\n审核人改写的正文。", "csrf_token": token,
+                                                        "version": sub["version"]}, follow_redirects=True)
+    assert "已保存为第 2 版" in r.get_data(as_text=True) and "审核人改写的正文" in r.get_data(as_text=True)
+    assert queue.get(db, sub["id"])["revision"] == 2

@@ -265,11 +265,10 @@ def check_body(body) -> str:
 
 
 def _refuse_active_markup(body: str) -> None:
-    from indexer.articles import _MD  # the site's own Markdown set-up: attr_list can add attributes too
+    from indexer.articles import markdown_html  # the site's own Markdown set-up: attr_list can add attributes too
 
-    _MD.reset()
     try:
-        soup = BeautifulSoup(_MD.convert(body), "lxml")
+        soup = BeautifulSoup(markdown_html(body), "lxml")
     except RecursionError:
         raise InvalidInput("the body is nested too deeply to render", field="body") from None
     for tag in soup.find_all(True):

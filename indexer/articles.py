@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +27,18 @@ FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t
 # libyaml's C loader when PyYAML was built with it: front matter parsing is half of a 10k-article build.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BLOCKS = ["p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr", "td", "th", "div", "blockquote", "dt", "dd"]
-_MD = markdown.Markdown(extensions=["tables", "fenced_code", "admonition", "toc", "attr_list"])
+_MD_EXTENSIONS = ["tables", "fenced_code", "admonition", "toc", "attr_list"]
+_MD_PER_THREAD = threading.local()
+
+
+def markdown_html(md_text: str) -> str:
+    """HTML of Markdown with the site's extensions. A Markdown object keeps state while it converts, so
+    two threads sharing one mix their outputs (an editor's preview showing another's text): one each."""
+    md = getattr(_MD_PER_THREAD, "md", None)
+    if md is None:
+        md = _MD_PER_THREAD.md = markdown.Markdown(extensions=_MD_EXTENSIONS)
+    md.reset()
+    return md.convert(md_text)
 
 
 @dataclass(frozen=True)
@@ -178,9 +190,7 @@ def render_markdown(md_text: str) -> tuple[str, list[str], str | None, list[tupl
 
 
 def _render(md_text: str):
-    _MD.reset()
-    html = _MD.convert(md_text)
-    soup = BeautifulSoup(html, "lxml")
+    soup = BeautifulSoup(markdown_html(md_text), "lxml")
     h1 = soup.find("h1")
     first_heading = h1.get_text(" ", strip=True) if h1 else None
     headings = [h.get_text(" ", strip=True) for h in soup.find_all(["h2", "h3", "h4"])]

@@ -119,10 +119,9 @@ def _finish(result: dict, status: int = 200):
 # -- preview -----------------------------------------------------------------------------------------
 def preview_html(body: str) -> str:
     """The body as the site renders it (its own Markdown extensions), sanitized for showing in the editor."""
-    from indexer.articles import _MD
+    from indexer.articles import markdown_html
 
-    _MD.reset()
-    return sanitize(_MD.convert(body))
+    return sanitize(markdown_html(body))
 
 
 # -- pages -------------------------------------------------------------------------------------------

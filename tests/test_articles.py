@@ -89,3 +89,28 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_skipped(docs_dir):
     problems = []
     articles = load_articles(docs_dir, on_problem=problems.append)
     assert any("not UTF-8" in str(p) for p in problems) and len(articles) == 6
+
+
+def test_markdown_renders_correctly_from_many_threads_at_once():
+    """Editors' previews and saves render in request threads while the indexer renders too; a shared
+    Markdown object mixed their outputs (one editor saw another's text) or raised."""
+    import threading
+
+    from indexer.articles import markdown_html
+
+    texts = [f"# 标题 {i}\n\n" + "\n\n".join(f"段落 {i}-{j} **粗体** 与 [链接](/a{i})" for j in range(40))
+             for i in range(8)]
+    expected = [markdown_html(t) for t in texts]
+    wrong = []
+
+    def render(i):
+        for _ in range(15):
+            if markdown_html(texts[i]) != expected[i]:
+                wrong.append(i)
+
+    threads = [threading.Thread(target=render, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []

@@ -83,15 +83,17 @@ def _now_iso(now: float) -> str:
 
 
 # -- recording (inside the caller's transaction) ------------------------------------------------------------
-def recipients(db, to) -> list[dict]:
-    """Contacts for `to`: "managers", or a list of names/e-mail addresses (none matching: the managers)."""
+def recipients(db, to, managers_if_nobody: bool = True) -> list[dict]:
+    """Contacts for `to`: "managers", or a list of names/e-mail addresses (none matching: the managers,
+    unless managers_if_nobody is False: a message meant for one person, such as an author's, never
+    goes to anyone else)."""
     from .accounts import contacts
 
     people = contacts(db)
     if to != "managers":
         wanted = {str(w).strip().lower() for w in (to or []) if str(w).strip()}
         matched = [p for p in people if p["name"].lower() in wanted or (p["email"] and p["email"].lower() in wanted)]
-        if matched:
+        if matched or not managers_if_nobody:
             return matched
     return [p for p in people if p["role"] == "manager"]
 
@@ -107,7 +109,7 @@ def _message(event: str, data: dict) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
-def notify(db, event: str, data: dict, to, now: float | None = None) -> int:
+def notify(db, event: str, data: dict, to, now: float | None = None, managers_if_nobody: bool = True) -> int:
     """Record the e-mails and webhook deliveries an event causes; call it inside the event's own transaction.
 
     `to` is "managers" or a list of names/e-mail addresses (see ``recipients``). Returns rows written."""
@@ -117,7 +119,7 @@ def notify(db, event: str, data: dict, to, now: float | None = None) -> int:
     created = _now_iso(now)
     subject, body = _message(event, data)
     written = 0
-    for person in recipients(db, to):
+    for person in recipients(db, to, managers_if_nobody):
         if not person["email"] or person["mode"] == "off":
             continue
         db.execute("INSERT INTO notify_emails (created_at, at, event, user_id, email, subject, body, link, mode, "

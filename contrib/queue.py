@@ -321,7 +321,7 @@ def _notify(db, action: str, sub: dict, actor: dict, note: str, reviewer: str) -
         data["url"] = f"/review/{sub['id']}"
         notifications.notify(db, _NOTIFY[action], data, [reviewer] if reviewer else "managers")
     else:
-        notifications.notify(db, _NOTIFY[action], data, [sub["author_name"]])
+        notifications.notify(db, _NOTIFY[action], data, [sub["author_name"]], managers_if_nobody=False)
 
 
 def claim_publication(db, sid: int, actor: dict, version: int | None, pick_slug) -> dict:

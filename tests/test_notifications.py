@@ -375,3 +375,16 @@ def test_each_review_step_reaches_the_right_person(db, people):
     assert sent()[-1] == ("li@example.com", "submission.submitted") and len(sent()) == 4
     queue.transition(db, sub["id"], "reject", li, note="与现有文章重复")
     assert sent()[-1] == ("acme@example.com", "submission.rejected")
+
+
+def test_a_message_for_an_author_nobody_can_reach_goes_to_nobody_else(db, people):
+    """A disabled (or removed) customer's rejection notice must not land in the managers' inboxes."""
+    from contrib import queue
+
+    vip = accounts.get_user(db, people["vip_user"]["id"])
+    fields = {k: v for k, v in PRACTICE.items() if k != "submit"}
+    sub, _ = queue.create(db, vip, fields, submit=True)
+    before = len(notifications.emails(db))
+    accounts.set_disabled(db, vip["id"], True)
+    queue.transition(db, sub["id"], "reject", people["mgr_user"] | {"role": "manager"}, note="与现有文章重复")
+    assert len(notifications.emails(db)) == before  # nobody: not wang, the manager

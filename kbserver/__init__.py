@@ -106,7 +106,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import agent, api, ask, contrib_views, dashboard, editing_views, learning, notify, site
 
-    editing_views.init_app(app)
     # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
     app.extensions["kb_forwarder"] = ask.QuestionForwarder(settings["database_url"], settings["ask_webhook_url"])
 

@@ -1,16 +1,14 @@
 """Editing articles in the browser and over the API (thin views over contrib/editing.py).
 
 After every change the article is re-indexed incrementally (search finds the new text at once) and
-its page is refreshed: by ``app.extensions["kb_refresh_site"](changed_paths)`` when a fast per-article
-site updater is installed, otherwise by a full site build on a background thread (never on the
-request), several edits in a row sharing one build.
+its page is rendered again in the background by ``app.extensions["kb_refresh_site"](changed_paths)``
+(``kbserver/jobs.SiteUpdater``: that article's page and the pages listing it, never on the request).
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-import threading
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -39,75 +37,21 @@ def _data():
 
 
 # -- after a change: index and page ----------------------------------------------------------------------
-class SiteRebuilder:
-    """Full site builds off the request path; edits arriving during a build are covered by one more build."""
-
-    def __init__(self, build):
-        self.build = build
-        self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-        self.builds = 0
-
-    def request(self) -> None:
-        """Ask for a build (starts a thread unless one is running; then it runs once more)."""
-        with self._lock:
-            if self._running:
-                self._again = True
-                return
-            self._running = True
-        threading.Thread(target=self._run, name="kb-site-rebuild", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.build()
-                self.builds += 1
-            except Exception:  # noqa: BLE001 - the edit is saved and indexed; the page catches up next time
-                log.exception("site rebuild after an edit failed")
-            with self._lock:
-                if not self._again:
-                    self._running = False
-                    return
-                self._again = False
-
-
 def after_change(app, result: dict) -> dict:
     """Re-index incrementally and refresh the article's page; returns what happened (for the answer)."""
     if result.get("unchanged"):
         return {"indexed": False, "site": "unchanged"}
     settings = app.config["KB"]
     report = editing.reindex(settings["docs"], settings["data"])
-    hook = app.extensions.get("kb_refresh_site")
-    ticket = None
-    if hook is not None:
-        try:
-            ticket = hook([result["path"]])  # a SiteUpdater ticket: rendered in the background (GET /api/site/status)
-            site = "refreshed"
-        except Exception as exc:  # noqa: BLE001 - saved and searchable; say the page lags
-            log.exception("kb_refresh_site failed for %s", result["path"])
-            site = f"page not refreshed: {exc}"
-    else:
-        from indexer.site import site_dir
-
-        if site_dir(settings["data"]) is None:
-            site = "no site built yet"
-        else:
-            app.extensions["kb_site_rebuilder"].request()
-            site = "rebuilding"
-    answer = {"indexed": True, "index_version": getattr(report, "version", None), "site": site}
+    answer = {"indexed": True, "index_version": getattr(report, "version", None), "site": "queued"}
+    try:  # the page is rendered in the background (kbserver/jobs.SiteUpdater): GET /api/site/status?ticket=
+        ticket = app.extensions["kb_refresh_site"]([result["path"]])
+    except Exception as exc:  # noqa: BLE001 - saved and searchable; say the page lags
+        log.exception("kb_refresh_site failed for %s", result["path"])
+        return answer | {"site": f"page not refreshed: {exc}"}
     if isinstance(ticket, str):
         answer["site_ticket"] = ticket
     return answer
-
-
-def init_app(app) -> None:
-    """The background site builder used when no kb_refresh_site hook is installed."""
-    from indexer.site import build_site
-
-    settings = app.config["KB"]
-    app.extensions["kb_site_rebuilder"] = SiteRebuilder(
-        lambda: build_site(settings["docs"], settings["data"], settings["mkdocs_config"] or None))
 
 
 def _finish(result: dict, status: int = 200):

@@ -71,7 +71,7 @@ def _send(root: Path, path: str, status: int = 200):
 
 
 @bp.get("/api/site/status")
-@require_role("manager")
+@require_role("manager", "editor")
 def status():
     """GET ?ticket= → where a site update (from publishing, unpublishing or editing) is: queued, building, live or failed."""
     ticket = request.args.get("ticket", "")

@@ -3,8 +3,8 @@
 Runs the real app in-process (the JSON API a browser calls, a manager's token) over a copy of a docs folder
 with a built index and site: the starter docs and the dev set's NocoBase corpus (392 articles). Each round
 saves one article with a new made-up word, then measures the save's answer (it includes the incremental
-re-index), whether /api/search finds the word right after, and when the article's built page holds it (the
-fallback full site build in the background; a per-article updater, kb_refresh_site, replaces it).
+re-index), whether /api/search finds the word right after, and when the article's built page holds it
+(rendered in the background by the site updater, kb_refresh_site).
 
     python tests/bench/edit_latency.py [--rounds 5]
 
@@ -91,7 +91,7 @@ def main() -> None:
     if nocobase.is_dir():
         rows.append(measure("nocobase-zh (dev set)", nocobase, args.rounds))
     lines = [f"edit latency, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.rounds} saves per corpus, "
-             "in-process app, semantic stage off, fallback full site build (no kb_refresh_site hook)"]
+             "in-process app, semantic stage off, pages through the background site updater"]
     for r in rows:
         lines.append(f"{r['corpus']} ({r['articles']} articles): save answered (incl. re-index) median "
                      f"{r['save_median_s']:.2f} s, max {r['save_max_s']:.2f} s; found by search right after the save (top 10): "

@@ -121,10 +121,12 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
             if j < MAX_FAILED:
                 failed[j] = f
     report.failed, report.sampled = seen, seen > MAX_FAILED
+    asked_weight = Counter()  # a question counts as QUESTION_WEIGHT searches in the totals too (rates ≤ 100%)
     for question_id, ts, session, text in questions_between(db, report.start, report.end):
         asked = FailedSearch(f"question-{question_id}", ts, session, text, text.lower(), "asked", None, None)
         failed.extend([asked] * QUESTION_WEIGHT)
         report.failed += QUESTION_WEIGHT
+        asked_weight[near_identical_key(asked.query) or asked.query] += QUESTION_WEIGHT
 
     step("content gaps")
     counts = Counter(near_identical_key(f.query) or f.query for f in failed)
@@ -133,6 +135,8 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     clusterable = [f for f in failed if (near_identical_key(f.query) or f.query) in keep]
     report.clustered = len(keep)
     totals = searches_by_query(db, report.start, report.end, near_identical_key)
+    for key, weight in asked_weight.items():
+        totals[key] = totals.get(key, 0) + weight
     report.gaps, report.noise = find_gaps(clusterable, articles, report.period_start, totals=totals, index=index)
 
     step("stale and unhelpful articles")

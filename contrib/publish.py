@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -34,6 +33,7 @@ from indexer.build import update_incremental
 from indexer.errors import Conflict
 
 from . import queue
+from .editing import write_atomically
 from .render import render_markdown
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,6 @@ def practice_file(sub: dict, today: dt.date | None = None) -> str:
 
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class Publisher:
     """Moves approved submissions into the docs folder, the index and the site."""
 
@@ -131,7 +124,7 @@ class Publisher:
         with _lock:
             sub = queue.claim_publication(db, sid, actor, version,
                                           lambda s: unique_slug(db, self.docs_dir, sid, s["title"]))
-            _write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md", practice_file(sub))
+            write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md", practice_file(sub))
             update_incremental(self.docs_dir, self.data_dir)
             ticket = self._refresh_site([sub["slug"]])
             try:
@@ -177,7 +170,7 @@ class Publisher:
                         self.publish(db, sub["id"], system)
                     elif not (self.docs_dir / PRACTICES / f"{sub['slug']}.md").exists():
                         with _lock:
-                            _write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md",
+                            write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md",
                                               practice_file(sub, today=_reviewed_on(sub)))
                             update_incremental(self.docs_dir, self.data_dir)
                     else:

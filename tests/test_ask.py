@@ -149,11 +149,17 @@ def test_questions_count_as_strong_gap_evidence(app):
     db = open_db(app.config["KB"]["database_url"])
     for address in ("1.1.1.1", "2.2.2.2"):
         questions.add_question(db, "怎么设置 OKR 目标？", query="OKR 目标管理", address=address)
+    from analytics.events import insert_events, new_query_id, now_iso
+
+    insert_events(db, "searches", [{"query_id": new_query_id(), "ts": now_iso(), "session": f"s{i}",
+                                    "query": "怎么设置 OKR 目标？", "normalized": "怎么设置 okr 目标？", "results": 0,
+                                    "top_slugs": [], "took_ms": 1.0} for i in range(2)])
     articles = [a.to_dict() | {"body": a.body} for a in load_articles(REAL_DOCS)]
     report = analyze(db, articles, update_queue=False)
-    assert report.failed == 2 * 3  # each question counts as three failed searches
+    assert report.failed == 2 * 3 + 2  # each question counts as three failed searches
     gaps = [g for g in report.gaps if "okr 目标管理" in [e.lower() for e in g.examples]]
     assert gaps and gaps[0].reasons.get("asked") == 6
+    assert 0 < gaps[0].failure_rate <= 1  # the totals count each question as its three searches too
 
 
 # -- forwarding to a helpdesk -------------------------------------------------------------------------

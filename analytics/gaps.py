@@ -356,7 +356,7 @@ def _answers(index, texts: list[str]) -> list[list[tuple[str, float]]]:
     out = []
     for text in texts:
         try:
-            results = index.search(text, limit=SEARCH_DEPTH)["results"]
+            results = index.search(text, limit=SEARCH_DEPTH, cache=False)["results"]
         except InvalidInput:
             results = []
         out.append([(r["slug"], float(r["score"])) for r in results])

@@ -316,11 +316,12 @@ class ArticleIndex:
 
     # -- search ------------------------------------------------------------------------
     def search(self, text: str, limit: int = 10, page: int = 1, module: str | None = None,
-               tag: str | None = None, boosts: dict[str, float] | None = None) -> dict:
+               tag: str | None = None, boosts: dict[str, float] | None = None, cache: bool = True) -> dict:
         """Ranked results for a customer's query; raises InvalidInput for unusable input.
 
         boosts ({slug: multiplier} or {slug: (multiplier, reason)}) reorder articles the query already
-        matches (agent links, clicks); they never add an article the query did not find."""
+        matches (agent links, clicks); they never add an article the query did not find. cache=False for
+        bulk callers (analysis runs thousands of queries): they must not push customers' results out."""
         started = time.perf_counter()
         normalized = validate_query(text)
         limit, page = validate_paging(limit, page)
@@ -332,13 +333,14 @@ class ArticleIndex:
         learned = self.learned
         key = (snap.version, dense_generation, normalized, module or "", (tag or "").lower(), page, limit,
                tuple(sorted(boosts.items())), learned)
-        cached = self.cache.get(key) if self.cache else None
+        cache = self.cache if cache else None
+        cached = cache.get(key) if cache else None
         if cached is None:
             query_vector = self._query_vector(normalized) if snap.dense is not None else None
             cached = _search(snap, normalized, limit, page, module, tag, boosts, query_vector,
                              self._block_vectors(snap), self._block_terms, learned)
-            if self.cache:
-                self.cache.put(key, cached)
+            if cache:
+                cache.put(key, cached)
         result = dict(cached)
         result["query"] = text
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)

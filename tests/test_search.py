@@ -178,3 +178,14 @@ def test_article_text_keeps_inline_formatting_inside_its_sentence():
 
     text, _, _ = markdown_to_text("Open **Billing → Invoices**, pick [the month](x.md).\n\n- one\n- two\n")
     assert "Open Billing → Invoices, pick the month." in text and "one\ntwo" in text
+
+
+def test_bulk_searches_from_analysis_leave_the_customers_cache_alone(real_index):
+    """Gap advice searches thousands of queries per analysis run (analytics/gaps.py)."""
+    index = open_index(real_index, cache_size=2)
+    index.search("导入 Excel")  # a customer's query, cached
+    kept = dict(index.cache.data)
+    for q in ("甘特图", "看板", "发票", "审批", "webhook"):
+        index.search(q, cache=False)
+    assert dict(index.cache.data) == kept  # nothing pushed out, nothing added
+    assert index.search("导入 Excel", cache=False)["results"] == index.search("导入 Excel")["results"]

@@ -49,6 +49,8 @@ from analytics.store import transaction
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
 from indexer.errors import ArticleError, Conflict, InvalidInput, KBError, NotFound
 
+from .validate import typed_text
+
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 1_000_000  # a whole article file; the longest starter article is ~6 KB
@@ -56,7 +58,6 @@ EDITABLE = ("title", "summary", "tags", "module", "owner", "review_every")
 LIMITS = {"title": 200, "summary": 500, "module": 60, "owner": 100, "message": 500, "tag": 40}
 MAX_TAGS = 20
 _SEGMENT = re.compile(r"^[^\x00-\x1f\x7f/\\:*?\"<>|]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What a page may not carry, whoever wrote it: the site runs only its own scripts (CSP), and markup that
 # runs code, loads other documents or submits forms has no place in a help article.
 _ACTIVE_TAGS = {"script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "input",
@@ -175,17 +176,9 @@ def _read(path: Path) -> str:
 
 # -- validating and composing -------------------------------------------------------------------
 def _line(value, name: str, limit: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text", field=name)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{name} contains characters that are not valid text", field=name) from None
-    value = unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()
+        value = str(value)  # YAML front matter: `review_every: 90` is a number, shown in a text field
+    value = typed_text(value, name)
     if "\n" in value or "\r" in value:
         raise InvalidInput(f"{name} must be a single line", field=name)
     if re.search(r"[<>`]", value):

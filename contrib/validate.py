@@ -13,8 +13,9 @@ FIELDS = ("title", "summary", "body", "tags", "module", "organisation", "consent
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _text(data: dict, name: str, required: bool) -> str:
-    value = data.get(name, "")
+def typed_text(value, name: str) -> str:
+    """Text a person typed into field `name`: a string of valid Unicode (None is empty), control
+    characters removed, NFC-normalized, stripped; InvalidInput naming the field otherwise."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -23,7 +24,11 @@ def _text(data: dict, name: str, required: bool) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput(f"{name} contains characters that are not valid text", field=name) from None
-    value = unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()
+    return unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()
+
+
+def _text(data: dict, name: str, required: bool) -> str:
+    value = typed_text(data.get(name, ""), name)
     if required and not value:
         raise InvalidInput(f"{name} is required", field=name)
     if len(value) > LIMITS[name]:

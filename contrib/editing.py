@@ -47,7 +47,7 @@ from bs4 import BeautifulSoup
 from analytics.events import now_iso
 from analytics.store import transaction
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
-from indexer.errors import ArticleError, Conflict, InvalidInput, KBError, NotFound
+from indexer.errors import ArticleError, Conflict, Gone, InvalidInput, KBError, NotFound, TooLarge
 
 from .validate import typed_text
 
@@ -70,20 +70,6 @@ class EditConflict(Conflict):
     """The article changed since the editor loaded it: nothing was written; the diff says what differs."""
 
     code = "edit_conflict"
-
-
-class Gone(KBError):
-    """The article of this revision was deleted; restoring it needs an explicit re-create."""
-
-    status = 410
-    code = "gone"
-
-
-class TooLarge(KBError):
-    """An article over MAX_BYTES."""
-
-    status = 413
-    code = "too_large"
 
 
 def create_revisions(db) -> None:

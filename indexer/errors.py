@@ -51,6 +51,20 @@ class Conflict(KBError):
     code = "conflict"
 
 
+class Gone(KBError):
+    """What was asked for existed once and was deleted (restoring it needs an explicit re-create)."""
+
+    status = 410
+    code = "gone"
+
+
+class TooLarge(KBError):
+    """Accepted input, but over its size limit."""
+
+    status = 413
+    code = "too_large"
+
+
 class Forbidden(KBError):
     """Signed in, but this role may not do that."""
 

@@ -839,14 +839,13 @@ def edit():
 
 
 def _edit_context(options, by=None):
-    from analytics.accounts import list_users
-
+    from . import policy
     from .db import open_db
 
     settings = _settings(**options)
     db = open_db(settings["database_url"])
-    if by is not None and not any(u["name"] == by and u["role"] in ("manager", "editor") for u in list_users(db)):
-        raise KBError(f"--by {by!r} must name a manager or editor account (see `kb users list`)")
+    if by is not None:
+        policy.editor_named(db, by)
     return settings, db
 
 

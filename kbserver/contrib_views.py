@@ -118,7 +118,7 @@ def add_comment(sid: int):
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
         flash(exc.message, "error")
-    target = "contrib.review_detail" if g.user["role"] == "manager" else "contrib.detail"
+    target = "contrib.review_detail" if policy.is_reviewer(g.user) else "contrib.detail"
     return redirect(url_for(target, sid=sid) + "#comments")
 
 
@@ -303,4 +303,4 @@ def api_similar():
         "title": body.get("title") or "untitled"}, final=False)
     exclude = body.get("id") if isinstance(body.get("id"), int) else None
     return jsonify({"similar": similar(_index(), get_db(), fields, exclude_id=exclude,
-                                       include_pending=g.user["role"] == "manager")})
+                                       include_pending=policy.is_reviewer(g.user))})

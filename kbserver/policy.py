@@ -12,6 +12,7 @@ from __future__ import annotations
 from indexer.errors import Forbidden, KBError, NotFound
 
 REVIEWERS = ("manager",)
+EDITORS = ("manager", "editor")  # who edits articles in kb
 # Who performs each step of a submission's workflow (contrib/queue.py ACTIONS): its author or a reviewer.
 SUBMISSION_ACTORS = {"submit": "author", "update": "author", "comment": "any", "view": "any",
                      "start_review": "reviewer", "request_changes": "reviewer", "approve": "reviewer",
@@ -81,9 +82,18 @@ def require_link_reporter(user: dict, link: dict) -> None:
 
 def manager_named(db, name: str) -> dict:
     """The manager account `name` (a command's --by); KBError naming the option otherwise."""
+    return _account_named(db, name, REVIEWERS, "a manager account")
+
+
+def editor_named(db, name: str) -> dict:
+    """The account `name` (a command's --by) if it edits articles; KBError naming the option otherwise."""
+    return _account_named(db, name, EDITORS, "a manager or editor account")
+
+
+def _account_named(db, name: str, roles: tuple[str, ...], what: str) -> dict:
     from analytics.accounts import list_users
 
     user = next((u for u in list_users(db) if u["name"] == name), None)
-    if user is None or not is_reviewer(user):
-        raise KBError(f"--by {name!r} must name a manager account (see `kb users list`)")
+    if user is None or user["role"] not in roles:
+        raise KBError(f"--by {name!r} must name {what} (see `kb users list`)")
     return user

@@ -33,15 +33,20 @@ WEBHOOK_TIMEOUT = 10  # seconds per delivery attempt
 @bp.post("/api/questions")
 def ask():
     """POST /api/questions {question, email?, query?} → 201 with the stored question's id."""
-    body = json_object()
-    settings = current_app.config["KB"]
-    forward = bool(settings["ask_webhook_url"])
+    source = "site" if request.headers.get("X-KB-Source") == "site" else "api"
+    return jsonify(ask_question(json_object(), session=session_id(), source=source)), 201
+
+
+def ask_question(body: dict, *, session: str, source: str) -> dict:
+    """Store a customer's question (validated, rate-limited per address), wake its deliveries; the API's answer."""
+    forward = bool(current_app.config["KB"]["ask_webhook_url"])
     stored = questions.add_question(get_db(), body.get("question"), body.get("email"), body.get("query"),
-                                    session=session_id(), address=request.remote_addr or "-", forward=forward)
+                                    session=session, address=request.remote_addr or "-", forward=forward,
+                                    source=source)
     if forward:
         current_app.extensions["kb_forwarder"].notify()
     current_app.extensions["kb_notifier"].notify()
-    return jsonify({"ok": True, "id": stored["id"], "forwarded": forward}), 201
+    return {"ok": True, "id": stored["id"], "forwarded": forward}
 
 
 @bp.get("/questions")

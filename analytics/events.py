@@ -425,12 +425,12 @@ def events_between(db, start: str, end: str, after: str) -> dict:
     Returns {"searches": [...], "clicks": [...], "votes": [...]} as dicts, each list in time order."""
     out = {}
     out["searches"] = [dict(zip(("query_id", "ts", "session", "query", "normalized", "results", "module", "top_slugs",
-                                 "answer"), row, strict=True)) for row in db.execute(
-        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer FROM searches "
+                                 "answer", "source"), row, strict=True)) for row in db.execute(
+        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer, source FROM searches "
         "WHERE ts >= ? AND ts < ? ORDER BY ts", [start, end])]
     out["clicks"] = [dict(zip(("ts", "query_id", "slug", "session"), row, strict=True)) for row in db.execute(
         "SELECT c.ts, c.query_id, c.slug, c.session FROM clicks c JOIN searches s ON s.query_id = c.query_id "
         "WHERE s.ts >= ? AND s.ts < ? AND c.ts < ? ORDER BY c.ts", [start, end, after])]
-    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session"), row, strict=True)) for row in db.execute(
-        "SELECT ts, slug, helpful, session FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
+    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session", "source"), row, strict=True)) for row in db.execute(
+        "SELECT ts, slug, helpful, session, source FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
     return out

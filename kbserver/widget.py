@@ -233,11 +233,16 @@ def article_html(data: Path, docs: Path, fields: dict, url: str) -> str:
 
 
 def _md_links_to_pages(soup, relpath: str) -> None:
+    """Markdown's relative links and images are relative to the source file: point them where the site has them."""
     here = posixpath.dirname(relpath)
-    for node in soup.find_all("a", href=True):
-        target, _, anchor = node["href"].partition("#")
-        if target.endswith((".md", ".mdx")) and "://" not in target:
-            node["href"] = "/" + url_for(posixpath.normpath(posixpath.join(here, target))) + ("#" + anchor if anchor else "")
+    for node, attr in [(n, "href") for n in soup.find_all("a", href=True)] + [(n, "src") for n in soup.find_all("img", src=True)]:
+        target, hash_, anchor = node[attr].partition("#")
+        if not target or target.startswith("/") or urlsplit(target).scheme:
+            continue
+        path = posixpath.normpath(posixpath.join(here, target))
+        if path.endswith((".md", ".mdx")):
+            path = url_for(path)
+        node[attr] = "/" + path + hash_ + anchor
 
 
 @bp.post(PREFIX + "click")

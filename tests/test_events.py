@@ -145,13 +145,13 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
     assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")] == [
         "events:001_create_event_tables", "events:002_add_session_indexes",
         "events:003_create_event_spool_table", "events:004_add_search_matched_column",
-        "events:005_add_click_client_column", "flags:001_create_flag_tables",
+        "events:005_add_click_client_column", "events:006_add_vote_source_column", "flags:001_create_flag_tables",
         "accounts:001_create_user_tables", "accounts:002_create_sessions", "accounts:003_add_contact",
         "contrib:001_create_contrib_tables",
         "links:001_create_link_tables",
         "links:002_one_link_per_ticket_article_agent", "links:003_add_visit_search_session",
         "throttle:001_create_throttle_tables",
-        "editing:001_create_revisions", "questions:001_create_questions_table",
+        "editing:001_create_revisions", "questions:001_create_questions_table", "questions:002_add_questions_source_column",
         "answers:001_add_search_answer_column", "answers:002_create_answer_votes",
         "synonyms:001_create_synonym_tables", "health:001_create_health_table", "closure:001_create_fix_table",
         "notifications:001_create_notification_tables"]

@@ -214,6 +214,13 @@
   function show(nodes) {
     body.replaceChildren.apply(body, nodes);
     body.scrollTop = 0;
+    keepFocus();
+  }
+  // A keyboard user whose focused control was just replaced (a sent form, a vote) stays in the panel.
+  function keepFocus() {
+    if (panel.hidden || root.activeElement) return;
+    var first = body.querySelector("button, a[href], input, textarea");
+    (first || input).focus();
   }
   function item(title, summary, onOpen) {
     var li = el("li");
@@ -314,6 +321,7 @@
         row.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
         send(pair[0]).then(function () {
           row.replaceChildren(el("span", "kb-status", t("thanks")));
+          keepFocus();
         }).catch(function () {
           row.querySelectorAll("button").forEach(function (x) { x.disabled = false; });
           row.appendChild(el("span", "kb-error", t("failed")));

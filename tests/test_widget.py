@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from conftest import FIXTURE_DOCS, REAL_DOCS, LiveServer, free_port
 
 from analytics import accounts
 from analytics import report as reports
 from analytics.events import insert_events, iso
 from analytics.store import open_db
+from conftest import FIXTURE_DOCS, REAL_DOCS, LiveServer, free_port
 from indexer.build import build_full
 from indexer.errors import InvalidInput
 from kbserver import create_app
@@ -142,6 +142,15 @@ def test_a_signed_in_managers_cookie_is_not_used_by_the_widget(widget_app, clien
     assert rows == [("from-the-widget-header", "widget")]  # the header's session, not the cookie's
     for path in ("/api/widget/flags", "/api/widget/me"):
         assert client.get(path, headers=widget_headers()).status_code == 404
+
+    # The manager tells the sources apart: the dashboard's 按来源 table and its CSV, the questions page.
+    client.post("/api/widget/questions", json={"question": "小部件里问的问题"}, headers=widget_headers())
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "按来源" in dashboard and '<tr data-source="widget"><td>应用内帮助</td>' in dashboard
+    csv_rows = client.get("/dashboard/export/sources.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert csv_rows[0].startswith("source,searches,sessions,self_served_sessions,self_service_rate")
+    page = client.get("/questions").get_data(as_text=True)
+    assert re.search(r"小部件里问的问题</td>\s*<td>—</td>\s*<td>—</td>\s*<td class=\"source\">应用内帮助</td>", page)
 
 
 # -- what the widget shows and logs -------------------------------------------------------------------
@@ -429,6 +438,11 @@ def test_english_strings_and_no_access_from_an_origin_that_is_not_configured(hos
     expect(page.locator("kb-help-widget input.kb-input")).to_have_attribute("placeholder",
                                                                             "Ask a question, e.g. how to import Excel")
     expect(page.locator("kb-help-widget .kb-ask-open")).to_have_text("Ask the support team")
+    # /en/settings names no module: nothing suggested, until the app says what the page is about.
+    expect(page.locator("kb-help-widget .kb-suggestions")).to_have_count(0)
+    page.evaluate("kbHelpWidget.setContext('budget')")
+    expect(page.locator("kb-help-widget .kb-suggestions .kb-item")).to_have_count(2)
+    expect(page.locator("kb-help-widget .kb-body h3")).to_have_text("Articles for this page")
 
     probe = """async (url) => {
         try { const r = await fetch(url, {credentials: "omit", headers: {"X-KB-Session": "probe"}});

@@ -21,7 +21,7 @@
 
   var KB = new URL(script.src, location.href).origin;
   var LANG = /^en/i.test(script.getAttribute("data-kb-lang") || "") ? "en" : "zh";
-  var CONTEXT = script.getAttribute("data-kb-context") || "";
+  var context = script.getAttribute("data-kb-context") || "";
   var SIDE = script.getAttribute("data-kb-position") === "left" ? "left" : "right";
   var SESSION_KEY = "kb-widget-session";
   var SESSION_IDLE = 30 * 60 * 1000;  // like the site's kb_sid cookie
@@ -194,7 +194,7 @@
   wrap.append(panel, button);
   root.appendChild(wrap);
 
-  var lastQuery = "", lastResults = null, suggestionsShown = null, seq = 0;
+  var lastQuery = "", lastResults = null, suggestionsShown = null, suggestionsFor = "", seq = 0;
 
   function open() {
     panel.hidden = false;
@@ -234,18 +234,24 @@
   }
 
   // -- home: suggestions for this page ---------------------------------------------------------------------
+  // Single-page apps change the path (or call kbHelpWidget.setContext) without reloading: asked again then.
   function showHome() {
-    if (suggestionsShown) { show(suggestionsShown); return; }
+    var query = "suggestions?context=" + encodeURIComponent(context) + "&path=" + encodeURIComponent(location.pathname);
+    if (suggestionsShown && suggestionsFor === query) { show(suggestionsShown); return; }
+    suggestionsFor = query;
+    var mine = ++seq;
     show([el("p", null, t("loading"))]);
-    var query = "suggestions?context=" + encodeURIComponent(CONTEXT) + "&path=" + encodeURIComponent(location.pathname);
     api("GET", query).then(function (data) {
       var list = el("ul", "kb-list kb-suggestions");
       data.articles.forEach(function (a) {
         list.appendChild(item(a.title, el("span", null, a.summary), function () { openArticle(a.slug, showHome); }));
       });
       suggestionsShown = data.articles.length ? [el("h3", null, t("suggested")), list] : [];
-      if (!lastResults) show(suggestionsShown);
-    }).catch(function () { suggestionsShown = null; show([el("p", "kb-error", t("failed"))]); });
+      if (mine === seq) show(suggestionsShown);
+    }).catch(function () {
+      suggestionsShown = null;
+      if (mine === seq) show([el("p", "kb-error", t("failed"))]);
+    });
   }
 
   // -- search, the answer box, results ---------------------------------------------------------------------
@@ -405,6 +411,13 @@
     show([backButton(function () { if (lastResults) show(lastResults); else showHome(); }), box]);
     question.focus();
   }
+
+  // For the host app's own code: open or close the panel, or say what the page is about now.
+  window.kbHelpWidget = {
+    open: open,
+    close: function () { if (!panel.hidden) shut(); },
+    setContext: function (value) { context = String(value || ""); if (!panel.hidden && !lastResults) showHome(); }
+  };
 
   function mount() { document.body.appendChild(host); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);

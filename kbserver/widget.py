@@ -47,6 +47,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 SUGGESTIONS = 5  # articles suggested for a page, at most
 POPULAR_DAYS = 90  # suggestions are ordered by the clicks of this many days
 MAX_PATH = 2000
+ARTICLE_CACHE = 500  # rendered articles kept per app
 _ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 _MODULE = re.compile(r"[A-Za-z0-9_.\-]{1,60}")
 # Parts of a built article page that belong to the site, not to the article.
@@ -195,24 +196,35 @@ def article(slug: str):
     fields = current_app.extensions["kb_index"].article(slug.strip("/"))
     url = _absolute(fields["url"])
     settings = current_app.config["KB"]
-    return jsonify({"slug": fields["slug"], "title": fields["title"], "url": url, "module": fields.get("module") or "",
-                    "summary": fields.get("summary") or "",
-                    "html": article_html(settings["data"], settings["docs"], fields, url)})
-
-
-def article_html(data: Path, docs: Path, fields: dict, url: str) -> str:
-    """The article as the site renders it (the built page's content, else its Markdown), sanitized, every link
-    and image absolute to url (the article's own address) and opening outside the host page."""
-    root = site_dir(data)
+    root = site_dir(settings["data"])
     page = (root / fields["url"] / "index.html").resolve() if root else None
-    if page is not None and root in page.parents and page.is_file():
-        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-        content = soup.select_one("article.md-content__inner") or soup.new_tag("article")
-    else:  # not built (yet): the same Markdown, links to other articles pointed at their pages
-        try:
-            text = (Path(docs) / fields["path"]).read_text(encoding="utf-8")
-        except OSError:
-            raise NotFound(f"article {fields['slug']!r} is indexed but its file is gone") from None
+    source = page if page is not None and root in page.parents and page.is_file() else None
+    if source is None:  # not built (yet): its Markdown
+        source = Path(settings["docs"]) / fields["path"]
+    try:
+        st = source.stat()
+    except OSError:
+        raise NotFound(f"article {fields['slug']!r} is indexed but its file is gone") from None
+    # Rendering costs tens of milliseconds; the page changes only when its file does.
+    key = (str(source), st.st_mtime_ns, st.st_size, url)
+    cache = current_app.extensions.setdefault("kb_widget_articles", {})
+    if key not in cache:
+        if len(cache) >= ARTICLE_CACHE:
+            cache.clear()
+        cache[key] = article_html(source, fields, url, built=source == page)
+    return jsonify({"slug": fields["slug"], "title": fields["title"], "url": url, "module": fields.get("module") or "",
+                    "summary": fields.get("summary") or "", "html": cache[key]})
+
+
+def article_html(source: Path, fields: dict, url: str, built: bool) -> str:
+    """The article as the site renders it (source: its built page, else its Markdown file), sanitized, every link
+    and image absolute to url (the article's own address) and opening outside the host page."""
+    text = source.read_text(encoding="utf-8")
+    if built:
+        content = BeautifulSoup(text, "lxml").select_one("article.md-content__inner")
+        if content is None:
+            return ""
+    else:  # the same Markdown, links to other articles pointed at their pages
         _, body, _ = split_front_matter(text, fields["path"])
         content = BeautifulSoup(markdown_html(body), "html.parser")
         _md_links_to_pages(content, fields["path"])

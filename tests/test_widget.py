@@ -203,7 +203,7 @@ def test_suggestions_follow_the_page_context_then_the_path(client):
     assert module("path=/settings/profile") == {"module": "", "articles": []}
 
 
-def test_an_article_in_the_panel_is_sanitized_with_absolute_links_and_images(client):
+def test_an_article_in_the_panel_is_sanitized_with_absolute_links_and_images(widget_app, client):
     article = client.get("/api/widget/articles/import/widget-demo", headers=widget_headers()).get_json()
     assert article["title"] == "小部件演示文章" and article["url"] == KB_URL + "/import/widget-demo/"
     html = article["html"]
@@ -212,6 +212,12 @@ def test_an_article_in_the_panel_is_sanitized_with_absolute_links_and_images(cli
     assert 'href="https://example.org/a"' in html and 'target="_blank"' in html
     for bad in ("<script", "alert", "onerror", "javascript:", "<h1", "小部件演示文章"):
         assert bad not in html, bad
+
+    # Rendered articles are kept, but an edited file is shown as edited.
+    demo = widget_app.config["KB"]["docs"] / "import" / "widget-demo.md"
+    demo.write_text(DEMO.replace("先看", "请先看"), encoding="utf-8")
+    again = client.get("/api/widget/articles/import/widget-demo", headers=widget_headers()).get_json()
+    assert "请先看" in again["html"]
 
 
 def test_widget_settings_are_checked_at_start():

@@ -231,6 +231,20 @@ def test_widget_settings_are_checked_at_start():
         load_settings(environ={"KB_WIDGET_ORIGINS": "ftp://x.example.com"})
 
 
+def test_kb_serve_refuses_a_widget_origin_that_is_not_one_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from kbserver.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path / "data"), "--docs", str(FIXTURE_DOCS),
+                                      "--widget-origins", "app.example.com"])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: widget_origins (KB_WIDGET_ORIGINS): 'app.example.com' is not an origin; write scheme://host[:port] "
+        "without a path, e.g. https://app.example.com")
+    assert "Traceback" not in result.output
+
+
 def test_the_report_counts_widget_sessions_and_tells_the_sources_apart(tmp_path):
     zone = ZoneInfo("Asia/Shanghai")
     day = dt.datetime.now(dt.timezone.utc).astimezone(zone).date() - dt.timedelta(days=2)

@@ -48,6 +48,7 @@ SUGGESTIONS = 5  # articles suggested for a page, at most
 POPULAR_DAYS = 90  # suggestions are ordered by the clicks of this many days
 MAX_PATH = 2000
 ARTICLE_CACHE = 500  # rendered articles kept per app
+_HEADINGS = ["h2", "h3", "h4", "h5", "h6"]
 _ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 _MODULE = re.compile(r"[A-Za-z0-9_.\-]{1,60}")
 # Parts of a built article page that belong to the site, not to the article.
@@ -235,7 +236,13 @@ def article_html(source: Path, fields: dict, url: str, built: bool) -> str:
         strong = BeautifulSoup("", "html.parser").new_tag("strong")
         strong.extend(list(node.contents))
         node.append(strong)
+    heading_ids = [h.get("id") for h in content.find_all(_HEADINGS)]
     out = BeautifulSoup(sanitize(content.decode_contents()), "html.parser")
+    headings = out.find_all(_HEADINGS)
+    if len(headings) == len(heading_ids):  # the sanitizer drops ids: put the sections' anchors back (answer links)
+        for node, anchor in zip(headings, heading_ids, strict=True):
+            if anchor:
+                node["id"] = anchor
     for node in out.find_all(href=True):
         node["href"] = urljoin(url, node["href"])
         node["target"] = "_blank"

@@ -40,6 +40,10 @@ module: import
 <script>alert("x")</script><img src="y" onerror="alert(1)">
 
 [坏链接](javascript:alert(1)) 和 [外部链接](https://example.org/a)。
+
+## 准备文件
+
+表头放在第一行。
 """
 
 
@@ -208,6 +212,7 @@ def test_an_article_in_the_panel_is_sanitized_with_absolute_links_and_images(wid
     assert article["title"] == "小部件演示文章" and article["url"] == KB_URL + "/import/widget-demo/"
     html = article["html"]
     assert '<a href="https://help.example.com/import/csv-encoding/#乱码"' in html
+    assert re.search(r'<h2 id="[^"]+">准备文件</h2>', html)  # sections keep their anchors (answers link to them)
     assert '<img alt="截图" src="https://help.example.com/img/shot.png"' in html
     assert 'href="https://example.org/a"' in html and 'target="_blank"' in html
     for bad in ("<script", "alert", "onerror", "javascript:", "<h1", "小部件演示文章"):
@@ -402,6 +407,12 @@ def test_the_widget_on_another_origin_searches_answers_shows_an_article_votes_an
     expect(answer.locator(".kb-status")).to_have_text("感谢您的反馈！")
 
     # The first result opens in the panel: its text, links absolute to kb, and the article vote.
+    # 查看全文 opens the answer's article in the panel at the answer's section.
+    answer.locator(".kb-answer__more").click()
+    expect(page.locator("kb-help-widget .kb-article .kb-target")).to_have_text("操作步骤")
+    expect(page.locator("kb-help-widget .kb-article .kb-target")).to_be_in_viewport()
+    page.locator("kb-help-widget .kb-back").click()
+
     page.locator("kb-help-widget .kb-results .kb-item").first.click()
     article = page.locator("kb-help-widget .kb-article")
     expect(article.locator(".kb-article__title")).to_have_text("忘记密码与重置密码")

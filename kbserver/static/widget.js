@@ -93,6 +93,7 @@
     ".kb-article h1,.kb-article h2{font-size:17px;margin:12px 0 6px}",
     ".kb-article h3,.kb-article h4{font-size:15px;color:inherit;margin:10px 0 4px}",
     ".kb-article img{max-width:100%;height:auto}",
+    ".kb-target{background:#fff8c5}",
     ".kb-article table{border-collapse:collapse;font-size:13px}",
     ".kb-article td,.kb-article th{border:1px solid #d0d7de;padding:3px 6px}",
     ".kb-article pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px}",
@@ -308,7 +309,9 @@
     box.appendChild(passage);
     var more = el("button", "kb-link kb-answer__more", t("readMore"));
     more.type = "button";
-    more.addEventListener("click", function () { openArticle(answer.slug, function () { show(lastResults); }); });
+    more.addEventListener("click", function () {
+      openArticle(answer.slug, function () { show(lastResults); }, answer.url.split("#")[1]);
+    });
     box.appendChild(more);
     box.appendChild(votes(t("answerHelpful"), function (helpful) {
       return api("POST", "answers/feedback", {search_id: searchId, helpful: helpful});
@@ -346,7 +349,7 @@
     return back;
   }
 
-  function openArticle(slug, onBack) {
+  function openArticle(slug, onBack, anchor) {
     seq++;
     show([backButton(onBack), el("p", null, t("loading"))]);
     api("GET", "articles/" + slug.split("/").map(encodeURIComponent).join("/")).then(function (a) {
@@ -365,6 +368,13 @@
       show([backButton(onBack), article, votes(t("wasHelpful"), function (helpful) {
         return api("POST", "feedback", {slug: a.slug, helpful: helpful});
       }), footer]);
+      var section = null, wanted = anchor || "";
+      try { wanted = decodeURIComponent(wanted); } catch (e) { /* keep it as it is */ }
+      content.querySelectorAll("[id]").forEach(function (node) { if (!section && wanted && node.id === wanted) section = node; });
+      if (section) {  // the answer's section, at the top of the panel
+        body.scrollTop = section.getBoundingClientRect().top - body.getBoundingClientRect().top + body.scrollTop;
+        section.classList.add("kb-target");
+      }
     }).catch(function () { show([backButton(onBack), el("p", "kb-error", t("failed"))]); });
   }
 

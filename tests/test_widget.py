@@ -17,12 +17,13 @@ import requests
 
 from analytics import accounts
 from analytics import report as reports
-from analytics.events import insert_events, iso
-from analytics.store import open_db
+from analytics.events import insert_events
 from conftest import FIXTURE_DOCS, REAL_DOCS, LiveServer, free_port
 from indexer.build import build_full
+from indexer.clock import iso
 from indexer.errors import InvalidInput
 from kbserver import create_app
+from kbserver.db import open_db
 from kbserver.settings import load_settings
 
 APP_ORIGIN = "https://app.example.com"

@@ -42,6 +42,11 @@ def session_id() -> str:
     return sid
 
 
+def request_source() -> str:
+    """Where this request's event comes from: "site" (the help site's own scripts say so), else "api"."""
+    return "site" if request.headers.get("X-KB-Source") == "site" else "api"
+
+
 @bp.after_app_request
 def _set_session_cookie(response):  # app-wide: visits through agents' links use the same session
     sid = g.pop("new_session", None)
@@ -104,8 +109,7 @@ def _boosts(q) -> dict:
 @bp.get("/search")
 def search():
     """GET /api/search?q=&limit=&page=&module=&tag= → ranked results with a query_id."""
-    source = "site" if request.headers.get("X-KB-Source") == "site" else "api"
-    return jsonify(search_and_log(_query_args(), session=session_id(), source=source))
+    return jsonify(search_and_log(_query_args(), session=session_id(), source=request_source()))
 
 
 def search_and_log(args, *, session: str, source: str) -> dict:
@@ -178,8 +182,7 @@ def record_click(body: dict, *, session: str) -> None:
 @bp.post("/feedback")
 def feedback():
     """POST /api/feedback {slug, helpful, comment?} → 202."""
-    source = "site" if request.headers.get("X-KB-Source") == "site" else "api"
-    record_feedback(json_object(), session=session_id(), source=source)
+    record_feedback(json_object(), session=session_id(), source=request_source())
     return jsonify({"ok": True}), 202
 
 

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 
 from analytics import questions
 
-from .api import session_id
+from .api import request_source, session_id
 from .auth import require_role
 from .db import get_db, open_db
 from .delivery import BackgroundWorker, post
@@ -32,8 +32,7 @@ WEBHOOK_TIMEOUT = 10  # seconds per delivery attempt
 @bp.post("/api/questions")
 def ask():
     """POST /api/questions {question, email?, query?} → 201 with the stored question's id."""
-    source = "site" if request.headers.get("X-KB-Source") == "site" else "api"
-    return jsonify(ask_question(json_object(), session=session_id(), source=source)), 201
+    return jsonify(ask_question(json_object(), session=session_id(), source=request_source())), 201
 
 
 def ask_question(body: dict, *, session: str, source: str) -> dict:
@@ -94,7 +93,7 @@ class QuestionForwarder(BackgroundWorker):
 
     def _post(self, item: dict) -> str | None:
         payload = {"id": item["id"], "asked_at": item["ts"], "question": item["question"], "email": item["email"],
-                   "query": item["query"], "source": "kb"}
+                   "query": item["query"], "source": "kb", "channel": item["source"] or "api"}
         return post(self.url, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                     {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kb-ask-forwarder"},
                     self.timeout)[1]

@@ -67,6 +67,9 @@ def widget_origins(value: str) -> frozenset[str]:
         if not _ORIGIN.fullmatch(origin):
             raise InvalidInput(f"widget_origins (KB_WIDGET_ORIGINS): {item.strip()!r} is not an origin; write "
                                "scheme://host[:port] without a path, e.g. https://app.example.com")
+        for scheme, port in (("https://", ":443"), ("http://", ":80")):
+            if origin.startswith(scheme) and origin.endswith(port):
+                origin = origin[: -len(port)]  # browsers leave the default port out of Origin
         out.add(origin)
     return frozenset(out)
 

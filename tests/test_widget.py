@@ -228,6 +228,10 @@ def test_an_article_in_the_panel_is_sanitized_with_absolute_links_and_images(wid
 
 def test_widget_settings_are_checked_at_start():
     assert load_settings({"widget_origins": "https://a.example.com/, http://127.0.0.1:8080"}, environ={})
+    from kbserver.widget import widget_origins
+
+    assert widget_origins(" HTTPS://App.Example.com:443/ ,http://[::1]:80,http://x.example.com:8080") == {
+        "https://app.example.com", "http://[::1]", "http://x.example.com:8080"}  # as browsers send Origin
     for value in ("app.example.com", "https://a.example.com/path", "*", "https://*.example.com"):
         with pytest.raises(InvalidInput, match="KB_WIDGET_ORIGINS"):
             load_settings({"widget_origins": value}, environ={})

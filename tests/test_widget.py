@@ -127,6 +127,10 @@ def test_only_the_widget_routes_answer_another_origin(client):
     script = client.get("/widget.js")
     assert script.status_code == 200 and script.mimetype == "text/javascript"
     assert b"data-kb-context" in script.data
+    # kb's own answers stay unframeable and same-origin only, the widget's included.
+    for answer in (script, client.get("/api/widget/search?q=导入", headers=widget_headers()), client.get("/login")):
+        assert "frame-ancestors 'self'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
 def test_a_signed_in_managers_cookie_is_not_used_by_the_widget(widget_app, client):

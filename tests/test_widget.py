@@ -230,6 +230,18 @@ def test_an_article_in_the_panel_is_sanitized_with_absolute_links_and_images(wid
     assert "请先看" in again["html"]
 
 
+def test_the_widgets_chinese_and_english_strings_have_the_same_keys():
+    from kbserver.widget import STATIC
+
+    script = (STATIC / "widget.js").read_text(encoding="utf-8")
+    table = script[script.index("var STRINGS = {"):script.index("function t(key)")]
+    zh, en = table.split("\n    en: {")
+    keys = [set(re.findall(r"(\w+): \"", part)) for part in (zh.split("zh: {")[1], en)]
+    assert len(keys[0]) > 30 and keys[0] == keys[1], keys[0] ^ keys[1]
+    used = set(re.findall(r'\bt\("(\w+)"\)', script))
+    assert used <= keys[0], used - keys[0]  # every string the widget shows is in the table
+
+
 def test_widget_settings_are_checked_at_start():
     assert load_settings({"widget_origins": "https://a.example.com/, http://127.0.0.1:8080"}, environ={})
     from kbserver.widget import widget_origins

@@ -11,8 +11,10 @@ import time
 import pytest
 import requests
 
+from analytics import accounts
 from conftest import LiveServer
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 
 def _connect(server) -> socket.socket:
@@ -173,7 +175,39 @@ def test_health_answers_in_under_100_ms_with_500_slow_connections(docs_dir, data
     ({"KB_CONNECTION_LIMIT": "0"}, "connection_limit (KB_CONNECTION_LIMIT) must be at least 1"),
     ({"KB_REQUEST_TIMEOUT": "soon"}, "request_timeout (KB_REQUEST_TIMEOUT) must be a whole number"),
     ({"KB_EVENT_DURABILITY": "disk"}, "event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power'"),
+    ({"KB_REFUSAL_DELAY": "-1"}, "refusal_delay (KB_REFUSAL_DELAY) cannot be negative"),
 ])
 def test_bad_limits_are_one_readable_line(runner, tmp_path, env, message):
     result = runner.invoke(cli, ["serve", "--data", str(tmp_path / "data")], env=env)
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_client_told_to_back_off_waits_on_a_timer_not_a_worker_thread(docs_dir, data_dir):
+    """After a 429 the connection's next request is held --refusal-delay seconds, off the worker
+    threads: with a single worker, a customer's search is answered while the sign-in waits."""
+    server = LiveServer(docs_dir, data_dir, extra_env={"KB_THREADS": "1", "KB_REFUSAL_DELAY": "5",
+                                                       "KB_LOGIN_FAILURES_ACCOUNT": "1", "KB_PASSWORD_HASH_COST": "1"})
+    try:
+        accounts.create_user(open_db(f"sqlite:///{data_dir}/kb.db"), "wang", "manager", hash_cost=1)
+        attacker = requests.Session()  # one kept-alive connection, as a flooding client uses
+        token = re.search(r'name="csrf_token" value="([^"]+)"', attacker.get(server.url + "/login").text).group(1)
+
+        def sign_in():
+            return attacker.post(server.url + "/login", data={"name": "wang", "password": "wrong", "csrf_token": token},
+                                 allow_redirects=False, timeout=30).status_code
+
+        assert sign_in() == 401
+        assert sign_in() == 429  # the account is locked; this connection is now told to back off
+        held = {}
+        waiting = threading.Thread(target=lambda: held.update(status=sign_in()))
+        waiting.start()
+        time.sleep(1)  # the next sign-in has reached the server and is held
+        search = requests.get(server.url + "/api/search", params={"q": "导入"}, timeout=30)
+        assert search.status_code == 200 and not held, "the search should not wait behind the held sign-in"
+        waiting.join(30)
+        assert held == {"status": 429}  # then answered as before: the wait adds no check and no count
+        fresh = requests.Session()  # a new connection is answered at once: the wait is the connection's
+        assert fresh.get(server.url + "/login").ok
+    finally:
+        server.stop()

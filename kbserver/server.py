@@ -13,13 +13,16 @@ bare, so it sets the limits itself:
   (slowloris) is closed when the request is not complete ``request_timeout`` seconds after its first
   byte, which waitress alone never does (its timeout restarts with every byte);
 * errors waitress answers itself (413, 400, 431 …) are JSON ``{"error": {"code", "message"}}`` like the app's;
-* a connection answered 429 or 503 (a locked or over-capacity sign-in, told to come back after
-  ``Retry-After``) has its next request handled no sooner than ``refusal_delay`` seconds later. The
-  wait is a timer, not a worker thread, so customers' searches do not queue behind it. Without it a
-  client that ignores Retry-After gets its refusals as fast as it asks (16 clients: ~2,000 a second
-  on one interpreter, each parsed, dispatched and answered), and that request handling, not the
-  password checks, was what was left slowing search during a login flood. Search and every other
-  answer are not delayed, and a new connection is answered at once (it still gets the 429).
+* a client answered 429 or 503 (a locked or over-capacity sign-in, told to come back after
+  ``Retry-After``) has its next requests of the same kind (method and path, from the same address)
+  held ``refusal_delay`` seconds before they are handled. The wait is a timer, not a worker thread,
+  so customers' searches do not queue behind it. Without it a client that ignores Retry-After gets
+  its refusals as fast as it asks (16 clients: ~2,000 a second on one interpreter, each parsed,
+  dispatched and answered), and that request handling, not the password checks, was what was left
+  slowing search during a login flood; a new connection per attempt does not dodge it. Other
+  requests from that address (its searches, its pages) are not held. Behind a ``trusted_proxy`` every
+  client shares the proxy's address, so there kb holds nothing and the proxy's own limit (nginx
+  ``limit_req``) is the place to slow a flood.
 """
 
 from __future__ import annotations
@@ -66,49 +69,67 @@ class _TimedParser(HTTPRequestParser):
 
 
 BACK_OFF_STATUSES = ("429", "503")
+MAX_HELD_KINDS = 10_000  # (address, method, path) waits remembered at once; beyond it the ended are dropped
 
 
 class _Task(WSGITask):
-    """A request answered by the app; an answer telling the client to back off delays its connection's next request."""
+    """A request answered by the app; an answer telling the client to back off holds its next such requests."""
 
     def execute(self):
         super().execute()
-        delay = getattr(self.channel.server, "kb_refusal_delay", 0)
-        if delay and self.status[:3] in BACK_OFF_STATUSES:
-            self.channel.kb_not_before = time.monotonic() + delay
+        backoff = getattr(self.channel.server, "kb_backoff", None)
+        if backoff is not None and self.status[:3] in BACK_OFF_STATUSES:
+            backoff.refused(self.channel, self.request)
 
 
 class _Channel(HTTPChannel):
     error_task_class = _JSONErrorTask
     parser_class = _TimedParser
     task_class = _Task
-    kb_not_before = 0.0  # monotonic time before which this connection's next request is not handled
 
 
 class _Backoff:
-    """Dispatches a connection's request to the worker threads, or, if it was just told to back off, holds
-    it until its wait ends on one timer thread (a worker would idle for the whole wait)."""
+    """Dispatches a connection's request to the worker threads at once, or, when the same address was
+    just refused the same kind of request, holds it until that wait ends, on one timer thread (a
+    worker would idle through the whole wait)."""
 
-    def __init__(self, add_task):
-        self.add_task = add_task
+    def __init__(self, add_task, delay: float):
+        self.add_task, self.delay = add_task, delay
+        self.refusals: dict[tuple, float] = {}  # (address, method, path) → monotonic time its wait ends
         self.waiting: list = []  # heap of (due, sequence, channel)
-        self.held = 0  # requests held so far (for tests and the curious)
+        self.held = 0  # requests held so far
         self._sequence = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def __call__(self, channel) -> None:
-        due = getattr(channel, "kb_not_before", 0.0)
-        if due <= time.monotonic():
-            self.add_task(channel)
-            return
+    @staticmethod
+    def _kind(channel, request) -> tuple:
+        address = channel.addr[0] if isinstance(channel.addr, tuple) else "-"  # "-": a Unix socket
+        return address, request.command, request.path
+
+    def refused(self, channel, request) -> None:
+        """Hold this address's next requests of this kind for the delay (called when one is answered 429/503)."""
+        now = time.monotonic()
         with self._cond:
-            heapq.heappush(self.waiting, (due, next(self._sequence), channel))
-            self.held += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="kb-backoff", daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            if len(self.refusals) >= MAX_HELD_KINDS:
+                self.refusals = {k: due for k, due in self.refusals.items() if due > now}
+                if len(self.refusals) >= MAX_HELD_KINDS:  # a flood of distinct paths: start over, never grow
+                    self.refusals.clear()
+            self.refusals[self._kind(channel, request)] = now + self.delay
+
+    def __call__(self, channel) -> None:
+        with self._cond:
+            request = channel.requests[0] if channel.requests else None
+            due = self.refusals.get(self._kind(channel, request), 0.0) if request is not None else 0.0
+            if due > time.monotonic():
+                heapq.heappush(self.waiting, (due, next(self._sequence), channel))
+                self.held += 1
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="kb-backoff", daemon=True)
+                    self._thread.start()
+                self._cond.notify()
+                return
+        self.add_task(channel)
 
     def _run(self) -> None:
         while True:
@@ -120,13 +141,14 @@ class _Backoff:
 
 
 def _install_limits(server, request_timeout: int, refusal_delay: int = 0) -> None:
-    """Give each listening server kb's channel, the back-off after refusals and the request deadline."""
+    """Give each listening server kb's channel, the back-off after refusals (refusal_delay > 0) and the
+    request deadline."""
     servers = [server] if isinstance(server, BaseWSGIServer) else \
         [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
     for s in servers:
         s.channel_class = _Channel
-        s.kb_refusal_delay = refusal_delay
-        s.add_task = _Backoff(s.add_task)
+        if refusal_delay > 0:
+            s.kb_backoff = s.add_task = _Backoff(s.add_task, refusal_delay)
         idle_cleanup = s.maintenance
 
         def maintenance(now, s=s, idle_cleanup=idle_cleanup):
@@ -231,7 +253,7 @@ def serve(app, host: str, port: int, threads: int = 8, ready=None, *, connection
     except OSError as exc:
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. "
                       "Is another kb running? Pick another port with --port or KB_PORT.") from None
-    _install_limits(server, request_timeout, refusal_delay)
+    _install_limits(server, request_timeout, 0 if trusted_proxy else refusal_delay)
 
     def stop(signum, frame):
         raise SystemExit(0)

@@ -1,18 +1,21 @@
 """Search latency while clients flood /login with wrong passwords (issue 9, defect 5).
 
-    python tests/bench/login_flood.py [--clients 16] [--seconds 10]
+    python tests/bench/login_flood.py [--rounds 3] [--refusal-delay 1 [--refusal-delay 0]] [--clients 16] [--seconds 10]
 
 Starts the real `kb serve` (waitress) on the starter docs with the production password hash cost
 (64 MiB Argon2id), then measures one customer's search latency (sequential requests, starter
-queries) three times: with no flood; while --clients clients post wrong passwords from one address
-(127.0.0.1: the per-address and per-account limits answer 429 after their budget); and while they
-post to many account names from --clients different addresses (127.0.0.2, 127.0.0.3, …: each
-address has its own budget, so the cap on concurrent password checks is what protects search).
-For comparison, a last phase floods GET /api/health (the cheapest request kb has) from the same
-number of clients: what any flood of fast answers costs search on this machine (waitress, the GIL and
-the flooding clients themselves share its cores). Reports search p50/p99, the flood's status codes
-and the server's resident memory, and writes them to tests/bench/results/login_flood.txt. Bounded:
-every request goes to 127.0.0.1.
+queries, each warmed once) in four phases: with no flood; while --clients clients post wrong
+passwords from one address (127.0.0.1: the per-address and per-account limits answer 429 after
+their budget); while they post to many account names from --clients different addresses
+(127.0.0.2, 127.0.0.3, …: each address has its own budget, so the cap on concurrent password checks
+is what protects search); and, for comparison, while they flood GET /api/health (a cheap request kb
+never refuses) from one address. Each round runs the four phases on a fresh server (a copy of one
+built data folder, so no lockout carries over) once it has embedded every passage (that background
+job's CPU is not the flood's); with several --refusal-delay values the variants alternate round by
+round, so a busy minute on a shared machine hits each alike. Reports per variant and phase the
+median over rounds of search p50 and p99, the flood's status codes and the server's peak memory,
+and writes them to tests/bench/results/login_flood.txt (--output). Bounded: every request goes to
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -46,15 +49,8 @@ RESULTS = ROOT / "tests" / "bench" / "results" / "login_flood.txt"
 HASH_COST = 64  # production default: the figures are about the real cost of a password check
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process in MiB (VmRSS from /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of a process in MiB (VmHWM from /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -156,7 +152,8 @@ def run_phases(server: LiveServer, data: Path, queries: list[str], args) -> list
     db = open_db(f"sqlite:///{data}/kb.db")
     accounts.create_user(db, "wang", "manager", hash_cost=HASH_COST)
     wait_for_vectors(server.url)
-    measure_search(server.url, queries, 2)  # warm the cache and the index
+    for query in queries:  # warm every query once: its first search embeds its answer blocks (~30 ms)
+        requests.get(server.url + "/api/search", params={"q": query}, timeout=60)
     measured = []
     for label, kind in PHASES:
         results = multiprocessing.Queue()

@@ -15,14 +15,14 @@ bare, so it sets the limits itself:
 * errors waitress answers itself (413, 400, 431 …) are JSON ``{"error": {"code", "message"}}`` like the app's;
 * a client answered 429 or 503 (a locked or over-capacity sign-in, told to come back after
   ``Retry-After``) has its next requests of the same kind (method and path, from the same address)
-  held ``refusal_delay`` seconds before they are handled. The wait is a timer, not a worker thread,
-  so customers' searches do not queue behind it. Without it a client that ignores Retry-After gets
-  its refusals as fast as it asks (16 clients: ~2,000 a second on one interpreter, each parsed,
-  dispatched and answered), and that request handling, not the password checks, was what was left
-  slowing search during a login flood; a new connection per attempt does not dodge it. Other
-  requests from that address (its searches, its pages) are not held. Behind a ``trusted_proxy`` every
-  client shares the proxy's address, so there kb holds nothing and the proxy's own limit (nginx
-  ``limit_req``) is the place to slow a flood.
+  held ``refusal_delay`` seconds (plus up to half that, at random) before they are handled. The wait
+  is a timer, not a worker thread, so customers' searches do not queue behind it, and a new
+  connection per attempt does not dodge it; other requests from that address (its searches, its
+  pages) are not held. Without it a client that ignores Retry-After gets its refusals as fast as it
+  asks (16 clients: ~1,000 a second, each parsed, dispatched and answered on the GIL the searches
+  need); with it, ~16 a second (tests/bench/login_flood.py: search p99 during the flood about half,
+  searches answered about twice as many). Behind a ``trusted_proxy`` every client shares the proxy's
+  address, so there kb holds nothing and the proxy's own limit (nginx ``limit_req``) slows a flood.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import heapq
 import itertools
 import json
 import logging
+import random
 import signal
 import sys
 import threading
@@ -122,6 +123,9 @@ class _Backoff:
             request = channel.requests[0] if channel.requests else None
             due = self.refusals.get(self._kind(channel, request), 0.0) if request is not None else 0.0
             if due > time.monotonic():
+                # Spread over half a delay more, so the held requests do not all come back at one instant
+                # and meet a full cap of password checks together (503 again, and held again, in step).
+                due += random.uniform(0, self.delay / 2)
                 heapq.heappush(self.waiting, (due, next(self._sequence), channel))
                 self.held += 1
                 if self._thread is None:

@@ -20,8 +20,8 @@ bare, so it sets the limits itself:
   connection per attempt does not dodge it; other requests from that address (its searches, its
   pages) are not held. Without it a client that ignores Retry-After gets its refusals as fast as it
   asks (16 clients: ~1,000 a second, each parsed, dispatched and answered on the GIL the searches
-  need); with it, ~16 a second (tests/bench/login_flood.py: search p99 during the flood about half,
-  searches answered about twice as many). Behind a ``trusted_proxy`` every client shares the proxy's
+  need); with it, ~16 a second (tests/bench/login_flood.py: search p99 during the flood halved, and
+  1.5× as many searches answered). Behind a ``trusted_proxy`` every client shares the proxy's
   address, so there kb holds nothing and the proxy's own limit (nginx ``limit_req``) slows a flood.
 """
 

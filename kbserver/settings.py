@@ -76,8 +76,9 @@ SETTINGS = [
     Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
             "Sign-ins checked at once per process; further sign-ins get 503 at once, so a flood cannot starve search.", int),
     Setting("refusal_delay", 1, "KB_REFUSAL_DELAY",
-            "Seconds a connection answered 429 or 503 waits before its next request is handled (on a timer, not a "
-            "worker thread), so a client ignoring Retry-After cannot flood the server with refusals; 0: no wait.", int),
+            "Seconds an address answered 429 or 503 waits before its next request of the same kind is handled (on a "
+            "timer, not a worker thread), so a client ignoring Retry-After cannot flood; 0, or behind a trusted proxy: "
+            "no wait.", int),
     Setting("login_window", 900, "KB_LOGIN_WINDOW", "Seconds over which failed sign-ins are counted for the lockout.", int),
     Setting("login_failures_account", 10, "KB_LOGIN_FAILURES_ACCOUNT",
             "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),

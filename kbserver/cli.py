@@ -228,7 +228,7 @@ def serve(**options):
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
                **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
-                                           "access_log")})
+                                           "access_log", "refusal_delay")})
 
 
 @cli.command()

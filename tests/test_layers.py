@@ -49,6 +49,11 @@ def imported_packages(name: str, path: Path) -> list[tuple[int, str]]:
             else:
                 target = node.module
             out.append((node.lineno, target.split(".")[0]))
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and (getattr(node.func, "attr", None) == "import_module" or getattr(node.func, "id", None)
+                   in ("import_module", "__import__"))):  # importlib.import_module("kbserver.db") is an import too
+            out.append((node.lineno, node.args[0].value.split(".")[0]))
     return out
 
 
@@ -68,10 +73,11 @@ def test_imports_only_go_down_the_layers():
 
 
 def test_the_layer_check_sees_relative_lazy_and_upward_imports(tmp_path):
-    source = "def f():\n    from kbserver.db import open_db\n    from . import events\n"
+    source = ("def f():\n    from kbserver.db import open_db\n    from . import events\n"
+              "    return importlib.import_module(\"contrib.queue\")\n")
     path = tmp_path / "x.py"
     path.write_text(source)
-    assert imported_packages("analytics.x", path) == [(2, "kbserver"), (3, "analytics")]
+    assert imported_packages("analytics.x", path) == [(2, "kbserver"), (3, "analytics"), (4, "contrib")]
 
 
 # -- table ownership ----------------------------------------------------------------------

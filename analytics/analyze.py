@@ -140,9 +140,15 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     report.gaps, report.noise = find_gaps(clusterable, articles, report.period_start, totals=totals, index=index)
 
     step("stale and unhelpful articles")
+    # A failing search counts against its first result only when that article is the one to fix: not
+    # when its query is in a gap no article answers (the first result was the best of nothing) or in a
+    # gap whose advice names another article.
+    fault = {near_identical_key(q): (g.nearest_slug if g.action == "improve" else None)
+             for g in report.gaps for q in (g.queries or g.examples)}
     current, previous = Counter(), Counter()
     for f in failed:
-        if f.top_slug and f.reason != "no_results":
+        owner = fault.get(near_identical_key(f.query), f.top_slug)
+        if f.top_slug and f.reason != "no_results" and owner == f.top_slug:
             (current if f.ts >= report.period_start else previous)[f.top_slug] += 1
     votes, bounced = votes_by_article(db, report.start, report.end), bounces(db, report.start, report.end)
     answer_votes = answers.votes_by_article(db, report.start, report.end)

@@ -158,3 +158,48 @@ def test_kb_simulate_refuses_a_bad_scenario_in_one_line(corpus, runner, tmp_path
                                  "--database-url", f"sqlite:///{tmp_path}/kb.db", "--days", "1",
                                  "--scenario", str(tmp_path / "scenario.yml")])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+
+
+def events(queries: list[str], reason: str = "no_click", opened: str | None = None, times: int = 3):
+    """Each query failing `times` times; with opened, readers clicked that article and voted it down."""
+    failed, totals, ids = [], {}, itertools.count()
+    for query in queries:
+        totals[near_identical_key(query)] = times + 1
+        for _ in range(times):
+            n = next(ids)
+            failed.append(FailedSearch(f"e{n}", f"2026-11-{10 + n % 10:02d}T10:00:00.000Z", f"s{n}", query,
+                                       query.lower(), reason, opened, opened))
+    return failed, totals
+
+
+VAGUE = ["那个东西一直转圈打不开", "一直转圈圈", "页面转圈打不开"]  # no article says so; search still lists some
+
+
+def test_an_article_readers_open_from_a_gap_and_vote_down_is_improve_it(corpus):
+    index, articles = corpus
+    offered = index.search(VAGUE[0], limit=3, cache=False)["results"]
+    assert offered and all(r["score"] < 0.62 for r in offered)  # search alone does not call any an answer
+    slug = offered[-1]["slug"]
+    failed, totals = events(VAGUE)
+    before, _ = find_gaps(failed, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=index)
+    assert before and all(g.action == "write" for g in before), [(g.action, g.nearest_slug) for g in before]
+    failed, totals = events(VAGUE, reason="not_helpful", opened=slug)
+    gaps, _ = find_gaps(failed, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=index)
+    gap = next(g for g in gaps if VAGUE[0] in g.queries)
+    assert gap.action == "improve" and gap.nearest_slug == slug, gap.suggestion
+
+
+def test_a_query_that_is_an_article_title_is_navigation_not_a_gap(corpus):
+    index, articles = corpus
+    failed, totals = events(["忘记密码与重置密码", "设置周期任务"] + GAPS["contracts"])
+    gaps, _ = find_gaps(failed, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=index)
+    queries = {q for g in gaps for q in g.queries}
+    assert "忘记密码与重置密码" not in queries and "设置周期任务" not in queries
+    assert set(GAPS["contracts"]) & queries  # a real gap beside them is still found
+
+
+def test_gap_labels_are_whole_queries_not_segmentation_fragments(corpus):
+    gaps = gaps_for(corpus, ["import", "export", "contracts"])
+    assert gaps
+    for g in gaps:
+        assert g.label in g.queries and " / " not in g.label, (g.label, g.queries)

@@ -50,6 +50,10 @@ SEARCH_DEPTH = 3
 # at least this share of its failing searches and at least OPENED_MIN of them.
 OPENED_SHARE = 0.15
 OPENED_MIN = 3
+# ... unless readers skip it: first in SKIP_MIN of the gap's failing searches, opened in none, and at least
+# SKIP_FAILURE_RATE of its searches fail (a reader the article helped would have opened it).
+SKIP_MIN = 10
+SKIP_FAILURE_RATE = 0.9
 MISSING_WORDS = 6
 MAX_QUERIES = 200  # query forms a gap keeps as evidence (its closure is measured on them)
 COVER_THRESHOLD = 0.3  # centroid-to-article similarity above which an article "covers" a cluster
@@ -463,6 +467,18 @@ def _unfindable_article(index, members: list[int], clustering: Clustering, slugs
     return None, 0.0
 
 
+def _readers_skip(events: list, slug: str, searched: int) -> bool:
+    """Readers shown the article first, again and again, never open it: its title tells them it is not
+    their question, whatever its score ("密码策略" first for "用户忘记密码了怎么自己重置").
+
+    Only judged when nearly every search of the gap fails (a success may be a reader who opened it) and
+    the article came first in at least SKIP_MIN of them."""
+    first = sum(1 for f in events if f.top_slug == slug)
+    opened = sum(1 for f in events if f.clicked_slug == slug)
+    return (first >= SKIP_MIN and not opened and bool(searched)
+            and len(events) >= SKIP_FAILURE_RATE * searched)
+
+
 def _opened_article(events: list, members: list[int], answers: list) -> tuple[str | None, float]:
     """(the article readers of these searches opened from the results and said did not help, its share).
 
@@ -574,6 +590,8 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
         failure_rate = len(events) / searched if searched else 1.0
         if failure_rate < MIN_FAILURE_RATE or sum(weights[i] for i in members) < min_size:
             continue
+        if covered and _readers_skip(events, slug, searched):  # search calls it the answer; readers say no
+            covered, slug = False, None
         texts = [clustering.texts[i] for i in members]
         terms = clustering.top_terms(-1, members=members)
         representative = clustering.representative(-1, members=members)

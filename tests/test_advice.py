@@ -203,3 +203,54 @@ def test_gap_labels_are_whole_queries_not_segmentation_fragments(corpus):
     assert gaps
     for g in gaps:
         assert g.label in g.queries and " / " not in g.label, (g.label, g.queries)
+
+
+def test_an_article_search_puts_first_but_readers_never_open_is_not_their_answer(corpus):
+    index, articles = corpus
+    skipped, totals = events(GAPS["create"], times=5)
+    gap = gap_of(find_gaps(skipped, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=index)[0], "create")
+    assert gap.action == "improve" and gap.nearest_slug == "projects/create"  # search calls it the answer
+    totals = {key: 5 for key in totals}  # every search failing
+    for f in skipped:  # shown first every time, opened by nobody
+        f.top_slug = "projects/create"
+    gap = gap_of(find_gaps(skipped, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=index)[0], "create")
+    assert gap.action == "write", gap.suggestion
+    skipped[0].reason, skipped[0].clicked_slug = "not_helpful", "projects/create"  # one reader opened it
+    gap = gap_of(find_gaps(skipped, articles, "2026-11-15T00:00:00.000Z", totals=totals, index=index)[0], "create")
+    assert gap.action == "improve" and gap.nearest_slug == "projects/create", gap.suggestion
+
+
+def test_a_surge_of_searches_no_article_answers_does_not_flag_their_first_result(corpus, tmp_path):
+    import datetime as dt
+    import json
+
+    from analytics.analyze import analyze
+    from analytics.events import insert_events
+    from analytics.store import open_db
+
+    index, articles = corpus
+    db = open_db(f"sqlite:///{tmp_path}/kb.db")
+    now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+    rows, clicks, votes, n = [], [], [], itertools.count()
+    for topic, first in (("contracts", "gantt/deps"), ("import", "import/excel-import")):
+        for days_ago, times in ((10, 1), (3, 3)):  # one a query the week before, three each this week
+            for query in GAPS[topic]:
+                for _ in range(times):
+                    k = next(n)
+                    ts = now - dt.timedelta(days=days_ago, minutes=10 * k)
+                    rows.append({"query_id": f"q{k}", "ts": ts.isoformat(), "session": f"s{k}", "query": query,
+                                 "normalized": query.lower(), "results": 3, "top_slugs": json.dumps([first]),
+                                 "took_ms": 1.0, "module": "", "tag": "", "page": 1, "source": "test"})
+                    if topic == "import" and k % 3 == 0:  # some open the import article, and it does not help
+                        clicked = ts + dt.timedelta(seconds=10)
+                        clicks.append({"ts": clicked.isoformat(), "query_id": f"q{k}", "slug": first, "position": 1,
+                                       "session": f"s{k}"})
+                        votes.append({"ts": (clicked + dt.timedelta(seconds=60)).isoformat(), "slug": first,
+                                      "helpful": 0, "comment": "", "session": f"s{k}"})
+    insert_events(db, "searches", rows)
+    insert_events(db, "clicks", clicks)
+    insert_events(db, "votes", votes)
+    report = analyze(db, articles, now=now, index=index, update_queue=False)
+    surging = {f.slug for f in report.article_flags if f.reason == "failing_surge"}
+    assert "import/excel-import" in surging  # its own readers fail: its fault
+    assert "gantt/deps" not in surging  # first for contract questions only because nothing answers them

@@ -254,3 +254,15 @@ def test_a_surge_of_searches_no_article_answers_does_not_flag_their_first_result
     surging = {f.slug for f in report.article_flags if f.reason == "failing_surge"}
     assert "import/excel-import" in surging  # its own readers fail: its fault
     assert "gantt/deps" not in surging  # first for contract questions only because nothing answers them
+
+
+def test_chinese_failing_queries_are_clustered_by_meaning_not_shared_characters(corpus):
+    from analytics.gaps import cluster_texts
+
+    index, _ = corpus
+    texts = ["合同管理", "管理供应商合同", "合同到期提醒", "目标管理", "季度目标怎么拆"]
+    by_words = cluster_texts(texts, min_size=1).labels
+    assert by_words[0] == by_words[3]  # 管理 alone puts OKR goals with contracts (the mixed gap)
+    by_meaning = cluster_texts(texts, min_size=1, embed=index.embed).labels
+    assert by_meaning[0] == by_meaning[1] == by_meaning[2]  # the contract questions stay one gap
+    assert by_meaning[3] != by_meaning[0]  # goals are not contracts

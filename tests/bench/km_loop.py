@@ -277,7 +277,7 @@ def run(args, seed: int) -> str:
     from analytics import closure
     from analytics.analyze import analyze
     from analytics.simulate import simulate
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     work = Path(os.environ.get("KB_BENCH_WORK") or tempfile.mkdtemp(prefix="kb-km-loop-")) / "km_loop"
     docs, data = work / "docs", work / "data"

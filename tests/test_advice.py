@@ -226,7 +226,7 @@ def test_a_surge_of_searches_no_article_answers_does_not_flag_their_first_result
 
     from analytics.analyze import analyze
     from analytics.events import insert_events
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     index, articles = corpus
     db = open_db(f"sqlite:///{tmp_path}/kb.db")

@@ -617,7 +617,8 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
                           + "检查文章是否缺少这些读者遇到的情况。")
         else:
             action = "write"
-            suggestion = f"没有文章回答「{'、'.join(terms)}」：写一篇新文章，例如回答「{representative}」。"
+            suggestion = (f"没有文章回答读者的这些问题：{'、'.join(examples[:4])}；"
+                          f"写一篇新文章，例如回答「{representative}」。")
         current = sum(1 for f in events if f.ts >= period_start)
         gaps.append(Gap(
             key="gap:" + "+".join(sorted(terms)), label=readable_label(representative), terms=terms,

@@ -142,10 +142,13 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
 
     step("stale and unhelpful articles")
     # A failing search counts against its first result only when that article is the one to fix: not
-    # when its query is in a gap no article answers (the first result was the best of nothing) or in a
-    # gap whose advice names another article.
+    # when its query is in a gap no article answers (the first result was the best of nothing), in a
+    # gap whose advice names another article, or is a title several articles share (使用手册: the
+    # reader wanted another of them).
     fault = {near_identical_key(q): (g.nearest_slug if g.action == "improve" else None)
              for g in report.gaps for q in (g.queries or g.examples)}
+    shared = Counter(near_identical_key(a["title"]) for a in articles if a.get("title"))
+    fault.update({key: None for key, n in shared.items() if n > 1})
     current, previous = Counter(), Counter()
     for f in failed:
         owner = fault.get(near_identical_key(f.query), f.top_slug)

@@ -266,3 +266,29 @@ def test_chinese_failing_queries_are_clustered_by_meaning_not_shared_characters(
     by_meaning = cluster_texts(texts, min_size=1, embed=index.embed).labels
     assert by_meaning[0] == by_meaning[1] == by_meaning[2]  # the contract questions stay one gap
     assert by_meaning[3] != by_meaning[0]  # goals are not contracts
+
+
+def test_failing_searches_for_a_title_several_articles_share_are_no_surge_on_the_first(corpus, tmp_path):
+    import datetime as dt
+    import json
+
+    from analytics.analyze import analyze
+    from analytics.events import insert_events
+    from kbserver.db import open_db
+
+    _, articles = corpus
+    shared = [dict(a) for a in articles[:2]]
+    for a in shared:
+        a["title"] = "概述"  # two overview pages: a reader searching 概述 wants one of them
+    others = shared + articles[2:]
+    db = open_db(f"sqlite:///{tmp_path}/kb.db")
+    now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+    rows = [{"query_id": f"q{k}", "ts": (now - dt.timedelta(days=10 if k < 1 else 2, minutes=10 * k)).isoformat(),
+             "session": f"s{k}", "query": "概述", "normalized": "概述", "results": 3,
+             "top_slugs": json.dumps([shared[0]["slug"]]), "took_ms": 1.0, "module": "", "tag": "", "page": 1,
+             "source": "test"} for k in range(9)]
+    insert_events(db, "searches", rows)
+    report = analyze(db, others, now=now, update_queue=False)
+    assert shared[0]["slug"] not in {f.slug for f in report.article_flags if f.reason == "failing_surge"}
+    report = analyze(db, [shared[0]] + articles[1:], now=now, update_queue=False)  # its own title alone
+    assert shared[0]["slug"] in {f.slug for f in report.article_flags if f.reason == "failing_surge"}

@@ -45,6 +45,7 @@ SNIPPET_CHARS = 160
 LEXICAL_WEIGHT = 0.1  # the lexical weight when the best keyword match holds none of the query words
 LEXICAL_WEIGHT_FULL = 0.5  # ... and when it holds every one (squared share in between)
 MEANING_TOP = 10
+SAME_LANGUAGE_BODY = {True: 1.0, False: 1.0}
 MEANING_FLOOR = 0.3
 AGENT_LINK_REASON = "agents sent this article for similar tickets"
 LEXICAL_CANDIDATES = 100  # best keyword matches whose passages are always compared with the query
@@ -431,7 +432,8 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
     if filters:
         allowed = np.zeros(snap.ranker.doc_count_all, dtype=bool)
         allowed[list(snap.docs_for(Q.And(filters)))] = True
-    lexical = snap.ranker.scores(terms.clauses()) if not terms.empty else np.zeros(snap.ranker.doc_count_all, np.float32)
+    lexical = (snap.ranker.scores(terms.clauses(), _body_weights(snap, terms)) if not terms.empty
+               else np.zeros(snap.ranker.doc_count_all, np.float32))
     if allowed is not None:
         lexical = np.where(allowed, lexical, 0.0).astype(np.float32)
     scores, by_meaning, passages = lexical, set(), {}
@@ -463,6 +465,15 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
         if docnum in applied:
             results[-1]["boost"] = {"factor": applied[docnum][0], "reason": applied[docnum][1]}
     return total, results
+
+
+def _body_weights(snap: Snapshot, terms: QueryTerms) -> np.ndarray | None:
+    """How much each article's body counts: SAME_LANGUAGE_BODY where the query is in the article's language."""
+    chinese = has_cjk(terms.normalized)
+    weight = SAME_LANGUAGE_BODY[chinese]
+    if weight == 1.0:
+        return None
+    return snap.ranker.language_weights(chinese, weight)
 
 
 def _search_long(snap: Snapshot, subject: str, body: str, limit: int, highlight: list[str], query_vector):

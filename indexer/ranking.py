@@ -11,6 +11,7 @@ numpy additions: well under a millisecond.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 
 import numpy as np
@@ -20,6 +21,8 @@ from .schema import FIELD_BOOSTS
 K1 = 1.2
 B = 0.75
 RANKED_FIELDS = (*FIELD_BOOSTS, "grams")
+CHINESE_SHARE = 0.2  # an article whose body words are over a fifth Chinese is Chinese (code and English names make up the rest)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class FieldColumns:
@@ -41,6 +44,21 @@ class FieldColumns:
     def add(self, term: str, docs, tfs) -> None:
         """Postings of a term in one segment (document numbers already offset to the whole index)."""
         self._pieces.setdefault(term, []).append((docs, tfs))
+
+    def chinese_documents(self, doc_count: int) -> np.ndarray:
+        """Per document, whether more than CHINESE_SHARE of its words in this field are Chinese (call before finish)."""
+        docs, tfs, chinese_tfs = array("i"), array("f"), array("f")
+        for term, pieces in self._pieces.items():
+            cjk = 1.0 if _CJK.search(term) else 0.0
+            for piece_docs, piece_tfs in pieces:
+                docs.extend(piece_docs)
+                tfs.extend(piece_tfs)
+                chinese_tfs.extend([cjk] * len(piece_tfs))
+        docs_np = np.frombuffer(docs, dtype=np.int32)
+        every = np.bincount(docs_np, weights=np.frombuffer(tfs, dtype=np.float32), minlength=doc_count)
+        chinese = np.bincount(docs_np, weights=np.frombuffer(tfs, dtype=np.float32)
+                              * np.frombuffer(chinese_tfs, dtype=np.float32), minlength=doc_count)
+        return chinese > CHINESE_SHARE * np.maximum(every, 1.0)
 
     def finish(self, lengths: np.ndarray, doc_count: int, avg_length: float) -> None:
         """Turn posting weights into BM25 weights with Whoosh's statistics, so scores equal its BM25F.
@@ -90,6 +108,8 @@ class Ranker:
         self.live[list(reader.all_doc_ids())] = True
         self.tiebreak = _slug_order(reader, self.doc_count_all)
         self.fields: dict[str, FieldColumns] = {}
+        self.chinese = np.zeros(self.doc_count_all, dtype=bool)
+        self._language_weights: dict[tuple[bool, float], np.ndarray] = {}
         for field in RANKED_FIELDS:
             columns = FieldColumns()
             lengths = np.ones(self.doc_count_all, dtype=np.float64)  # Whoosh's default length is 1
@@ -102,19 +122,35 @@ class Ranker:
                         docs = [d + offset for d in docs]
                     columns.add(term.decode("utf-8") if isinstance(term, bytes) else term, docs, tfs)
             # Whoosh stores tf x field_boost as the posting weight, so the boost is already in.
+            if field == "body":
+                self.chinese = columns.chinese_documents(self.doc_count_all)
             avg_length = reader.field_length(field) / (self.doc_count_all or 1)
             columns.finish(lengths, self.doc_count_all, avg_length)
             self.fields[field] = columns
 
-    def scores(self, clauses: list[tuple[str, str, float]]) -> np.ndarray:
-        """BM25F score of every document for clauses of (field, term, boost); 0 where nothing matched."""
+    def scores(self, clauses: list[tuple[str, str, float]], body_weights: np.ndarray | None = None) -> np.ndarray:
+        """BM25F score of every document for clauses of (field, term, boost); 0 where nothing matched.
+
+        body_weights, one factor per document, scales what the body field adds to each document."""
         scores = np.zeros(self.doc_count_all, dtype=np.float32)
+        body = np.zeros(self.doc_count_all, dtype=np.float32) if body_weights is not None else scores
         for field, term, boost in clauses:
             col = self.fields[field].column(term)
             if col is not None:  # a column lists each document once, so plain fancy-index += is safe
-                scores[col[0]] += col[1] * boost
+                (body if field == "body" else scores)[col[0]] += col[1] * boost
+        if body_weights is not None:
+            scores += body * body_weights
         scores[~self.live] = 0.0
         return scores
+
+    def language_weights(self, chinese: bool, weight: float) -> np.ndarray:
+        """A factor per document: weight for articles in the language (Chinese or not), 1 for the others."""
+        key = (chinese, weight)
+        found = self._language_weights.get(key)
+        if found is None:
+            found = np.where(self.chinese == chinese, weight, 1.0).astype(np.float32)
+            self._language_weights[key] = found
+        return found
 
     def top(self, scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
         """The n best (docnum, score) pairs, best first, and how many documents matched at all.

@@ -450,20 +450,22 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
                else np.zeros(snap.ranker.doc_count_all, np.float32))
     if allowed is not None:
         lexical = np.where(allowed, lexical, 0.0).astype(np.float32)
-    scores, by_meaning, passages = lexical, set(), {}
+    scores, by_meaning, passages, confidence = lexical, set(), {}, lexical
     if query_vector is not None and snap.dense is not None:
-        scores, by_meaning, passages = _fuse(snap, lexical, query_vector, allowed, terms)
+        scores, by_meaning, passages, confidence = _fuse(snap, lexical, query_vector, allowed, terms)
     applied = {}
     for slug, boost in (boosts or {}).items():
         factor, reason = boost if isinstance(boost, tuple) else (boost, AGENT_LINK_REASON)
         docnum = snap.docnum(slug)
         if docnum is not None and scores[docnum] > 0:  # only articles the query already found
             scores[docnum] *= factor
+            if confidence is not scores:
+                confidence[docnum] *= factor
             applied[docnum] = (factor, reason)
     ranked, total = snap.ranker.top(scores, page * limit, allowed)
     words = terms.highlight_words()
     results = []
-    for rank, (docnum, score) in enumerate(ranked[(page - 1) * limit :], start=(page - 1) * limit + 1):
+    for rank, (docnum, _) in enumerate(ranked[(page - 1) * limit :], start=(page - 1) * limit + 1):
         hit = snap.stored(docnum)
         body = hit.get("body") or ""
         snippet_source = body if _has_match(body, words) else (hit.get("summary") or body)
@@ -473,8 +475,8 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
         results.append({
             "slug": hit["slug"], "title": hit["title"], "url": hit["url"], "path": hit["path"],
             "summary": hit.get("summary") or "", "module": hit.get("module") or "",
-            "snippet": make_snippet(snippet_source, words), "score": round(score, 4), "position": rank,
-            "matched": matched,
+            "snippet": make_snippet(snippet_source, words), "score": round(float(confidence[docnum]), 4),
+            "position": rank, "matched": matched,
         })
         if docnum in applied:
             results[-1]["boost"] = {"factor": applied[docnum][0], "reason": applied[docnum][1]}
@@ -495,8 +497,8 @@ def _search_long(snap: Snapshot, subject: str, body: str, limit: int, highlight:
     lexical = snap.ranker.scores(clauses) if clauses else np.zeros(snap.ranker.doc_count_all, np.float32)
     scores, by_meaning, passages, similarity = lexical, set(), {}, {}
     if query_vector is not None and snap.dense is not None:
-        scores, by_meaning, passages, similarity = _fuse_with_similarity(snap, lexical, query_vector, None, None,
-                                                                         weight=LONG_LEXICAL_WEIGHT)
+        scores, by_meaning, passages, similarity, _ = _fuse_with_similarity(snap, lexical, query_vector, None, None,
+                                                                            weight=LONG_LEXICAL_WEIGHT)
     ranked, total = snap.ranker.top(scores, limit)
     words = [(w.lower(), bool(_LATIN.match(w.lower()))) for w in highlight if w.strip()]
     results = []
@@ -539,10 +541,12 @@ def _passage_by_words(passages, words) -> int:
     return best
 
 
-def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> float:
-    """How much the keyword stage counts: more when its best match holds more of the query's words."""
+def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> tuple[float, float]:
+    """How much the keyword stage counts: more when its best match holds more of the query's words.
+
+    (weight for ranking, weight for the reported score): they differ only by CHINESE_LEXICAL_WEIGHT."""
     if not terms.tokens:
-        return LEXICAL_WEIGHT
+        return LEXICAL_WEIGHT, LEXICAL_WEIGHT
     top = int(np.argmax(lexical))
     held = 0
     for term, _ in terms.tokens:
@@ -552,19 +556,27 @@ def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> f
                 held += 1
                 break
     share = held / len(terms.tokens)
-    low = CHINESE_LEXICAL_WEIGHT if has_cjk(terms.normalized) and snap.ranker.chinese[top] else LEXICAL_WEIGHT
-    return low + (LEXICAL_WEIGHT_FULL - low) * share * share
+    plain = LEXICAL_WEIGHT + (LEXICAL_WEIGHT_FULL - LEXICAL_WEIGHT) * share * share
+    if not (has_cjk(terms.normalized) and snap.ranker.chinese[top]):
+        return plain, plain
+    return CHINESE_LEXICAL_WEIGHT + (LEXICAL_WEIGHT_FULL - CHINESE_LEXICAL_WEIGHT) * share * share, plain
 
 
 def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms):
-    """Lexical and semantic scores in one ranking; (scores, docnums found by meaning, {docnum: passage text})."""
-    scores, by_meaning, best_passage, _ = _fuse_with_similarity(snap, lexical, query_vector, allowed, terms)
-    return scores, by_meaning, best_passage
+    """Lexical and semantic scores in one ranking: (scores to rank by, docnums found by meaning,
+    {docnum: passage number}, scores to report)."""
+    scores, by_meaning, best_passage, _, confidence = _fuse_with_similarity(snap, lexical, query_vector, allowed, terms)
+    return scores, by_meaning, best_passage, confidence
 
 
 def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms | None,
                           weight: float | None = None):
-    """_fuse, and {docnum: its best passage's similarity}; weight fixes the lexical share (else by the query's words)."""
+    """_fuse's ranking scores, found by meaning and passages, {docnum: its best passage's similarity}, and the
+    scores to report; weight fixes the lexical share (else by the query's words).
+
+    The reported score is what search, gap advice and the answer box compare with their thresholds
+    (WEAK_SCORE, analytics.gaps.ANSWER_SCORE), which were calibrated with the general weights: it is
+    fused with those even where CHINESE_LEXICAL_WEIGHT reorders the results."""
     matched = np.flatnonzero(lexical > 0)
     if len(matched) > LEXICAL_CANDIDATES:
         matched = matched[np.argpartition(-lexical[matched], LEXICAL_CANDIDATES - 1)[:LEXICAL_CANDIDATES]]
@@ -572,15 +584,20 @@ def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, all
     if allowed is not None:
         dense = {d: v for d, v in dense.items() if allowed[d]}
     best = float(lexical.max()) if len(lexical) else 0.0
-    if weight is None:
-        weight = _lexical_weight(snap, lexical, terms) if best > 0 else LEXICAL_WEIGHT
-    scores = (weight * lexical / best).astype(np.float32) if best > 0 else np.zeros_like(lexical)
+    if weight is not None:
+        plain = weight
+    elif best > 0:
+        weight, plain = _lexical_weight(snap, lexical, terms)
+    else:
+        weight = plain = LEXICAL_WEIGHT
+    keyword = (lexical / best).astype(np.float32) if best > 0 else np.zeros_like(lexical)
+    meaning = np.zeros_like(keyword)
     nearest = sorted(dense.items(), key=lambda item: -item[1][0])[:MEANING_TOP]
     by_meaning = {d for d, (sim, _) in nearest if sim >= MEANING_FLOOR}
     best_passage, similarity = {}, {}
     for docnum, (sim, passage) in dense.items():
         if lexical[docnum] > 0 or docnum in by_meaning:
-            scores[docnum] += (1 - weight) * max(sim, 0.0)
+            meaning[docnum] = max(sim, 0.0)
             best_passage[docnum] = passage
             similarity[docnum] = sim
     # Articles whose vectors are not embedded yet (just published or edited, or a big build still
@@ -590,9 +607,10 @@ def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, all
     if len(pending) and best > 0:
         known = [dense[d][0] for d in matched if d in dense]
         typical = max(known) if known else 0.5
-        for docnum in pending:
-            scores[docnum] += (1 - weight) * typical * float(lexical[docnum]) / best
-    return scores, by_meaning, best_passage, similarity
+        meaning[pending] = typical * keyword[pending]
+    scores = (weight * keyword + (1 - weight) * meaning).astype(np.float32)
+    reported = scores if plain == weight else (plain * keyword + (1 - plain) * meaning).astype(np.float32)
+    return scores, by_meaning, best_passage, similarity, reported
 
 
 def _passage_text(hit: dict, passage: int) -> str:

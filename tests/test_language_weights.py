@@ -1,9 +1,12 @@
-"""A Chinese query weighs a Chinese article's body more (indexer.query.CHINESE_BODY_WEIGHT).
+"""A Chinese query weighs a Chinese article's body more (indexer.query.CHINESE_BODY_WEIGHT), and its
+keywords keep more say against meaning (CHINESE_LEXICAL_WEIGHT).
 
 Chinese titles are short noun phrases; customers describe the task in the body's everyday words. With
 every field at its usual weight, an article whose *title* shares two of the query's words beat the
 article whose body says what the customer asked (the dev set's colloquial and symptom queries).
-English queries and English articles are ranked exactly as before.
+English queries and English articles are ranked exactly as before, and the score each result reports
+(which "no good match", gap advice and the answer box compare with calibrated thresholds) stays on the
+general weights' scale.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import indexer.query as query
 from indexer.analysis import normalize
-from indexer.build import build_full
+from indexer.build import build_full, current_index_dir
+from indexer.dense import fill_vectors
 from indexer.query import QueryTerms, open_index
+from indexer.semantic import model_state
+from indexer.vectors import VectorStore
 
 ARTICLES = {
     "brand": ("自定义品牌", "默认的品牌名称会显示在三个地方。\n\n## 使用说明\n\n"
@@ -31,7 +38,7 @@ ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def ix(tmp_path_factory):
+def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("languages")
     docs, data = root / "docs", root / "data"
     docs.mkdir()
@@ -39,6 +46,12 @@ def ix(tmp_path_factory):
         (docs / f"{slug}.md").write_text(f"---\ntitle: {title}\nsummary: {title}\n---\n\n# {title}\n\n{body}\n",
                                          encoding="utf-8")
     build_full(docs, data)
+    fill_vectors(current_index_dir(data), VectorStore(data), model_state("use").get())
+    return data
+
+
+@pytest.fixture(scope="module")
+def ix(data):
     return open_index(data, cache_size=0, semantic="off")
 
 
@@ -60,9 +73,24 @@ def test_a_chinese_query_finds_the_article_whose_body_describes_the_task(ix):
 
 def test_english_queries_rank_by_the_plain_field_weights(ix):
     snap = ix.snapshots.current()
-    for query in ("login page bottom text company name", "login page"):
-        plain = snap.ranker.scores(QueryTerms(normalize(query)).clauses())
+    for text in ("login page bottom text company name", "login page"):
+        plain = snap.ranker.scores(QueryTerms(normalize(text)).clauses())
         ranked, _ = snap.ranker.top(plain, 10)
-        assert top(ix, query) == [snap.stored(d)["slug"] for d, _ in ranked]
+        assert top(ix, text) == [snap.stored(d)["slug"] for d, _ in ranked]
     # The English twin of the Chinese case above still goes to the title match, as before.
     assert top(ix, "login page bottom text company name")[0] == "login-en"
+
+
+def test_chinese_keywords_reorder_results_but_reported_scores_keep_their_scale(data, monkeypatch):
+    hybrid = open_index(data, cache_size=0)
+    question = "登录页面底部的文字怎么换成公司名字"
+
+    def scores(chinese_lexical_weight):
+        monkeypatch.setattr(query, "CHINESE_LEXICAL_WEIGHT", chinese_lexical_weight)
+        found = hybrid.search(question)["results"]
+        assert all("meaning" in r["matched"] or "keyword" in r["matched"] for r in found)
+        return {r["slug"]: r["score"] for r in found}
+
+    general, chinese = scores(query.LEXICAL_WEIGHT), scores(0.3)
+    assert chinese == general  # the same articles with the same scores, whatever order they rank in
+    assert top(hybrid, question)[0] == "brand"

@@ -45,28 +45,16 @@ class FieldColumns:
         """Postings of a term in one segment (document numbers already offset to the whole index)."""
         self._pieces.setdefault(term, []).append((docs, tfs))
 
-    def chinese_documents(self, doc_count: int) -> np.ndarray:
-        """Per document, whether more than CHINESE_SHARE of its words in this field are Chinese (call before finish)."""
-        docs, tfs, chinese_tfs = array("i"), array("f"), array("f")
-        for term, pieces in self._pieces.items():
-            cjk = 1.0 if _CJK.search(term) else 0.0
-            for piece_docs, piece_tfs in pieces:
-                docs.extend(piece_docs)
-                tfs.extend(piece_tfs)
-                chinese_tfs.extend([cjk] * len(piece_tfs))
-        docs_np = np.frombuffer(docs, dtype=np.int32)
-        every = np.bincount(docs_np, weights=np.frombuffer(tfs, dtype=np.float32), minlength=doc_count)
-        chinese = np.bincount(docs_np, weights=np.frombuffer(tfs, dtype=np.float32)
-                              * np.frombuffer(chinese_tfs, dtype=np.float32), minlength=doc_count)
-        return chinese > CHINESE_SHARE * np.maximum(every, 1.0)
-
-    def finish(self, lengths: np.ndarray, doc_count: int, avg_length: float) -> None:
+    def finish(self, lengths: np.ndarray, doc_count: int, avg_length: float, languages: bool = False) -> np.ndarray | None:
         """Turn posting weights into BM25 weights with Whoosh's statistics, so scores equal its BM25F.
 
         Whoosh counts deleted documents (still in their segment until a merge) in the document
         count, the document frequency and the average field length; so does this, on purpose: a
         ranking that can be checked against Whoosh's own scorer is worth more than the tiny
         difference deleted documents make until the next merge.
+
+        languages=True also returns, per document, the share of its words (counted with repeats) in
+        this field that are Chinese.
         """
         docs, tfs, starts = array("i"), array("f"), {}
         for term, pieces in self._pieces.items():
@@ -86,6 +74,12 @@ class FieldColumns:
         self.starts = starts
         self.docs = docs_np
         self.weights = weights.astype(np.float32)
+        if not languages:
+            return None
+        chinese = np.repeat(np.array([bool(_CJK.search(t)) for t in starts], dtype=bool),
+                            [end - start for start, end in starts.values()])
+        every = np.bincount(docs_np, weights=tf, minlength=doc_count)
+        return np.bincount(docs_np[chinese], weights=tf[chinese], minlength=doc_count) / np.maximum(every, 1.0)
 
     def column(self, term: str):
         span = self.starts.get(term)
@@ -122,10 +116,10 @@ class Ranker:
                         docs = [d + offset for d in docs]
                     columns.add(term.decode("utf-8") if isinstance(term, bytes) else term, docs, tfs)
             # Whoosh stores tf x field_boost as the posting weight, so the boost is already in.
-            if field == "body":
-                self.chinese = columns.chinese_documents(self.doc_count_all)
             avg_length = reader.field_length(field) / (self.doc_count_all or 1)
-            columns.finish(lengths, self.doc_count_all, avg_length)
+            share = columns.finish(lengths, self.doc_count_all, avg_length, languages=field == "body")
+            if share is not None:  # an article's language: its body's
+                self.chinese = share > CHINESE_SHARE
             self.fields[field] = columns
 
     def scores(self, clauses: list[tuple[str, str, float]], body_weights: np.ndarray | None = None) -> np.ndarray:

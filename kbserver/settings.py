@@ -75,6 +75,10 @@ SETTINGS = [
             "MiB of memory per Argon2id password hash (3 passes); 64 is RFC 9106's choice; lower it only for tests.", int),
     Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
             "Sign-ins checked at once per process; further sign-ins get 503 at once, so a flood cannot starve search.", int),
+    Setting("refusal_delay", 1, "KB_REFUSAL_DELAY",
+            "Seconds an address answered 429 or 503 waits before its next request of the same kind is handled (on a "
+            "timer, not a worker thread), so a client ignoring Retry-After cannot flood; 0, or behind a trusted proxy: "
+            "no wait.", int),
     Setting("login_window", 900, "KB_LOGIN_WINDOW", "Seconds over which failed sign-ins are counted for the lockout.", int),
     Setting("login_failures_account", 10, "KB_LOGIN_FAILURES_ACCOUNT",
             "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),
@@ -105,6 +109,12 @@ SETTINGS = [
             "empty: the links are paths only."),
     Setting("smtp_starttls", False, "KB_SMTP_STARTTLS", "Upgrade the SMTP connection with STARTTLS before signing in.",
             bool),
+    Setting("widget_origins", "", "KB_WIDGET_ORIGINS",
+            "Origins of the web apps that embed the help widget (widget.js), comma-separated, e.g. "
+            "https://app.example.com,https://admin.example.com; only they may call /api/widget/ (CORS). Empty: none."),
+    Setting("widget_pages", "", "KB_WIDGET_PAGES",
+            "Which module's articles the widget suggests on which page of the host app: comma-separated "
+            "path-pattern=module pairs (* matches within a path segment), e.g. /projects/*/gantt=gantt,/billing*=billing."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -179,8 +189,14 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         if values["smtp_user"] and not values["smtp_password"]:
             raise InvalidInput("smtp_user is set without smtp_password: set KB_SMTP_PASSWORD")
     from .timefmt import time_zone
+    from .widget import page_modules, widget_origins
+
+    widget_origins(values["widget_origins"])  # readable errors at start, not on the first widget request
+    page_modules(values["widget_pages"])
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page
+    if values["refusal_delay"] < 0:
+        raise InvalidInput("refusal_delay (KB_REFUSAL_DELAY) cannot be negative (0: no wait after a 429 or 503)")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

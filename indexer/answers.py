@@ -23,7 +23,7 @@ import numpy as np
 from .analysis import mixed_analyzer
 
 TOP_ARTICLES = 3  # results of page 1 whose blocks compete
-OVERLAP_WEIGHT = 0.5  # a block's score: similarity + this share of the query's words it holds ...
+OVERLAP_WEIGHT = 0.2  # a block's score: similarity + this share of the query's words it holds ...
 RANK_PENALTY = 0.2  # ... minus this per result position below the first (the ranking weighed whole articles)
 STEPS_BONUS = 0.1  # ... plus this for a numbered list when the query asks how to do something: steps answer it
 _HOW = re.compile(r"怎么|怎样|如何|步骤|\bhow\b|\bsteps?\b", re.I)

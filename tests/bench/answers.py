@@ -62,7 +62,9 @@ def observations(index, cases: list[tuple[str, str]]) -> list[dict]:
     for query, expected in cases:
         result = index.search(query, limit=10)
         normalized = normalize(query)
-        terms = QueryTerms(normalized)
+        terms = QueryTerms(normalized, index.learned)  # the words search judged blocks by, as in query._search
+        if result.get("did_you_mean"):
+            terms.add_correction(result["did_you_mean"])
         words = [t for t, _ in terms.tokens] + terms.corrections
         top = [(snap.docnum(r["slug"]), r["score"]) for r in result["results"][:3]]
         top = [(d, score) for d, score in top if d is not None]
@@ -72,6 +74,7 @@ def observations(index, cases: list[tuple[str, str]]) -> list[dict]:
             stored = snap.stored(c.docnum)
             keys[c.docnum] = (stored["path"], stored["slug"])
         out.append({"query": query, "question": is_question(normalized), "expected": expected,
+                    "weak": result["no_good_match"],
                     "scores": [score for _, score in top],
                     "answer": result.get("answer"), "ranked": ranked, "keys": keys})
     return out
@@ -88,7 +91,7 @@ def measure(obs_list: list[dict], pick) -> dict:
         if not obs["question"]:
             continue
         questions += 1
-        best = pick(obs)
+        best = None if obs["weak"] else pick(obs)  # as search: no answer above "nothing good"
         if best is not None:
             answered += 1
             right += correct(obs, best)

@@ -13,7 +13,7 @@ from analytics.store import make_private_dir
 from indexer.dense import VectorFiller
 from indexer.query import open_index
 
-from . import auth, db, errors, labels, timefmt
+from . import auth, db, errors, i18n, labels, timefmt
 from .inputs import KBRequest
 from .settings import load_settings
 
@@ -88,6 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     timefmt.init_app(app, settings["time_zone"])
     labels.init_app(app)
+    i18n.init_app(app)  # before the blueprints: its kb-strings.js route precedes the site's catch-all
     app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from contrib import queue
 from contrib.render import render_markdown
@@ -88,7 +89,7 @@ def new():
         except KBError as exc:
             flash(exc.message, "error")
             return render_template("contrib_form.html", sub=None, fields=fields), exc.status
-        flash("已提交审核。" if sub["state"] == "submitted" else "草稿已保存。")
+        flash(gettext("已提交审核。") if sub["state"] == "submitted" else gettext("草稿已保存。"))
         return redirect(url_for("contrib.detail", sid=sub["id"]))
     return render_template("contrib_form.html", sub=None, fields={})
 
@@ -104,9 +105,9 @@ def detail(sid: int):
             queue.update(db, sid, g.user, fields, _version())
             if request.form.get("action") == "submit":
                 queue.transition(db, sid, "submit", g.user)
-                flash("已提交审核。")
+                flash(gettext("已提交审核。"))
             else:
-                flash("草稿已保存。")
+                flash(gettext("草稿已保存。"))
         except KBError as exc:
             flash(exc.message, "error")
         return redirect(url_for("contrib.detail", sid=sid))
@@ -151,7 +152,8 @@ def review_detail(sid: int):
         a = _pick(revisions, request.args.get("from"), -2)
         b = _pick(revisions, request.args.get("to"), -1)
         diff = difflib.HtmlDiff(wrapcolumn=60).make_table(
-            _as_lines(a), _as_lines(b), f"第 {a['revision']} 版", f"第 {b['revision']} 版", context=True)
+            _as_lines(a), _as_lines(b), gettext("第 %(n)s 版", n=a["revision"]),
+            gettext("第 %(n)s 版", n=b["revision"]), context=True)
     from analytics.accounts import list_users
 
     managers = [u["name"] for u in list_users(db) if u["role"] == "manager"]
@@ -169,8 +171,9 @@ def _pick(revisions, wanted, default_index):
 
 
 def _as_lines(rev: dict) -> list[str]:
-    head = [f"标题：{rev['title']}", f"摘要：{rev['summary']}", f"标签：{', '.join(rev['tags'])}",
-            f"模块：{rev['module']}", f"组织：{rev['organisation']}", ""]
+    head = [gettext("标题：%(text)s", text=rev["title"]), gettext("摘要：%(text)s", text=rev["summary"]),
+            gettext("标签：%(text)s", text=", ".join(rev["tags"])), gettext("模块：%(text)s", text=rev["module"]),
+            gettext("组织：%(text)s", text=rev["organisation"]), ""]
     return head + rev["body"].splitlines()
 
 
@@ -182,9 +185,9 @@ def review_edit(sid: int):
     try:
         sub = queue.edit_as_reviewer(get_db(), sid, g.user, {k: f.get(k, "") for k in queue.REVIEWER_EDITS},
                                      _version())
-        flash(f"已保存为第 {sub['revision']} 版。")
+        flash(gettext("已保存为第 %(n)s 版。", n=sub["revision"]))
     except KBError as exc:
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=exc.message), "error")
     return redirect(url_for("contrib.review_detail", sid=sid))
 
 
@@ -198,13 +201,16 @@ def review_action(sid: int, action: str):
         sub = apply_review_action(get_db(), sid, action, g.user, _version(), request.form.get("note", ""),
                                   request.form.get("assignee") or None)
         if sub.get("publish_error"):
-            flash(f"已批准，但发布失败：{sub['publish_error']}", "error")
+            flash(gettext("已批准，但发布失败：%(error)s", error=sub["publish_error"]), "error")
         else:
-            flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准。",
-                   "publish": "已发布。", "reject": "已拒绝。", "unpublish": "已下线。"}[action]
-                  + (f" 文章地址：/practices/{sub['slug']}/" if action in ("approve", "publish") else ""))
+            done = {"start_review": gettext("已开始审核。"), "request_changes": gettext("已请作者修改。"),
+                    "approve": gettext("已批准。"), "publish": gettext("已发布。"), "reject": gettext("已拒绝。"),
+                    "unpublish": gettext("已下线。")}[action]
+            if action in ("approve", "publish"):
+                done += " " + gettext("文章地址：%(url)s", url="/practices/" + sub["slug"] + "/")
+            flash(done)
     except KBError as exc:
-        flash(f"没有执行：{exc.message}", "error")
+        flash(gettext("没有执行：%(error)s", error=exc.message), "error")
         sub = {}
     # The site's pages are updated in the background: the page follows the update by its ticket.
     return redirect(url_for("contrib.review_detail", sid=sid, site=sub.get("site_ticket")))

@@ -1,25 +1,32 @@
-"""The names people read for the states kb stores (submissions, flags, agent-link outcomes).
+"""The names people read for the states and roles kb stores (submissions, flags, agent-link outcomes, roles).
 
 Stored values stay English identifiers (the API and the database speak them); pages show these
-through the ``label`` template filter. An unknown value is shown as it is.
+through the ``label`` template filter, in the page's language. An unknown value is shown as it is.
 """
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
+from indexer.i18n import N_
+
 LABELS = {
     # submissions (contrib/queue.py)
-    "draft": "草稿", "submitted": "已提交", "in_review": "审核中", "changes_requested": "需修改",
-    "approved": "已通过", "published": "已发布", "rejected": "未通过", "unpublished": "已下线",
+    "draft": N_("草稿"), "submitted": N_("已提交"), "in_review": N_("审核中"), "changes_requested": N_("需修改"),
+    "approved": N_("已通过"), "published": N_("已发布"), "rejected": N_("未通过"), "unpublished": N_("已下线"),
     # flags (analytics/flags.py)
-    "open": "待处理", "acknowledged": "处理中", "resolved": "已解决", "dismissed": "已忽略",
+    "open": N_("待处理"), "acknowledged": N_("处理中"), "resolved": N_("已解决"), "dismissed": N_("已忽略"),
     # agent-link outcomes (analytics/links.py)
-    "solved": "已解决", "not_helped": "没有帮助",
+    "solved": N_("已解决"), "not_helped": N_("没有帮助"),
+    # roles (analytics/accounts.py)
+    "manager": N_("知识库管理员"), "editor": N_("文章编辑"), "agent": N_("客服"), "vip": N_("VIP 客户"),
+    "helpdesk": N_("工单系统集成"),
 }
 
 
 def label(value) -> str:
-    """The Chinese name of a stored state, or the value itself."""
-    return LABELS.get(value, value) if isinstance(value, str) else value
+    """The name of a stored state or role in the page's language, or the value itself."""
+    return gettext(LABELS[value]) if isinstance(value, str) and value in LABELS else value
 
 
 def init_app(app) -> None:

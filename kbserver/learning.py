@@ -6,6 +6,7 @@ import threading
 import time
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from analytics import health
 from analytics import synonyms as learned
@@ -68,9 +69,10 @@ def page_decide(synonym_id: int):
     decision = request.form.get("decision", "")
     try:
         row = _decide(synonym_id, decision, version, request.form.get("note", ""))
-        flash(f"已{'采纳' if row['state'] == 'approved' else '拒绝'}：{row['customer']} → {row['article']}")
+        flash((gettext("已采纳：%(pair)s") if row["state"] == "approved" else gettext("已拒绝：%(pair)s"))
+              % {"pair": f"{row['customer']} → {row['article']}"})
     except (Conflict, InvalidInput) as exc:
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=exc.message), "error")
     return redirect(url_for("learning.page"))
 
 

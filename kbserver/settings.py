@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.errors import InvalidInput
+from indexer.i18n import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ SETTINGS = [
             "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
     Setting("time_zone", "Asia/Shanghai", "KB_TIME_ZONE",
             "Time zone of the times shown on pages (IANA name, e.g. Asia/Shanghai, Europe/Berlin, UTC); stored times stay UTC."),
+    Setting("language", "zh", "KB_LANGUAGE",
+            "Language of the back office, e-mails and CLI messages: zh or en. Public pages follow the browser's "
+            "Accept-Language when it is zh or en, else this."),
     Setting("access_log", False, "KB_ACCESS_LOG",
             "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",
             bool),
@@ -181,6 +185,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     from .timefmt import time_zone
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page
+    if values["language"] not in LANGUAGES:
+        raise InvalidInput(f"language (KB_LANGUAGE) must be one of {', '.join(LANGUAGES)}, got {values['language']!r}")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

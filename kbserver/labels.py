@@ -21,6 +21,17 @@ LABELS = {
     # roles (analytics/accounts.py)
     "manager": N_("知识库管理员"), "editor": N_("文章编辑"), "agent": N_("客服"), "vip": N_("VIP 客户"),
     "helpdesk": N_("工单系统集成"),
+    # why an article or a gap is flagged (analytics/staleness.py, analytics/gaps.py)
+    "review_overdue": N_("复核逾期"), "low_helpfulness": N_("有帮助比例低"), "failing_surge": N_("失败搜索激增"),
+    "bounce": N_("读者很快离开"), "near_gap": N_("靠近内容缺口"), "agent_links_unhelpful": N_("客服发送后没有解决"),
+    "write": N_("写新文章"), "improve": N_("改进文章"),
+    # the signals that lower an article's health (analytics/health.py)
+    "review": N_("复核到期"), "votes": N_("读者评价"), "answer_votes": N_("答案评价"), "bounces": N_("很快离开"),
+    "near_gaps": N_("附近的内容缺口"), "agent_links": N_("客服链接"),
+    # what the analysis writes into a flag's history (analytics/flags.py)
+    "kb-analyze": N_("自动分析"), "found by analysis": N_("分析发现"),
+    # ... and the review queue into a submission's (contrib/queue.py)
+    "created": N_("创建"),
 }
 
 

@@ -13,6 +13,8 @@ analytics that write e-mails and the CLI share one catalogue.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 from pathlib import Path
@@ -81,6 +83,44 @@ def translator(language: str):
         return text % values if values else text
 
     return t
+
+
+# The language of text written outside a web request's templates: e-mails, the analysis' suggestions, CLI
+# messages. A context variable (per thread and per request, like Django's translation.override), set by
+# whoever knows the company's setting: the CLI once per command, the server per request and per
+# background thread. Library code calls gettext() below and never needs a language argument threaded
+# through every call.
+_language = contextvars.ContextVar("kb_language", default=LANGUAGES[0])
+
+
+def current_language() -> str:
+    """The language gettext() translates into here."""
+    return _language.get()
+
+
+def set_language(language: str) -> contextvars.Token:
+    """Write in language from now on in this context (a CLI command); returns the token to reset it."""
+    return _language.set(language)
+
+
+def reset_language(token: contextvars.Token) -> None:
+    """Undo set_language."""
+    _language.reset(token)
+
+
+@contextlib.contextmanager
+def using(language: str):
+    """Write in language inside the block (a background job, one request)."""
+    token = _language.set(language)
+    try:
+        yield
+    finally:
+        _language.reset(token)
+
+
+def gettext(message: str, **values) -> str:
+    """message in the current language, with %(name)s filled from values."""
+    return translator(_language.get())(message, **values)
 
 
 def N_(message: str) -> str:  # noqa: N802 (the gettext convention)

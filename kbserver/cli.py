@@ -13,6 +13,7 @@ import click
 from analytics.accounts import ROLES
 from analytics.report import TABLES
 from indexer.errors import KBError
+from indexer.i18n import set_language
 
 from .settings import BY_NAME, load_settings, remember_docs
 
@@ -59,6 +60,7 @@ def _settings(**options) -> dict:
         click.secho("warning: --secret-key is visible to every local user in `ps`; set KB_SECRET_KEY instead, "
                     "or leave it out to use the generated <data>/secret.key", fg="yellow", err=True)
     settings = load_settings({k: v for k, v in options.items() if k in BY_NAME})
+    set_language(settings["language"])  # what this command writes (suggestions, e-mails) is in the company's language
     if "database_url" in options:
         sqlite_path(settings["database_url"])
     if "docs" in options and settings["docs"].exists() and not settings["docs"].is_dir():
@@ -189,7 +191,7 @@ def index(full, **options):
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
                  "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
-                 "verify_after_searches", "verify_after_days", "time_zone")
+                 "verify_after_searches", "verify_after_days", "time_zone", "language")
 @setting_options(*SMTP_SETTINGS)
 @friendly_errors
 def serve(**options):
@@ -358,7 +360,7 @@ def simulate(days, sessions_per_day, seed, as_json, scenario, **options):
 
 @cli.command()
 @setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window",
-                 "verify_after_searches", "verify_after_days", "semantic_model")
+                 "verify_after_searches", "verify_after_days", "semantic_model", "language")
 @click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
 @friendly_errors

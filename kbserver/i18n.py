@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, has_request_context, request
+from flask import Blueprint, Response, current_app, g, has_request_context, request
 from flask_babel import Babel, gettext
 
-from indexer.i18n import LANGUAGES, N_, TRANSLATIONS, compile_catalogues
+from indexer.i18n import LANGUAGES, N_, TRANSLATIONS, compile_catalogues, reset_language, set_language
 
 bp = Blueprint("i18n", __name__)
 
@@ -50,6 +50,18 @@ def language() -> str:
     return company
 
 
+def _company_language() -> None:
+    # What library code writes during this request (e-mails it queues, an analysis run from the
+    # dashboard) is for the company: its language, whatever the browser asked for.
+    g.kb_language_token = set_language(current_app.config["KB"]["language"])
+
+
+def _reset_language(_exc=None) -> None:
+    token = g.pop("kb_language_token", None)
+    if token is not None:
+        reset_language(token)
+
+
 def _vary(response):
     if is_public():
         response.vary.add("Accept-Language")
@@ -74,4 +86,6 @@ def init_app(app) -> None:
     Babel(app, locale_selector=language)
     app.jinja_env.globals["page_language"] = language
     app.after_request(_vary)
+    app.before_request(_company_language)
+    app.teardown_request(_reset_language)
     app.register_blueprint(bp)

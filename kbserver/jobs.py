@@ -9,6 +9,7 @@ import time
 from analytics.analyze import analyze
 from analytics.store import open_db
 from indexer.articles import load_articles
+from indexer.i18n import using
 
 log = logging.getLogger(__name__)
 _running = threading.Lock()  # one analysis at a time, whoever asked
@@ -17,7 +18,7 @@ _running = threading.Lock()  # one analysis at a time, whoever asked
 def analyze_now(app):
     """Run `kb analyze` for this app's docs and database; returns the AnalysisReport."""
     settings = app.config["KB"]
-    with _running:
+    with _running, using(settings["language"]):  # suggestions are written in the company's language
         articles = [a.to_dict() | {"body": a.body} for a in load_articles(settings["docs"])]
         db = open_db(settings["database_url"])
         try:

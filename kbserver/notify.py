@@ -13,7 +13,7 @@ from flask_babel import gettext
 from analytics import accounts, notifications
 from analytics.store import open_db
 from indexer.errors import InvalidInput
-from indexer.i18n import N_
+from indexer.i18n import N_, using
 
 from .auth import require_role
 from .db import get_db
@@ -44,6 +44,7 @@ class NotificationSender(BackgroundWorker):
     def __init__(self, settings: dict):
         super().__init__()
         self.database_url, self.tz, self.base_url = settings["database_url"], settings["time_zone"], settings["public_url"]
+        self.language = settings["language"]
         self.mailer = Mailer(settings) if settings["smtp_host"] else None
 
     def notify(self) -> None:
@@ -55,8 +56,9 @@ class NotificationSender(BackgroundWorker):
         """One pass; returns seconds until the next delivery is due (at most 60)."""
         db = open_db(self.database_url, migrate=False)
         try:
-            counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz,
-                                               base_url=self.base_url)
+            with using(self.language):
+                counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz,
+                                                   base_url=self.base_url)
             if counts["failed"]:
                 log.warning("notifications: %s", counts)
             due = notifications.next_due(db, emails=self.mailer is not None)  # unsendable e-mails wait for SMTP

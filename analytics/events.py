@@ -22,12 +22,15 @@ import threading
 import time
 from pathlib import Path
 
+from indexer.clock import iso
+from indexer.store import DatabaseError, open_db
+
 from . import spool as spool_files
 
 log = logging.getLogger(__name__)
 
 
-# -- schema (numbered migrations, applied by analytics.store) -------------------------------
+# -- schema (named migrations, applied by indexer.store) ------------------------------------
 def create_event_tables(db) -> None:
     db["searches"].create(
         {"query_id": str, "ts": str, "session": str, "query": str, "normalized": str, "results": int,
@@ -70,20 +73,16 @@ def add_click_client_column(db) -> None:
     db["clicks"].add_column("client", str)
 
 
+def add_vote_source_column(db) -> None:
+    # Where a vote was cast, as searches.source says where a search was typed ("site", "widget", "api"):
+    # a vote carries no query_id that would tell. Votes from before are NULL (unknown).
+    db.execute("ALTER TABLE votes ADD COLUMN source TEXT")
+
+
 MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table, add_search_matched_column,
-              add_click_client_column]
+              add_click_client_column, add_vote_source_column]
 
 DURABILITY = ("process", "power")
-
-
-def iso(when: dt.datetime) -> str:
-    """A moment in the format of every ts column: UTC, milliseconds, "Z" (so text order is time order)."""
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def now_iso() -> str:
-    """Now, as iso() writes it."""
-    return iso(dt.datetime.now(dt.timezone.utc))
 
 
 def new_query_id() -> str:
@@ -102,7 +101,7 @@ _COLUMNS = {
     "searches": ("query_id", "ts", "session", "query", "normalized", "results", "top_slugs", "took_ms", "module",
                  "tag", "page", "source", "top_matched", "answer"),
     "clicks": ("ts", "query_id", "slug", "position", "session", "client"),
-    "votes": ("ts", "slug", "helpful", "comment", "session"),
+    "votes": ("ts", "slug", "helpful", "comment", "session", "source"),
 }
 
 
@@ -123,8 +122,6 @@ class EventLog:
 
     def __init__(self, database_url: str, batch_size: int = 500, interval: float = 0.25,
                  spool_dir: Path | None = None, durability: str = "process", spool_segment_bytes: int = 4 << 20):
-        from .store import open_db
-
         if durability not in DURABILITY:
             raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}")
         self.database_url = database_url
@@ -133,8 +130,11 @@ class EventLog:
         self.durability = durability
         self.dead_letters = 0  # events that could not be stored even one by one (logged)
         self.spool_failures = 0  # events acknowledged without a spool record (the spool's disk failed; logged)
-        db = open_db(database_url)  # create the file and tables now, so errors show at start
+        db = open_db(database_url)  # open the file now, so errors show at start
         try:
+            if "event_spool" not in db.table_names():
+                raise DatabaseError(f"{database_url} has no event tables: apply the migrations first "
+                                    "(kbserver.db.open_db)")
             self.replayed = replay_spool(db, spool_dir) if spool_dir else 0
         finally:
             db.conn.close()
@@ -170,10 +170,10 @@ class EventLog:
         self._put("clicks", {"ts": time.time(), "query_id": query_id, "slug": slug, "position": position,
                              "session": session, "client": client})
 
-    def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "") -> None:
-        """Record a "was this page helpful?" vote."""
+    def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "", source: str = "api") -> None:
+        """Record a "was this page helpful?" vote (source: where it was cast, like a search's)."""
         self._put("votes", {"ts": time.time(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
-                            "session": session})
+                            "session": session, "source": source})
 
     def _put(self, table: str, row: dict) -> None:
         if self._spool is None:
@@ -217,8 +217,6 @@ class EventLog:
     # The writer thread: wait for a first event, gather more for up to `interval`, store them in one
     # transaction. A flush marker or the stop marker ends the gathering at once.
     def _run(self) -> None:
-        from .store import open_db
-
         db = open_db(self.database_url)
         if self.durability == "power":
             # The spool segment is deleted once its events are committed: the commit must be on disk too.
@@ -403,18 +401,28 @@ def daily_health(db, start: str, end: str) -> list[dict]:
     return out
 
 
+def click_counts(db, slugs: list[str], days: int, now: dt.datetime | None = None) -> dict[str, int]:
+    """{slug: clicks on it in search results over the last `days` days}, for the given slugs (0s left out)."""
+    if not slugs:
+        return {}
+    since = iso((now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days))
+    marks = ", ".join("?" for _ in slugs)
+    return dict(db.execute(f"SELECT slug, COUNT(*) FROM clicks WHERE ts >= ? AND slug IN ({marks}) GROUP BY slug",
+                           [since, *slugs]).fetchall())
+
+
 def events_between(db, start: str, end: str, after: str) -> dict:
     """Searches with start <= ts < end, and the clicks and votes of their sessions up to `after` (for reports).
 
     Returns {"searches": [...], "clicks": [...], "votes": [...]} as dicts, each list in time order."""
     out = {}
     out["searches"] = [dict(zip(("query_id", "ts", "session", "query", "normalized", "results", "module", "top_slugs",
-                                 "answer"), row, strict=True)) for row in db.execute(
-        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer FROM searches "
+                                 "answer", "source"), row, strict=True)) for row in db.execute(
+        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer, source FROM searches "
         "WHERE ts >= ? AND ts < ? ORDER BY ts", [start, end])]
     out["clicks"] = [dict(zip(("ts", "query_id", "slug", "session"), row, strict=True)) for row in db.execute(
         "SELECT c.ts, c.query_id, c.slug, c.session FROM clicks c JOIN searches s ON s.query_id = c.query_id "
         "WHERE s.ts >= ? AND s.ts < ? AND c.ts < ? ORDER BY c.ts", [start, end, after])]
-    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session"), row, strict=True)) for row in db.execute(
-        "SELECT ts, slug, helpful, session FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
+    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session", "source"), row, strict=True)) for row in db.execute(
+        "SELECT ts, slug, helpful, session, source FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
     return out

@@ -26,11 +26,10 @@ from collections import defaultdict
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+from indexer.clock import iso
 from indexer.errors import InvalidInput, NotFound
 from indexer.i18n import N_, gettext
-
-from .events import iso
-from .store import transaction
+from indexer.store import transaction
 
 # event type → e-mail subject (translated when the e-mail is written); the webhook's X-KB-Event header is the type.
 EVENTS = {

@@ -32,6 +32,8 @@ LABELS = {
     "kb-analyze": N_("自动分析"), "found by analysis": N_("分析发现"),
     # ... and the review queue into a submission's (contrib/queue.py)
     "created": N_("创建"),
+    # where a search, vote or question came from (searches.source, votes.source, questions.source)
+    "site": N_("帮助中心网站"), "widget": N_("应用内帮助"), "api": "API", "simulated": N_("模拟流量"),
 }
 
 

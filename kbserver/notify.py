@@ -11,12 +11,11 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 from flask_babel import gettext
 
 from analytics import accounts, notifications
-from analytics.store import open_db
 from indexer.errors import InvalidInput
 from indexer.i18n import N_, using
 
 from .auth import require_role
-from .db import get_db
+from .db import get_db, open_db
 from .delivery import BackgroundWorker, Mailer, post
 from .inputs import json_object
 

@@ -55,7 +55,7 @@ def test_was_this_helpful_vote_reaches_the_service(page, live_site):
     page.goto(live_site.url + "/account/reset-password/")
     page.locator("form.md-feedback button[data-md-value='0']").click()
     assert page.locator(".md-feedback__note [data-md-value='0']").is_visible()
-    assert rows(live_site, "SELECT helpful FROM votes WHERE slug='account/reset-password'") == [(0,)]
+    assert rows(live_site, "SELECT helpful, source FROM votes WHERE slug='account/reset-password'") == [(0, "site")]
     assert "最近审核" in page.inner_text("article")
 
 
@@ -102,10 +102,10 @@ def manager_setup(live_site):
     from analytics import accounts
     from analytics.analyze import analyze
     from analytics.simulate import simulate
-    from analytics.store import open_db
     from conftest import REAL_DOCS
     from indexer.articles import load_articles
     from indexer.query import open_index
+    from kbserver.db import open_db
 
     db = open_db(f"sqlite:///{live_site.data}/kb.db")
     articles = [a.to_dict() | {"body": a.body} for a in load_articles(REAL_DOCS)]

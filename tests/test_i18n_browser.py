@@ -19,9 +19,9 @@ import sys
 import pytest
 
 from analytics import accounts, notifications
-from analytics.store import open_db
 from conftest import REAL_DOCS, ROOT, LiveServer
 from contrib import queue
+from indexer.store import open_db
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -194,3 +194,51 @@ def test_public_error_page_follows_the_browser(apps):
 def test_api_errors_stay_english(apps):
     answer = apps["zh"].test_client().get("/api/search", headers={"Accept-Language": "zh-CN"})
     assert answer.status_code == 400 and answer.json["error"]["message"].startswith("missing q")
+
+
+# -- text written outside templates: the analysis and e-mails -------------------------------------------
+def test_analysis_suggestions_are_written_in_the_current_language():
+    import datetime as dt
+
+    from analytics.staleness import review_flags
+    from indexer.i18n import using
+
+    article = {"slug": "a", "title": "甘特图", "path": "a.md", "reviewed": "2026-01-01", "review_every": 30}
+    assert "已逾期" in review_flags([article], dt.date(2026, 3, 1))[0].suggestion
+    with using("en"):
+        english = review_flags([article], dt.date(2026, 3, 1))[0].suggestion
+    assert english == "Review the article and update its reviewed date (due 2026-01-31, 29 days overdue)."
+    assert "已逾期" in review_flags([article], dt.date(2026, 3, 1))[0].suggestion  # the block ended
+
+
+def test_notification_emails_are_written_in_the_company_language(tmp_path):
+    from analytics import accounts, notifications
+    from indexer.i18n import using
+    from kbserver.db import open_db
+
+    db = open_db(f"sqlite:///{tmp_path}/kb.db")
+    user, _, _ = accounts.create_user(db, "lee", "manager")
+    accounts.set_contact(db, user["id"], "lee@example.com", "instant")
+    with using("en"):
+        notifications.notify(db, "question.asked", {"title": "能导出甘特图吗？", "email": "c@example.com"}, "managers")
+    notifications.notify(db, "question.asked", {"title": "第二个问题", "email": "d@example.com"}, "managers")
+    rows = db.execute("SELECT subject, body FROM notify_emails ORDER BY id").fetchall()
+    assert rows[0][0] == "A customer asked the support team: 能导出甘特图吗？"
+    assert "Customer e-mail: c@example.com" in rows[0][1]
+    assert rows[1][0] == "客户向支持团队提交了问题：第二个问题" and "客户邮箱：d@example.com" in rows[1][1]
+    db.conn.close()
+
+
+def test_the_cli_writes_the_analysis_in_kb_language(tmp_path, runner):
+    """`kb analyze` with KB_LANGUAGE=en sets the language for what it writes (suggestions, e-mails)."""
+    from indexer.i18n import current_language, set_language
+    from kbserver.cli import _settings
+
+    token = set_language("zh")
+    try:
+        _settings(data=str(tmp_path / "data"), language="en")
+        assert current_language() == "en"
+    finally:
+        from indexer.i18n import reset_language
+
+        reset_language(token)

@@ -23,7 +23,7 @@ import requests
 from analytics import accounts, notifications
 from conftest import REAL_DOCS, ROOT, LiveServer
 from contrib import queue
-from indexer.store import open_db
+from kbserver.db import open_db
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -15,6 +15,7 @@ from indexer.errors import Forbidden, InvalidInput, KBError
 
 from .auth import require_role
 from .db import get_db
+from .i18n import form_error
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("contrib", __name__)
@@ -87,7 +88,7 @@ def new():
         try:
             sub, _ = queue.create(get_db(), g.user, fields, submit=request.form.get("action") == "submit")
         except KBError as exc:
-            flash(exc.message, "error")
+            flash(form_error(exc), "error")
             return render_template("contrib_form.html", sub=None, fields=fields), exc.status
         flash(gettext("已提交审核。") if sub["state"] == "submitted" else gettext("草稿已保存。"))
         return redirect(url_for("contrib.detail", sid=sub["id"]))
@@ -109,7 +110,7 @@ def detail(sid: int):
             else:
                 flash(gettext("草稿已保存。"))
         except KBError as exc:
-            flash(exc.message, "error")
+            flash(form_error(exc), "error")
         return redirect(url_for("contrib.detail", sid=sid))
     sub = queue.get(db, sid, g.user)
     return render_template("contrib_detail.html", sub=sub, html=render_markdown(sub["body"]), fields=sub)
@@ -125,7 +126,7 @@ def add_comment(sid: int):
             raise InvalidInput("parent_id must be a comment's number")
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
-        flash(exc.message, "error")
+        flash(form_error(exc), "error")
     target = "contrib.review_detail" if g.user["role"] == "manager" else "contrib.detail"
     return redirect(url_for(target, sid=sid) + "#comments")
 
@@ -187,7 +188,7 @@ def review_edit(sid: int):
                                      _version())
         flash(gettext("已保存为第 %(n)s 版。", n=sub["revision"]))
     except KBError as exc:
-        flash(gettext("没有保存：%(error)s", error=exc.message), "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("contrib.review_detail", sid=sid))
 
 

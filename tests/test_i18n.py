@@ -248,3 +248,25 @@ def test_the_cli_writes_the_analysis_in_kb_language(tmp_path, runner):
         from indexer.i18n import reset_language
 
         reset_language(token)
+
+
+def test_a_form_error_is_said_in_the_page_language(apps):
+    """The library's English InvalidInput (the API's words) becomes the page's words on a form."""
+    from contrib.validate import clean_submission
+    from indexer.errors import InvalidInput
+    from kbserver.i18n import form_error
+
+    fields = {"title": "看板", "summary": "s", "body": "b", "tags": "", "module": "m", "organisation": "o"}
+    with pytest.raises(InvalidInput) as no_consent:
+        clean_submission(fields, final=True)
+    with pytest.raises(InvalidInput) as no_title:
+        clean_submission({**fields, "title": ""}, final=True)
+    with pytest.raises(InvalidInput) as unknown:
+        clean_submission({**fields, "colour": "red"}, final=True)
+    with apps["zh"].test_request_context("/contrib/new"):
+        assert form_error(no_consent.value) == "发布前请勾选同意以 CC BY 4.0 许可发布。"
+        assert form_error(no_title.value) == "请填写「标题」。"
+    with apps["en"].test_request_context("/contrib/new"):
+        assert form_error(no_consent.value) == "Please tick the box to publish under CC BY 4.0 before submitting."
+        assert form_error(no_title.value) == "Please fill in “Title”."
+        assert form_error(unknown.value) == unknown.value.message  # no wording for it: the library's own

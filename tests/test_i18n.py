@@ -270,3 +270,14 @@ def test_a_form_error_is_said_in_the_page_language(apps):
         assert form_error(no_consent.value) == "Please tick the box to publish under CC BY 4.0 before submitting."
         assert form_error(no_title.value) == "Please fill in “Title”."
         assert form_error(unknown.value) == unknown.value.message  # no wording for it: the library's own
+
+
+def test_the_themes_own_words_are_translated_on_the_static_pages():
+    """main.html is rendered once by MkDocs: its words are marked data-kb-t and swapped by the site script."""
+    text = (ROOT / "indexer" / "theme" / "main.html").read_text(encoding="utf-8")
+    text = re.sub(r"\{#.*?#\}", "", text, flags=re.S)
+    marked = re.findall(r'<span data-kb-t="([^"]+)">\1</span>', text)
+    assert marked and set(marked) <= set(JS_STRINGS)
+    rest = re.sub(r'<span data-kb-t="([^"]+)">\1</span>', "", text)
+    assert [line.strip() for line in rest.splitlines() if CJK.search(line)] == []
+    assert "data-kb-t" in (SCRIPTS / "kb-edit-link.js").read_text(encoding="utf-8")

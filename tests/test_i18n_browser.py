@@ -210,7 +210,13 @@ def test_a_public_page_speaks_the_readers_language(browser, data_dir, tmp_path):
         # The answer quotes the article (Chinese data); kb's own words around it are English.
         chrome = [answer.locator(s).inner_text() for s in (".kb-answer__ask", ".kb-answer__more", ".kb-answer__status")]
         assert [c for c in chrome if CJK.search(c)] == []
+        # The theme's words around an article's front matter, on a static page.
+        page.goto(server.url + "/import/excel-import/")
+        expect(page.locator(".kb-reviewed")).to_contain_text("Last reviewed:")
+        expect(page.locator(".kb-reviewed")).to_contain_text("Owner:")
         chinese = browser.new_context(locale="zh-CN").new_page()
+        chinese.goto(server.url + "/import/excel-import/")
+        expect(chinese.locator(".kb-reviewed")).to_contain_text("最近审核：")
         _search(chinese, server, "忘记密码怎么办")
         expect(chinese.locator(".md-search-result .kb-answer .kb-answer__ask")).to_have_text("这个答案有帮助吗？", timeout=20_000)
     finally:

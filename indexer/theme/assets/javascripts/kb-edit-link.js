@@ -9,6 +9,12 @@
     Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
     return s;
   }
+  // The theme's own words on a static article page (main.html marks them data-kb-t), in the reader's language.
+  function translatePage() {
+    document.querySelectorAll("[data-kb-t]").forEach(function (el) { el.textContent = t(el.getAttribute("data-kb-t")); });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", translatePage);
+  else translatePage();
   var meta = document.querySelector('meta[name="kb-slug"]');
   if (!meta || !window.fetch) return;
   var slug = meta.getAttribute("content");

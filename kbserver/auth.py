@@ -43,6 +43,7 @@ from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthor
 from indexer.i18n import translator
 
 from .db import get_db
+from .i18n import form_error
 from .labels import label
 
 bp = Blueprint("auth", __name__)
@@ -280,7 +281,7 @@ def users_add():
         user, password, token = accounts.create_user(get_db(), request.form.get("name", ""), request.form.get("role", ""),
                                                      settings["password_hash_cost"])
     except (Conflict, InvalidInput) as exc:
-        flash(gettext("没有创建：%(error)s", error=exc.message), "error")
+        flash(gettext("没有创建：%(error)s", error=form_error(exc)), "error")
         return redirect(url_for("auth.users_page"))
     return _users_page({"name": user["name"], "password": password, "token": token})
 
@@ -327,7 +328,7 @@ def users_action(user_id: int):
     except InvalidInput as exc:
         if action != "set_email":
             raise
-        flash(gettext("没有保存：%(error)s", error=exc.message), "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("auth.users_page"))
 
 

@@ -211,7 +211,7 @@ def review_action(sid: int, action: str):
                 done += " " + gettext("文章地址：%(url)s", url="/practices/" + sub["slug"] + "/")
             flash(done)
     except KBError as exc:
-        flash(gettext("没有执行：%(error)s", error=exc.message), "error")
+        flash(gettext("没有执行：%(error)s", error=form_error(exc)), "error")
         sub = {}
     # The site's pages are updated in the background: the page follows the update by its ticket.
     return redirect(url_for("contrib.review_detail", sid=sid, site=sub.get("site_ticket")))

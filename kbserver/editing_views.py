@@ -22,6 +22,7 @@ from indexer.errors import InvalidInput, KBError, NotFound
 
 from .auth import require_role
 from .db import get_db
+from .i18n import form_error
 from .inputs import is_whole_number, json_object
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def history_restore(slug: str):
         flash(gettext("已恢复第 %(old)s 号修订（新修订 #%(new)s）。", old=raw, new=result["revision"]) if result["revision"]
               else gettext("内容相同，没有变化。"))
     except KBError as exc:
-        flash(gettext("没有恢复：%(error)s", error=exc.message), "error")
+        flash(gettext("没有恢复：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("editing.history_page", slug=slug))
 
 

@@ -63,7 +63,7 @@ SETTINGS = [
     Setting("time_zone", "Asia/Shanghai", "KB_TIME_ZONE",
             "Time zone of the times shown on pages (IANA name, e.g. Asia/Shanghai, Europe/Berlin, UTC); stored times stay UTC."),
     Setting("language", "zh", "KB_LANGUAGE",
-            "Language of the back office, e-mails and CLI messages: zh or en. Public pages follow the browser's "
+            "Language of the back office, e-mails and analysis suggestions: zh or en. Public pages follow the browser's "
             "Accept-Language when it is zh or en, else this."),
     Setting("access_log", False, "KB_ACCESS_LOG",
             "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",

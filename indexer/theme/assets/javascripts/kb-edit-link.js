@@ -9,9 +9,16 @@
     Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
     return s;
   }
-  // The theme's own words on a static article page (main.html marks them data-kb-t), in the reader's language.
+  // The theme's own words on a static article page, in the reader's language: main.html names them in
+  // data-kb-t ("a|b"); only the element's own text nodes change, never the article's data beside them.
   function translatePage() {
-    document.querySelectorAll("[data-kb-t]").forEach(function (el) { el.textContent = t(el.getAttribute("data-kb-t")); });
+    document.querySelectorAll("[data-kb-t]").forEach(function (el) {
+      var keys = el.getAttribute("data-kb-t").split("|");
+      Array.prototype.forEach.call(el.childNodes, function (node) {
+        if (node.nodeType !== 3) return;
+        keys.forEach(function (key) { node.nodeValue = node.nodeValue.split(key).join(t(key)); });
+      });
+    });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", translatePage);
   else translatePage();

@@ -81,8 +81,11 @@ def _data_strings(data) -> list[str]:
                 found.update(str(v) for v in row if v)
     for row in db.execute("select title from flags where kind = 'gap'").fetchall():
         found.update(row[0].split(" / "))  # a gap is named by its searches' words, which its suggestion quotes
+    from analytics.gaps import words
+
     for row in db.execute("select query from searches").fetchall():
         found.update(re.findall(r"[A-Za-z]{3,}", row[0] or ""))  # readers' words the suggestions quote
+        found.update(w for w in words(row[0] or "") if CJK.search(w))  # ... as the analysis segments them
     for row in db.execute("select evidence from flags").fetchall():
         evidence = json.loads(row[0] or "{}")
         found.update(str(v) for v in evidence.get("examples", []))

@@ -35,7 +35,7 @@ def click_weights(db, now: dt.datetime | None = None, half_life_days: float = 30
     now = now or dt.datetime.now(dt.timezone.utc)
     since = (now - dt.timedelta(days=half_life_days * HORIZON_HALF_LIVES)).astimezone(dt.timezone.utc)
     sql = """
-      SELECT s.normalized, c.slug, c.ts, CASE WHEN IFNULL(c.client, '') != '' THEN c.client ELSE c.session END,
+      SELECT s.normalized, c.slug, c.ts, CASE WHEN COALESCE(c.client, '') != '' THEN c.client ELSE c.session END,
              (SELECT MIN(s2.ts) FROM searches s2 WHERE s2.session = c.session AND s2.ts > c.ts),
              (SELECT MIN(v.ts) FROM votes v WHERE v.session = c.session AND v.slug = c.slug AND v.helpful = 0
                 AND v.ts >= c.ts)

@@ -380,8 +380,8 @@ def daily_health(db, start: str, end: str) -> list[dict]:
     """Per day: searches, zero-result rate, click-through rate (searches with a click) and helpful rate."""
     days: dict[str, dict] = {}
     for day, n, zero in db.execute(
-            "SELECT substr(ts, 1, 10), COUNT(*), SUM(results = 0) FROM searches WHERE ts >= ? AND ts < ? "
-            "GROUP BY 1", [start, end]):
+            "SELECT substr(ts, 1, 10), COUNT(*), SUM(CASE WHEN results = 0 THEN 1 ELSE 0 END) FROM searches "
+            "WHERE ts >= ? AND ts < ? GROUP BY 1", [start, end]):
         days[day] = {"day": day, "searches": n, "zero": zero or 0, "clicked": 0, "votes": 0, "helpful": 0}
     for day, clicked in db.execute(
             "SELECT substr(s.ts, 1, 10), COUNT(DISTINCT c.query_id) FROM clicks c JOIN searches s "

@@ -112,7 +112,7 @@ def votes_by_article(db, start: str, end: str) -> dict[str, tuple[int, int]]:
     may change their mind: the session's last vote is the one that counts (votes without a session,
     from API clients, each count)."""
     sql = ("SELECT slug, SUM(helpful), COUNT(*) FROM votes v WHERE ts >= ? AND ts < ? AND (session = '' OR "
-           "rowid = (SELECT MAX(rowid) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
+           "id = (SELECT MAX(id) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
            "AND w.ts >= ? AND w.ts < ?)) GROUP BY slug")
     return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end, start, end])}
 
@@ -129,6 +129,14 @@ def searches_by_query(db, start: str, end: str, key) -> dict[str, int]:
 
 def searches_by_top_slug(db, start: str, end: str) -> dict[str, int]:
     """All searches in the period per article search put first (searches that found something)."""
-    sql = ("SELECT json_extract(top_slugs, '$[0]'), COUNT(*) FROM searches WHERE ts >= ? AND ts < ? AND results > 0 "
-           "AND json_valid(top_slugs) GROUP BY 1")
-    return {slug: int(n) for slug, n in db.execute(sql, [start, end]) if slug}
+    # The JSON is read here, not with SQLite's json_extract: the same query runs on PostgreSQL.
+    out: dict[str, int] = {}
+    sql = "SELECT top_slugs, COUNT(*) FROM searches WHERE ts >= ? AND ts < ? AND results > 0 GROUP BY top_slugs"
+    for top_slugs, n in db.execute(sql, [start, end]):
+        try:
+            slugs = json.loads(top_slugs or "")
+        except ValueError:
+            continue
+        if isinstance(slugs, list) and slugs and isinstance(slugs[0], str) and slugs[0]:
+            out[slugs[0]] = out.get(slugs[0], 0) + int(n)
+    return out

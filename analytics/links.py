@@ -163,7 +163,8 @@ def links_for(db, agent: dict | None = None, ticket_id: str | None = None) -> li
 
 def article_stats(db) -> list[dict]:
     """Per article: links sent, visits through them, solved and not-helped outcomes."""
-    sql = """SELECT l.slug, COUNT(*), SUM(l.outcome = 'solved'), SUM(l.outcome = 'not_helped'),
+    sql = """SELECT l.slug, COUNT(*), SUM(CASE WHEN l.outcome = 'solved' THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN l.outcome = 'not_helped' THEN 1 ELSE 0 END),
                     (SELECT COUNT(*) FROM link_visits v JOIN agent_links l2 ON v.link_id = l2.id WHERE l2.slug = l.slug)
              FROM agent_links l GROUP BY l.slug ORDER BY COUNT(*) DESC"""
     return [{"slug": s, "links": n, "solved": int(ok or 0), "not_helped": int(bad or 0), "visits": v}

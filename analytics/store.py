@@ -9,6 +9,7 @@ same functions.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import secrets
 import sqlite3
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlparse
 
 import sqlite_utils
 
+from indexer import postgres
 from indexer.errors import KBError
 
 
@@ -29,6 +31,11 @@ class DatabaseError(KBError):
     code = "database"
 
 
+def is_postgres(database_url: str) -> bool:
+    """True when database_url names a PostgreSQL server (postgresql://user:password@host:port/db)."""
+    return postgres.is_postgres_url(database_url)
+
+
 def sqlite_path(database_url: str) -> Path:
     """The file behind a sqlite:/// URL (or a plain path); DatabaseError for other schemes."""
     if "://" not in database_url:
@@ -37,8 +44,8 @@ def sqlite_path(database_url: str) -> Path:
     parsed = urlparse(database_url)
     if parsed.scheme != "sqlite":
         raise DatabaseError(
-            f"database URL {database_url!r}: only sqlite:///path/to/kb.db is supported in this version "
-            "(a PostgreSQL backend is planned behind the same functions)"
+            f"database URL {postgres.describe(database_url)!r}: use sqlite:///path/to/kb.db or "
+            "postgresql://user:password@host:5432/database"
         )
     # SQLAlchemy's convention: sqlite:///relative/kb.db and sqlite:////absolute/kb.db
     path = unquote(parsed.netloc + parsed.path)[1:] if not parsed.netloc else unquote(parsed.netloc + parsed.path)
@@ -86,8 +93,37 @@ def _private_files(path: Path) -> None:
             pass
 
 
-def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode with migrations applied; folder 0700, files 0600."""
+def check_database_url(database_url: str) -> None:
+    """DatabaseError when database_url is not a usable sqlite:/// or postgresql:// URL (checked without connecting)."""
+    if is_postgres(database_url):
+        try:
+            postgres.check_url(database_url)
+        except ValueError as exc:
+            raise DatabaseError(str(exc)) from None
+    else:
+        sqlite_path(database_url)
+
+
+def _open_postgres(database_url: str, migrate: bool) -> postgres.PgDatabase:
+    try:
+        db = postgres.PgDatabase(postgres.connect(database_url), database_url)
+    except (ValueError, ConnectionError) as exc:
+        raise DatabaseError(f"{exc}. Check the server is running, the user, password and database name in "
+                            "--database-url / KB_DATABASE_URL") from None
+    if migrate:
+        try:
+            with db.session_lock(postgres.MIGRATION_LOCK):  # several processes starting together migrate once
+                apply_migrations(db)
+        except sqlite3.DatabaseError as exc:
+            db.conn.close()
+            raise DatabaseError(f"{postgres.describe(database_url)} is not a usable kb database: {exc}") from None
+    return db
+
+
+def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database | postgres.PgDatabase:
+    """Open the database at database_url with migrations applied: SQLite (WAL; folder 0700, files 0600) or PostgreSQL."""
+    if is_postgres(database_url):
+        return _open_postgres(database_url, migrate)
     path = sqlite_path(database_url)
     try:
         make_private_dir(path.parent)
@@ -116,6 +152,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     savepoints inside an open transaction). IMMEDIATE takes the write lock at the start, so what the block
     reads cannot be changed by another connection before it writes (others wait, up to busy_timeout).
     Nested blocks are savepoints: an inner failure undoes only its part unless it propagates.
+    On PostgreSQL, BEGIN takes a transaction-scoped advisory lock instead (indexer/postgres.py): the same one
+    writer at a time, across every process and node sharing the database.
     """
     conn = db.conn
     if conn.in_transaction:
@@ -143,6 +181,10 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 _migrate_lock = threading.Lock()
 
 
+def _utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def apply_migrations(db: sqlite_utils.Database) -> list[str]:
     """Run every migration not yet recorded; return the names of those that ran."""
     ran = []
@@ -156,6 +198,6 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
                     continue
                 with transaction(db):  # a migration and its record land together
                     fn(db)
-                    db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [name])
+                    db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, _utc_now()])
                 ran.append(name)
     return ran

@@ -354,7 +354,7 @@ def _record(db, **row) -> int:
     row.setdefault("ts", now_iso())
     cols = ", ".join(row)
     marks = ", ".join("?" for _ in row)
-    return db.execute(f"INSERT INTO revisions ({cols}) VALUES ({marks})", list(row.values())).lastrowid
+    return db.execute(f"INSERT INTO revisions ({cols}) VALUES ({marks}) RETURNING id", list(row.values())).fetchone()[0]
 
 
 def _remember_disk(db, slug: str, relpath: str, current: str | None) -> None:

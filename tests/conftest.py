@@ -58,8 +58,8 @@ def built(docs_dir, data_dir) -> Path:
 
 
 @pytest.fixture
-def app(docs_dir, built):
-    app = create_app({"docs": docs_dir, "data": built})
+def app(docs_dir, built, database_url):
+    app = create_app({"docs": docs_dir, "data": built, "database_url": database_url})
     yield app
     app.extensions["kb_events"].close()
 
@@ -174,3 +174,102 @@ def page(browser):
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
     yield page
     context.close()
+
+
+# -- PostgreSQL: a real server for the storage-contract tests and the API tests on KB_TEST_BACKEND=postgresql --
+TEST_BACKEND = os.environ.get("KB_TEST_BACKEND", "sqlite")
+if TEST_BACKEND not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"KB_TEST_BACKEND must be sqlite or postgresql, got {TEST_BACKEND!r}")
+
+
+def postgres_bindir() -> Path | None:
+    """Where initdb and pg_ctl are: $KB_PG_BINDIR, Debian's /usr/lib/postgresql/<newest>/bin, or pg_config --bindir."""
+    candidates = [os.environ.get("KB_PG_BINDIR", "")]
+    candidates += sorted((str(p) for p in Path("/usr/lib/postgresql").glob("*/bin")),
+                         key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
+    if shutil.which("pg_config"):
+        candidates.append(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())
+    for c in candidates:
+        if c and (Path(c) / "initdb").exists() and (Path(c) / "pg_ctl").exists():
+            return Path(c)
+    return None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL: initdb into a temporary folder, a free port on 127.0.0.1, stopped by stop().
+
+    initdb refuses to run as root: as root the server runs as the `postgres` account Debian's package creates.
+    fsync is off (only kb serve is killed in tests, never this server), so CREATE DATABASE takes milliseconds.
+    """
+
+    def __init__(self, bindir: Path):
+        import tempfile
+
+        self.bindir = bindir
+        self.folder = Path(tempfile.mkdtemp(prefix="kb-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.log = self.folder / "server.log"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.folder, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "kb", "--auth=trust", "-E", "UTF8", "--locale=C", "-N")
+        options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        self.url = f"postgresql://kb@127.0.0.1:{self.port}"
+        self._count = 0
+        self._template = None
+
+    def _run(self, tool: str, *args: str) -> None:
+        done = subprocess.run([*self._as, str(self.bindir / tool), *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}{log}")
+
+    def admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{self.url}/postgres", autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self, prefix: str = "kb", migrated: bool = False) -> str:
+        """A new database, empty or (migrated=True) copied from one with kb's migrations applied; returns its URL."""
+        self._count += 1
+        name = f"{prefix}_{os.getpid()}_{self._count}"
+        template = ""
+        if migrated:
+            if self._template is None:  # migrating takes ~1.5 s, copying a migrated database ~40 ms
+                from analytics.store import open_db
+
+                self._template = "kb_migrated"
+                self.admin(f'CREATE DATABASE "{self._template}"')
+                open_db(f"{self.url}/{self._template}").conn.close()
+            template = f' TEMPLATE "{self._template}"'
+        self.admin(f'CREATE DATABASE "{name}"{template}')
+        return f"{self.url}/{name}"
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL for this session (started on first use). Skipped only without binaries and not under CI."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but no PostgreSQL binaries (initdb, pg_ctl) found: .ci/run installs postgresql-15")
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl): apt-get install postgresql-15 to run these tests")
+    server = PostgresServer(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(request, data_dir) -> str:
+    """The test's database: a fresh PostgreSQL database under KB_TEST_BACKEND=postgresql, else SQLite in data_dir."""
+    if TEST_BACKEND == "postgresql":
+        return request.getfixturevalue("postgres_server").create_database(migrated=True)
+    return "sqlite:///" + str((data_dir / "kb.db").resolve())

@@ -6,7 +6,7 @@ with the project clock, ``ON CONFLICT``, ``RETURNING id``, ``COALESCE``, ``CASE`
 booleans), the same statements run on both engines; what is left differs only in spelling and is
 translated here, once per statement text (cached):
 
-- placeholders: ``?`` → ``%s`` and ``:name`` → ``%(name)s`` (and a literal ``%`` → ``%%``), outside quotes;
+- placeholders: ``?`` → ``%s`` and ``:name`` → ``%(name)s`` outside quotes, and every literal ``%`` → ``%%``;
 - ``INSERT OR IGNORE INTO …`` → ``INSERT INTO … ON CONFLICT DO NOTHING``;
 - ``BEGIN IMMEDIATE`` → ``BEGIN`` plus a transaction-scoped advisory lock (see ``WRITE_LOCK``);
 - DDL types: ``INTEGER PRIMARY KEY`` → ``BIGSERIAL PRIMARY KEY``, ``INTEGER`` → ``BIGINT``,
@@ -42,6 +42,8 @@ from psycopg.pq import TransactionStatus
 WRITE_LOCK = 0x6B62_0001
 MIGRATION_LOCK = 0x6B62_0002
 CONNECT_TIMEOUT = 10
+# Like SQLite's busy_timeout: a writer waits this long for the write lock, then gets OperationalError.
+LOCK_TIMEOUT = "30s"
 
 
 def is_postgres_url(url: str) -> bool:
@@ -53,8 +55,9 @@ def describe(url: str) -> str:
     """The URL without its password, for messages."""
     parsed = urlparse(url)
     netloc = parsed.hostname or ""
-    if parsed.port:
-        netloc += f":{parsed.port}"
+    port = parsed.netloc.rsplit("@", 1)[-1].rpartition(":")[2] if ":" in parsed.netloc.rsplit("@", 1)[-1] else ""
+    if port:
+        netloc += f":{port}"
     if parsed.username:
         netloc = f"{unquote(parsed.username)}@{netloc}"
     return f"{parsed.scheme}://{netloc}{parsed.path}"
@@ -82,7 +85,8 @@ def connect(url: str) -> PgConnection:
     """A new connection to the database at url (autocommit, like sqlite-utils outside a transaction)."""
     check_url(url)
     try:
-        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                              options=f"-c lock_timeout={LOCK_TIMEOUT}")
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ConnectionError(f"cannot connect to {describe(url)}: {reason}") from None
@@ -111,10 +115,12 @@ def translate(sql: str) -> str | None:
         return None
     if first == "BEGIN":
         return "BEGIN"
-    parts = _QUOTED.split(text)  # odd indexes are quoted literals or identifiers: left as they are
+    # Odd indexes are quoted literals or identifiers: their ? and :name are text. psycopg reads every % as a
+    # placeholder, quoted or not, so a literal % is doubled everywhere.
+    parts = [p.replace("%", "%%") for p in _QUOTED.split(text)]
     ddl = first in ("CREATE", "ALTER") and len(head) > 1 and head[1].upper() == "TABLE"
     for i in range(0, len(parts), 2):
-        part = parts[i].replace("%", "%%").replace("?", "%s")
+        part = parts[i].replace("?", "%s")
         part = _NAMED.sub(r"%(\1)s", part)
         if ddl:
             for pattern, replacement in _DDL_TYPES:

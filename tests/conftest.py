@@ -202,6 +202,8 @@ class PostgresServer:
     fsync is off (only kb serve is killed in tests, never this server), so CREATE DATABASE takes milliseconds.
     """
 
+    PASSWORD = "kb-test-password"
+
     def __init__(self, bindir: Path):
         import tempfile
 
@@ -211,13 +213,18 @@ class PostgresServer:
         self.port = free_port()
         self.log = self.folder / "server.log"
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        password = self.folder / "password"
+        password.write_text(self.PASSWORD + "\n")
         if self._as:
             shutil.chown(self.folder, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "kb", "--auth=trust", "-E", "UTF8", "--locale=C", "-N")
+            shutil.chown(password, "postgres")
+        # A password over TCP (scram), as in production, so a wrong one can be tested; C collation = SQLite's order.
+        self._run("initdb", "-D", str(self.data), "-U", "kb", f"--pwfile={password}", "--auth-local=trust",
+                  "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "-N")
         options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
-        self.url = f"postgresql://kb@127.0.0.1:{self.port}"
+        self.url = f"postgresql://kb:{self.PASSWORD}@127.0.0.1:{self.port}"
         self._count = 0
         self._template = None
 
@@ -249,6 +256,21 @@ class PostgresServer:
         self.admin(f'CREATE DATABASE "{name}"{template}')
         return f"{self.url}/{name}"
 
+    def empty(self, url: str) -> None:
+        """Delete every row of every kb table (migrations stay): each test starts as on a fresh database."""
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True, options="-c lock_timeout=30s") as conn:
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                                 "AND tablename != '_migrations'")]
+            if tables:
+                conn.execute(f"TRUNCATE {', '.join(chr(34) + t + chr(34) for t in tables)} RESTART IDENTITY CASCADE")
+
+    def drop_database(self, url: str) -> None:
+        """Drop the database at url (its connections are ended first)."""
+        name = url.rsplit("/", 1)[1]
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -267,9 +289,33 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_database(request):
+    """A fresh migrated PostgreSQL database for this test module; dropped after it."""
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database(migrated=True)
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_for_every_store(request):
+    """Under KB_TEST_BACKEND=postgresql: KB_DATABASE_URL names the module's database, emptied for this test (as a
+    new SQLite file would be), so apps, `kb` commands and `kb serve` subprocesses all use PostgreSQL."""
+    if TEST_BACKEND != "postgresql":
+        yield None
+        return
+    url = request.getfixturevalue("module_database")
+    request.getfixturevalue("postgres_server").empty(url)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("KB_DATABASE_URL", url)
+    yield url
+    patch.undo()
+
+
 @pytest.fixture
-def database_url(request, data_dir) -> str:
-    """The test's database: a fresh PostgreSQL database under KB_TEST_BACKEND=postgresql, else SQLite in data_dir."""
-    if TEST_BACKEND == "postgresql":
-        return request.getfixturevalue("postgres_server").create_database(migrated=True)
+def database_url(_postgres_for_every_store, data_dir) -> str:
+    """The test's database: PostgreSQL under KB_TEST_BACKEND=postgresql, else SQLite in data_dir."""
+    if _postgres_for_every_store:
+        return _postgres_for_every_store
     return "sqlite:///" + str((data_dir / "kb.db").resolve())

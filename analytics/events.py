@@ -353,11 +353,12 @@ def replay_spool(db, spool_dir: Path) -> int:
                         log.error("spooled event not stored (%s): %r", exc, item[1])
                         _mark_stored(db.conn, [item])
             replayed += len(chunk)
-    # Rows of segments that are gone (replayed above, or stored and deleted by their process).
+    # Rows of this folder's segments that are gone (replayed above, or stored and deleted by their process);
+    # other nodes sharing the database keep theirs.
     present = spool_files.segment_names(spool_dir)
     with db.conn:
         for (name,) in db.execute("SELECT segment FROM event_spool").fetchall():
-            if name not in present:
+            if name not in present and spool_files.is_own(name, spool_dir):
                 db.conn.execute("DELETE FROM event_spool WHERE segment = ?", [name])
     return replayed
 

@@ -313,6 +313,11 @@ def _postgres_for_every_store(request):
     patch.undo()
 
 
+def store_url(data: Path) -> str:
+    """The database a `kb serve` or `kb` command on data uses in this test: KB_DATABASE_URL, else <data>/kb.db."""
+    return os.environ.get("KB_DATABASE_URL") or f"sqlite:///{data}/kb.db"
+
+
 @pytest.fixture
 def database_url(_postgres_for_every_store, data_dir) -> str:
     """The test's database: PostgreSQL under KB_TEST_BACKEND=postgresql, else SQLite in data_dir."""

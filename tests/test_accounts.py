@@ -10,7 +10,7 @@ import requests
 
 from analytics import accounts
 from analytics.store import open_db
-from conftest import LiveServer
+from conftest import LiveServer, store_url
 from kbserver import create_app
 from kbserver.cli import cli
 
@@ -407,7 +407,7 @@ def test_login_flood_is_limited_and_search_keeps_answering(tmp_path, docs_dir):
     data = tmp_path / "flood"
     server = LiveServer(docs_dir, data)
     try:
-        db = open_db(f"sqlite:///{data}/kb.db")
+        db = open_db(store_url(data))
         accounts.create_user(db, "wang", "manager")
         stop, statuses, lock = threading.Event(), [], threading.Lock()
 

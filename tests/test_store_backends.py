@@ -311,3 +311,20 @@ def test_a_wrong_password_names_what_to_check_and_hides_the_password(postgres_se
     assert result.exit_code != 0 and "Traceback" not in result.output
     line = result.output.strip()
     assert line.startswith("Error: ") and "\n" not in line and "password" in line and "not-the-password" not in line
+
+
+def test_one_nodes_restart_keeps_the_other_nodes_spool_bookkeeping(url, db, tmp_path):
+    """Two nodes share the database: B's start must not drop A's "stored up to" rows (A would replay twice)."""
+    from analytics import spool
+
+    node_a, node_b = tmp_path / "a" / "event-spool", tmp_path / "b" / "event-spool"
+    log_a = events.EventLog(url, spool_dir=node_a)
+    log_a.log_vote(slug="export", helpful=True, session="s1")
+    log_a.flush()
+    [segment] = spool.segment_names(node_a)
+    assert spool.folder_id(node_a) != spool.folder_id(node_b) and spool.folder_id(node_a) in segment
+    events.replay_spool(db, node_b)  # node B starts
+    assert [r[0] for r in db.execute("SELECT segment FROM event_spool")] == [segment]
+    log_a.close()  # A stores everything and deletes its segment and its row
+    events.replay_spool(db, node_a)
+    assert db["event_spool"].count == 0

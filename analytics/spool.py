@@ -21,7 +21,7 @@ knows about SQLite: the database records, in the same transaction as the events,
 segment it has stored (``analytics.events``), so a replay stores every event exactly once.
 
 Several nodes may share one database (PostgreSQL): each spool folder has its own random id
-(``folder_id``, kept in the folder), part of every segment name, so one node's bookkeeping rows are
+(``folder_id``, kept beside it), part of every segment name, so one node's bookkeeping rows are
 never mistaken for another's (``is_own``).
 """
 
@@ -98,6 +98,7 @@ class Spool:
         self._fd_lock = threading.Lock()
         self._synced: dict[str, int] = {}
         self._retired: dict[str, tuple[int, mmap.mmap, int]] = {}  # full, not yet stored: name -> (fd, map, size)
+        self.id = folder_id(self.folder)
         self._open_segment(segment_bytes)
 
     @property
@@ -106,7 +107,7 @@ class Spool:
         return self._lock
 
     def _open_segment(self, capacity: int) -> None:
-        name = f"events-{folder_id(self.folder)}-{time.time_ns():020d}-{os.getpid()}{SUFFIX}"
+        name = f"events-{self.id}-{time.time_ns():020d}-{os.getpid()}{SUFFIX}"
         # Created under a temporary name and locked before it gets its real one, so no other process
         # can mistake a new segment for an orphan.
         tmp = self.folder / (name + ".new")
@@ -215,14 +216,15 @@ def orphans(folder: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def folder_id(folder: Path) -> str:
-    """This spool folder's id (made once, kept in the folder): unique among the nodes sharing a database."""
-    path = Path(folder) / "folder-id"
+    """This spool folder's id (made once, kept beside it in <folder>.id): unique among nodes sharing a database."""
+    folder = Path(folder)
+    path = folder.with_name(folder.name + ".id")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f"folder-id.{os.getpid()}.new")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
     tmp.write_text(os.urandom(6).hex())
     try:
         os.link(tmp, path)  # the first process to link wins; the others read its id

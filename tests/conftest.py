@@ -72,7 +72,7 @@ def client(app):
 @pytest.fixture
 def flush(app):
     """Call to wait until the app's queued events are in SQLite; returns an open sqlite-utils db."""
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     def _flush():
         app.extensions["kb_events"].flush()
@@ -247,7 +247,7 @@ class PostgresServer:
         template = ""
         if migrated:
             if self._template is None:  # migrating takes ~1.5 s, copying a migrated database ~40 ms
-                from analytics.store import open_db
+                from kbserver.db import open_db
 
                 self._template = "kb_migrated"
                 self.admin(f'CREATE DATABASE "{self._template}"')

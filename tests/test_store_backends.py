@@ -14,11 +14,12 @@ import time
 import pytest
 
 from analytics import accounts, answers, events, failing, flags, links, notifications, questions, synonyms, throttle
-from analytics.store import DatabaseError, apply_migrations, open_db, transaction
 from conftest import ROOT
 from contrib import queue
 from indexer.errors import Conflict
 from indexer.postgres import translate
+from indexer.store import DatabaseError, apply_migrations, transaction
+from kbserver.db import MIGRATIONS, open_db
 
 
 class Boom(Exception):
@@ -66,7 +67,7 @@ def test_both_backends_have_the_same_tables_and_columns(tmp_path, pg_url):
 @pytest.mark.slow
 def test_several_processes_starting_together_migrate_once(postgres_server):
     url = postgres_server.create_database()  # empty: every process finds every migration to run
-    code = f"from analytics.store import open_db; open_db({url!r}).conn.close(); print('ok')"
+    code = f"from kbserver.db import open_db; open_db({url!r}).conn.close(); print('ok')"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -74,7 +75,7 @@ def test_several_processes_starting_together_migrate_once(postgres_server):
     db = open_db(url)
     names = [r[0] for r in db.execute("SELECT name FROM _migrations")]
     assert len(names) == len(set(names)) > 20
-    assert apply_migrations(db) == []
+    assert apply_migrations(db, MIGRATIONS) == []
 
 
 def test_transaction_is_all_or_nothing_and_nests(db):

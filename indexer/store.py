@@ -1,27 +1,36 @@
-"""The one place that opens kb's database: URL parsing, WAL, pragmas and numbered migrations.
+"""The one place that opens kb's database: URL parsing, WAL, pragmas and named migrations.
 
-Each concept owns its tables and declares their migrations in its own module (events.py owns
-searches, clicks and votes); this module only applies them in order and records what ran in
-``_migrations``. Only SQLite exists today; the URL keeps room for a PostgreSQL backend behind the
-same functions.
+Shared infrastructure, so it lives in the bottom package and imports no feature package. Each concept
+owns its tables and declares their migrations in its own module (analytics/events.py owns searches,
+clicks and votes); the top (``kbserver/db.py``) holds the one list of them and passes it to ``open_db``.
+This module applies them in order and records each by its name (``concept:function``) in
+``_migrations``, so inserting a migration never renames the ones already run.
+
+Two backends behind the same functions: SQLite (the zero-setup default, ``sqlite:///``) and PostgreSQL
+(``postgresql://``, through the thin database object in ``indexer/postgres.py``). Feature modules call
+the same sqlite-utils-style methods and write the same SQL for both.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
+import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import sqlite_utils
 
-from indexer import postgres
-from indexer.errors import KBError
+from . import postgres
+from .clock import now_iso
+from .errors import KBError
+
+# One concept's migrations, in order: (concept, [fn, ...]); each is recorded as "concept:fn.__name__".
+Migrations = Sequence[tuple[str, Sequence[Callable]]]
 
 
 class DatabaseError(KBError):
@@ -52,22 +61,6 @@ def sqlite_path(database_url: str) -> Path:
     if not path or path.endswith("/"):
         raise DatabaseError(f"database URL {database_url!r} names no file: use sqlite:///data/kb.db")
     return Path(path)
-
-
-def _all_migrations():
-    # Imported here so that concept modules can import this one without a cycle.
-    # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
-    from contrib import editing as contrib_editing
-    from contrib import queue as contrib_queue
-
-    from . import accounts, answers, closure, events, flags, health, links, notifications, questions, synonyms, throttle
-
-    return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
-            ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
-            ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
-            ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
-            ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-            ("notifications", notifications.MIGRATIONS)]
 
 
 def make_private_dir(path: Path) -> None:
@@ -104,26 +97,27 @@ def check_database_url(database_url: str) -> None:
         sqlite_path(database_url)
 
 
-def _open_postgres(database_url: str, migrate: bool) -> postgres.PgDatabase:
+def _open_postgres(database_url: str, migrations: Migrations | None) -> postgres.PgDatabase:
     try:
         db = postgres.PgDatabase(postgres.connect(database_url), database_url)
     except (ValueError, ConnectionError) as exc:
         raise DatabaseError(f"{exc}. Check the server is running, the user, password and database name in "
                             "--database-url / KB_DATABASE_URL") from None
-    if migrate:
+    if migrations is not None:
         try:
             with db.session_lock(postgres.MIGRATION_LOCK):  # several processes starting together migrate once
-                apply_migrations(db)
+                apply_migrations(db, migrations)
         except sqlite3.DatabaseError as exc:
             db.conn.close()
             raise DatabaseError(f"{postgres.describe(database_url)} is not a usable kb database: {exc}") from None
     return db
 
 
-def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database | postgres.PgDatabase:
-    """Open the database at database_url with migrations applied: SQLite (WAL; folder 0700, files 0600) or PostgreSQL."""
+def open_db(database_url: str, migrations: Migrations | None = None) -> sqlite_utils.Database | postgres.PgDatabase:
+    """Open the database at database_url, applying `migrations` if given: SQLite (created if needed, WAL, folder
+    0700, files 0600) or PostgreSQL. The full list is ``kbserver.db.MIGRATIONS`` (``kbserver.db.open_db`` passes it)."""
     if is_postgres(database_url):
-        return _open_postgres(database_url, migrate)
+        return _open_postgres(database_url, migrations)
     path = sqlite_path(database_url)
     try:
         make_private_dir(path.parent)
@@ -136,8 +130,8 @@ def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database | 
         db.enable_wal()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
-        if migrate:
-            apply_migrations(db)
+        if migrations is not None:
+            apply_migrations(db, migrations)
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path} is not a usable kb database: {exc}") from None
     return db
@@ -152,7 +146,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     savepoints inside an open transaction). IMMEDIATE takes the write lock at the start, so what the block
     reads cannot be changed by another connection before it writes (others wait, up to busy_timeout).
     Nested blocks are savepoints: an inner failure undoes only its part unless it propagates.
-    On PostgreSQL, BEGIN takes a transaction-scoped advisory lock instead (indexer/postgres.py): the same one
+    On PostgreSQL, BEGIN also takes a transaction-scoped advisory lock (indexer/postgres.py): the same one
     writer at a time, across every process and node sharing the database.
     """
     conn = db.conn
@@ -181,23 +175,47 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 _migrate_lock = threading.Lock()
 
 
-def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+# Before migrations were named, each was recorded as "concept:NNN_fn" (NNN its place in the list).
+_NUMBERED = re.compile(r"^([a-z_]+):\d{3}_(\w+)$")
 
 
-def apply_migrations(db: sqlite_utils.Database) -> list[str]:
+def _rename_numbered(db: sqlite_utils.Database) -> None:
+    """Record migrations that ran under their old numbered name ("events:001_create_event_tables") by
+    their name ("events:create_event_tables"): the name already held the function, so nothing reruns."""
+    for (old,) in db.execute("SELECT name FROM _migrations").fetchall():
+        match = _NUMBERED.match(old)
+        if match:
+            new = f"{match[1]}:{match[2]}"
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [new]).fetchone():
+                db.execute("DELETE FROM _migrations WHERE name = ?", [old])
+            else:
+                db.execute("UPDATE _migrations SET name = ? WHERE name = ?", [new, old])
+
+
+def migration_names(migrations: Migrations) -> list[str]:
+    """The recorded name of every migration, in order; ValueError if two share a name."""
+    names = [f"{concept}:{fn.__name__}" for concept, fns in migrations for fn in fns]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"migration names must be unique: {', '.join(duplicates)}")
+    return names
+
+
+def apply_migrations(db: sqlite_utils.Database, migrations: Migrations) -> list[str]:
     """Run every migration not yet recorded; return the names of those that ran."""
+    names = migration_names(migrations)
+    fns = [fn for _, concept_fns in migrations for fn in concept_fns]
     ran = []
     with _migrate_lock:
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        with transaction(db):
+            _rename_numbered(db)
         done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-        for concept, migrations in _all_migrations():
-            for number, fn in enumerate(migrations, 1):
-                name = f"{concept}:{number:03d}_{fn.__name__}"
-                if name in done:
-                    continue
-                with transaction(db):  # a migration and its record land together
-                    fn(db)
-                    db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, _utc_now()])
-                ran.append(name)
+        for name, fn in zip(names, fns, strict=True):
+            if name in done:
+                continue
+            with transaction(db):  # a migration and its record land together
+                fn(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now_iso()])
+            ran.append(name)
     return ran

@@ -297,8 +297,9 @@ def _insert(conn, items) -> None:
     with conn:  # BEGIN ... COMMIT, or ROLLBACK on error
         for table, row, _, _ in items:
             cols = _COLUMNS[table]
-            verb = "INSERT OR IGNORE" if table == "searches" else "INSERT"
-            conn.execute(f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            # A search replayed from the spool after it was stored is the same search: keep the first.
+            conflict = " ON CONFLICT (query_id) DO NOTHING" if table == "searches" else ""
+            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}){conflict}",
                          _column_values(row, cols))
         _write_marks(conn, _marks(items))
 

@@ -247,11 +247,13 @@ class PostgresServer:
         template = ""
         if migrated:
             if self._template is None:  # migrating takes ~1.5 s, copying a migrated database ~40 ms
+                from indexer.postgres import close_idle
                 from kbserver.db import open_db
 
                 self._template = "kb_migrated"
                 self.admin(f'CREATE DATABASE "{self._template}"')
                 open_db(f"{self.url}/{self._template}").conn.close()
+                close_idle(f"{self.url}/{self._template}")  # a database being copied must have no connections
             template = f' TEMPLATE "{self._template}"'
         self.admin(f'CREATE DATABASE "{name}"{template}')
         return f"{self.url}/{name}"
@@ -268,6 +270,9 @@ class PostgresServer:
 
     def drop_database(self, url: str) -> None:
         """Drop the database at url (its connections are ended first)."""
+        from indexer.postgres import close_idle
+
+        close_idle(url)
         name = url.rsplit("/", 1)[1]
         self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -329,3 +329,17 @@ def test_one_nodes_restart_keeps_the_other_nodes_spool_bookkeeping(url, db, tmp_
     log_a.close()  # A stores everything and deletes its segment and its row
     events.replay_spool(db, node_a)
     assert db["event_spool"].count == 0
+
+
+def test_a_connection_given_back_inside_a_transaction_is_rolled_back_before_reuse(pg_url, postgres_server):
+    postgres_server.empty(pg_url)
+    first = open_db(pg_url, migrate=False)
+    first.conn.execute("BEGIN IMMEDIATE")
+    first.execute("INSERT INTO event_spool (segment, stored) VALUES ('half', 1)")
+    first.conn.close()  # e.g. a request that failed mid-transaction: its connection goes back to the pool
+    again = open_db(pg_url, migrate=False)
+    assert again.conn.raw is first.conn.raw  # reused, not reconnected
+    assert not again.conn.in_transaction and again["event_spool"].count == 0
+    with transaction(again):  # and the write lock was released with the rollback
+        again.execute("INSERT INTO event_spool (segment, stored) VALUES ('whole', 1)")
+    again.conn.close()

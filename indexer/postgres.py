@@ -160,10 +160,18 @@ def connect(url: str) -> PgConnection:
         raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                               options=f"-c lock_timeout={LOCK_TIMEOUT}")
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ConnectionError(f"cannot connect to {describe(url)}: {reason}") from None
+        raise ConnectionError(f"cannot connect to {describe(url)}: {_reason(exc)}") from None
     raw.adapters.register_loader("numeric", _NumericLoader)
     return PgConnection(raw, pool)
+
+
+def _reason(exc: psycopg.Error) -> str:
+    # libpq's message spans lines ("connection failed: connection to server at …: FATAL:  password
+    # authentication failed …\n\tIs the server running …"): keep the server's own words, on one line.
+    text = str(exc).strip() or type(exc).__name__
+    if "FATAL:" in text:
+        return text.split("FATAL:", 1)[1].strip().splitlines()[0]
+    return text.splitlines()[0].removeprefix("connection failed: ").strip()
 
 
 # -- statement translation ---------------------------------------------------------------------

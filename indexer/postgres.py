@@ -410,6 +410,20 @@ class PgTable:
         self.last_pk = row[0] if row else None
         return self
 
+    def insert_all(self, records) -> PgTable:
+        """INSERT many rows with the same columns (one statement per row, one round trip per batch)."""
+        records = list(records)
+        if records:
+            cols = list(records[0])
+            sql = translate(f"INSERT INTO {self._q()} ({', '.join(_ident(c) for c in cols)}) "
+                            f"VALUES ({', '.join('?' for _ in cols)})")
+            try:
+                with self.db.conn.raw.cursor() as cur:
+                    cur.executemany(sql, [_params([r.get(c) for c in cols]) for r in records])
+            except psycopg.Error as exc:
+                raise _as_sqlite_error(exc) from exc
+        return self
+
     def update(self, pk_value, updates: dict | None = None) -> PgTable:
         """UPDATE the row whose primary key is pk_value; sqlite_utils NotFoundError if there is none."""
         from sqlite_utils.db import NotFoundError

@@ -303,19 +303,34 @@ def module_database(request):
     server.drop_database(url)
 
 
-@pytest.fixture(autouse=True)
-def _postgres_for_every_store(request):
-    """Under KB_TEST_BACKEND=postgresql: KB_DATABASE_URL names the module's database, emptied for this test (as a
-    new SQLite file would be), so apps, `kb` commands and `kb serve` subprocesses all use PostgreSQL."""
+@pytest.fixture(scope="module", autouse=True)
+def _postgres_for_the_module(request):
+    """Under KB_TEST_BACKEND=postgresql: KB_DATABASE_URL names the module's database from before its first
+    fixture, so apps, `kb` commands and `kb serve` subprocesses all use PostgreSQL."""
     if TEST_BACKEND != "postgresql":
         yield None
         return
     url = request.getfixturevalue("module_database")
-    request.getfixturevalue("postgres_server").empty(url)
     patch = pytest.MonkeyPatch()
     patch.setenv("KB_DATABASE_URL", url)
     yield url
     patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_for_every_store(request, _postgres_for_the_module):
+    """Each test starts with the module's PostgreSQL tables empty, as it would with a new SQLite file; except in
+    modules that build a module-scoped instance (its rows belong to the whole module, as its SQLite file does)."""
+    url = _postgres_for_the_module
+    if url and not _module_shares_an_instance(request):
+        request.getfixturevalue("postgres_server").empty(url)
+    return url
+
+
+def _module_shares_an_instance(request) -> bool:
+    module_id = request.node.nodeid.split("::")[0]
+    return any(fd.scope in ("module", "class", "package") and fd.baseid == module_id
+               for defs in request._fixturemanager._arg2fixturedefs.values() for fd in defs)
 
 
 def store_url(data: Path) -> str:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from indexer.clock import iso
-from indexer.store import DatabaseError, open_db
+from indexer.store import DatabaseError, DatabaseUnavailable, open_db
 
 from . import spool as spool_files
 
@@ -83,6 +83,7 @@ MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table
               add_click_client_column, add_vote_source_column]
 
 DURABILITY = ("process", "power")
+UNAVAILABLE_AT_CLOSE = 20  # seconds close() waits for an unreachable database before leaving events to the spool
 
 
 def new_query_id() -> str:
@@ -251,13 +252,25 @@ class EventLog:
     def _store(self, db, items) -> None:
         if not items:
             return
-        for attempt in range(20):
+        waits, attempt = 0, 0
+        while attempt < 20:
             try:
                 _insert(db.conn, items)
                 break
+            except DatabaseUnavailable as exc:  # PostgreSQL down or restarting: an outage is waited out, however
+                # long (the events are safe in the spool), not treated as bad rows
+                if self._closed and waits >= UNAVAILABLE_AT_CLOSE:
+                    log.error("database unavailable at shutdown (%s): %d event(s) stay in the spool for the next "
+                              "start", exc, len(items))
+                    return  # not marked stored: their spool segments stay and are replayed
+                if waits % 30 == 0:
+                    log.warning("database unavailable (%s): %d event(s) wait in the spool", exc, len(items))
+                waits += 1
+                time.sleep(1.0)
             except sqlite3.OperationalError:  # locked or busy: wait and retry the whole batch
                 log.warning("event batch of %d not stored yet (attempt %d), retrying", len(items), attempt + 1)
                 time.sleep(min(2.0, 0.05 * 2**attempt))
+                attempt += 1
             except (sqlite3.Error, ValueError):  # e.g. a string SQLite cannot encode
                 self._store_one_by_one(db, items)
                 break

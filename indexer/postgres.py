@@ -28,6 +28,7 @@ import functools
 import os
 import re
 import secrets
+import select
 import sqlite3
 import threading
 import time
@@ -47,6 +48,10 @@ MIGRATION_LOCK = 0x6B62_0002
 CONNECT_TIMEOUT = 10
 # Like SQLite's busy_timeout: a writer waits this long for the write lock, then gets OperationalError.
 LOCK_TIMEOUT = "30s"
+
+
+class DatabaseUnavailable(sqlite3.OperationalError):
+    """The database server cannot be reached (down, restarting, network): worth waiting for, not a bad row."""
 
 
 def is_postgres_url(url: str) -> bool:
@@ -102,7 +107,8 @@ class _Pool:
                 if not self.idle:
                     return None
                 raw, since = self.idle.pop()
-            if raw.closed:
+            if raw.closed or _has_input(raw):  # an idle connection the server ended (restart): its socket has EOF
+                raw.close()
                 continue
             if time.monotonic() - since > self.CHECK_AFTER:
                 try:
@@ -123,6 +129,14 @@ class _Pool:
                 self.idle.append((raw, time.monotonic()))
                 return
         raw.close()
+
+
+def _has_input(raw: psycopg.Connection) -> bool:
+    # Idle, autocommit, no LISTEN: nothing should arrive; something (an error, EOF) means the server hung up.
+    try:
+        return bool(select.select([raw.fileno()], [], [], 0)[0])
+    except (OSError, ValueError, psycopg.Error):
+        return True
 
 
 _pools: dict[str, _Pool] = {}
@@ -155,14 +169,18 @@ def connect(url: str) -> PgConnection:
     pool = _pool(url)
     raw = pool.take()
     if raw is not None:
-        return PgConnection(raw, pool)
+        return PgConnection(raw, pool, url)
+    return PgConnection(_new_raw(url), pool, url)
+
+
+def _new_raw(url: str) -> psycopg.Connection:
     try:
         raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                               options=f"-c lock_timeout={LOCK_TIMEOUT}")
     except psycopg.Error as exc:
         raise ConnectionError(f"cannot connect to {describe(url)}: {_reason(exc)}") from None
     raw.adapters.register_loader("numeric", _NumericLoader)
-    return PgConnection(raw, pool)
+    return raw
 
 
 def _reason(exc: psycopg.Error) -> str:
@@ -272,9 +290,10 @@ class PgCursor:
 class PgConnection:
     """A psycopg connection behaving like the sqlite3 one kb uses: execute, commit, ``with conn:``."""
 
-    def __init__(self, raw: psycopg.Connection, pool: _Pool | None = None):
+    def __init__(self, raw: psycopg.Connection, pool: _Pool | None = None, url: str = ""):
         self.raw = raw
         self._pool = pool
+        self.url = url
         self._blocks: list[str | None] = []  # per open `with conn:`: None if it began the transaction, else a savepoint
 
     @property
@@ -286,13 +305,31 @@ class PgConnection:
         statement = translate(sql)
         if statement is None:
             return PgCursor(None)
+        self._reconnect_if_lost()
         try:
             cursor = self.raw.execute(statement, _params(params))
             if statement == "BEGIN":
                 self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         except psycopg.Error as exc:
-            raise _as_sqlite_error(exc) from exc
+            raise self._error(exc) from exc
         return PgCursor(cursor)
+
+    def _reconnect_if_lost(self) -> None:
+        # A connection the server dropped (restart, network) is replaced before the next statement, outside
+        # a transaction only: inside one, the lost work must fail, not half-continue on a new connection.
+        if not self.url or self._blocks or self.in_transaction:
+            return
+        if self.raw.broken or self.raw.closed or _has_input(self.raw):  # _has_input: the server hung up while idle
+            self.raw.close()
+            try:
+                self.raw = _new_raw(self.url)
+            except ConnectionError as exc:
+                raise DatabaseUnavailable(str(exc)) from None
+
+    def _error(self, exc: psycopg.Error) -> sqlite3.Error:
+        if self.raw.broken or self.raw.closed:
+            return DatabaseUnavailable(f"lost the connection to {describe(self.url)}: {_reason(exc)}")
+        return _as_sqlite_error(exc)
 
     def commit(self) -> None:
         if self.in_transaction:
@@ -316,27 +353,37 @@ class PgConnection:
     # `with conn:` as in sqlite3 — the block lands together or not at all — but opening the transaction
     # itself (PostgreSQL runs in autocommit here) and without the write lock (event batches only insert).
     def __enter__(self) -> PgConnection:
-        if self.in_transaction:
-            name = f"kb_{secrets.token_hex(6)}"
-            self.raw.execute(f"SAVEPOINT {name}")
-            self._blocks.append(name)
-        else:
-            self.raw.execute("BEGIN")
-            self._blocks.append(None)
+        self._reconnect_if_lost()
+        try:
+            if self.in_transaction:
+                name = f"kb_{secrets.token_hex(6)}"
+                self.raw.execute(f"SAVEPOINT {name}")
+            else:
+                name = None
+                self.raw.execute("BEGIN")
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        self._blocks.append(name)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         name = self._blocks.pop()
-        if self.raw.closed:
+        if self.raw.closed or self.raw.broken:
+            if exc_type is None:  # the commit cannot have happened
+                raise DatabaseUnavailable(f"lost the connection to {describe(self.url)} before COMMIT")
             return False
-        if name is None:
-            self.raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        elif self.raw.info.transaction_status == TransactionStatus.INTRANS or exc_type is not None:
-            if exc_type is None:
-                self.raw.execute(f"RELEASE {name}")
-            else:
-                self.raw.execute(f"ROLLBACK TO {name}")
-                self.raw.execute(f"RELEASE {name}")
+        try:
+            if name is None:
+                self.raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            elif self.raw.info.transaction_status == TransactionStatus.INTRANS or exc_type is not None:
+                if exc_type is None:
+                    self.raw.execute(f"RELEASE {name}")
+                else:
+                    self.raw.execute(f"ROLLBACK TO {name}")
+                    self.raw.execute(f"RELEASE {name}")
+        except psycopg.Error as error:
+            if exc_type is None:  # e.g. a deferred constraint, or the connection lost at COMMIT
+                raise self._error(error) from error
         return False
 
 
@@ -417,11 +464,13 @@ class PgTable:
             cols = list(records[0])
             sql = translate(f"INSERT INTO {self._q()} ({', '.join(_ident(c) for c in cols)}) "
                             f"VALUES ({', '.join('?' for _ in cols)})")
+            conn = self.db.conn
+            conn._reconnect_if_lost()
             try:
-                with self.db.conn.raw.cursor() as cur:
+                with conn.raw.cursor() as cur:
                     cur.executemany(sql, [_params([r.get(c) for c in cols]) for r in records])
             except psycopg.Error as exc:
-                raise _as_sqlite_error(exc) from exc
+                raise conn._error(exc) from exc
         return self
 
     def update(self, pk_value, updates: dict | None = None) -> PgTable:
@@ -520,10 +569,11 @@ class PgDatabase:
 
 def _raw_execute(self: PgConnection, sql: str, params=None) -> PgCursor:
     """Run PostgreSQL-spelled SQL as is (used by the table methods); errors as sqlite3's classes."""
+    self._reconnect_if_lost()
     try:
         return PgCursor(self.raw.execute(sql, _params(params)))
     except psycopg.Error as exc:
-        raise _as_sqlite_error(exc) from exc
+        raise self._error(exc) from exc
 
 
 PgConnection.raw_execute = _raw_execute

@@ -33,6 +33,10 @@ from .errors import KBError
 Migrations = Sequence[tuple[str, Sequence[Callable]]]
 
 
+# The database server cannot be reached (PostgreSQL down or restarting): wait, do not give up on the rows.
+DatabaseUnavailable = postgres.DatabaseUnavailable
+
+
 class DatabaseError(KBError):
     """The database URL or file cannot be used."""
 

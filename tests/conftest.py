@@ -221,9 +221,9 @@ class PostgresServer:
         # A password over TCP (scram), as in production, so a wrong one can be tested; C collation = SQLite's order.
         self._run("initdb", "-D", str(self.data), "-U", "kb", f"--pwfile={password}", "--auth-local=trust",
                   "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "-N")
-        options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        self._options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self.resume()
         self.url = f"postgresql://kb:{self.PASSWORD}@127.0.0.1:{self.port}"
         self._count = 0
         self._template = None
@@ -275,6 +275,14 @@ class PostgresServer:
         close_idle(url)
         name = url.rsplit("/", 1)[1]
         self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (resume() starts it again on the same port)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start (or start again) the server."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self._options, "-w", "-t", "60", "start")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

@@ -343,3 +343,36 @@ def test_a_connection_given_back_inside_a_transaction_is_rolled_back_before_reus
     with transaction(again):  # and the write lock was released with the rollback
         again.execute("INSERT INTO event_spool (segment, stored) VALUES ('whole', 1)")
     again.conn.close()
+
+
+@pytest.mark.slow
+def test_events_acknowledged_while_postgresql_restarts_are_all_stored_once(tmp_path):
+    """PostgreSQL stops for a few seconds under a stream of events: they wait in the spool, none is lost or doubled,
+    and the connections the restart broke are replaced (pooled ones too)."""
+    from conftest import PostgresServer, postgres_bindir
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL binaries")
+    server = PostgresServer(bindir)  # its own server: the session's one keeps serving the other tests
+    try:
+        url = server.create_database()
+        open_db(url).conn.close()
+        log = events.EventLog(url, spool_dir=tmp_path / "spool", interval=0.05)
+        for i in range(100):
+            log.log_vote(slug="a", helpful=True, comment=f"before-{i}")
+        assert log.flush()
+        server.pause()
+        for i in range(100):
+            log.log_vote(slug="a", helpful=True, comment=f"during-{i}")  # acknowledged: in the spool
+        time.sleep(2)  # the writer finds the server gone and waits
+        server.resume()
+        for i in range(100):
+            log.log_vote(slug="a", helpful=True, comment=f"after-{i}")
+        assert log.flush(timeout=60)
+        log.close()
+        db = open_db(url, migrate=False)  # a pooled connection from before the restart is not handed out
+        comments = [r[0] for r in db.execute("SELECT comment FROM votes")]
+        assert len(comments) == len(set(comments)) == 300 and log.dead_letters == 0
+    finally:
+        server.stop()

@@ -313,13 +313,16 @@ def _write_marks(conn, marks: dict[str, int]) -> None:
 
 def _insert(conn, items) -> None:
     """Insert (table, row, segment, end) items and their spool offsets in one transaction: all or none."""
+    by_table: dict[str, list] = {}
+    for table, row, _, _ in items:
+        by_table.setdefault(table, []).append(_column_values(row, _COLUMNS[table]))
     with conn:  # BEGIN ... COMMIT, or ROLLBACK on error
-        for table, row, _, _ in items:
+        for table, rows in by_table.items():  # one executemany per table: one round trip per batch on PostgreSQL
             cols = _COLUMNS[table]
             # A search replayed from the spool after it was stored is the same search: keep the first.
             conflict = " ON CONFLICT (query_id) DO NOTHING" if table == "searches" else ""
-            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}){conflict}",
-                         _column_values(row, cols))
+            conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}){conflict}",
+                             rows)
         _write_marks(conn, _marks(items))
 
 

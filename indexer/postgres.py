@@ -314,6 +314,16 @@ class PgConnection:
             raise self._error(exc) from exc
         return PgCursor(cursor)
 
+    def executemany(self, sql: str, rows) -> None:
+        """Run one statement for each parameter row (pipelined by psycopg: one round trip for the batch)."""
+        statement = translate(sql)
+        self._reconnect_if_lost()
+        try:
+            with self.raw.cursor() as cur:
+                cur.executemany(statement, [_params(r) for r in rows])
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+
     def _reconnect_if_lost(self) -> None:
         # A connection the server dropped (restart, network) is replaced before the next statement, outside
         # a transaction only: inside one, the lost work must fail, not half-continue on a new connection.
@@ -462,15 +472,9 @@ class PgTable:
         records = list(records)
         if records:
             cols = list(records[0])
-            sql = translate(f"INSERT INTO {self._q()} ({', '.join(_ident(c) for c in cols)}) "
-                            f"VALUES ({', '.join('?' for _ in cols)})")
-            conn = self.db.conn
-            conn._reconnect_if_lost()
-            try:
-                with conn.raw.cursor() as cur:
-                    cur.executemany(sql, [_params([r.get(c) for c in cols]) for r in records])
-            except psycopg.Error as exc:
-                raise conn._error(exc) from exc
+            sql = (f"INSERT INTO {self._q()} ({', '.join(_ident(c) for c in cols)}) "
+                   f"VALUES ({', '.join('?' for _ in cols)})")
+            self.db.conn.executemany(sql, [[r.get(c) for c in cols] for r in records])
         return self
 
     def update(self, pk_value, updates: dict | None = None) -> PgTable:

@@ -446,6 +446,16 @@ class PgTable:
         self.db.conn.raw_execute(f"ALTER TABLE {self._q()} ADD COLUMN {_ident(name)} {_pg_type(col_type or str)}")
         return self
 
+    @property
+    def columns_dict(self) -> dict:
+        """{column: Python type}, as sqlite-utils gives it (empty for a table that does not exist)."""
+        kinds = {"bigint": int, "integer": int, "smallint": int, "double precision": float, "real": float,
+                 "numeric": float, "bytea": bytes}
+        rows = self.db.conn.raw_execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s ORDER BY ordinal_position", [self.name]).fetchall()
+        return {name: kinds.get(kind, str) for name, kind in rows}
+
     # -- rows
     @property
     def pks(self) -> list[str]:

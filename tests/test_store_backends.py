@@ -230,12 +230,11 @@ def test_submission_workflow_and_its_audit_trail(db):
 
 
 def test_links_visits_and_outcomes(db):
-    agent, _, _ = accounts.create_user(db, "agent1", "agent", hash_cost=1)
-    link = links.record_link(db, agent, "T-1", "export", ["导出"])
-    assert links.record_link(db, agent, "T-1", "export", ["导出"])["id"] == link["id"]  # one per ticket/article/agent
+    link = links.record_link(db, "agent1", "T-1", "export", ["导出"])
+    assert links.record_link(db, "agent1", "T-1", "export", ["导出"])["id"] == link["id"]  # one per ticket/article/agent
     assert links.record_visit(db, link["ref"], "export", "visitor") is True
     assert links.record_visit(db, link["ref"], "export", "visitor") is False  # the same visitor counts once
-    links.set_outcome(db, agent, "solved", ref=link["ref"])
+    links.set_outcome(db, link, "solved", "agent1")
     assert links.article_stats(db) == [{"slug": "export", "links": 1, "solved": 1, "not_helped": 0, "visits": 1}]
 
 

@@ -53,14 +53,27 @@ def _all_migrations():
     from contrib import editing as contrib_editing
     from contrib import queue as contrib_queue
 
-    from . import accounts, answers, closure, events, flags, health, links, notifications, questions, synonyms, throttle
+    from . import (
+        accounts,
+        answers,
+        closure,
+        events,
+        flag_searches,
+        flags,
+        health,
+        links,
+        notifications,
+        questions,
+        synonyms,
+        throttle,
+    )
 
     return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
             ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
             ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
             ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
             ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-            ("notifications", notifications.MIGRATIONS)]
+            ("notifications", notifications.MIGRATIONS), ("flag_searches", flag_searches.MIGRATIONS)]
 
 
 def make_private_dir(path: Path) -> None:

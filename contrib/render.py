@@ -8,6 +8,7 @@ be http(s), mailto or relative. `<script>` and `<style>` disappear with their co
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import markdown
 import nh3
@@ -74,3 +75,201 @@ def _without_husks(html: str) -> str:
             link.unwrap()
             changed = True
     return str(soup) if changed else html
+
+
+# -- sanitized HTML → Markdown (published practices are stored as Markdown the article editor can edit) ----------
+# The site's Markdown set-up (kb's mkdocs.yml): what a practice's Markdown is checked against before it is stored.
+SITE_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc", "pymdownx.details", "pymdownx.superfences",
+                   "pymdownx.highlight", "pymdownx.inlinehilite"]
+_INLINE_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_[]{}|"} | {"<": "&lt;"})
+_LINE_START = re.compile(r"^(#|>|[-+*=]|\d+[.)]|!!!|\?\?\?|~~~|:)")
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+
+
+def _escape(text: str) -> str:
+    """Text as Markdown that renders as exactly that text: nothing in it becomes markup (attr_list braces,
+    emphasis, links, raw HTML, entities)."""
+    return _ENTITY.sub("&amp;", text).translate(_INLINE_ESCAPES)
+
+
+def _line_safe(line: str) -> str:
+    """A block's first line that cannot open a heading, list, quote, admonition, details or fence."""
+    match = _LINE_START.match(line)
+    if not match:
+        return line
+    if line[0].isdigit():
+        return re.sub(r"^(\d+)([.)])", r"\1\\\2", line)
+    return ("\\" + line[0] if line[0] in "#>-+!" else f"&#{ord(line[0])};") + line[1:]
+
+
+def _url(url: str) -> str:
+    """A link destination Markdown reads back as the same address (parentheses kept when balanced)."""
+    depth = 0
+    for c in url:
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth < 0:
+            break
+    unsafe = r"[\s<>\\]" if depth == 0 else r"[\s()<>\\]"
+    return re.sub(unsafe, lambda m: f"%{ord(m.group()):02X}", url)
+
+
+def _inline(node) -> str:
+    from bs4 import NavigableString, Tag
+
+    if isinstance(node, NavigableString):
+        return _escape(re.sub(r"\s+", " ", str(node)))
+    if not isinstance(node, Tag):
+        return ""
+    inner = "".join(_inline(c) for c in node.children)
+    name = node.name
+    if name == "br":
+        return "<br>"
+    if name in ("strong", "b", "em", "i"):
+        mark = "**" if name in ("strong", "b") else "*"
+        core = inner.strip()
+        if not core:
+            return inner
+        lead, trail = inner[: len(inner) - len(inner.lstrip())], inner[len(inner.rstrip()):]
+        return f"{lead}{mark}{core}{mark}{trail}"
+    if name in ("u", "s", "sup", "sub"):
+        return f"<{name}>{inner}</{name}>"
+    if name == "code":
+        text = re.sub(r"\s+", " ", node.get_text())
+        ticks = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+        pad = " " if text.startswith("`") or text.endswith("`") or text.startswith("#!") else ""
+        return f"{ticks}{pad}{text}{pad}{ticks}" if text.strip() else ""
+    if name == "a":
+        href = node.get("href") or ""
+        return f"[{inner.strip()}]({_url(href)})" if href and inner.strip() else inner
+    if name == "img":
+        src = node.get("src") or ""
+        alt = _escape(re.sub(r"\s+", " ", node.get("alt") or ""))
+        return f"![{alt}]({_url(src)})" if src else alt
+    return inner  # span, and block tags met inside a line (a list inside a table cell): their text
+
+
+def _indent(text: str, prefix: str, first: str | None = None) -> str:
+    lines = text.split("\n")
+    first = prefix if first is None else first
+    return "\n".join((first if i == 0 else prefix) + line if line else line for i, line in enumerate(lines))
+
+
+def _blocks(node) -> list[str]:
+    """The Markdown blocks of a node's children (paragraphs, headings, lists, code, quotes, tables)."""
+    from bs4 import NavigableString, Tag
+
+    out, line = [], []
+
+    def flush():
+        text = "".join(line).strip()
+        line.clear()
+        if text:
+            out.append(_line_safe(text))
+
+    for child in node.children:
+        if isinstance(child, NavigableString) or (isinstance(child, Tag) and child.name not in _BLOCK_TAGS):
+            line.append(_inline(child))
+            continue
+        flush()
+        block = _block(child)
+        if block:
+            out.append(block)
+    flush()
+    return out
+
+
+_BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "pre", "blockquote", "hr", "table", "dl", "div",
+               "li", "dt", "dd", "thead", "tbody", "tr", "th", "td"}
+
+
+def _block(node) -> str:
+    name = node.name
+    if name == "p" or name == "div":
+        return "\n\n".join(_blocks(node))
+    if name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        text = "".join(_inline(c) for c in node.children).strip()
+        text = text[:-1] + "&#35;" if text.endswith("#") else text
+        return f"{'#' * max(2, int(name[1]))} {text}" if text else ""
+    if name in ("ul", "ol"):
+        items, loose = [], False
+        for n, li in enumerate(node.find_all("li", recursive=False), start=1):
+            tight = li.find(["p", "pre", "blockquote", "table", "h2", "h3", "h4", "h5", "h6"], recursive=False) is None
+            loose = loose or not tight
+            body = ("\n" if tight else "\n\n").join(_blocks(li)) or "&#8203;"
+            items.append(_indent(body, "    ", f"{n}.".ljust(4) if name == "ol" else "-   "))
+        return ("\n\n" if loose else "\n").join(items)
+    if name == "pre":
+        code = node.get_text().rstrip("\n")
+        fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", code)), default=0) + 1)
+        return f"{fence}\n{code}\n{fence}"
+    if name == "blockquote":
+        inner = "\n\n".join(_blocks(node))
+        return _indent(inner, "> ").replace("\n\n", "\n>\n") if inner else ""
+    if name == "hr":
+        return "* * *"
+    if name == "table":
+        return _table(node)
+    if name == "dl":
+        parts = []
+        for item in node.find_all(["dt", "dd"], recursive=False):
+            text = "\n\n".join(_blocks(item))
+            parts.append(f"**{text}**" if item.name == "dt" and text else text)
+        return "\n\n".join(p for p in parts if p)
+    return "\n\n".join(_blocks(node))
+
+
+def _table(node) -> str:
+    rows = node.find_all("tr")
+    if not rows:
+        return ""
+
+    def cells(tr):
+        return [("".join(_inline(c) for c in cell.children).strip() or " ", cell.get("align") or "")
+                for cell in tr.find_all(["th", "td"], recursive=False)]
+
+    grid = [cells(tr) for tr in rows]
+    width = max(len(r) for r in grid)
+    head, body = grid[0], grid[1:]
+    head += [(" ", "")] * (width - len(head))
+    rule = {"left": ":---", "right": "---:", "center": ":---:"}
+    lines = ["| " + " | ".join(t for t, _ in head) + " |",
+             "| " + " | ".join(rule.get(a, "---") for _, a in head) + " |"]
+    for r in body:
+        r = r + [(" ", "")] * (width - len(r))
+        lines.append("| " + " | ".join(t for t, _ in r[:width]) + " |")
+    return "\n".join(lines)
+
+
+def html_to_markdown(html: str) -> str:
+    """Markdown for sanitized HTML (``sanitize``'s output): what the article editor shows and saves."""
+    soup = BeautifulSoup(html, "html.parser")
+    return "\n\n".join(b for b in _blocks(soup) if b.strip()) + "\n"
+
+
+def site_html(md_text: str) -> str:
+    """Markdown rendered as the site (MkDocs, kb's mkdocs.yml extensions) renders it."""
+    return markdown.markdown(md_text, extensions=SITE_EXTENSIONS, output_format="html")
+
+
+def _shape(html: str) -> list:
+    """What a reader gets from HTML, ignoring what the site's extensions add (ids, highlight spans, divs):
+    the allowed elements with their link/image targets, and the text."""
+    soup = BeautifulSoup(html, "html.parser")
+    out = []
+    for tag in soup.find_all(True):
+        if tag.name in ALLOWED_TAGS and tag.name != "span":
+            out.append((tag.name, *(unquote(tag.get(a) or "") for a in ("href", "src", "alt"))))
+    out.append(re.sub(r"\s+", "", soup.get_text()))
+    return out
+
+
+def practice_markdown(body: str) -> str | None:
+    """A VIP's Markdown as stored in docs/practices: rendered and sanitized, then written back as Markdown
+    and checked against the site's own renderer; None when that Markdown would not show exactly the
+    sanitized page (the publisher then keeps the sanitized HTML, as before)."""
+    safe = render_markdown(body)
+    md = html_to_markdown(safe)
+    rendered = site_html(md)
+    if _shape(rendered) != _shape(sanitize(rendered)) or _shape(rendered) != _shape(safe):
+        return None
+    return md

@@ -1,0 +1,66 @@
+"""A flag's evidence as sentences on the pages, and the searches behind its numbers (managers only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+from markupsafe import Markup, escape
+
+from analytics import evidence, flag_searches
+from analytics import flags as queue
+from indexer.errors import InvalidInput
+
+from .auth import require_role
+from .db import get_db
+
+bp = Blueprint("evidence", __name__)
+
+
+def evidence_html(flag: dict) -> Markup:
+    """The flag's evidence as a list of sentences; numbers of searches link to those searches."""
+    items = []
+    for sentence in evidence.sentences(flag):
+        html = "".join(f'<a class="kb-evidence-count" href="{escape(p.href)}">{escape(p.text)}</a>'
+                       if isinstance(p, evidence.Link) else str(escape(p)) for p in sentence)
+        items.append(f"<li>{html}</li>")
+    return Markup(f'<ul class="kb-evidence">{"".join(items)}</ul>') if items else Markup("")  # noqa: S704 - escaped above
+
+
+def _filters() -> tuple[str | None, str | None, int]:
+    outcome, period = request.args.get("outcome") or None, request.args.get("period") or None
+    if outcome is not None and outcome not in flag_searches.FILTERS:
+        raise InvalidInput(f"outcome must be one of {', '.join(flag_searches.FILTERS)}")
+    if period is not None and period not in flag_searches.PERIODS:
+        raise InvalidInput(f"period must be one of {', '.join(flag_searches.PERIODS)}")
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 0 < int(page) < 100_000:
+        raise InvalidInput("page must be a whole number from 1")
+    return outcome, period, int(page)
+
+
+@bp.get("/dashboard/flags/<int:flag_id>/searches")
+@require_role("manager")
+def flag_searches_page(flag_id: int):
+    """The searches behind one of a flag's numbers (?outcome=reformulated&period=current)."""
+    outcome, period, page = _filters()
+    db = get_db()
+    flag = queue.get_flag(db, flag_id)
+    total, rows = flag_searches.searches(db, flag_id, outcome, period, page)
+    return render_template("flag_searches.html", flag=flag, total=total, rows=rows, outcome=outcome, period=period,
+                           page=page, per_page=flag_searches.PAGE, names=evidence.OUTCOME_NAMES)
+
+
+@bp.get("/api/flags/<int:flag_id>/searches")
+@require_role("manager")
+def api_flag_searches(flag_id: int):
+    """GET /api/flags/<id>/searches?outcome=&period=&page= → {total, page, searches: [{query_id, ts, query, outcome, period}]}."""
+    outcome, period, page = _filters()
+    db = get_db()
+    queue.get_flag(db, flag_id)  # 404 for an unknown flag
+    total, rows = flag_searches.searches(db, flag_id, outcome, period, page)
+    return jsonify({"flag_id": flag_id, "outcome": outcome, "period": period, "page": page,
+                    "per_page": flag_searches.PAGE, "total": total, "searches": rows})
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.filters["evidence"] = evidence_html

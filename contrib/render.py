@@ -7,6 +7,7 @@ be http(s), mailto or relative. `<script>` and `<style>` disappear with their co
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from urllib.parse import unquote
 
@@ -24,9 +25,9 @@ URL_SCHEMES = {"http", "https", "mailto"}
 _UNSAFE_DESTINATION = re.compile(r"\]\(\s*<?\s*(?!https?:|mailto:)[a-z][a-z0-9+.-]*:", re.I)
 
 
-def sanitize(html: str) -> str:
+def sanitize(html: str, tags: set[str] = ALLOWED_TAGS) -> str:
     """HTML with everything but plain formatting removed."""
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+    return nh3.clean(html, tags=tags, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
                      clean_content_tags={"script", "style", "iframe", "object", "embed", "noscript", "template"},
                      link_rel="noopener noreferrer nofollow", strip_comments=True)
 
@@ -82,7 +83,7 @@ def _without_husks(html: str) -> str:
 SITE_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc", "pymdownx.details", "pymdownx.superfences",
                    "pymdownx.highlight", "pymdownx.inlinehilite"]
 _INLINE_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_[]{}|"} | {"<": "&lt;"})
-_LINE_START = re.compile(r"^(#|>|[-+*=]|\d+[.)]|!!!|\?\?\?|~~~|:)")
+_LINE_START = re.compile(r"^(#|>|[-+](\s|$)|=|\d+[.)]|!!!|\?\?\?|~~~|:)")  # text's own * _ ` are escaped already
 _ENTITY = re.compile(r"&(?=#?\w+;)")
 
 
@@ -158,13 +159,15 @@ def _blocks(node) -> list[str]:
     """The Markdown blocks of a node's children (paragraphs, headings, lists, code, quotes, tables)."""
     from bs4 import NavigableString, Tag
 
-    out, line = [], []
+    out, line, previous = [], [], None
 
     def flush():
+        nonlocal previous
         text = "".join(line).strip()
         line.clear()
         if text:
             out.append(_line_safe(text))
+            previous = None
 
     for child in node.children:
         if isinstance(child, NavigableString) or (isinstance(child, Tag) and child.name not in _BLOCK_TAGS):
@@ -173,7 +176,10 @@ def _blocks(node) -> list[str]:
         flush()
         block = _block(child)
         if block:
+            if child.name in ("ul", "ol") and previous in ("ul", "ol"):
+                out.append("<!-- -->")  # the site's Markdown would run two adjacent lists into one
             out.append(block)
+            previous = child.name
     flush()
     return out
 
@@ -252,24 +258,51 @@ def site_html(md_text: str) -> str:
 
 
 def _shape(html: str) -> list:
-    """What a reader gets from HTML, ignoring what the site's extensions add (ids, highlight spans, divs):
-    the allowed elements with their link/image targets, and the text."""
+    """What a reader gets from HTML, ignoring what the site's extensions add (ids, highlight spans, divs) and
+    paragraph breaks: the allowed elements with their link/image targets, and the text."""
     soup = BeautifulSoup(html, "html.parser")
     out = []
     for tag in soup.find_all(True):
-        if tag.name in ALLOWED_TAGS and tag.name != "span":
-            out.append((tag.name, *(unquote(tag.get(a) or "") for a in ("href", "src", "alt"))))
-    out.append(re.sub(r"\s+", "", soup.get_text()))
+        if tag.name in ALLOWED_TAGS | {"h1"} and tag.name not in ("span", "p"):  # paragraphs: loose or tight, text
+            name = {"b": "strong", "i": "em"}.get(tag.name, tag.name)
+            out.append((name, *(unquote(tag.get(a) or "") for a in ("href", "src", "alt"))))
+    out.append(re.sub(r"[\s\u200b]+", "", soup.get_text()))  # (an empty list item holds a zero-width space)
     return out
 
 
-def practice_markdown(body: str) -> str | None:
-    """A VIP's Markdown as stored in docs/practices: rendered and sanitized, then written back as Markdown
-    and checked against the site's own renderer; None when that Markdown would not show exactly the
-    sanitized page (the publisher then keeps the sanitized HTML, as before)."""
-    safe = render_markdown(body)
-    md = html_to_markdown(safe)
+def markdown_of(title: str, safe_html: str) -> str | None:
+    """Markdown for a page titled `title` with sanitized HTML `safe_html`, checked against the site's own
+    renderer: None unless that Markdown shows exactly the sanitized page (nothing more, nothing less)."""
+    title = re.sub(r"\s+", " ", title).strip()
+    heading = _escape(title)
+    heading = heading[:-1] + "&#35;" if heading.endswith("#") else heading  # not a closing hash
+    md = f"# {heading}\n\n" + html_to_markdown(safe_html)
     rendered = site_html(md)
-    if _shape(rendered) != _shape(sanitize(rendered)) or _shape(rendered) != _shape(safe):
+    expected = f"<h1>{html_lib.escape(title)}</h1>{safe_html}"
+    if _shape(rendered) != _shape(sanitize(rendered, ALLOWED_TAGS | {"h1"})) or _shape(rendered) != _shape(expected):
         return None
     return md
+
+
+def practice_markdown(title: str, body: str) -> str | None:
+    """A VIP's practice as stored in docs/practices (after its front matter): the Markdown rendered and
+    sanitized, written back as Markdown and checked (``markdown_of``); None: keep the sanitized HTML."""
+    return markdown_of(title, render_markdown(body))
+
+
+LEGACY_PRACTICE = re.compile(r'^\s*<div class="kb-practice" markdown="0">', re.I)
+
+
+def legacy_practice_markdown(body: str) -> str | None:
+    """The Markdown of a practice file body an older kb wrote as sanitized HTML (``<div class="kb-practice">``),
+    for the article editor; None if the body is not one, or would not convert exactly."""
+    if not LEGACY_PRACTICE.match(body):
+        return None
+    soup = BeautifulSoup(body, "html.parser")
+    block = soup.find("div", class_="kb-practice")
+    heading = block.find("h1") if block else None
+    if heading is None:
+        return None
+    title = heading.get_text()
+    heading.decompose()
+    return markdown_of(title, _without_husks(sanitize(block.decode_contents())))

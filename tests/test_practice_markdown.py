@@ -78,7 +78,8 @@ def test_no_payload_survives_into_the_stored_markdown(payload):
 
 @pytest.mark.parametrize("text", ["{: onclick=alert(1)}", "<b onmouseover=alert(1)>x</b>", "&lt;script&gt;alert(1)",
                                   "!!! danger \"x\"", "??? note", "# 不是标题", "1. 不是列表", "[x](javascript:alert(1))",
-                                  "\\*不是强调\\*", "~~~", "| a | b |", "- 不是列表", "+ 也不是", "= 等号", "&amp;lt;img src=x onerror=alert(1)&amp;gt;"])
+                                  "\\*不是强调\\*", "~~~", "| a | b |", "- 列表", "+ 列表", "= 等号",
+                                  "&amp;lt;img src=x onerror=alert(1)&amp;gt;"])
 def test_what_looks_like_site_syntax_shows_the_same_text_as_the_sanitized_page(text):
     safe = render_markdown(text)
     md = practice_markdown("标题", text)

@@ -7,8 +7,9 @@ import threading
 import time
 
 from analytics.analyze import analyze
-from analytics.store import open_db
 from indexer.articles import load_articles
+
+from .db import open_db
 
 log = logging.getLogger(__name__)
 _running = threading.Lock()  # one analysis at a time, whoever asked
@@ -38,7 +39,7 @@ def start_schedule(app, minutes: int) -> threading.Thread | None:
     def loop():
         while not stop.wait(minutes * 60):
             try:
-                from analytics.store import open_db as _open
+                from .db import open_db as _open
 
                 db = _open(app.config["KB"]["database_url"])
                 try:

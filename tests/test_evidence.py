@@ -20,11 +20,11 @@ from analytics.staleness import (
     review_flags,
     surge_flags,
 )
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.articles import load_articles
 from indexer.query import open_index
 from kbserver import create_app
+from kbserver.db import open_db
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 RAW = re.compile(r"[{}\[\]]|'|\b(?:nearest_slug|failure_rate|reformulated|no_click|not_helpful|days_overdue)\b")

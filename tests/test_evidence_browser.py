@@ -10,10 +10,10 @@ import pytest
 from analytics import accounts
 from analytics.analyze import analyze
 from analytics.simulate import simulate
-from analytics.store import open_db
 from conftest import REAL_DOCS, LiveServer
 from indexer.articles import load_articles
 from indexer.query import open_index
+from kbserver.db import open_db
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

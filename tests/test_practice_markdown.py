@@ -8,11 +8,11 @@ import pytest
 from bs4 import BeautifulSoup
 from test_contrib import XSS, assert_inert
 
-from analytics.store import open_db
 from contrib import editing
 from contrib.publish import PRACTICES, practice_file
 from contrib.render import html_to_markdown, legacy_practice_markdown, practice_markdown, render_markdown, site_html
 from indexer.articles import parse_article
+from kbserver.db import open_db
 
 RICH = """# 标题一级
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from analytics import accounts
-from analytics.store import open_db
+from kbserver.db import open_db
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -190,12 +190,13 @@ def _value_text(value) -> str:
     return str(value)
 
 
-def sentences(flag: dict) -> list[list]:
+def sentences(flag: dict, link_searches: bool = True) -> list[list]:
     """The flag's evidence as sentences (lists of text and Link parts), most telling first.
 
-    flag: a stored flag ({id, kind, reason, evidence}) or an analysis candidate (no id: no links)."""
+    flag: a stored flag ({id, kind, reason, evidence}) or an analysis candidate (no id: no links).
+    link_searches=False: numbers are plain text (the flag's searches are not stored, so no page lists them)."""
     e = flag.get("evidence") or {}
-    kind, flag_id = kind_of(flag), flag.get("id")
+    kind, flag_id = kind_of(flag), flag.get("id") if link_searches else None
     out = _gap(flag_id, e) if kind == "gap" else _article(flag_id, kind, e)
     known = KEYS.get(kind, set())
     for key, value in e.items():  # something the analysis writes that no sentence knows yet: readable, never a dict

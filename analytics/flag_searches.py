@@ -45,6 +45,11 @@ def replace(db, flag_id: int, rows: list[dict]) -> None:
                                                                                   "period")}} for r in rows])
 
 
+def flags_with_searches(db) -> set[int]:
+    """Ids of the flags whose searches are stored (flags last written before kb kept them have none yet)."""
+    return {row[0] for row in db.execute("SELECT DISTINCT flag_id FROM flag_searches")}
+
+
 def _where(flag_id: int, outcome: str | None, period: str | None) -> tuple[str, list]:
     where, params = "flag_id = ?", [flag_id]
     if outcome == "failed":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, g, jsonify, render_template, request
 from markupsafe import Markup, escape
 
 from analytics import evidence, flag_searches
@@ -17,8 +17,10 @@ bp = Blueprint("evidence", __name__)
 
 def evidence_html(flag: dict) -> Markup:
     """The flag's evidence as a list of sentences; numbers of searches link to those searches."""
+    if "kb_flags_with_searches" not in g:  # once per page, however many flags it shows
+        g.kb_flags_with_searches = flag_searches.flags_with_searches(get_db())
     items = []
-    for sentence in evidence.sentences(flag):
+    for sentence in evidence.sentences(flag, link_searches=flag.get("id") in g.kb_flags_with_searches):
         html = "".join(f'<a class="kb-evidence-count" href="{escape(p.href)}">{escape(p.text)}</a>'
                        if isinstance(p, evidence.Link) else str(escape(p)) for p in sentence)
         items.append(f"<li>{html}</li>")

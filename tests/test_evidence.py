@@ -161,3 +161,15 @@ def test_a_new_flags_notification_carries_the_sentences(month):
     assert bodies, "a simulated month opens high-score gaps"
     assert all("证据：\n· " in b for b in bodies)
     assert any(re.search(r"· 近 14 天这些说法被搜索 \d+ 次，\d+ 次（\d+%）失败：", b) for b in bodies), bodies[0]
+
+
+def test_a_flag_whose_searches_are_not_stored_shows_its_numbers_without_links():
+    flag = {"id": 9, "kind": "gap", "reason": "write", "evidence": {"reasons": {"no_click": 4, "reformulated": 2},
+                                                                   "searched": 8, "period_days": 7}}
+    linked = [p for s in evidence.sentences(flag) for p in s if isinstance(p, evidence.Link)]
+    assert [p.href for p in linked] == ["/dashboard/flags/9/searches?outcome=failed",
+                                        "/dashboard/flags/9/searches?outcome=reformulated",
+                                        "/dashboard/flags/9/searches?outcome=no_click"]
+    plain = evidence.sentences(flag, link_searches=False)
+    assert not [p for s in plain for p in s if isinstance(p, evidence.Link)]
+    assert evidence.plain(plain[0]) == "近 14 天这些说法被搜索 8 次，6 次（75%）失败：2 次改换说法、4 次没有点击"

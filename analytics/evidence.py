@@ -117,7 +117,11 @@ def _gap(flag_id, e: dict) -> list[list]:
         trend = e.get("trend")
         out.append([f"最近 {days} 天 {_num(e.get('current'))} 次失败，之前 {days} 天 {_num(e.get('previous'))} 次"
                     + (f"（×{trend}）" if isinstance(trend, (int, float)) and e.get("previous") else "")])
-    if e.get("nearest_slug"):
+    if e.get("nearest_slug") and e.get("action") == "write":  # the nearest article does not answer them
+        title = e.get("nearest_title") or e["nearest_slug"]
+        out.append(["没有文章回答这些搜索（最接近的是", Link(f"《{title}》", f"/{e['nearest_slug']}/"),
+                    f"，相似度 {_num_text(e.get('similarity'))}）"])
+    elif e.get("nearest_slug"):
         title = e.get("nearest_title") or e["nearest_slug"]
         sentence = ["最接近的文章：", Link(f"《{title}》", f"/{e['nearest_slug']}/"),
                     f"（相似度 {_num_text(e.get('similarity'))}）"]
@@ -168,9 +172,9 @@ def _article(flag_id, reason: str, e: dict) -> list[list]:
                  "在几秒内又回去搜索"]]
     if reason == "near_gap":
         days = _num(e.get("period_days")) or None
-        out = [[f"它是失败搜索主题「{e.get('cluster', '')}」最接近的文章（相似度 {_num_text(e.get('similarity'))}），"
-                f"这个主题共 {_num(e.get('volume'))} 次失败"]]
-        out += _breakdown(flag_id, e.get("reasons"), None, days * 2 if days else None)
+        out = [[f"它是失败搜索主题「{e.get('cluster', '')}」最接近的文章（相似度 {_num_text(e.get('similarity'))}）"]]
+        breakdown = _breakdown(flag_id, e.get("reasons"), None, days * 2 if days else None)
+        out += breakdown or [[f"这个主题共 {_num(e.get('volume'))} 次失败"]]
         if e.get("examples"):
             out.append(["读者这样问：" + _quoted(e["examples"])])
         return out

@@ -259,13 +259,16 @@ def site_html(md_text: str) -> str:
 
 def _shape(html: str) -> list:
     """What a reader gets from HTML, ignoring what the site's extensions add (ids, highlight spans, divs) and
-    paragraph breaks: the allowed elements with their link/image targets, and the text."""
+    paragraph breaks: the allowed elements with their link/image targets and any other attribute, and the text."""
     soup = BeautifulSoup(html, "html.parser")
     out = []
     for tag in soup.find_all(True):
+        extra = sorted(set(tag.attrs) - {"href", "src", "alt", "id", "class", "rel", "title"})  # e.g. attr_list's
         if tag.name in ALLOWED_TAGS | {"h1"} and tag.name not in ("span", "p"):  # paragraphs: loose or tight, text
             name = {"b": "strong", "i": "em"}.get(tag.name, tag.name)
-            out.append((name, *(unquote(tag.get(a) or "") for a in ("href", "src", "alt"))))
+            out.append((name, *(unquote(tag.get(a) or "") for a in ("href", "src", "alt")), *extra))
+        elif extra:  # any other element (the site's own wrappers) only matters by what it could carry
+            out.append((tag.name, *extra))
     out.append(re.sub(r"[\s\u200b]+", "", soup.get_text()))  # (an empty list item holds a zero-width space)
     return out
 
@@ -277,11 +280,14 @@ def markdown_of(title: str, safe_html: str) -> str | None:
     heading = _escape(title)
     heading = heading[:-1] + "&#35;" if heading.endswith("#") else heading  # not a closing hash
     md = f"# {heading}\n\n" + html_to_markdown(safe_html)
-    rendered = site_html(md)
-    expected = f"<h1>{html_lib.escape(title)}</h1>{safe_html}"
-    if _shape(rendered) != _shape(sanitize(rendered, ALLOWED_TAGS | {"h1"})) or _shape(rendered) != _shape(expected):
-        return None
-    return md
+    return md if renders_as(md, f"<h1>{html_lib.escape(title)}</h1>{safe_html}") else None
+
+
+def renders_as(md: str, expected_html: str) -> bool:
+    """Whether the site's renderer shows `md` as `expected_html` (elements, targets, attributes, text) and
+    with nothing the sanitizer would take away."""
+    rendered = _shape(site_html(md))
+    return rendered == _shape(expected_html) and rendered == _shape(sanitize(site_html(md), ALLOWED_TAGS | {"h1"}))
 
 
 def practice_markdown(title: str, body: str) -> str | None:

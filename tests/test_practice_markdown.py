@@ -10,7 +10,14 @@ from test_contrib import XSS, assert_inert
 
 from contrib import editing
 from contrib.publish import PRACTICES, practice_file
-from contrib.render import html_to_markdown, legacy_practice_markdown, practice_markdown, render_markdown, site_html
+from contrib.render import (
+    html_to_markdown,
+    legacy_practice_markdown,
+    practice_markdown,
+    render_markdown,
+    renders_as,
+    site_html,
+)
 from indexer.articles import parse_article
 from kbserver.db import open_db
 
@@ -88,6 +95,14 @@ def test_what_looks_like_site_syntax_shows_the_same_text_as_the_sanitized_page(t
     shown.h1.decompose()
     assert " ".join(shown.get_text().split()) == " ".join(BeautifulSoup(safe, "html.parser").get_text().split())
     assert_inert(site_html(md))
+
+
+def test_the_check_refuses_markdown_the_site_would_render_with_more_than_the_sanitized_page():
+    assert renders_as("段落 **粗**", "<p>段落 <strong>粗</strong></p>")
+    assert not renders_as('段落\n{: onclick="alert(1)" }', "<p>段落</p>")  # attr_list adds a handler
+    assert not renders_as("段落 <img src=x onerror=alert(1)>", '<p>段落 <img src="x"></p>')
+    assert not renders_as("[x](https://evil.example)", '<p><a href="https://example.com">x</a></p>')
+    assert not renders_as("段落", "<p>段落 多了</p>")
 
 
 def test_the_published_file_is_markdown_with_the_generated_front_matter():

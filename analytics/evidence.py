@@ -16,11 +16,16 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-OUTCOME_WORDS = {"no_results": "次没有结果", "reformulated": "次改换说法", "no_click": "次没有点击",
-                 "not_helpful": "次点了却说没帮助"}
-OUTCOME_NAMES = {"no_results": "没有结果", "reformulated": "改换说法（没点结果就换了说法再搜）", "no_click": "没有点击",
-                 "not_helpful": "点了却说没帮助", "asked": "找不到答案，提交了问题"}
-_SEARCH_COUNTS = {"no_results", "reformulated", "no_click", "not_helpful", "asked"}  # keys of evidence["reasons"]
+
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
+    """Mark a message for the catalogues where it is defined; it is translated where it is shown."""
+    return message
+
+
+OUTCOME_WORDS = {"no_results": N_("次没有结果"), "reformulated": N_("次改换说法"), "no_click": N_("次没有点击"),
+                 "not_helpful": N_("次点了却说没帮助")}
+OUTCOME_NAMES = {"no_results": N_("没有结果"), "reformulated": N_("改换说法（没点结果就换了说法再搜）"),
+                 "no_click": N_("没有点击"), "not_helpful": N_("点了却说没帮助"), "asked": N_("找不到答案，提交了问题")}
 
 # Every evidence key each kind carries (article flags by reason, gap flags as "gap"). Keys in a kind's set
 # are either in a sentence or shown elsewhere on the same line (the flag's title, its 写新文章/改进文章 tag).
@@ -60,6 +65,11 @@ def plain(sentence: list) -> str:
     return "".join(p.text if isinstance(p, Link) else str(p) for p in sentence)
 
 
+def source_language(message: str, **values) -> str:
+    """The translator used when none is given: the Chinese source text, with its values filled in."""
+    return message % values if values else message
+
+
 def _pct(value) -> str:
     return f"{value:.0%}" if isinstance(value, (int, float)) else "—"
 
@@ -68,18 +78,19 @@ def _num(value) -> int:
     return int(value) if isinstance(value, (int, float)) else 0
 
 
-def _quoted(items, n: int = 4) -> str:
-    return "、".join(f"「{x}」" for x in list(items or [])[:n])
+def _quoted(_, items, n: int = 4) -> str:
+    return _("、").join(_("「%(text)s」", text=x) for x in list(items or [])[:n])
 
 
-def _count(flag_id, n: int, unit: str, outcome: str | None = None, period: str | None = None) -> list:
+def _count(_, flag_id, n: int, unit: str, outcome: str | None = None, period: str | None = None) -> list:
     """"18 次改换说法" with 18 linked to those searches (no link without a flag id, e.g. before it is stored)."""
+    unit = _(unit)
     if flag_id is None or n == 0:
         return [f"{n} {unit}"]
     return [Link(str(n), searches_url(flag_id, outcome, period)), f" {unit}"]
 
 
-def _breakdown(flag_id, reasons: dict, searched: int | None, days: int | None) -> list[list]:
+def _breakdown(_, flag_id, reasons: dict, searched: int | None, days: int | None) -> list[list]:
     """The failing-search figures shared by gaps and articles near a gap."""
     reasons = {k: _num(v) for k, v in (reasons or {}).items()}
     asked = reasons.get("asked", 0)
@@ -87,18 +98,19 @@ def _breakdown(flag_id, reasons: dict, searched: int | None, days: int | None) -
     failed = sum(n for k, n in reasons.items() if k != "asked")
     out = []
     if failed:
-        lead = f"近 {days} 天" if days else ""
+        lead = _("近 %(days)s 天", days=days) if days else ""
         if searched and searched - asked >= failed:
-            sentence = [f"{lead}这些说法被搜索 {searched - asked} 次，", *_count(flag_id, failed, "次", "failed"),
-                        f"（{_pct(failed / (searched - asked))}）失败："]
+            sentence = [lead + _("这些说法被搜索 %(n)s 次，", n=searched - asked),
+                        *_count(_, flag_id, failed, N_("次"), "failed"),
+                        _("（%(rate)s）失败：", rate=_pct(failed / (searched - asked)))]
         else:
-            sentence = [f"{lead}失败的搜索 ", *_count(flag_id, failed, "次", "failed"), "："]
+            sentence = [lead + _("失败的搜索 "), *_count(_, flag_id, failed, N_("次"), "failed"), _("：")]
         for i, k in enumerate(k for k in OUTCOME_WORDS if reasons.get(k)):
-            sentence += (["、"] if i else []) + _count(flag_id, reasons[k], OUTCOME_WORDS[k], k)
+            sentence += ([_("、")] if i else []) + _count(_, flag_id, reasons[k], OUTCOME_WORDS[k], k)
         out.append(sentence)
     if questions:
-        out.append(["另有 ", *_count(flag_id, questions, "位客户找不到答案，提交了问题", "asked"),
-                    f"（每个问题按 {_question_weight()} 次失败搜索计）"])
+        out.append([_("另有 "), *_count(_, flag_id, questions, N_("位客户找不到答案，提交了问题"), "asked"),
+                    _("（每个问题按 %(n)s 次失败搜索计）", n=_question_weight())])
     return out
 
 
@@ -108,38 +120,42 @@ def _question_weight() -> int:
     return QUESTION_WEIGHT
 
 
-def _gap(flag_id, e: dict) -> list[list]:
+def _nearest(_, e: dict) -> list:
+    title = e.get("nearest_title") or e["nearest_slug"]
+    return [Link(_("《%(title)s》", title=title), f"/{e['nearest_slug']}/")]
+
+
+def _gap(_, flag_id, e: dict) -> list[list]:
     days = _num(e.get("period_days")) or None
-    out = _breakdown(flag_id, e.get("reasons"), _num(e.get("searched")) or None, days * 2 if days else None)
+    out = _breakdown(_, flag_id, e.get("reasons"), _num(e.get("searched")) or None, days * 2 if days else None)
     if e.get("sessions"):
-        out.append([f"来自 {e['sessions']} 个访客会话"])
+        out.append([_("来自 %(n)s 个访客会话", n=e["sessions"])])
     if days and (e.get("current") is not None or e.get("previous") is not None):
         trend = e.get("trend")
-        out.append([f"最近 {days} 天 {_num(e.get('current'))} 次失败，之前 {days} 天 {_num(e.get('previous'))} 次"
-                    + (f"（×{trend}）" if isinstance(trend, (int, float)) and e.get("previous") else "")])
+        out.append([_("最近 %(days)s 天 %(now)s 次失败，之前 %(days)s 天 %(before)s 次", days=days,
+                      now=_num(e.get("current")), before=_num(e.get("previous")))
+                    + (_("（×%(trend)s）", trend=trend) if isinstance(trend, (int, float)) and e.get("previous") else "")])
     if e.get("nearest_slug") and e.get("action") == "write":  # the nearest article does not answer them
-        title = e.get("nearest_title") or e["nearest_slug"]
-        out.append(["没有文章回答这些搜索（最接近的是", Link(f"《{title}》", f"/{e['nearest_slug']}/"),
-                    f"，相似度 {_num_text(e.get('similarity'))}）"])
+        out.append([_("没有文章回答这些搜索（最接近的是"), *_nearest(_, e),
+                    _("，相似度 %(similarity)s）", similarity=_num_text(e.get("similarity")))])
     elif e.get("nearest_slug"):
-        title = e.get("nearest_title") or e["nearest_slug"]
-        sentence = ["最接近的文章：", Link(f"《{title}》", f"/{e['nearest_slug']}/"),
-                    f"（相似度 {_num_text(e.get('similarity'))}）"]
+        sentence = [_("最接近的文章："), *_nearest(_, e),
+                    _("（相似度 %(similarity)s）", similarity=_num_text(e.get("similarity")))]
         if e.get("answered_share"):
-            sentence.append(f"，kb 的搜索用它回答了其中 {_pct(e['answered_share'])} 的搜索")
+            sentence.append(_("，kb 的搜索用它回答了其中 %(share)s 的搜索", share=_pct(e["answered_share"])))
         out.append(sentence)
     else:
-        out.append(["没有文章回答这些搜索"])
+        out.append([_("没有文章回答这些搜索")])
     forms = len(e.get("queries") or [])
     if e.get("examples"):
-        sentence = ["读者这样问：" + _quoted(e["examples"])]
+        sentence = [_("读者这样问：%(examples)s", examples=_quoted(_, e["examples"]))]
         if forms > len(e["examples"][:4]):
-            sentence.append(f"（共 {forms} 种说法）")
+            sentence.append(_("（共 %(n)s 种说法）", n=forms))
         if e.get("representative") and e["representative"] not in e["examples"][:4]:
-            sentence.append(f"；最典型的是「{e['representative']}」")
+            sentence.append(_("；最典型的是「%(text)s」", text=e["representative"]))
         out.append(sentence)
     if e.get("missing_words"):
-        out.append(["文章里没有读者用的这些词：" + "、".join(e["missing_words"])])
+        out.append([_("文章里没有读者用的这些词：%(words)s", words=_("、").join(e["missing_words"]))])
     return out
 
 
@@ -147,68 +163,75 @@ def _num_text(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value if value is not None else "—")
 
 
-def _article(flag_id, reason: str, e: dict) -> list[list]:
+def _article(_, flag_id, reason: str, e: dict) -> list[list]:
     if reason == "review_overdue":
-        detail = [f"应于 {e['due']} 复查" if e.get("due") else "",
-                  f"每 {e['review_every']} 天复查一次" if e.get("review_every") else "",
-                  f"上次复查 {e['reviewed']}" if e.get("reviewed") else "",
-                  f"负责人 {e['owner']}" if e.get("owner") else ""]
-        detail = "，".join(d for d in detail if d)
-        return [[f"复查已逾期 {_num(e.get('days_overdue'))} 天" + (f"（{detail}）" if detail else "")]]
+        detail = [_("应于 %(due)s 复查", due=e["due"]) if e.get("due") else "",
+                  _("每 %(n)s 天复查一次", n=e["review_every"]) if e.get("review_every") else "",
+                  _("上次复查 %(day)s", day=e["reviewed"]) if e.get("reviewed") else "",
+                  _("负责人 %(owner)s", owner=e["owner"]) if e.get("owner") else ""]
+        detail = _("，").join(d for d in detail if d)
+        overdue = _("复查已逾期 %(n)s 天", n=_num(e.get("days_overdue")))
+        return [[overdue + (_("（%(detail)s）", detail=detail) if detail else "")]]
     if reason in ("low_helpfulness", "answer_unhelpful"):
         votes, helpful = _num(e.get("votes")), _num(e.get("helpful"))
-        what = "搜索框上方引用这篇文章的答案" if reason == "answer_unhelpful" else "这篇文章"
-        return [[f"{what}被投了 {votes - helpful} 次没帮助（共 {votes} 次评价，{helpful} 次有帮助，"
-                 f"有帮助 {_pct(e.get('helpful_rate'))}）"],
-                [f"按 95% 置信区间，有帮助的比例最多 {_pct(e.get('helpful_upper_bound'))}"]]
+        values = {"down": votes - helpful, "votes": votes, "helpful": helpful, "rate": _pct(e.get("helpful_rate"))}
+        first = (_("搜索框上方引用这篇文章的答案被投了 %(down)s 次没帮助（共 %(votes)s 次评价，%(helpful)s 次有帮助，"
+                   "有帮助 %(rate)s）", **values) if reason == "answer_unhelpful" else
+                 _("这篇文章被投了 %(down)s 次没帮助（共 %(votes)s 次评价，%(helpful)s 次有帮助，有帮助 %(rate)s）", **values))
+        return [[first], [_("按 95%% 置信区间，有帮助的比例最多 %(rate)s", rate=_pct(e.get("helpful_upper_bound")))]]
     if reason == "failing_surge":
         days = _num(e.get("period_days")) or 7
         now, before = _num(e.get("failing_this_period")), _num(e.get("failing_previous_period"))
-        return [["以它为第一个结果的失败搜索：最近 " + f"{days} 天 ", *_count(flag_id, now, "次", "failed", "current"),
-                 f"，之前 {days} 天 ", *_count(flag_id, before, "次", "failed", "previous"),
-                 f"（×{e.get('ratio', '—')}）"]]
+        return [[_("以它为第一个结果的失败搜索：最近 %(days)s 天 ", days=days),
+                 *_count(_, flag_id, now, N_("次"), "failed", "current"),
+                 _("，之前 %(days)s 天 ", days=days), *_count(_, flag_id, before, N_("次"), "failed", "previous"),
+                 _("（×%(ratio)s）", ratio=e.get("ratio", "—"))]]
     if reason == "bounce":
-        return [[f"读者点开 {_num(e.get('clicks'))} 次，{_num(e.get('bounced'))} 次（{_pct(e.get('bounce_rate'))}）"
-                 "在几秒内又回去搜索"]]
+        return [[_("读者点开 %(clicks)s 次，%(bounced)s 次（%(rate)s）在几秒内又回去搜索", clicks=_num(e.get("clicks")),
+                   bounced=_num(e.get("bounced")), rate=_pct(e.get("bounce_rate")))]]
     if reason == "near_gap":
         days = _num(e.get("period_days")) or None
-        out = [[f"它是失败搜索主题「{e.get('cluster', '')}」最接近的文章（相似度 {_num_text(e.get('similarity'))}）"]]
-        breakdown = _breakdown(flag_id, e.get("reasons"), None, days * 2 if days else None)
-        out += breakdown or [[f"这个主题共 {_num(e.get('volume'))} 次失败"]]
+        out = [[_("它是失败搜索主题「%(cluster)s」最接近的文章（相似度 %(similarity)s）", cluster=e.get("cluster", ""),
+                  similarity=_num_text(e.get("similarity")))]]
+        breakdown = _breakdown(_, flag_id, e.get("reasons"), None, days * 2 if days else None)
+        out += breakdown or [[_("这个主题共 %(n)s 次失败", n=_num(e.get("volume")))]]
         if e.get("examples"):
-            out.append(["读者这样问：" + _quoted(e["examples"])])
+            out.append([_("读者这样问：%(examples)s", examples=_quoted(_, e["examples"]))])
         return out
     if reason == "agent_links_unhelpful":
-        return [[f"客服发送了 {_num(e.get('links'))} 次，客户打开 {_num(e.get('visits'))} 次；客服报告结果的工单中 "
-                 f"{_num(e.get('not_helped'))} 个没有解决，{_num(e.get('solved'))} 个解决了"]]
+        return [[_("客服发送了 %(links)s 次，客户打开 %(visits)s 次；客服报告结果的工单中 %(not_helped)s 个没有解决，"
+                   "%(solved)s 个解决了", links=_num(e.get("links")), visits=_num(e.get("visits")),
+                   not_helped=_num(e.get("not_helped")), solved=_num(e.get("solved")))]]
     return []
 
 
-def _value_text(value) -> str:
+def _value_text(_, value) -> str:
     if isinstance(value, dict):
-        return "，".join(f"{k} {_value_text(v)}" for k, v in value.items())
+        return _("，").join(f"{k} {_value_text(_, v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return "、".join(_value_text(v) for v in value)
+        return _("、").join(_value_text(_, v) for v in value)
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
 
 
-def sentences(flag: dict, link_searches: bool = True) -> list[list]:
+def sentences(flag: dict, link_searches: bool = True, translate=None) -> list[list]:
     """The flag's evidence as sentences (lists of text and Link parts), most telling first.
 
     flag: a stored flag ({id, kind, reason, evidence}) or an analysis candidate (no id: no links).
-    link_searches=False: numbers are plain text (the flag's searches are not stored, so no page lists them)."""
+    link_searches=False: numbers are plain text (the flag's searches are not stored, so no page lists them).
+    translate: ``t(message, **values)`` into the reader's language (default: the Chinese source)."""
+    _ = translate or source_language
     e = flag.get("evidence") or {}
     kind, flag_id = kind_of(flag), flag.get("id") if link_searches else None
-    out = _gap(flag_id, e) if kind == "gap" else _article(flag_id, kind, e)
+    out = _gap(_, flag_id, e) if kind == "gap" else _article(_, flag_id, kind, e)
     known = KEYS.get(kind, set())
     for key, value in e.items():  # something the analysis writes that no sentence knows yet: readable, never a dict
         if key not in known and value not in (None, "", [], {}):
-            out.append([f"{key}：{_value_text(value)}"])
+            out.append([_("%(key)s：%(value)s", key=key, value=_value_text(_, value))])
     return out
 
 
-def texts(flag: dict) -> list[str]:
+def texts(flag: dict, translate=None) -> list[str]:
     """The sentences as plain text (notifications)."""
-    return [plain(s) for s in sentences(flag)]
+    return [plain(s) for s in sentences(flag, translate=translate)]

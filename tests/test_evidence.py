@@ -173,3 +173,32 @@ def test_a_flag_whose_searches_are_not_stored_shows_its_numbers_without_links():
     plain = evidence.sentences(flag, link_searches=False)
     assert not [p for s in plain for p in s if isinstance(p, evidence.Link)]
     assert evidence.plain(plain[0]) == "近 14 天这些说法被搜索 8 次，6 次（75%）失败：2 次改换说法、4 次没有点击"
+
+
+def test_every_word_of_a_sentence_goes_through_the_translator():
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+    def translate(message, **values):  # a stand-in catalogue: every Chinese character of the source replaced
+        text = cjk.sub("z", message)
+        return text % values if values else text
+
+    gap = {"id": 3, "kind": "gap", "reason": "write", "evidence": {
+        "reasons": {"reformulated": 2, "no_click": 4, "not_helpful": 1, "no_results": 1, "asked": 3}, "searched": 12,
+        "period_days": 7, "sessions": 5, "current": 6, "previous": 2, "trend": 3.0, "nearest_slug": "a/b",
+        "nearest_title": "Gantt", "similarity": 0.2, "action": "write", "examples": ["gantt", "baseline"],
+        "queries": ["gantt", "baseline", "x", "y", "z"], "representative": "critical path", "missing_words": ["lag"],
+        "something_new": {"a": [1, 2]}}}
+    flags = [gap, {**gap, "reason": "improve", "evidence": {**gap["evidence"], "action": "improve", "answered_share": 0.4}}]
+    flags += [{"id": 4, "kind": "article", "reason": reason, "evidence": e} for reason, e in (
+        ("review_overdue", {"reviewed": "2026-01-01", "review_every": 90, "due": "2026-04-01", "days_overdue": 3,
+                            "owner": "li"}),
+        ("low_helpfulness", {"helpful": 1, "votes": 6, "helpful_rate": 0.17, "helpful_upper_bound": 0.5}),
+        ("answer_unhelpful", {"helpful": 1, "votes": 6, "helpful_rate": 0.17, "helpful_upper_bound": 0.5}),
+        ("failing_surge", {"failing_this_period": 9, "failing_previous_period": 2, "ratio": 4.5, "period_days": 7}),
+        ("bounce", {"clicks": 10, "bounced": 5, "bounce_rate": 0.5}),
+        ("near_gap", {"cluster": "gantt", "volume": 8, "similarity": 0.3, "examples": ["gantt"], "period_days": 7,
+                      "reasons": {"no_click": 8}}),
+        ("agent_links_unhelpful", {"links": 6, "solved": 1, "not_helped": 4, "visits": 5}))]
+    for flag in flags:
+        for line in evidence.texts(flag, translate=translate):
+            assert not cjk.search(line), f"{flag['reason']}: untranslated {line!r}"

@@ -50,6 +50,12 @@ def flags_with_searches(db) -> set[int]:
     return {row[0] for row in db.execute("SELECT DISTINCT flag_id FROM flag_searches")}
 
 
+def counts(db, flag_id: int) -> dict[str, int]:
+    """{outcome: searches} behind one flag."""
+    return {o: int(n) for o, n in db.execute("SELECT outcome, COUNT(*) FROM flag_searches WHERE flag_id = ? "
+                                              "GROUP BY outcome", [flag_id])}
+
+
 def _where(flag_id: int, outcome: str | None, period: str | None) -> tuple[str, list]:
     where, params = "flag_id = ?", [flag_id]
     if outcome == "failed":

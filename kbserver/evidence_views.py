@@ -48,7 +48,8 @@ def flag_searches_page(flag_id: int):
     flag = queue.get_flag(db, flag_id)
     total, rows = flag_searches.searches(db, flag_id, outcome, period, page)
     return render_template("flag_searches.html", flag=flag, total=total, rows=rows, outcome=outcome, period=period,
-                           page=page, per_page=flag_searches.PAGE, names=evidence.OUTCOME_NAMES)
+                           page=page, per_page=flag_searches.PAGE, names=evidence.OUTCOME_NAMES,
+                           counts=flag_searches.counts(db, flag_id))
 
 
 @bp.get("/api/flags/<int:flag_id>/searches")

@@ -34,7 +34,7 @@ def server(real_index, tmp_path_factory):
     analyze(db, articles)
     _, password, _ = accounts.create_user(db, "王敏", "manager")
     live = LiveServer(docs, data)
-    live.password = password
+    live.password, live.root = password, root
     yield live
     live.stop()
 
@@ -52,6 +52,7 @@ def test_a_manager_reads_sentences_and_each_number_opens_exactly_those_searches(
     for raw in ("nearest_slug", "failure_rate", "reformulated:", "helpful_upper_bound"):
         assert raw not in body
 
+    page.screenshot(path=str(server.root / "evidence-dashboard.png"), full_page=True)
     link = gaps.locator("a.kb-evidence-count[href*='outcome=reformulated']").first
     number = link.inner_text()
     link.click()
@@ -60,6 +61,7 @@ def test_a_manager_reads_sentences_and_each_number_opens_exactly_those_searches(
     expect(page.locator("table.kb-flag-searches tbody tr")).to_have_count(min(int(number), 200))
     expect(page.locator("table.kb-flag-searches tbody tr").first).to_contain_text("改换说法")
     expect(page.locator("table.kb-flag-searches time").first).to_be_visible()  # local time, relative where it helps
+    page.screenshot(path=str(server.root / "evidence-searches.png"))
 
     page.go_back()
     flag = gaps.locator("tbody tr").first.locator("a").first

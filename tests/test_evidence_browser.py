@@ -52,7 +52,8 @@ def test_a_manager_reads_sentences_and_each_number_opens_exactly_those_searches(
     for raw in ("nearest_slug", "failure_rate", "reformulated:", "helpful_upper_bound"):
         assert raw not in body
 
-    page.screenshot(path=str(server.root / "evidence-dashboard.png"), full_page=True)
+    gaps.screenshot(path=str(server.root / "evidence-gaps.png"))
+    page.locator("#articles + table").screenshot(path=str(server.root / "evidence-articles.png"))
     link = gaps.locator("a.kb-evidence-count[href*='outcome=reformulated']").first
     number = link.inner_text()
     link.click()

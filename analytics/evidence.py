@@ -24,7 +24,7 @@ def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
 
 OUTCOME_WORDS = {"no_results": N_("次没有结果"), "reformulated": N_("次改换说法"), "no_click": N_("次没有点击"),
                  "not_helpful": N_("次点了却说没帮助")}
-OUTCOME_NAMES = {"no_results": N_("没有结果"), "reformulated": N_("改换说法（没点结果就换了说法再搜）"),
+OUTCOME_NAMES = {"no_results": N_("没有结果"), "reformulated": N_("改换说法"),
                  "no_click": N_("没有点击"), "not_helpful": N_("点了却说没帮助"), "asked": N_("找不到答案，提交了问题")}
 
 # Every evidence key each kind carries (article flags by reason, gap flags as "gap"). Keys in a kind's set

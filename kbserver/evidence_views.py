@@ -64,6 +64,12 @@ def api_flag_searches(flag_id: int):
                     "per_page": flag_searches.PAGE, "total": total, "searches": rows})
 
 
+def _source_language(message: str, **values) -> str:
+    return message % values if values else message
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["evidence"] = evidence_html
+    # Until the app has message catalogues (Flask-Babel installs its own _ over this one), pages show the source.
+    app.jinja_env.globals.setdefault("_", _source_language)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 from markupsafe import Markup, escape
 
 from analytics import evidence, flag_searches
@@ -20,11 +20,21 @@ def evidence_html(flag: dict) -> Markup:
     if "kb_flags_with_searches" not in g:  # once per page, however many flags it shows
         g.kb_flags_with_searches = flag_searches.flags_with_searches(get_db())
     items = []
-    for sentence in evidence.sentences(flag, link_searches=flag.get("id") in g.kb_flags_with_searches):
+    for sentence in evidence.sentences(flag, link_searches=flag.get("id") in g.kb_flags_with_searches,
+                                       translate=_translator()):
         html = "".join(f'<a class="kb-evidence-count" href="{escape(p.href)}">{escape(p.text)}</a>'
                        if isinstance(p, evidence.Link) else str(escape(p)) for p in sentence)
         items.append(f"<li>{html}</li>")
     return Markup(f'<ul class="kb-evidence">{"".join(items)}</ul>') if items else Markup("")  # noqa: S704 - escaped above
+
+
+def _translator():
+    """The page language's gettext once the app has Flask-Babel catalogues; None: the Chinese source."""
+    if "babel" not in current_app.extensions:
+        return None
+    from flask_babel import gettext
+
+    return gettext
 
 
 def _filters() -> tuple[str | None, str | None, int]:

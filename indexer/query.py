@@ -237,6 +237,16 @@ class ArticleIndex:
             status.update(articles_with_vectors=done, articles=total, complete=done >= total)
         return status
 
+    def embed(self, texts: list[str]):
+        """Meaning vectors of short texts (queries), one row each, or None when semantic search is off.
+
+        Analytics clusters failing queries with them: the multilingual model groups paraphrases and
+        languages that share no word ("暗黑模式" ~ "dark mode")."""
+        vectors = [self._query_vector(normalize(t) or t) for t in texts]
+        if not vectors or any(v is None for v in vectors):
+            return None
+        return np.vstack(vectors)
+
     def _query_vector(self, normalized: str):
         encoder = self.semantic.get()
         if encoder is None:

@@ -105,6 +105,8 @@ def _message(event: str, data: dict) -> tuple[str, str]:
                        ("客户邮箱", "email"), ("搜索词", "query")):
         if data.get(key) not in (None, ""):
             lines.append(f"{label}：{data[key]}")
+    if data.get("evidence_text"):  # a flag's evidence as sentences (analytics/evidence.py)
+        lines += ["", "证据："] + [f"· {line}" for line in data["evidence_text"]]
     return subject, "\n".join(lines) + "\n"
 
 

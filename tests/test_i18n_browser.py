@@ -101,10 +101,9 @@ def _data_strings(data) -> list[str]:
 
 
 def _visible_text(page) -> str:
-    # Articles' own text (the editor, its preview, revision diffs) is data. The evidence cells are being
-    # rewritten as sentences (issue 13, evidence) and are checked there.
+    # Articles' own text (the editor, its preview, revision diffs) is data.
     text = page.locator("body").inner_text()
-    for cell in page.locator("td.evidence, table.evidence, textarea, .preview, table.diff, pre").all_inner_texts():
+    for cell in page.locator("textarea, .preview, table.diff, pre").all_inner_texts():
         if cell.strip():
             text = text.replace(cell, " ")
     return text
@@ -125,7 +124,8 @@ def _pages(data) -> list[str]:
     flag = db.execute("select id from flags order by id limit 1").fetchone()[0]
     sid = db.execute("select id from submissions order by id limit 1").fetchone()[0]
     db.conn.close()
-    return ["/dashboard", f"/dashboard/flags/{flag}", "/questions", "/review", f"/review/{sid}", "/users", "/webhooks",
+    return ["/dashboard", f"/dashboard/flags/{flag}", f"/dashboard/flags/{flag}/searches", "/questions", "/review",
+            f"/review/{sid}", "/users", "/webhooks",
             "/edit", "/edit/import/excel-import", "/new-article", "/history/import/excel-import", "/synonyms", "/agent",
             "/notifications", "/dashboard?days=30"]
 

@@ -52,6 +52,7 @@ def _all_migrations():
     # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
     from contrib import editing as contrib_editing
     from contrib import queue as contrib_queue
+    from indexer import changes
 
     from . import accounts, answers, closure, events, flags, health, links, notifications, questions, synonyms, throttle
 
@@ -60,7 +61,7 @@ def _all_migrations():
             ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
             ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
             ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-            ("notifications", notifications.MIGRATIONS)]
+            ("notifications", notifications.MIGRATIONS), ("changes", changes.MIGRATIONS)]
 
 
 def make_private_dir(path: Path) -> None:

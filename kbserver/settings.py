@@ -41,6 +41,9 @@ SETTINGS = [
             "Processes that render the site's pages in a full build (`kb build`, `kb serve` when the site is stale).", int),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
+    Setting("change_poll", 1, "KB_CHANGE_POLL",
+            "Seconds between a node's looks at the change feed (changes other `kb serve` nodes on the same database "
+            "made: publish, edit, synonyms); 0: off (one node).", int),
     Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
             "<data>/secret.key. Prefer the variable: a flag is visible to every local user in `ps`."),
     Setting("period", 7, "KB_PERIOD", "Days per analysis period; trends compare the last two periods.", int),
@@ -181,6 +184,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     from .timefmt import time_zone
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page
+    if values["change_poll"] < 0:
+        raise InvalidInput("change_poll (KB_CHANGE_POLL) cannot be negative (0 turns following other nodes off)")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

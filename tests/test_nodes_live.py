@@ -1,0 +1,147 @@
+"""Two real `kb serve` processes on one database and one docs folder, each with its own data folder.
+
+Publish on node A (submit, approve → published) and find it by search and on the site of node B; edit on B
+and see it on A; kill -9 A in the middle of a publish, and find the submission approved (not lost, not half
+published), then published by A's restart, on both nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import threading
+import time
+
+import pytest
+import requests
+
+from analytics import accounts
+from analytics.store import open_db
+from conftest import FIXTURE_DOCS, LiveServer
+from contrib import queue
+
+pytestmark = pytest.mark.slow
+
+
+def _until(check, timeout: float = 30.0, what: str = "", every: float = 0.1):
+    """Poll check() every `every` seconds until it returns something truthy; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def _hits(node, q: str) -> list[str]:
+    return [h["slug"] for h in requests.get(node.url + "/api/search", params={"q": q}, timeout=10).json()["results"]]
+
+
+def _found(node, q: str, slug: str) -> bool:
+    return slug in _hits(node, q)
+
+
+def _page(node, path: str, text: str) -> bool:
+    r = requests.get(f"{node.url}/{path}/", timeout=10)
+    return r.status_code == 200 and text in r.text
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("live-nodes")
+    docs = root / "docs"
+    shutil.copytree(FIXTURE_DOCS, docs)
+    db_file = root / "shared.db"
+    env = {"KB_DATABASE_URL": f"sqlite:///{db_file}", "KB_SEMANTIC_MODEL": "off", "KB_CHANGE_POLL": "1",
+           "KB_ANALYZE_EVERY": "0"}
+    db = open_db(env["KB_DATABASE_URL"])
+    _, _, vip = accounts.create_user(db, "acme", "vip")
+    _, _, mgr = accounts.create_user(db, "wang", "manager")
+    db.conn.close()
+    a = LiveServer(docs, root / "a", env)
+    b = LiveServer(docs, root / "b", env)
+    state = {"a": a, "b": b, "docs": docs, "root": root, "env": env, "db_file": db_file,
+             "vip": {"Authorization": f"Bearer {vip}"}, "mgr": {"Authorization": f"Bearer {mgr}"}}
+    yield state
+    for name in ("a", "b"):
+        state[name].stop()
+
+
+def _submit(nodes, node, title: str, body: str) -> int:
+    fields = {"title": title, "summary": "两个节点的测试。", "body": body, "tags": ["节点"], "module": "import",
+              "organisation": "Acme 公司", "consent": True, "submit": True}
+    r = requests.post(node.url + "/api/contrib/submissions", headers=nodes["vip"], json=fields, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_publish_on_a_is_found_and_shown_on_b(nodes):
+    a, b = nodes["a"], nodes["b"]
+    assert _hits(b, "蓝鲸泳道法") == []  # and this empty answer is now in b's result cache
+    sid = _submit(nodes, a, "蓝鲸泳道法", "## 做法\n\n用蓝鲸泳道法整理跨部门的导入任务。\n")
+    r = requests.post(f"{a.url}/api/contrib/submissions/{sid}/approve", headers=nodes["mgr"], json={}, timeout=60)
+    assert r.status_code == 200 and r.json()["state"] == "published", r.text
+    slug = f"practices/{r.json()['slug']}"
+    _until(lambda: _found(b, "蓝鲸泳道法", slug), what="node B finds the practice published on A")
+    _until(lambda: _page(b, slug, "蓝鲸泳道法"), what="node B's site shows the practice's page")
+    _until(lambda: _page(a, slug, "蓝鲸泳道法"), what="node A's site shows the practice's page")
+
+
+def test_edit_on_b_is_seen_on_a(nodes):
+    a, b = nodes["a"], nodes["b"]
+    article = requests.get(b.url + "/api/edit/article", params={"slug": "import/excel-import"},
+                           headers=nodes["mgr"], timeout=10).json()
+    r = requests.post(b.url + "/api/edit/save", headers=nodes["mgr"], timeout=60, json={
+        "slug": "import/excel-import", "fields": article["fields"], "base_hash": article["hash"],
+        "body": article["body"] + "\n\n## zephyrquartz\n\n导入前先用 zephyrquartz 检查模板。\n"})
+    assert r.status_code == 200, r.text
+    _until(lambda: _found(a, "zephyrquartz", "import/excel-import"), what="node A finds B's edit")
+    _until(lambda: _page(a, "import/excel-import", "zephyrquartz"), what="node A's page shows B's edit")
+
+
+def test_kill_a_mid_publish_loses_nothing(nodes):
+    a, b = nodes["a"], nodes["b"]
+    sid = _submit(nodes, a, "琥珀看板法", "## 做法\n\n用琥珀看板法跟踪导入任务。\n")
+    answers = []
+
+    def approve():
+        try:
+            answers.append(requests.post(f"{a.url}/api/contrib/submissions/{sid}/approve", headers=nodes["mgr"],
+                                         json={}, timeout=60))
+        except requests.RequestException as exc:  # the node dies under the request
+            answers.append(exc)
+
+    practices = nodes["docs"] / "practices"
+    known = set(practices.glob("*.md"))
+    thread = threading.Thread(target=approve)
+    thread.start()
+    # The file is written (approved, slug claimed) before the index update and the final "published" commit.
+    # Holding SQLite's write lock from here keeps A from committing "published": kill it there, mid-publish.
+    new_file = _until(lambda: set(practices.glob("*.md")) - known, timeout=60, what="A writes the practice file",
+                      every=0.005)
+    blocker = sqlite3.connect(nodes["db_file"], timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    thread.join()
+    assert not isinstance(answers[0], requests.Response) or answers[0].status_code != 200  # never acknowledged
+
+    db = open_db(nodes["env"]["KB_DATABASE_URL"])
+    sub = queue.find(db, sid)
+    assert sub["state"] == "approved" and sub["slug"] == next(iter(new_file)).stem  # kept, with its slug
+    db.conn.close()
+    a.stop()
+
+    nodes["a"] = a = LiveServer(nodes["docs"], nodes["root"] / "a", nodes["env"])  # recovery finishes the publish
+    db = open_db(nodes["env"]["KB_DATABASE_URL"])
+    assert queue.find(db, sid)["state"] == "published"
+    db.conn.close()
+    slug = f"practices/{sub['slug']}"
+    for node in (a, b):
+        _until(lambda node=node: _found(node, "琥珀看板法", slug), what=f"{node.url} finds the recovered practice")
+        _until(lambda node=node: _page(node, slug, "琥珀看板法"), what=f"{node.url} shows the recovered practice")

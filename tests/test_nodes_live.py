@@ -8,6 +8,8 @@ published), then published by A's restart, on both nodes.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -56,15 +58,16 @@ def nodes(tmp_path_factory):
     shutil.copytree(FIXTURE_DOCS, docs)
     db_file = root / "shared.db"
     env = {"KB_DATABASE_URL": f"sqlite:///{db_file}", "KB_SEMANTIC_MODEL": "off", "KB_CHANGE_POLL": "1",
-           "KB_ANALYZE_EVERY": "0"}
+           "KB_ANALYZE_EVERY": "0", "KB_SECRET_KEY": secrets.token_hex(32)}
     db = open_db(env["KB_DATABASE_URL"])
     _, _, vip = accounts.create_user(db, "acme", "vip")
-    _, _, mgr = accounts.create_user(db, "wang", "manager")
+    _, password, mgr = accounts.create_user(db, "wang", "manager")
     db.conn.close()
     a = LiveServer(docs, root / "a", env)
     b = LiveServer(docs, root / "b", env)
     state = {"a": a, "b": b, "docs": docs, "root": root, "env": env, "db_file": db_file,
-             "vip": {"Authorization": f"Bearer {vip}"}, "mgr": {"Authorization": f"Bearer {mgr}"}}
+             "vip": {"Authorization": f"Bearer {vip}"}, "mgr": {"Authorization": f"Bearer {mgr}"},
+             "password": password}
     yield state
     for name in ("a", "b"):
         state[name].stop()
@@ -100,6 +103,19 @@ def test_edit_on_b_is_seen_on_a(nodes):
     assert r.status_code == 200, r.text
     _until(lambda: _found(a, "zephyrquartz", "import/excel-import"), what="node A finds B's edit")
     _until(lambda: _page(a, "import/excel-import", "zephyrquartz"), what="node A's page shows B's edit")
+
+
+def test_a_sign_in_on_a_is_valid_on_b(nodes):
+    """Behind a round-robin proxy a browser's next request may reach the other node (same KB_SECRET_KEY)."""
+    a, b = nodes["a"], nodes["b"]
+    with requests.Session() as browser:  # cookies of 127.0.0.1 go to both ports
+        form = browser.get(a.url + "/login", timeout=10).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        r = browser.post(a.url + "/login", data={"name": "wang", "password": nodes["password"], "csrf_token": token},
+                         allow_redirects=False, timeout=30)
+        assert r.status_code in (302, 303), r.text
+        r = browser.get(b.url + "/review", allow_redirects=False, timeout=10)
+        assert r.status_code == 200 and "wang" in r.text
 
 
 def test_kill_a_mid_publish_loses_nothing(nodes):

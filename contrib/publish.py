@@ -31,17 +31,18 @@ from pypinyin import lazy_pinyin
 
 from analytics.store import transaction
 from indexer import changes
-from indexer.build import update_incremental
 from indexer.errors import Conflict
 
 from . import queue
-from .editing import write_atomically
+from .editing import reindex, write_atomically
 from .render import render_markdown
 
 log = logging.getLogger(__name__)
 PRACTICES = "practices"
 REVIEW_EVERY = 365
 _lock = threading.Lock()  # one publication at a time: file, index and site move together
+# The index is updated through editing.reindex (the data folder's edit lock, waiting for Whoosh's writer): with
+# several nodes, this node's change follower re-indexes other nodes' changes at any moment.
 
 
 def slugify(title: str) -> str:
@@ -128,7 +129,7 @@ class Publisher:
             sub = queue.claim_publication(db, sid, actor, version,
                                           lambda s: unique_slug(db, self.docs_dir, sid, s["title"]))
             write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md", practice_file(sub))
-            update_incremental(self.docs_dir, self.data_dir)
+            reindex(self.docs_dir, self.data_dir)
             ticket = self._refresh_site([sub["slug"]])
             try:
                 with transaction(db):  # published, and in the change feed for the other nodes, together
@@ -154,7 +155,7 @@ class Publisher:
                 if result["slug"]:
                     changes.record(db, "unpublish", result["slug"], f"{PRACTICES}/{result['slug']}.md", self.node)
             if removed:
-                update_incremental(self.docs_dir, self.data_dir)
+                reindex(self.docs_dir, self.data_dir)
             return _with_ticket(result, self._refresh_site([result["slug"]] if result["slug"] else []))
 
     def _remove(self, sub: dict) -> bool:
@@ -184,7 +185,7 @@ class Publisher:
                         with _lock:
                             write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md",
                                               practice_file(sub, today=_reviewed_on(sub)))
-                            update_incremental(self.docs_dir, self.data_dir)
+                            reindex(self.docs_dir, self.data_dir)
                             self._announce(db, [sub["slug"]])
                     else:
                         continue
@@ -211,7 +212,7 @@ class Publisher:
                 if sid not in removed:
                     removed.append(sid)
             if removed:
-                update_incremental(self.docs_dir, self.data_dir)
+                reindex(self.docs_dir, self.data_dir)
                 self._announce(db, slugs)
         return removed
 

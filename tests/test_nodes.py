@@ -127,6 +127,21 @@ def test_synonym_approved_on_a_is_used_by_b(cluster):
     assert before == [] and "import/excel-import" in after
 
 
+def test_a_publish_waits_for_a_reindex_in_progress(cluster):
+    """The follower may hold the index's writer (applying another node's change) when a manager publishes."""
+    from whoosh.index import open_dir
+
+    from indexer.build import current_index_dir
+
+    writer = open_dir(current_index_dir(cluster["a"].config["KB"]["data"])).writer()
+    timer = threading.Timer(1.0, writer.cancel)
+    timer.start()
+    sub = _publish(cluster, "zanzibarflow 做法", "## 做法\n\n用 zanzibarflow 管理导入。\n")  # published, not failed
+    timer.join()
+    assert f"practices/{sub['slug']}" in _search(cluster["a"], "zanzibarflow")
+    cluster["b"].extensions["kb_follower"].poll()
+
+
 def test_follower_waits_for_a_version_that_commits_late(cluster):
     """PostgreSQL hands out versions before commit: 3 can be visible before 2. The follower must not skip 2."""
     db = open_db(cluster["url"])
@@ -170,6 +185,7 @@ def test_follower_retries_after_a_failed_apply(cluster):
     db.conn.close()
 
 
+@pytest.mark.slow
 def test_scheduled_analysis_runs_on_one_node_per_period(cluster):
     a, b = cluster["a"], cluster["b"]
     results = {}

@@ -60,9 +60,8 @@ def node_id(data_dir: Path) -> str:
 # -- the feed ----------------------------------------------------------------------------------------------
 def record(db, kind: str, slug: str | None = None, path: str | None = None, origin: str = "") -> int:
     """Append a change (call inside the transaction that makes it); returns its version."""
-    cursor = db.execute("INSERT INTO changes (kind, slug, path, origin, ts) VALUES (?, ?, ?, ?, ?)",
-                        [kind, slug, path, origin, _iso(dt.datetime.now(dt.timezone.utc))])
-    return cursor.lastrowid
+    return db.execute("INSERT INTO changes (kind, slug, path, origin, ts) VALUES (?, ?, ?, ?, ?) RETURNING version",
+                      [kind, slug, path, origin, _iso(dt.datetime.now(dt.timezone.utc))]).fetchone()[0]
 
 
 def latest(db) -> int:

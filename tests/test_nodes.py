@@ -146,7 +146,7 @@ def test_follower_waits_for_a_version_that_commits_late(cluster):
     """PostgreSQL hands out versions before commit: 3 can be visible before 2. The follower must not skip 2."""
     db = open_db(cluster["url"])
     seen = []
-    follower = ChangeFollower(lambda: open_db(cluster["url"], migrate=False), "elsewhere", seen.extend)
+    follower = ChangeFollower(lambda: open_db(cluster["url"], migrate=False), "elsewhere", seen.extend, poll_seconds=0)
     follower.start(changes.latest(db))
     base = follower.floor
     with transaction(db):
@@ -173,7 +173,7 @@ def test_follower_retries_after_a_failed_apply(cluster):
         if len(calls) == 1:
             raise OSError("disk full")
 
-    follower = ChangeFollower(lambda: open_db(cluster["url"], migrate=False), "elsewhere", apply)
+    follower = ChangeFollower(lambda: open_db(cluster["url"], migrate=False), "elsewhere", apply, poll_seconds=0)
     follower.start(changes.latest(db))
     with transaction(db):
         version = changes.record(db, "save", "x", "x.md", "someone")

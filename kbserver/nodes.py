@@ -36,6 +36,7 @@ class ChangeFollower:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._db = None  # one connection kept for the polls (a PostgreSQL connection is not free to open)
         self.errors = 0
 
     @property
@@ -56,18 +57,30 @@ class ChangeFollower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection is being thrown away anyway
+                pass
+            self._db = None
 
     def poll(self) -> list[dict]:
         """Look once, apply what is new; returns the rows applied (other nodes' only)."""
         with self._lock:
-            db = self.open_db()
             try:
-                newest = changes.latest(db)
+                if self._db is None:
+                    self._db = self.open_db()
+                newest = changes.latest(self._db)
                 if newest <= self.applied and not self._gaps:
                     return []
-                rows = [r for r in changes.since(db, self.floor) if r["version"] not in self._seen]
-            finally:
-                db.conn.close()
+                rows = [r for r in changes.since(self._db, self.floor) if r["version"] not in self._seen]
+            except Exception:
+                self._close()  # reconnect at the next poll (the server restarted, the network blipped)
+                raise
             theirs = [r for r in rows if r["origin"] != self.node]
             if theirs:
                 self.apply(theirs)  # raises: nothing is marked seen, the next poll tries again

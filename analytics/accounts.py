@@ -25,10 +25,9 @@ import unicodedata
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
-
-from .events import now_iso
-from .store import transaction
+from indexer.store import transaction
 
 ROLES = ("manager", "agent", "vip", "helpdesk", "editor")  # helpdesk: an integration's token (agent API, any agent's links)
 # editor: may edit articles in kb (contrib/editing.py), nothing else a manager does

@@ -14,12 +14,13 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from indexer.clock import iso
+
 from . import answers
 from . import closure as fixes
 from . import flags as flag_queue
 from . import synonyms as learned_synonyms
 from .closure import ClosureRules
-from .events import iso
 from .failing import FailedSearch, FailingRules, bounces, iter_failed_searches, searches_by_query, votes_by_article
 from .gaps import find_gaps, near_identical_key
 from .health import score_articles, store_health

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 
+from indexer.clock import now_iso
 from indexer.errors import InvalidInput, NotFound
+from indexer.store import transaction
 
-from .events import now_iso
 from .staleness import ArticleFlag, StalenessRules, wilson_lower_bound
-from .store import transaction
 
 MAX_COMMENT = 2000
 

@@ -17,13 +17,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from indexer.clock import iso
 from indexer.errors import Conflict, InvalidInput
+from indexer.store import transaction
 
 from . import flags as flag_queue
-from .events import iso
 from .failing import FailingRules, iter_failed_searches, searches_by_query, searches_by_top_slug
 from .gaps import near_identical_key
-from .store import transaction
 
 STATES = ("measuring", "verified", "ineffective")
 VERIFIER = "kb-verify"

@@ -22,12 +22,15 @@ import threading
 import time
 from pathlib import Path
 
+from indexer.clock import iso
+from indexer.store import DatabaseError, open_db
+
 from . import spool as spool_files
 
 log = logging.getLogger(__name__)
 
 
-# -- schema (numbered migrations, applied by analytics.store) -------------------------------
+# -- schema (named migrations, applied by indexer.store) ------------------------------------
 def create_event_tables(db) -> None:
     db["searches"].create(
         {"query_id": str, "ts": str, "session": str, "query": str, "normalized": str, "results": int,
@@ -76,16 +79,6 @@ MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table
 DURABILITY = ("process", "power")
 
 
-def iso(when: dt.datetime) -> str:
-    """A moment in the format of every ts column: UTC, milliseconds, "Z" (so text order is time order)."""
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def now_iso() -> str:
-    """Now, as iso() writes it."""
-    return iso(dt.datetime.now(dt.timezone.utc))
-
-
 def new_query_id() -> str:
     """An unguessable id that joins a click to the search it came from."""
     return secrets.token_hex(8)
@@ -123,8 +116,6 @@ class EventLog:
 
     def __init__(self, database_url: str, batch_size: int = 500, interval: float = 0.25,
                  spool_dir: Path | None = None, durability: str = "process", spool_segment_bytes: int = 4 << 20):
-        from .store import open_db
-
         if durability not in DURABILITY:
             raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}")
         self.database_url = database_url
@@ -133,8 +124,11 @@ class EventLog:
         self.durability = durability
         self.dead_letters = 0  # events that could not be stored even one by one (logged)
         self.spool_failures = 0  # events acknowledged without a spool record (the spool's disk failed; logged)
-        db = open_db(database_url)  # create the file and tables now, so errors show at start
+        db = open_db(database_url)  # open the file now, so errors show at start
         try:
+            if "event_spool" not in db.table_names():
+                raise DatabaseError(f"{database_url} has no event tables: apply the migrations first "
+                                    "(kbserver.db.open_db)")
             self.replayed = replay_spool(db, spool_dir) if spool_dir else 0
         finally:
             db.conn.close()
@@ -217,8 +211,6 @@ class EventLog:
     # The writer thread: wait for a first event, gather more for up to `interval`, store them in one
     # transaction. A flush marker or the stop marker ends the gathering at once.
     def _run(self) -> None:
-        from .store import open_db
-
         db = open_db(self.database_url)
         if self.durability == "power":
             # The spool segment is deleted once its events are committed: the commit must be on disk too.

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 
+from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
+from indexer.store import transaction
 
 from . import notifications
-from .events import now_iso
-from .store import transaction
 
 STATES = ("open", "acknowledged", "resolved", "dismissed")
 TRANSITIONS = {

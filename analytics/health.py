@@ -22,9 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from .events import now_iso
+from indexer.clock import now_iso
+from indexer.store import transaction
+
 from .staleness import wilson_lower_bound
-from .store import transaction
 
 WEIGHTS = {"review": 20, "votes": 25, "answer_votes": 15, "bounces": 15, "failing_surge": 10, "near_gaps": 10,
            "agent_links": 5}

@@ -24,10 +24,9 @@ import re
 import secrets
 import threading
 
+from indexer.clock import now_iso
 from indexer.errors import Forbidden, InvalidInput, NotFound
-
-from .events import now_iso
-from .store import transaction
+from indexer.store import transaction
 
 HALF_LIFE_DAYS = 30
 MAX_BOOST = 0.3  # the most the links can add: ×1.3

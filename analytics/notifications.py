@@ -26,10 +26,9 @@ from collections import defaultdict
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+from indexer.clock import iso
 from indexer.errors import InvalidInput, NotFound
-
-from .events import iso
-from .store import transaction
+from indexer.store import transaction
 
 # event type → (e-mail subject in Chinese, who gets it); the webhook's X-KB-Event header is the type.
 EVENTS = {

@@ -14,11 +14,11 @@ import datetime as dt
 import re
 import time
 
+from indexer.clock import iso
 from indexer.errors import InvalidInput, RateLimited
+from indexer.store import transaction
 
 from . import notifications
-from .events import iso
-from .store import transaction
 
 MAX_QUESTION = 1000
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path

@@ -28,10 +28,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from indexer.clock import iso
 from indexer.errors import InvalidInput
 
 from . import answers, links, questions
-from .events import events_between, iso
+from .events import events_between
 from .failing import FailingRules, iter_failed_searches
 
 MAX_DAYS = 366

@@ -17,9 +17,10 @@ import datetime as dt
 import random
 import secrets
 
+from indexer.clock import iso
 from indexer.errors import InvalidInput
 
-from .events import insert_events, iso
+from .events import insert_events
 
 GAP_TOPICS = {
     "offline": ["离线能用吗", "没网的时候能编辑吗", "断网了数据会丢吗", "离线模式", "offline mode", "work offline",

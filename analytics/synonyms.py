@@ -23,11 +23,11 @@ from collections import Counter, defaultdict
 
 from indexer import changes
 from indexer.analysis import expand_synonyms, has_cjk, normalize, segment, stopwords
+from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
+from indexer.store import transaction
 
-from .events import now_iso
 from .failing import _seconds
-from .store import transaction
 
 STATES = ("proposed", "approved", "rejected")
 DECISIONS = {"approve": "approved", "reject": "rejected"}

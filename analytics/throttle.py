@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .store import transaction
+from indexer.store import transaction
 
 NAME_CHARS = 200  # what we store of a typed account name: enough to count it, not a megabyte per row
 

@@ -44,11 +44,11 @@ from pathlib import Path, PurePosixPath
 import yaml
 from bs4 import BeautifulSoup
 
-from analytics.events import now_iso
-from analytics.store import transaction
 from indexer import changes
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
+from indexer.clock import now_iso
 from indexer.errors import ArticleError, Conflict, Gone, InvalidInput, KBError, NotFound, TooLarge
+from indexer.store import transaction
 
 from .validate import typed_text
 

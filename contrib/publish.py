@@ -29,9 +29,9 @@ from pathlib import Path
 import yaml
 from pypinyin import lazy_pinyin
 
-from analytics.store import transaction
 from indexer import changes
 from indexer.errors import Conflict
+from indexer.store import transaction
 
 from . import queue
 from .editing import reindex, write_atomically

@@ -10,7 +10,7 @@ Every change names the state (and, from forms and the API, the version) it expec
 is no longer valid — two reviewers at once, a stale form, a double submit — is refused with a
 Conflict instead of being applied twice. Every transition is recorded with who and when.
 
-Every change is one transaction (``analytics.store.transaction``): the checks read inside it, and the
+Every change is one transaction (``indexer.store.transaction``): the checks read inside it, and the
 state, its revision, its audit row and its note land together or not at all.
 """
 
@@ -21,8 +21,8 @@ import json
 import re
 
 from analytics import notifications
-from analytics.store import transaction
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from indexer.store import transaction
 
 from .validate import clean_submission
 

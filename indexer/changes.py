@@ -23,6 +23,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .clock import iso, now_iso
+
 NODE_FILE = "node.id"
 
 
@@ -34,10 +36,6 @@ def create_change_tables(db) -> None:
 
 
 MIGRATIONS = [create_change_tables]
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def node_id(data_dir: Path) -> str:
@@ -61,7 +59,7 @@ def node_id(data_dir: Path) -> str:
 def record(db, kind: str, slug: str | None = None, path: str | None = None, origin: str = "") -> int:
     """Append a change (call inside the transaction that makes it); returns its version."""
     return db.execute("INSERT INTO changes (kind, slug, path, origin, ts) VALUES (?, ?, ?, ?, ?) RETURNING version",
-                      [kind, slug, path, origin, _iso(dt.datetime.now(dt.timezone.utc))]).fetchone()[0]
+                      [kind, slug, path, origin, now_iso()]).fetchone()[0]
 
 
 def latest(db) -> int:
@@ -83,14 +81,14 @@ def take_lease(db, name: str, period: int, holder: str, seconds: float, now: dt.
     """Take the lease on job `name` for `period` (call inside a transaction); False if another holder has it,
     or the period's job already ran. An unfinished lease whose time ran out can be taken over."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    expires = _iso(now + dt.timedelta(seconds=seconds))
+    expires = iso(now + dt.timedelta(seconds=seconds))
     cursor = db.execute("INSERT INTO leases (name, period, holder, expires_at) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT (name) DO NOTHING", [name, period, holder, expires])
     if cursor.rowcount == 1:
         return True
     cursor = db.execute("UPDATE leases SET period = ?, holder = ?, expires_at = ?, done_at = NULL "
                         "WHERE name = ? AND (period < ? OR (period = ? AND done_at IS NULL AND expires_at < ?))",
-                        [period, holder, expires, name, period, period, _iso(now)])
+                        [period, holder, expires, name, period, period, iso(now)])
     return cursor.rowcount == 1
 
 
@@ -98,10 +96,10 @@ def finish_lease(db, name: str, period: int, holder: str, done: bool = True) -> 
     """Mark the period's job done (or, with done=False, give the lease up so another node may run it)."""
     if done:
         db.execute("UPDATE leases SET done_at = ? WHERE name = ? AND period = ? AND holder = ?",
-                   [_iso(dt.datetime.now(dt.timezone.utc)), name, period, holder])
+                   [now_iso(), name, period, holder])
     else:
         db.execute("UPDATE leases SET expires_at = ? WHERE name = ? AND period = ? AND holder = ?",
-                   [_iso(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)), name, period, holder])
+                   [iso(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)), name, period, holder])
 
 
 def lease(db, name: str) -> dict | None:

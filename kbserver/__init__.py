@@ -9,9 +9,9 @@ from flask import Flask, g
 from werkzeug.routing import IntegerConverter
 
 from analytics.events import EventLog, spool_folder
-from analytics.store import make_private_dir
 from indexer.dense import VectorFiller
 from indexer.query import open_index
+from indexer.store import make_private_dir
 
 from . import auth, db, errors, labels, timefmt
 from .inputs import KBRequest
@@ -69,13 +69,13 @@ def create_app(config: dict | None = None) -> Flask:
                                             semantic=settings["semantic_model"])
     # Started by `kb serve` (not here: tests build many apps); fills passage vectors as versions change.
     app.extensions["kb_vectors"] = VectorFiller(settings["data"], app.extensions["kb_index"].semantic)
+    errors.init_app(app)
+    db.init_app(app)  # migrations first: the event log writes into the tables they create
     events = EventLog(settings["database_url"], spool_dir=spool_folder(settings["data"]),
                       durability=settings["event_durability"])
     app.extensions["kb_events"] = events
     atexit.register(events.close)  # a normal interpreter exit flushes too, not only `kb serve`
 
-    errors.init_app(app)
-    db.init_app(app)
     from analytics.clicks import ClickBoosts
 
     from .learning import LearnedSynonyms

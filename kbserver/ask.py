@@ -17,11 +17,10 @@ import time
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from analytics import questions
-from analytics.store import open_db
 
 from .api import session_id
 from .auth import require_role
-from .db import get_db
+from .db import get_db, open_db
 from .delivery import BackgroundWorker, post
 from .inputs import json_object
 

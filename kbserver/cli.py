@@ -50,8 +50,8 @@ def friendly_errors(fn):
 
 def _settings(**options) -> dict:
     """Settings from flags and environment, checked before any long work starts."""
-    from analytics.store import sqlite_path
     from indexer.site import DEFAULT_MKDOCS_CONFIG
+    from indexer.store import sqlite_path
 
     ctx = click.get_current_context(silent=True)
     if (options.get("secret_key") and ctx is not None
@@ -103,8 +103,8 @@ class _Progress:
 
 def run_index(settings: dict, full: bool):
     """Index docs into data with a progress bar; returns the IndexReport."""
-    from analytics.store import make_private_dir
     from indexer.build import build_full, update_incremental
+    from indexer.store import make_private_dir
 
     make_private_dir(settings["data"])  # before the indexer creates it with the umask's mode
     progress = _Progress("indexing")
@@ -201,8 +201,9 @@ def serve(**options):
     from .server import serve as run_server
 
     settings = _settings(**options)
-    from analytics.store import open_db as _open_db
     from indexer import changes
+
+    from .db import open_db as _open_db
 
     # Changes other nodes make from now on are applied by the follower; the start-up below catches up the rest
     # (the shared docs folder holds every change made before, and the site is rebuilt if it lags the index).
@@ -285,8 +286,10 @@ def search(query, limit, as_json, **options):
 
 def _approved_synonyms(settings: dict) -> list[tuple[str, str]]:
     """The learned synonym pairs managers approved (none when there is no database yet)."""
-    from analytics.store import open_db, sqlite_path
     from analytics.synonyms import approved_pairs
+    from indexer.store import sqlite_path
+
+    from .db import open_db
 
     if not sqlite_path(settings["database_url"]).exists():
         return []
@@ -301,7 +304,8 @@ def _open_event_db(settings: dict):
     """The event database, first storing what a stopped `kb serve` acknowledged but had not stored
     (its spool): counts and analysis must see every event a customer was told was recorded."""
     from analytics.events import replay_spool, spool_folder
-    from analytics.store import open_db
+
+    from .db import open_db
 
     db = open_db(settings["database_url"])
     replayed = replay_spool(db, spool_folder(settings["data"]))
@@ -329,9 +333,10 @@ def _articles(settings: dict) -> list[dict]:
 def simulate(days, sessions_per_day, seed, as_json, scenario, **options):
     """Generate a realistic month of traffic with known problems into the event log (for demos and tests)."""
     from analytics.simulate import simulate as run
-    from analytics.store import open_db
     from indexer.build import read_pointer
     from indexer.query import open_index
+
+    from .db import open_db
 
     settings = _settings(**options)
     injected = None
@@ -470,7 +475,7 @@ def users():
 
 
 def _accounts_db(options):
-    from analytics.store import open_db
+    from .db import open_db
 
     settings = _settings(**options)
     return settings, open_db(settings["database_url"])
@@ -675,9 +680,9 @@ def contrib():
 
 def _contrib_context(options, by=None):
     from analytics.accounts import list_users
-    from analytics.store import open_db
 
     from . import create_app
+    from .db import open_db
 
     settings = _settings(**options)
     db = open_db(settings["database_url"])
@@ -780,7 +785,8 @@ def synonyms():
 
 def _synonyms_db(options, by: str | None = None):
     from analytics.accounts import list_users
-    from analytics.store import open_db
+
+    from .db import open_db
 
     db = open_db(_settings(**options)["database_url"])
     if by is not None:
@@ -848,7 +854,8 @@ def edit():
 
 def _edit_context(options, by=None):
     from analytics.accounts import list_users
-    from analytics.store import open_db
+
+    from .db import open_db
 
     settings = _settings(**options)
     db = open_db(settings["database_url"])

@@ -8,9 +8,11 @@ import threading
 import time
 
 from analytics.analyze import analyze
-from analytics.store import open_db, transaction
 from indexer import changes
 from indexer.articles import load_articles
+from indexer.store import transaction
+
+from .db import open_db
 
 log = logging.getLogger(__name__)
 _running = threading.Lock()  # one analysis at a time, whoever asked

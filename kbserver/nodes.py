@@ -117,8 +117,9 @@ class ChangeFollower:
 
 def apply_to_app(app, rows: list[dict]) -> None:
     """Bring this node's index, pages and learned synonyms up to date with other nodes' changes."""
-    from analytics.store import open_db
     from contrib.editing import reindex
+
+    from .db import open_db
 
     settings = app.config["KB"]
     paths = sorted({r["path"] for r in rows if r["kind"] in PAGE_KINDS and r["path"]})
@@ -136,7 +137,7 @@ def apply_to_app(app, rows: list[dict]) -> None:
 
 def make_follower(app) -> ChangeFollower:
     """The app's follower (not started: `kb serve` starts it from the version its start-up caught up to)."""
-    from analytics.store import open_db
+    from .db import open_db
 
     settings = app.config["KB"]
     return ChangeFollower(lambda: open_db(settings["database_url"], migrate=False),

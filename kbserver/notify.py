@@ -10,11 +10,10 @@ import time
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from analytics import accounts, notifications
-from analytics.store import open_db
 from indexer.errors import InvalidInput
 
 from .auth import require_role
-from .db import get_db
+from .db import get_db, open_db
 from .delivery import BackgroundWorker, Mailer, post
 from .inputs import json_object
 

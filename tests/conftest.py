@@ -72,7 +72,7 @@ def client(app):
 @pytest.fixture
 def flush(app):
     """Call to wait until the app's queued events are in SQLite; returns an open sqlite-utils db."""
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     def _flush():
         app.extensions["kb_events"].flush()

@@ -13,8 +13,9 @@ import json
 import random
 import secrets
 
-from analytics.events import insert_events, iso
+from analytics.events import insert_events
 from indexer.analysis import normalize
+from indexer.clock import iso
 
 
 class Traffic:

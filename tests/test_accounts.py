@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from analytics import accounts
-from analytics.store import open_db
 from conftest import LiveServer
 from kbserver import create_app
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_a_simulated_scenario_on_any_folder_is_found_with_the_right_advice(corpu
 
     from analytics.analyze import analyze
     from analytics.simulate import simulate
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     index, articles = corpus
     db = open_db(f"sqlite:///{tmp_path}/kb.db")

@@ -12,9 +12,9 @@ import yaml
 
 from analytics import accounts, links
 from analytics.analyze import analyze
-from analytics.store import open_db
 from analytics.tickets import clean_ticket, suggest
 from conftest import REAL_DOCS, LiveServer
+from kbserver.db import open_db
 
 sys.path.insert(0, str(Path(__file__).parent / "bench"))
 from tickets import TICKETS, evaluate  # noqa: E402

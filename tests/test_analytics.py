@@ -11,12 +11,12 @@ from analytics.events import insert_events
 from analytics.gaps import cluster_texts
 from analytics.simulate import GAP_TOPICS, simulate
 from analytics.staleness import StalenessRules, helpfulness_flags, wilson_lower_bound
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.articles import load_articles
 from indexer.errors import Conflict
 from indexer.query import open_index
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 

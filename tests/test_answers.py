@@ -12,7 +12,6 @@ import pytest
 from analytics import answers as answer_votes
 from analytics.analyze import analyze
 from analytics.flags import list_flags
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.articles import parse_article
 from indexer.build import build_full, current_index_dir
@@ -21,6 +20,7 @@ from indexer.query import open_index
 from indexer.semantic import model_state
 from indexer.vectors import VectorStore
 from kbserver import create_app
+from kbserver.db import open_db
 
 pytestmark = pytest.mark.slow  # the starter docs embedded once for the module (~30 s on a busy machine)
 

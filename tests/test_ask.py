@@ -13,7 +13,6 @@ import pytest
 
 from analytics import accounts, questions
 from analytics.analyze import analyze
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.articles import load_articles
 from indexer.build import build_full, current_index_dir
@@ -21,6 +20,7 @@ from indexer.dense import fill_vectors
 from indexer.semantic import model_state
 from indexer.vectors import VectorStore
 from kbserver import create_app
+from kbserver.db import open_db
 
 pytestmark = pytest.mark.slow  # the module embeds the starter docs once (~20 s on 2 busy cores)
 
@@ -149,7 +149,8 @@ def test_questions_count_as_strong_gap_evidence(app):
     db = open_db(app.config["KB"]["database_url"])
     for address in ("1.1.1.1", "2.2.2.2"):
         questions.add_question(db, "怎么设置 OKR 目标？", query="OKR 目标管理", address=address)
-    from analytics.events import insert_events, new_query_id, now_iso
+    from analytics.events import insert_events, new_query_id
+    from indexer.clock import now_iso
 
     insert_events(db, "searches", [{"query_id": new_query_id(), "ts": now_iso(), "session": f"s{i}",
                                     "query": "怎么设置 OKR 目标？", "normalized": "怎么设置 okr 目标？", "results": 0,

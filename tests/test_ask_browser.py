@@ -57,7 +57,7 @@ def test_a_weak_query_shows_the_banner_above_its_results_and_the_question_reache
     assert page.csp_errors == []
 
     from analytics import accounts
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     db = open_db(f"sqlite:///{site.data}/kb.db")
     _, password, _ = accounts.create_user(db, "赵雪", "manager")

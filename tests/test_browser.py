@@ -102,10 +102,10 @@ def manager_setup(live_site):
     from analytics import accounts
     from analytics.analyze import analyze
     from analytics.simulate import simulate
-    from analytics.store import open_db
     from conftest import REAL_DOCS
     from indexer.articles import load_articles
     from indexer.query import open_index
+    from kbserver.db import open_db
 
     db = open_db(f"sqlite:///{live_site.data}/kb.db")
     articles = [a.to_dict() | {"body": a.body} for a in load_articles(REAL_DOCS)]

@@ -18,7 +18,7 @@ def test_manager_approves_a_learned_synonym_and_the_customer_word_finds_the_arti
     from km_traffic import Traffic
 
     from analytics import accounts
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     db = open_db(f"sqlite:///{live_site.data}/kb.db")
     traffic = Traffic(seed=11)

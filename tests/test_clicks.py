@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from analytics.clicks import MAX_BOOST, REASON, click_weights, factor
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.build import build_full
 from kbserver import create_app
+from kbserver.db import open_db
 
 QUERY = "审批"  # on the starter docs: multi-level-flows, mobile-approval, countersign (third, ~10% behind)
 THIRD = "approvals/countersign"

@@ -10,9 +10,10 @@ from analytics import closure as fixes
 from analytics import flags as queue
 from analytics.analyze import analyze
 from analytics.closure import ClosureRules
-from analytics.events import insert_events, iso
-from analytics.store import open_db
+from analytics.events import insert_events
+from indexer.clock import iso
 from indexer.errors import Conflict, InvalidInput
+from kbserver.db import open_db
 
 FIX_DAY = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
 QUERIES = ["重置密码", "忘记密码怎么办", "pasword reset"]

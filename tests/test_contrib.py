@@ -7,13 +7,13 @@ import pytest
 import yaml
 
 from analytics import accounts
-from analytics.store import open_db
 from contrib import queue
 from contrib.publish import PRACTICES, Publisher, slugify
 from contrib.render import render_markdown
 from contrib.similar import similar
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 # Known XSS payloads (OWASP cheat sheet classics) in Markdown and raw HTML.
 XSS = [

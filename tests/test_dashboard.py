@@ -9,8 +9,8 @@ from analytics import accounts
 from analytics import flags as queue
 from analytics.analyze import analyze
 from analytics.simulate import simulate
-from analytics.store import open_db
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 
 @pytest.fixture

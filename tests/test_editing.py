@@ -11,12 +11,12 @@ import threading
 import pytest
 
 from analytics import accounts
-from analytics.store import open_db
 from conftest import FIXTURE_DOCS
 from contrib import editing
 from indexer.build import build_full
 from kbserver import create_app
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ SLUG = "import/excel-import"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from analytics import accounts, flags
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     root = tmp_path_factory.mktemp("edit-live")
     docs, data = root / "docs", root / "data"

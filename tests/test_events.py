@@ -16,12 +16,14 @@ import requests
 
 from analytics import spool as spool_files
 from analytics.events import EventLog, counts, new_query_id
-from analytics.store import DatabaseError, open_db, sqlite_path
 from conftest import LiveServer
+from indexer.store import DatabaseError, sqlite_path
+from kbserver.db import open_db
 
 
 def test_events_are_written_in_batches_by_one_writer(tmp_path):
     url = f"sqlite:///{tmp_path}/kb.db"
+    open_db(url).conn.close()
     log = EventLog(url, batch_size=50)
     threads = [threading.Thread(target=lambda: [log.log_vote(slug="a", helpful=True) for _ in range(100)])
                for _ in range(4)]
@@ -38,7 +40,9 @@ def test_events_are_written_in_batches_by_one_writer(tmp_path):
 LOGGER = textwrap.dedent("""
     import sys, time
     from analytics.events import EventLog, new_query_id
+    from kbserver.db import open_db
     url, spool, durability, before, after = sys.argv[1:]
+    open_db(url).conn.close()
     log = EventLog(url, spool_dir=spool, durability=durability, interval=3600, batch_size=10**6)
     for i in range(int(before)):
         log.log_vote(slug="a", helpful=True, comment=f"before-{i}")
@@ -98,6 +102,7 @@ def test_kb_stats_and_analyze_count_what_a_killed_server_acknowledged(tmp_path, 
 
 def test_a_broken_spool_does_not_break_logging(tmp_path):
     url, spool = f"sqlite:///{tmp_path}/kb.db", tmp_path / "spool"
+    open_db(url).conn.close()
     log = EventLog(url, spool_dir=spool, spool_segment_bytes=1000)
     shutil.rmtree(spool)  # the next segment cannot be created (as on a full or failed disk)
     for i in range(300):
@@ -117,6 +122,7 @@ def test_a_torn_or_zero_filled_spool_tail_ends_the_segment():
 
 def test_a_live_writers_spool_is_not_replayed_by_another(tmp_path):
     url, spool = f"sqlite:///{tmp_path}/kb.db", tmp_path / "spool"
+    open_db(url).conn.close()
     first = EventLog(url, spool_dir=spool, interval=3600, batch_size=10**6)
     first.log_vote(slug="a", helpful=True)
     second = EventLog(url, spool_dir=spool)  # e.g. a second server on the same data folder
@@ -128,6 +134,7 @@ def test_a_live_writers_spool_is_not_replayed_by_another(tmp_path):
 
 def test_spool_segments_rotate_and_are_deleted_once_stored(tmp_path):
     url, spool = f"sqlite:///{tmp_path}/kb.db", tmp_path / "spool"
+    open_db(url).conn.close()
     log = EventLog(url, spool_dir=spool, batch_size=7, spool_segment_bytes=1000)
     first = log._spool.name
     for i in range(300):
@@ -143,18 +150,18 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
     db = open_db(f"sqlite:///{tmp_path}/kb.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")] == [
-        "events:001_create_event_tables", "events:002_add_session_indexes",
-        "events:003_create_event_spool_table", "events:004_add_search_matched_column",
-        "events:005_add_click_client_column", "flags:001_create_flag_tables",
-        "accounts:001_create_user_tables", "accounts:002_create_sessions", "accounts:003_add_contact",
-        "contrib:001_create_contrib_tables",
-        "links:001_create_link_tables",
-        "links:002_one_link_per_ticket_article_agent", "links:003_add_visit_search_session",
-        "throttle:001_create_throttle_tables",
-        "editing:001_create_revisions", "questions:001_create_questions_table",
-        "answers:001_add_search_answer_column", "answers:002_create_answer_votes",
-        "synonyms:001_create_synonym_tables", "health:001_create_health_table", "closure:001_create_fix_table",
-        "notifications:001_create_notification_tables"]
+        "events:create_event_tables", "events:add_session_indexes",
+        "events:create_event_spool_table", "events:add_search_matched_column",
+        "events:add_click_client_column", "flags:create_flag_tables",
+        "accounts:create_user_tables", "accounts:create_sessions", "accounts:add_contact",
+        "contrib:create_contrib_tables",
+        "links:create_link_tables",
+        "links:one_link_per_ticket_article_agent", "links:add_visit_search_session",
+        "throttle:create_throttle_tables",
+        "editing:create_revisions", "questions:create_questions_table",
+        "answers:add_search_answer_column", "answers:create_answer_votes",
+        "synonyms:create_synonym_tables", "health:create_health_table", "closure:create_fix_table",
+        "notifications:create_notification_tables"]
     open_db(f"sqlite:///{tmp_path}/kb.db")  # re-opening applies nothing twice
 
 
@@ -291,3 +298,42 @@ def test_no_acknowledged_event_is_lost_on_kill_9(docs_dir, data_dir):
     assert acked["clicks"] - set(clicks) == set()
     assert acked["votes"] - set(votes) == set()
     assert len(clicks) == len(set(clicks)) and len(votes) == len(set(votes))  # replayed once, not twice
+
+
+def test_a_database_built_before_migrations_were_named_keeps_working(tmp_path):
+    """A database whose _migrations holds the old numbered names ("events:001_create_event_tables",
+    dumped from a database built by the previous version) reruns nothing and gains later migrations."""
+    import sqlite3
+
+    from indexer.store import apply_migrations
+    from kbserver.db import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((Path(__file__).parent / "fixtures" / "db_numbered_migrations.sql").read_text("utf-8"))
+    conn.execute("INSERT INTO votes (ts, slug, helpful) VALUES ('2026-12-01T00:00:00.000Z', 'a', 1)")
+    conn.commit()
+    conn.close()
+    db = open_db(f"sqlite:///{path}")
+    names = [r[0] for r in db.execute("SELECT name FROM _migrations")]
+    assert "events:create_event_tables" in names and not [n for n in names if ":0" in n]
+    assert counts(db)["votes"] == 1  # nothing was recreated
+
+    def create_later_table(db):
+        db["later"].create({"id": int}, pk="id")
+
+    # A migration inserted in the middle of a concept's list runs; none of the old ones run again.
+    events_list = next(fns for concept, fns in MIGRATIONS if concept == "events")
+    later = [(c, [*fns[:2], create_later_table, *fns[2:]] if c == "events" else fns) for c, fns in MIGRATIONS]
+    assert len(events_list) >= 3 and apply_migrations(db, later) == ["events:create_later_table"]
+    assert apply_migrations(db, later) == []
+
+
+def test_two_migrations_with_one_name_are_refused(tmp_path):
+    from indexer.store import apply_migrations
+
+    def create_x(db):
+        db["x"].create({"id": int}, pk="id")
+
+    with pytest.raises(ValueError, match="unique"):
+        apply_migrations(open_db(f"sqlite:///{tmp_path}/kb.db", migrate=False), [("a", [create_x, create_x])])

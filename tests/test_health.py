@@ -12,12 +12,12 @@ from analytics.analyze import analyze
 from analytics.answers import votes_by_article
 from analytics.health import article_health, score_articles
 from analytics.simulate import simulate
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.articles import load_articles
 from indexer.build import build_full
 from indexer.query import open_index
 from kbserver import create_app
+from kbserver.db import open_db
 
 TODAY = dt.date(2026, 11, 22)
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)

@@ -105,7 +105,7 @@ def test_passages_are_escaped(tmp_path):
 
 def test_suggest_api_returns_the_passage_per_suggestion(client):
     from analytics import accounts
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     db = open_db(client.application.config["KB"]["database_url"])
     _, _, token = accounts.create_user(db, "agent-passage", "agent")
@@ -119,7 +119,7 @@ def test_suggest_api_returns_the_passage_per_suggestion(client):
 
 def test_edited_phrases_search_exactly_those_words_and_still_show_passages(client):
     from analytics import accounts
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     db = open_db(client.application.config["KB"]["database_url"])
     _, _, token = accounts.create_user(db, "agent-phrases", "agent")

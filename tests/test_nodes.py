@@ -15,12 +15,13 @@ import pytest
 
 from analytics import accounts
 from analytics import synonyms as learned
-from analytics.store import open_db, transaction
 from conftest import FIXTURE_DOCS
 from indexer import changes
 from indexer.build import build_full
 from indexer.site import build_site, site_dir
+from indexer.store import transaction
 from kbserver import create_app
+from kbserver.db import open_db
 from kbserver.jobs import ANALYSIS_LEASE, run_scheduled
 from kbserver.nodes import ChangeFollower
 

@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from analytics import accounts
-from analytics.store import open_db
 from conftest import FIXTURE_DOCS, LiveServer
 from contrib import queue
+from kbserver.db import open_db
 
 pytestmark = pytest.mark.slow
 

@@ -17,12 +17,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from analytics import accounts, flags, notifications
-from analytics.store import open_db, transaction
 from conftest import FIXTURE_DOCS, free_port
 from indexer.build import build_full
 from indexer.errors import InvalidInput
+from indexer.store import transaction
 from kbserver import create_app
 from kbserver.cli import cli
+from kbserver.db import open_db
 from kbserver.settings import load_settings
 
 SECRET = "s3cret-for-the-receiver-0123"

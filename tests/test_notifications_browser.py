@@ -7,7 +7,7 @@ import pytest
 from test_notifications import SECRET, Receiver, verify
 
 from analytics import accounts
-from analytics.store import open_db
+from kbserver.db import open_db
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -10,8 +10,9 @@ import pytest
 
 from analytics import accounts, links, questions
 from analytics import report as reports
-from analytics.events import insert_events, iso
-from analytics.store import open_db
+from analytics.events import insert_events
+from indexer.clock import iso
+from kbserver.db import open_db
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime.now(dt.timezone.utc)

@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from analytics import accounts
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     root = tmp_path_factory.mktemp("report-live")
     docs, data = root / "docs", root / "data"

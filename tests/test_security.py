@@ -7,9 +7,9 @@ import stat
 import pytest
 
 from analytics import accounts
-from analytics.store import open_db
 from kbserver import create_app
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 NESTED = "[" * 100_000 + "]" * 100_000
 NESTED_OBJECT = '{"note": ' + "[" * 5000 + "]" * 5000 + "}"

@@ -227,9 +227,9 @@ def test_a_failed_update_leaves_the_previous_pages_serving(big):
 @pytest.mark.slow
 def test_site_status_follows_a_background_update_from_queued_to_live_or_failed(big):
     from analytics import accounts
-    from analytics.store import open_db
     from indexer.build import build_full
     from kbserver import create_app
+    from kbserver.db import open_db
 
     docs, data = big["docs"], big["data"]
     build_full(docs, data)

@@ -8,12 +8,12 @@ from km_traffic import Traffic
 from analytics import accounts
 from analytics import synonyms as learned
 from analytics.analyze import analyze
-from analytics.store import open_db
 from conftest import REAL_DOCS
 from indexer.articles import load_articles
 from indexer.build import build_full
 from kbserver import create_app
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 
 @pytest.fixture(scope="module")

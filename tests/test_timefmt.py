@@ -6,8 +6,8 @@ import re
 import pytest
 
 from analytics import accounts
-from analytics.store import open_db
 from indexer.errors import InvalidInput
+from kbserver.db import open_db
 from kbserver.settings import load_settings
 from kbserver.timefmt import time_zone, when
 

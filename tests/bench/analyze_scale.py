@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 from analytics.analyze import analyze  # noqa: E402
 from analytics.events import counts  # noqa: E402
 from analytics.simulate import simulate  # noqa: E402
-from analytics.store import open_db  # noqa: E402
 from indexer.articles import load_articles  # noqa: E402
 from indexer.build import build_full  # noqa: E402
 from indexer.query import open_index  # noqa: E402
+from kbserver.db import open_db  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "analyze_scale.txt"
 

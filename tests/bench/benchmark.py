@@ -93,7 +93,11 @@ def measure_search(data: Path, queries: list[str], work: Path) -> dict:
     from analytics.events import EventLog, new_query_id
 
     ix = open_index(data)
-    events = EventLog(f"sqlite:///{work}/bench-events-{time.perf_counter_ns()}.db")
+    from kbserver.db import open_db
+
+    url = f"sqlite:///{work}/bench-events-{time.perf_counter_ns()}.db"
+    open_db(url).conn.close()
+    events = EventLog(url)
     ix.warm()  # open the searcher and load the vectors once, as a running server has
     times = []
     for q in queries:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ from analytics.events import EventLog, new_query_id  # noqa: E402
 from benchmark import percentile, query_streams  # noqa: E402
 from indexer.build import build_full  # noqa: E402
 from indexer.query import open_index  # noqa: E402
+from kbserver.db import open_db  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "durability.txt"
 MODES = ("before", "process", "power")
@@ -43,6 +45,10 @@ def load_before(revision: str, work: Path):
                             capture_output=True, text=True).stdout
     path = work / "events_before.py"
     path.write_text(source, encoding="utf-8")
+    # That revision opened the database through analytics/store.py, which has since moved to indexer/.
+    old_store = types.ModuleType("analytics.store")
+    old_store.open_db = open_db
+    sys.modules.setdefault("analytics.store", old_store)
     spec = importlib.util.spec_from_file_location("analytics._events_before", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -52,6 +58,7 @@ def load_before(revision: str, work: Path):
 def event_log(mode: str, work: Path, before) -> EventLog:
     stamp = time.perf_counter_ns()
     url = f"sqlite:///{work}/events-{mode}-{stamp}.db"
+    open_db(url).conn.close()
     if mode == "before":
         return before.EventLog(url)
     return EventLog(url, spool_dir=work / f"spool-{mode}-{stamp}", durability=mode)

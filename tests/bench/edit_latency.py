@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from analytics import accounts  # noqa: E402
-from analytics.store import open_db  # noqa: E402
 from devset import corpus_docs  # noqa: E402
 from indexer.articles import find_sources, slug_for  # noqa: E402
 from indexer.build import build_full  # noqa: E402
 from indexer.site import build_site, site_dir  # noqa: E402
 from kbserver import create_app  # noqa: E402
+from kbserver.db import open_db  # noqa: E402
 
 WORDS = ["紫藤校验单", "青鸾对账法", "白鹭同步器", "苍松归档表", "赤霞核对卡", "玄武导出单", "朱雀映射表", "麒麟补录法"]
 

@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     from analytics import closure
     from analytics.analyze import analyze
     from analytics.simulate import simulate
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     work = Path(os.environ.get("KB_BENCH_WORK") or tempfile.mkdtemp(prefix="kb-km-loop-")) / "km_loop"
     docs, data = work / "docs", work / "data"

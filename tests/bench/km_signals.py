@@ -76,8 +76,8 @@ def _text(article: dict) -> str:
 
 def synonym_month(index, articles: list[dict], items: list[dict], db, rng: random.Random) -> dict:
     """Inject the patterns, mine, and score the proposals."""
-    from analytics.events import iso
     from analytics.synonyms import mine
+    from indexer.clock import iso
 
     texts = {a["slug"]: _text(a) for a in articles}
     by_path = {a["path"]: a["slug"] for a in articles}
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
     parser.add_argument("--semantic-model", default="use", help="use (hybrid search, as served) or off (keywords)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    from analytics.store import open_db
+    from kbserver.db import open_db
 
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="kb-km-"))

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from analytics import accounts  # noqa: E402
-from analytics.store import open_db  # noqa: E402
 from conftest import REAL_DOCS, LiveServer  # noqa: E402
+from kbserver.db import open_db  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "login_flood.txt"
 HASH_COST = 64  # production default: the figures are about the real cost of a password check

@@ -103,8 +103,8 @@ def measure_propagation(docs: Path, work: Path, edits: int = 5) -> list[str]:
     import requests
 
     from analytics import accounts
-    from analytics.store import open_db
     from indexer.site import build_site
+    from kbserver.db import open_db
 
     database_url = f"sqlite:///{work}/nodes-propagation.db"
     db = open_db(database_url)

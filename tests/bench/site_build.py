@@ -67,10 +67,10 @@ def full_build(docs: Path, data: Path, workers: int) -> dict:
 
 def publish_rounds(docs: Path, data: Path, rounds: int) -> list[tuple[str, float, float]]:
     from analytics import accounts
-    from analytics.store import open_db
     from contrib import queue
     from indexer.build import build_full
     from kbserver import create_app
+    from kbserver.db import open_db
 
     t = time.perf_counter()
     build_full(docs, data)

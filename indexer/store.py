@@ -1,25 +1,32 @@
-"""The one place that opens kb's database: URL parsing, WAL, pragmas and numbered migrations.
+"""The one place that opens kb's database: URL parsing, WAL, pragmas and named migrations.
 
-Each concept owns its tables and declares their migrations in its own module (events.py owns
-searches, clicks and votes); this module only applies them in order and records what ran in
-``_migrations``. Only SQLite exists today; the URL keeps room for a PostgreSQL backend behind the
-same functions.
+Shared infrastructure, so it lives in the bottom package and imports no feature package. Each concept
+owns its tables and declares their migrations in its own module (analytics/events.py owns searches,
+clicks and votes); the top (``kbserver/db.py``) holds the one list of them and passes it to ``open_db``.
+This module applies them in order and records each by its name (``concept:function``) in
+``_migrations``, so inserting a migration never renames the ones already run. Only SQLite exists today;
+the URL keeps room for a PostgreSQL backend behind the same functions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import sqlite_utils
 
-from indexer.errors import KBError
+from .clock import now_iso
+from .errors import KBError
+
+# One concept's migrations, in order: (concept, [fn, ...]); each is recorded as "concept:fn.__name__".
+Migrations = Sequence[tuple[str, Sequence[Callable]]]
 
 
 class DatabaseError(KBError):
@@ -47,23 +54,6 @@ def sqlite_path(database_url: str) -> Path:
     return Path(path)
 
 
-def _all_migrations():
-    # Imported here so that concept modules can import this one without a cycle.
-    # Each concept declares its own tables; this is the one list of them (contrib's live in contrib/).
-    from contrib import editing as contrib_editing
-    from contrib import queue as contrib_queue
-    from indexer import changes
-
-    from . import accounts, answers, closure, events, flags, health, links, notifications, questions, synonyms, throttle
-
-    return [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
-            ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
-            ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
-            ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
-            ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-            ("notifications", notifications.MIGRATIONS), ("changes", changes.MIGRATIONS)]
-
-
 def make_private_dir(path: Path) -> None:
     """Create folder path (and missing parents) if it does not exist, readable by its owner only (0700)."""
     path = Path(path)
@@ -87,8 +77,9 @@ def _private_files(path: Path) -> None:
             pass
 
 
-def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode with migrations applied; folder 0700, files 0600."""
+def open_db(database_url: str, migrations: Migrations | None = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in WAL mode, applying `migrations` if given; folder 0700,
+    files 0600. The full list is ``kbserver.db.MIGRATIONS`` (``kbserver.db.open_db`` passes it)."""
     path = sqlite_path(database_url)
     try:
         make_private_dir(path.parent)
@@ -101,8 +92,8 @@ def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:
         db.enable_wal()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
-        if migrate:
-            apply_migrations(db)
+        if migrations is not None:
+            apply_migrations(db, migrations)
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path} is not a usable kb database: {exc}") from None
     return db
@@ -144,19 +135,47 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 _migrate_lock = threading.Lock()
 
 
-def apply_migrations(db: sqlite_utils.Database) -> list[str]:
+# Before migrations were named, each was recorded as "concept:NNN_fn" (NNN its place in the list).
+_NUMBERED = re.compile(r"^([a-z_]+):\d{3}_(\w+)$")
+
+
+def _rename_numbered(db: sqlite_utils.Database) -> None:
+    """Record migrations that ran under their old numbered name ("events:001_create_event_tables") by
+    their name ("events:create_event_tables"): the name already held the function, so nothing reruns."""
+    for (old,) in db.execute("SELECT name FROM _migrations").fetchall():
+        match = _NUMBERED.match(old)
+        if match:
+            new = f"{match[1]}:{match[2]}"
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [new]).fetchone():
+                db.execute("DELETE FROM _migrations WHERE name = ?", [old])
+            else:
+                db.execute("UPDATE _migrations SET name = ? WHERE name = ?", [new, old])
+
+
+def migration_names(migrations: Migrations) -> list[str]:
+    """The recorded name of every migration, in order; ValueError if two share a name."""
+    names = [f"{concept}:{fn.__name__}" for concept, fns in migrations for fn in fns]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"migration names must be unique: {', '.join(duplicates)}")
+    return names
+
+
+def apply_migrations(db: sqlite_utils.Database, migrations: Migrations) -> list[str]:
     """Run every migration not yet recorded; return the names of those that ran."""
+    names = migration_names(migrations)
+    fns = [fn for _, concept_fns in migrations for fn in concept_fns]
     ran = []
     with _migrate_lock:
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        with transaction(db):
+            _rename_numbered(db)
         done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-        for concept, migrations in _all_migrations():
-            for number, fn in enumerate(migrations, 1):
-                name = f"{concept}:{number:03d}_{fn.__name__}"
-                if name in done:
-                    continue
-                with transaction(db):  # a migration and its record land together
-                    fn(db)
-                    db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [name])
-                ran.append(name)
+        for name, fn in zip(names, fns, strict=True):
+            if name in done:
+                continue
+            with transaction(db):  # a migration and its record land together
+                fn(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now_iso()])
+            ran.append(name)
     return ran

@@ -76,6 +76,9 @@ def test_publish_on_a_reaches_b_search_and_site_and_no_stale_cache(cluster):
     assert slug not in _search(b, "蓝鲸泳道法")  # b has not looked at the feed yet
     applied = b.extensions["kb_follower"].poll()
     assert [(r["kind"], r["path"]) for r in applied] == [("publish", f"{slug}.md")]
+    node = b.test_client().get("/api/health").get_json()["node"]  # what a proxy's health check sees
+    assert node == {"id": b.extensions["kb_node"], "changes_applied": applied[0]["version"]}
+    assert node["id"] != a.extensions["kb_node"]
     assert slug in _search(b, "蓝鲸泳道法")  # the new index version, not the cached empty answer
     b.extensions["kb_site_updater"].wait_idle(60)
     page = site_dir(b.config["KB"]["data"]) / slug / "index.html"

@@ -212,6 +212,28 @@ def test_scheduled_analysis_runs_on_one_node_per_period(cluster):
     assert run_scheduled(b, 1001, 3600) is not None  # the next period runs again, on whichever node wakes first
 
 
+def test_nodes_racing_for_a_lease_get_it_once(cluster):
+    """Eight nodes' schedules wake at the same moment, each on its own connection: one takes the period."""
+    won, start = [], threading.Barrier(8)
+
+    def node(k):
+        db = open_db(cluster["url"], migrate=False)
+        try:
+            start.wait()
+            with transaction(db):
+                if changes.take_lease(db, "race", 42, f"node{k}", 60):
+                    won.append(k)
+        finally:
+            db.conn.close()
+
+    threads = [threading.Thread(target=node, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+
+
 def test_an_expired_unfinished_lease_is_taken_over(cluster):
     db = open_db(cluster["url"])
     now = dt.datetime.now(dt.timezone.utc)

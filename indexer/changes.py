@@ -6,7 +6,8 @@ appends a row to ``changes`` in the same transaction as the change itself, so a 
 exactly when it happened. Nodes poll ``SELECT max(version)`` (one indexed lookup) and apply the rows they
 have not seen: re-index from the shared docs folder, re-render the pages named, reload synonyms.
 
-A node is its data folder: ``<data>/node.id`` holds a random id made on first use. Rows carry the id of
+A node is its data folder: ``<data>/node.id`` holds a random id made on first use (and made anew when the
+folder was copied to another host or path). Rows carry the id of
 the node that made them (``origin``), and that node skips them: it updated its own index and site when
 it made the change. A `kb contrib approve` run on the same data folder as a `kb serve` is the same node.
 
@@ -19,8 +20,10 @@ SQL here is backend-neutral (times computed in Python, ``ON CONFLICT``), for SQL
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from .clock import iso, now_iso
@@ -39,20 +42,23 @@ MIGRATIONS = [create_change_tables]
 
 
 def node_id(data_dir: Path) -> str:
-    """This data folder's node id (made once, kept in <data>/node.id)."""
-    path = Path(data_dir) / NODE_FILE
+    """This data folder's node id: made once and kept in <data>/node.id with the host and folder it was made
+    for, so that a data folder copied to another machine or path (a new node made from an old one's copy)
+    gets its own id instead of ignoring the original's changes as if they were its own."""
+    data = Path(data_dir).resolve()
+    where = f"{socket.gethostname()}:{data}"
+    path = data / NODE_FILE
     try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("where") == where and saved.get("id"):
+            return saved["id"]
+    except (OSError, ValueError, AttributeError):
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process of this node made it first
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secrets.token_hex(8))
-    return path.read_text(encoding="utf-8").strip()
+    data.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{NODE_FILE}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(json.dumps({"id": secrets.token_hex(8), "where": where}), encoding="utf-8")
+    os.replace(tmp, path)
+    return json.loads(path.read_text(encoding="utf-8"))["id"]  # two processes starting at once agree on one
 
 
 # -- the feed ----------------------------------------------------------------------------------------------

@@ -250,6 +250,15 @@ def test_an_expired_unfinished_lease_is_taken_over(cluster):
     db.conn.close()
 
 
+def test_a_copied_data_folder_is_a_new_node(tmp_path):
+    """A node made from a copy of another node's data folder must not skip the original's changes as its own."""
+    first = changes.node_id(tmp_path / "a")
+    assert changes.node_id(tmp_path / "a") == first  # kept
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert changes.node_id(tmp_path / "b") not in ("", first)
+    assert changes.node_id(tmp_path / "a") == first
+
+
 def test_change_poll_setting_is_checked():
     from indexer.errors import InvalidInput
     from kbserver.settings import load_settings

@@ -73,8 +73,14 @@ def add_click_client_column(db) -> None:
     db["clicks"].add_column("client", str)
 
 
+def add_vote_source_column(db) -> None:
+    # Where a vote was cast, as searches.source says where a search was typed ("site", "widget", "api"):
+    # a vote carries no query_id that would tell. Votes from before are NULL (unknown).
+    db.execute("ALTER TABLE votes ADD COLUMN source TEXT")
+
+
 MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table, add_search_matched_column,
-              add_click_client_column]
+              add_click_client_column, add_vote_source_column]
 
 DURABILITY = ("process", "power")
 
@@ -95,7 +101,7 @@ _COLUMNS = {
     "searches": ("query_id", "ts", "session", "query", "normalized", "results", "top_slugs", "took_ms", "module",
                  "tag", "page", "source", "top_matched", "answer"),
     "clicks": ("ts", "query_id", "slug", "position", "session", "client"),
-    "votes": ("ts", "slug", "helpful", "comment", "session"),
+    "votes": ("ts", "slug", "helpful", "comment", "session", "source"),
 }
 
 
@@ -164,10 +170,10 @@ class EventLog:
         self._put("clicks", {"ts": time.time(), "query_id": query_id, "slug": slug, "position": position,
                              "session": session, "client": client})
 
-    def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "") -> None:
-        """Record a "was this page helpful?" vote."""
+    def log_vote(self, *, slug: str, helpful: bool, comment: str = "", session: str = "", source: str = "api") -> None:
+        """Record a "was this page helpful?" vote (source: where it was cast, like a search's)."""
         self._put("votes", {"ts": time.time(), "slug": slug, "helpful": int(bool(helpful)), "comment": comment or "",
-                            "session": session})
+                            "session": session, "source": source})
 
     def _put(self, table: str, row: dict) -> None:
         if self._spool is None:
@@ -395,18 +401,28 @@ def daily_health(db, start: str, end: str) -> list[dict]:
     return out
 
 
+def click_counts(db, slugs: list[str], days: int, now: dt.datetime | None = None) -> dict[str, int]:
+    """{slug: clicks on it in search results over the last `days` days}, for the given slugs (0s left out)."""
+    if not slugs:
+        return {}
+    since = iso((now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days))
+    marks = ", ".join("?" for _ in slugs)
+    return dict(db.execute(f"SELECT slug, COUNT(*) FROM clicks WHERE ts >= ? AND slug IN ({marks}) GROUP BY slug",
+                           [since, *slugs]).fetchall())
+
+
 def events_between(db, start: str, end: str, after: str) -> dict:
     """Searches with start <= ts < end, and the clicks and votes of their sessions up to `after` (for reports).
 
     Returns {"searches": [...], "clicks": [...], "votes": [...]} as dicts, each list in time order."""
     out = {}
     out["searches"] = [dict(zip(("query_id", "ts", "session", "query", "normalized", "results", "module", "top_slugs",
-                                 "answer"), row, strict=True)) for row in db.execute(
-        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer FROM searches "
+                                 "answer", "source"), row, strict=True)) for row in db.execute(
+        "SELECT query_id, ts, session, query, normalized, results, module, top_slugs, answer, source FROM searches "
         "WHERE ts >= ? AND ts < ? ORDER BY ts", [start, end])]
     out["clicks"] = [dict(zip(("ts", "query_id", "slug", "session"), row, strict=True)) for row in db.execute(
         "SELECT c.ts, c.query_id, c.slug, c.session FROM clicks c JOIN searches s ON s.query_id = c.query_id "
         "WHERE s.ts >= ? AND s.ts < ? AND c.ts < ? ORDER BY c.ts", [start, end, after])]
-    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session"), row, strict=True)) for row in db.execute(
-        "SELECT ts, slug, helpful, session FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
+    out["votes"] = [dict(zip(("ts", "slug", "helpful", "session", "source"), row, strict=True)) for row in db.execute(
+        "SELECT ts, slug, helpful, session, source FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
     return out

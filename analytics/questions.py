@@ -42,7 +42,13 @@ def create_questions_table(db) -> None:
     db.execute("CREATE INDEX questions_delivery ON questions (delivery, next_attempt)")
 
 
-MIGRATIONS = [create_questions_table]
+def add_questions_source_column(db) -> None:
+    # Where the question was asked ("site": the search page's form, "widget": the in-product help widget,
+    # "api": anything else), as searches.source says where a search was typed.
+    db.execute("ALTER TABLE questions ADD COLUMN source TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = [create_questions_table, add_questions_source_column]
 
 
 def clean(question, email, query="") -> tuple[str, str, str]:
@@ -73,7 +79,8 @@ def clean(question, email, query="") -> tuple[str, str, str]:
 
 
 def add_question(db, question, email="", query="", *, session: str = "", address: str = "", forward: bool = False,
-                 limit: int = RATE_LIMIT, window: int = RATE_WINDOW, now: float | None = None) -> dict:
+                 limit: int = RATE_LIMIT, window: int = RATE_WINDOW, now: float | None = None,
+                 source: str = "api") -> dict:
     """Store a question (validated); RateLimited when the address asked `limit` times within `window` s."""
     question, email, query = clean(question, email, query)
     now = time.time() if now is None else now
@@ -86,9 +93,10 @@ def add_question(db, question, email="", query="", *, session: str = "", address
                               f"{wait} seconds", retry_after=wait)
         ts = iso(dt.datetime.fromtimestamp(now, dt.timezone.utc))
         cursor = db.execute(
-            "INSERT INTO questions (ts, at, question, email, query, session, address, delivery, next_attempt) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [ts, now, question, email, query, session[:64], address[:100], "pending" if forward else "none", now])
+            "INSERT INTO questions (ts, at, question, email, query, session, address, delivery, next_attempt, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [ts, now, question, email, query, session[:64], address[:100], "pending" if forward else "none", now,
+             source])
         question_id = cursor.lastrowid
         notifications.notify(db, "question.asked", {"question_id": question_id, "title": question[:60],
                                                     "summary": question, "email": email, "query": query,
@@ -96,12 +104,12 @@ def add_question(db, question, email="", query="", *, session: str = "", address
     return get_question(db, question_id)
 
 
-_COLUMNS = "id, ts, question, email, query, delivery, attempts, last_error, delivered_at"
+_COLUMNS = "id, ts, question, email, query, delivery, attempts, last_error, delivered_at, source"
 
 
 def _row(row) -> dict:
-    return dict(zip(("id", "ts", "question", "email", "query", "delivery", "attempts", "last_error", "delivered_at"),
-                    row, strict=True))
+    return dict(zip(("id", "ts", "question", "email", "query", "delivery", "attempts", "last_error", "delivered_at",
+                     "source"), row, strict=True))
 
 
 def get_question(db, question_id: int) -> dict:

@@ -38,7 +38,8 @@ from .failing import FailingRules, iter_failed_searches
 MAX_DAYS = 366
 PRESETS = (7, 30, 90)
 TOP = 10
-TABLES = ("summary", "daily", "top-searches", "failing-searches", "top-articles", "modules")
+TABLES = ("summary", "daily", "top-searches", "failing-searches", "top-articles", "modules", "sources")
+SOURCES = ("site", "widget", "api")  # where a search was typed: the help site, the in-product widget, other programs
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def report(db, rng: DateRange, rules: FailingRules = FailingRules(), escalation_
         "failing_searches": _failing(db, start, end, rules),
         "top_articles": _top_articles(ev),
         "modules": _modules(ev, served, module_of or _folder),
+        "sources": _sources(ev, served),
     }
 
 
@@ -348,13 +350,38 @@ def _modules(ev: _Events, served: dict[str, bool], module_of) -> list[dict]:
             for name, m in sorted(stats.items(), key=lambda kv: (-kv[1]["searches"], kv[0]))]
 
 
+def _sources(ev: _Events, served: dict[str, bool]) -> list[dict]:
+    """Per source (site, widget, api; others as stored): searches, votes and sessions with their self-service rate.
+
+    A session counts for the source of its first search; a vote for the source it was cast from."""
+    stats: dict[str, dict] = {name: {"searches": 0, "sessions": 0, "served": 0, "votes": 0, "helpful": 0}
+                              for name in SOURCES}
+    seen = set()
+    for s in ev.searches:
+        m = stats.setdefault(s.get("source") or "api", {"searches": 0, "sessions": 0, "served": 0, "votes": 0,
+                                                         "helpful": 0})
+        m["searches"] += 1
+        if s["session"] in served and s["session"] not in seen:
+            seen.add(s["session"])
+            m["sessions"] += 1
+            m["served"] += served[s["session"]]
+    for v in ev.votes:
+        if v.get("source"):  # votes from before sources were recorded are left out
+            m = stats.setdefault(v["source"], {"searches": 0, "sessions": 0, "served": 0, "votes": 0, "helpful": 0})
+            m["votes"] += 1
+            m["helpful"] += v["helpful"]
+    return [{"source": name, "searches": m["searches"], "sessions": m["sessions"], "self_served_sessions": m["served"],
+             "self_service_rate": _rate(m["served"], m["sessions"]), "votes": m["votes"],
+             "helpful_rate": _rate(m["helpful"], m["votes"])} for name, m in stats.items()]
+
+
 def table(data: dict, name: str) -> list[dict]:
     """One of TABLES of a report() as rows (what the CSV export and the API's per-table routes return)."""
     if name == "summary":
         s, p, t = data["summary"], data["previous"], data["trend"]
         return [{"metric": k, "value": s[k], "previous": p[k], "change": t.get(k)} for k in s]
     key = {"daily": "daily", "top-searches": "top_searches", "failing-searches": "failing_searches",
-           "top-articles": "top_articles", "modules": "modules"}.get(name)
+           "top-articles": "top_articles", "modules": "modules", "sources": "sources"}.get(name)
     if key is None:
         raise InvalidInput(f"table must be one of {', '.join(TABLES)}")
     return data[key]

@@ -285,6 +285,14 @@ class ArticleIndex:
         """True if the slug is in the current index."""
         return self.snapshots.current().document(slug=slug) is not None
 
+    def articles_in(self, module: str) -> list[dict]:
+        """Stored fields of every article of a module (its `module` front matter), in no particular order."""
+        return self.snapshots.current().documents(module=module)
+
+    def modules(self) -> set[str]:
+        """The module names articles declare."""
+        return set(self.snapshots.current().field_values("module")) - {""}
+
     def count(self) -> int:
         """How many articles the current index holds."""
         return self.snapshots.current().doc_count()

@@ -49,6 +49,17 @@ class Snapshot:
         with self._lock:
             return self._searcher.document(**terms)
 
+    def documents(self, **terms) -> list[dict]:
+        """Stored fields of every document matching terms (e.g. module=...)."""
+        with self._lock:
+            return list(self._searcher.documents(**terms))
+
+    def field_values(self, field: str) -> list[str]:
+        """The distinct indexed values of an ID field (e.g. every module name)."""
+        with self._lock:
+            return [v.decode("utf-8") if isinstance(v, bytes) else v
+                    for v in self._searcher.reader().field_terms(field)]
+
     def docnum(self, slug: str) -> int | None:
         """The document number of an article in this snapshot, or None."""
         with self._lock:

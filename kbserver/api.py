@@ -42,6 +42,11 @@ def session_id() -> str:
     return sid
 
 
+def request_source() -> str:
+    """Where this request's event comes from: "site" (the help site's own scripts say so), else "api"."""
+    return "site" if request.headers.get("X-KB-Source") == "site" else "api"
+
+
 @bp.after_app_request
 def _set_session_cookie(response):  # app-wide: visits through agents' links use the same session
     sid = g.pop("new_session", None)
@@ -104,7 +109,11 @@ def _boosts(q) -> dict:
 @bp.get("/search")
 def search():
     """GET /api/search?q=&limit=&page=&module=&tag= → ranked results with a query_id."""
-    args = _query_args()
+    return jsonify(search_and_log(_query_args(), session=session_id(), source=request_source()))
+
+
+def search_and_log(args, *, session: str, source: str) -> dict:
+    """Search for args (q, limit, page, module, tag), log the search under session and source; the API's answer."""
     q = args.get("q")
     if q is None:
         raise InvalidInput("missing q: /api/search?q=如何导入Excel数据")
@@ -114,18 +123,17 @@ def search():
     query_id = new_query_id()
     _events().log_search(
         query_id=query_id, query=q, normalized=result["normalized"], results=result["total"],
-        top_slugs=[r["slug"] for r in result["results"][:10]], took_ms=result["took_ms"], session=session_id(),
+        top_slugs=[r["slug"] for r in result["results"][:10]], took_ms=result["took_ms"], session=session,
         top_matched=["+".join(r.get("matched") or []) for r in result["results"][:10]],
-        module=args.get("module", ""), tag=args.get("tag", ""), page=result["page"],
-        source="site" if request.headers.get("X-KB-Source") == "site" else "api",
+        module=args.get("module", ""), tag=args.get("tag", ""), page=result["page"], source=source,
         answer=answers.logged_answer(result.get("answer")),
     )
-    return jsonify({
+    return {
         "query": q, "query_id": query_id, "total": result["total"], "took_ms": result["took_ms"],
         "page": result["page"], "limit": result["limit"], "results": result["results"],
         "did_you_mean": result["did_you_mean"], "no_good_match": result["no_good_match"],
         "answer": _shown_answer(result.get("answer")),
-    })
+    }
 
 
 _LINK_OR_IMAGE = re.compile(r"</?a\b[^>]*>|<img\b[^>]*>", re.I)
@@ -154,7 +162,12 @@ def article(slug: str):
 @bp.post("/events/click")
 def click():
     """POST /api/events/click {query_id, slug, position} → 202."""
-    body = json_object()
+    record_click(json_object(), session=session_id())
+    return jsonify({"ok": True}), 202
+
+
+def record_click(body: dict, *, session: str) -> None:
+    """Validate and log a click on a search result (it belongs to its search, and so to the search's source)."""
     query_id = body.get("query_id")
     if not is_query_id(query_id):
         raise InvalidInput("query_id must be the query_id returned by /api/search")
@@ -162,15 +175,19 @@ def click():
     if not is_whole_number(position) or not 1 <= position <= 10000:
         raise InvalidInput("position must be the result's 1-based position, a whole number")
     slug = _slug(body)
-    _events().log_click(query_id=query_id, slug=slug, position=position, session=session_id(),
+    _events().log_click(query_id=query_id, slug=slug, position=position, session=session,
                         client=links.visitor_key(request.remote_addr, current_app.secret_key))
-    return jsonify({"ok": True}), 202
 
 
 @bp.post("/feedback")
 def feedback():
     """POST /api/feedback {slug, helpful, comment?} → 202."""
-    body = json_object()
+    record_feedback(json_object(), session=session_id(), source=request_source())
+    return jsonify({"ok": True}), 202
+
+
+def record_feedback(body: dict, *, session: str, source: str) -> None:
+    """Validate and log a "was this article helpful?" vote."""
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
         raise InvalidInput("helpful must be true or false")
@@ -183,14 +200,18 @@ def feedback():
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
     slug = _slug(body)
-    _events().log_vote(slug=slug, helpful=helpful, comment=comment.strip(), session=session_id())
-    return jsonify({"ok": True}), 202
+    _events().log_vote(slug=slug, helpful=helpful, comment=comment.strip(), session=session, source=source)
 
 
 @bp.post("/answers/feedback")
 def answer_feedback():
     """POST /api/answers/feedback {search_id, helpful, comment?} → 202: was the answer above the results helpful?"""
-    body = json_object()
+    vote = record_answer_feedback(json_object(), session=session_id())
+    return jsonify({"ok": True, "slug": vote["slug"], "anchor": vote["anchor"]}), 202
+
+
+def record_answer_feedback(body: dict, *, session: str) -> dict:
+    """Validate and store a vote on the answer a search showed (it belongs to that search); returns the vote."""
     search_id = body.get("search_id")
     if not is_query_id(search_id):
         raise InvalidInput("search_id must be the query_id returned by /api/search")
@@ -199,8 +220,7 @@ def answer_feedback():
         raise InvalidInput("helpful must be true or false")
     comment = text(body.get("comment"), "comment", required=False, limit=answers.MAX_COMMENT).strip()
     _events().flush(timeout=5)  # the search is logged asynchronously: store it before looking it up
-    vote = answers.record_vote(get_db(), query_id=search_id, helpful=helpful, comment=comment, session=session_id())
-    return jsonify({"ok": True, "slug": vote["slug"], "anchor": vote["anchor"]}), 202
+    return answers.record_vote(get_db(), query_id=search_id, helpful=helpful, comment=comment, session=session)
 
 
 @bp.get("/health")

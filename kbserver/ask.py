@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 
 from analytics import questions
 
-from .api import session_id
+from .api import request_source, session_id
 from .auth import require_role
 from .db import get_db, open_db
 from .delivery import BackgroundWorker, post
@@ -32,15 +32,19 @@ WEBHOOK_TIMEOUT = 10  # seconds per delivery attempt
 @bp.post("/api/questions")
 def ask():
     """POST /api/questions {question, email?, query?} → 201 with the stored question's id."""
-    body = json_object()
-    settings = current_app.config["KB"]
-    forward = bool(settings["ask_webhook_url"])
+    return jsonify(ask_question(json_object(), session=session_id(), source=request_source())), 201
+
+
+def ask_question(body: dict, *, session: str, source: str) -> dict:
+    """Store a customer's question (validated, rate-limited per address), wake its deliveries; the API's answer."""
+    forward = bool(current_app.config["KB"]["ask_webhook_url"])
     stored = questions.add_question(get_db(), body.get("question"), body.get("email"), body.get("query"),
-                                    session=session_id(), address=request.remote_addr or "-", forward=forward)
+                                    session=session, address=request.remote_addr or "-", forward=forward,
+                                    source=source)
     if forward:
         current_app.extensions["kb_forwarder"].notify()
     current_app.extensions["kb_notifier"].notify()
-    return jsonify({"ok": True, "id": stored["id"], "forwarded": forward}), 201
+    return {"ok": True, "id": stored["id"], "forwarded": forward}
 
 
 @bp.get("/questions")
@@ -89,7 +93,7 @@ class QuestionForwarder(BackgroundWorker):
 
     def _post(self, item: dict) -> str | None:
         payload = {"id": item["id"], "asked_at": item["ts"], "question": item["question"], "email": item["email"],
-                   "query": item["query"], "source": "kb"}
+                   "query": item["query"], "source": "kb", "channel": item["source"] or "api"}
         return post(self.url, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                     {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kb-ask-forwarder"},
                     self.timeout)[1]

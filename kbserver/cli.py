@@ -191,6 +191,7 @@ def index(full, **options):
                  "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
                  "verify_after_searches", "verify_after_days", "time_zone", "change_poll")
 @setting_options(*SMTP_SETTINGS)
+@setting_options("widget_origins", "widget_pages")
 @friendly_errors
 def serve(**options):
     """Serve the help site and its API (building them first if needed) on a production WSGI server."""

@@ -114,7 +114,7 @@ def api_analytics_summary():
     return jsonify({k: data[k] for k in ("from", "to", "days", "time_zone", "summary", "previous", "trend", "today")})
 
 
-@bp.get("/api/analytics/<any(daily, 'top-searches', 'failing-searches', 'top-articles', modules):name>")
+@bp.get("/api/analytics/<any(daily, 'top-searches', 'failing-searches', 'top-articles', modules, sources):name>")
 @require_role("manager")
 def api_analytics_table(name: str):
     """GET /api/analytics/<table>?from=&to= → that table's rows (the dashboard's and the CSV's numbers)."""

@@ -14,6 +14,8 @@ LABELS = {
     "open": "待处理", "acknowledged": "处理中", "resolved": "已解决", "dismissed": "已忽略",
     # agent-link outcomes (analytics/links.py)
     "solved": "已解决", "not_helped": "没有帮助",
+    # where a search, vote or question came from (searches.source, votes.source, questions.source)
+    "site": "帮助中心网站", "widget": "应用内帮助", "api": "API", "simulated": "模拟流量",
 }
 
 

@@ -58,6 +58,9 @@ _RANGE = [_query("from", {**_DATE, "description": "first day (company time zone)
           _query("to", {**_DATE, "description": "last day, at most yesterday (today is a partial day)"}),
           _query("days", {"type": "integer", "minimum": 1, "maximum": 366, "example": 30,
                           "description": "the last N complete days, when from is not given (default 7)"})]
+_WIDGET_SESSION = {"name": "X-KB-Session", "in": "header", "required": False,
+                   "schema": {"type": "string", "maxLength": 64, "example": "3f2a9c0d1e4b5a6978c0d1e2"},
+                   "description": "the widget's anonymous session id (cookies are not used)"}
 ERRORS = {"400": _error("Invalid input"), "401": _error("No or wrong token"), "403": _error("Role not allowed"),
           "404": _error("Not found"), "409": _error("Changed since the version you sent, or not allowed now"),
           "413": _error("Request too large"), "429": _error("Too many requests")}
@@ -163,6 +166,65 @@ def _operations() -> dict:
                 "question": {"type": "string", "maxLength": 1000, "example": "OKR 目标管理在哪里设置？"},
                 "email": {"type": "string", "maxLength": 254, "description": "optional, for an answer"},
                 "query": {"type": "string", "maxLength": 500, "description": "the search that found nothing good"}},
+                ("question",))),
+            "responses": {"201": _ok("Stored", _object({"ok": {"type": "boolean"}, "id": _INT,
+                                                        "forwarded": {"type": "boolean"}})),
+                          **_errors("400", "413", "429")}}},
+        # -- the in-product help widget (widget.js): public data only, CORS for --widget-origins -------------
+        "widget.search": {"get": {
+            "summary": "Search from the help widget (as api.search, URLs absolute; logged with source=widget)",
+            "parameters": [_query("q", {"type": "string", "maxLength": 500}, required=True),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 50}),
+                           _query("page", {"type": "integer", "minimum": 1, "maximum": 100}), _WIDGET_SESSION],
+            "responses": {"200": _ok("Ranked results, as /api/search", _object({
+                "query": _STR, "query_id": _STR, "total": _INT, "results": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+                "no_good_match": {"type": "boolean"},
+                "answer": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Answer"}]}})),
+                **_errors("400")}}},
+        "widget.suggestions": {"get": {
+            "summary": "Articles for the page the customer is on: its module from data-kb-context, else the page's "
+                       "path (--widget-pages, or a path segment naming a module); the most opened first",
+            "parameters": [_query("context", {"type": "string", "maxLength": 100, "example": "gantt"}),
+                           _query("path", {"type": "string", "maxLength": 2000, "example": "/projects/12/gantt"}),
+                           _WIDGET_SESSION],
+            "responses": {"200": _ok("The module (empty when none) and up to 5 articles", _object({
+                "module": _STR, "articles": {"type": "array", "items": _object({
+                    "slug": _STR, "title": _STR, "summary": _STR, "url": _STR})}})), **_errors("400")}}},
+        "widget.article": {"get": {
+            "summary": "An article for the widget's panel: its rendered HTML, sanitized, links and images absolute",
+            "path": {"slug": _SLUG},
+            "responses": {"200": _ok("The article", _object({
+                "slug": _STR, "title": _STR, "url": _STR, "module": _STR, "summary": _STR,
+                "html": {"type": "string", "description": "sanitized HTML (plain formatting, links, images)"}})),
+                **_errors("404")}}},
+        "widget.click": {"post": {
+            "summary": "A search result opened in the widget",
+            "parameters": [_WIDGET_SESSION],
+            "requestBody": _json_body(_object({"query_id": {"type": "string", "example": "0123456789abcdef"},
+                                               "slug": _SLUG, "position": {"type": "integer", "example": 1}},
+                                              ("query_id", "slug", "position"))),
+            "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "widget.feedback": {"post": {
+            "summary": "Was this article helpful? (from the widget; logged with source=widget)",
+            "parameters": [_WIDGET_SESSION],
+            "requestBody": _json_body(_object({"slug": _SLUG, "helpful": {"type": "boolean"},
+                                               "comment": {"type": "string", "maxLength": 2000}}, ("slug", "helpful"))),
+            "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "widget.answer_feedback": {"post": {
+            "summary": "Was the answer the widget showed helpful?",
+            "parameters": [_WIDGET_SESSION],
+            "requestBody": _json_body(_object({"search_id": {"type": "string", "example": "0123456789abcdef"},
+                                               "helpful": {"type": "boolean"},
+                                               "comment": {"type": "string", "maxLength": 2000}},
+                                              ("search_id", "helpful"))),
+            "responses": {"202": _ok("Recorded"), **_errors("400", "404")}}},
+        "widget.questions": {"post": {
+            "summary": "联系客服 from the widget: as POST /api/questions, logged with source=widget",
+            "parameters": [_WIDGET_SESSION],
+            "requestBody": _json_body(_object({
+                "question": {"type": "string", "maxLength": 1000, "example": "甘特图怎么打印？"},
+                "email": {"type": "string", "maxLength": 254}, "query": {"type": "string", "maxLength": 500}},
                 ("question",))),
             "responses": {"201": _ok("Stored", _object({"ok": {"type": "boolean"}, "id": _INT,
                                                         "forwarded": {"type": "boolean"}})),

@@ -108,6 +108,12 @@ SETTINGS = [
             "empty: the links are paths only."),
     Setting("smtp_starttls", False, "KB_SMTP_STARTTLS", "Upgrade the SMTP connection with STARTTLS before signing in.",
             bool),
+    Setting("widget_origins", "", "KB_WIDGET_ORIGINS",
+            "Origins of the web apps that embed the help widget (widget.js), comma-separated, e.g. "
+            "https://app.example.com,https://admin.example.com; only they may call /api/widget/ (CORS). Empty: none."),
+    Setting("widget_pages", "", "KB_WIDGET_PAGES",
+            "Which module's articles the widget suggests on which page of the host app: comma-separated "
+            "path-pattern=module pairs (* matches within a path segment), e.g. /projects/*/gantt=gantt,/billing*=billing."),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -182,6 +188,10 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
         if values["smtp_user"] and not values["smtp_password"]:
             raise InvalidInput("smtp_user is set without smtp_password: set KB_SMTP_PASSWORD")
     from .timefmt import time_zone
+    from .widget import page_modules, widget_origins
+
+    widget_origins(values["widget_origins"])  # readable errors at start, not on the first widget request
+    page_modules(values["widget_pages"])
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page
     if values["change_poll"] < 0:

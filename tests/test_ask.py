@@ -209,8 +209,8 @@ def test_a_question_is_forwarded_to_the_helpdesk_off_the_request_path(starter, t
         assert answer.status_code == 201 and answer.get_json()["forwarded"] is True
         assert wait_for(lambda: helpdesk.received)
         [sent] = helpdesk.received
-        assert (sent["question"], sent["email"], sent["query"], sent["id"]) == \
-            ("OKR 在哪里？", "li@example.com", "OKR 目标管理", answer.get_json()["id"])
+        assert (sent["question"], sent["email"], sent["query"], sent["id"], sent["channel"]) == \
+            ("OKR 在哪里？", "li@example.com", "OKR 目标管理", answer.get_json()["id"], "api")
         db = open_db(app.config["KB"]["database_url"])
         assert wait_for(lambda: questions.get_question(db, sent["id"])["delivery"] == "delivered")
     finally:

@@ -71,6 +71,7 @@ def test_a_weak_query_shows_the_banner_above_its_results_and_the_question_reache
     expect(row.locator(".question")).to_have_text("我们用 OKR 管理季度目标，<b>能</b>在项目里设置吗？")  # shown as text
     expect(row).to_contain_text("okr@example.com")
     expect(row).to_contain_text("OKR 目标管理")
+    expect(row.locator(".source")).to_have_text("帮助中心网站")  # asked on the site, not in the in-product widget
     assert manager.locator("#questions b").count() == 0
     manager.context.close()
 

@@ -55,7 +55,7 @@ def test_was_this_helpful_vote_reaches_the_service(page, live_site):
     page.goto(live_site.url + "/account/reset-password/")
     page.locator("form.md-feedback button[data-md-value='0']").click()
     assert page.locator(".md-feedback__note [data-md-value='0']").is_visible()
-    assert rows(live_site, "SELECT helpful FROM votes WHERE slug='account/reset-password'") == [(0,)]
+    assert rows(live_site, "SELECT helpful, source FROM votes WHERE slug='account/reset-password'") == [(0, "site")]
     assert "最近审核" in page.inner_text("article")
 
 

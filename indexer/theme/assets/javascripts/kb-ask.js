@@ -69,7 +69,7 @@
       status.textContent = "正在提交……";
       fetch("/api/questions", {
         method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json"},
+        headers: {"Content-Type": "application/json", "X-KB-Source": "site"},
         body: JSON.stringify({question: text, email: email.value.trim(), query: query})
       }).then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {

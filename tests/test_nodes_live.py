@@ -124,6 +124,20 @@ def test_a_sign_in_on_a_is_valid_on_b(nodes):
         assert r.status_code == 200 and "wang" in r.text
 
 
+class WriteLock:
+    """The database's write lock, held from a connection opened in advance (SQLite: BEGIN IMMEDIATE)."""
+
+    def __init__(self, nodes):
+        self.conn = sqlite3.connect(nodes["db_file"], timeout=30, isolation_level=None)
+
+    def hold(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
 def test_kill_a_mid_publish_loses_nothing(nodes):
     a, b = nodes["a"], nodes["b"]
     sid = _submit(nodes, a, "琥珀看板法", "## 做法\n\n用琥珀看板法跟踪导入任务。\n")
@@ -138,18 +152,17 @@ def test_kill_a_mid_publish_loses_nothing(nodes):
 
     practices = nodes["docs"] / "practices"
     known = set(practices.glob("*.md"))
+    lock = WriteLock(nodes)  # connected now: at the moment below there is no time to spare
     thread = threading.Thread(target=approve)
     thread.start()
     # The file is written (approved, slug claimed) before the index update and the final "published" commit.
-    # Holding SQLite's write lock from here keeps A from committing "published": kill it there, mid-publish.
+    # Holding the database's write lock from here keeps A from committing "published": kill it there.
     new_file = _until(lambda: set(practices.glob("*.md")) - known, timeout=60, what="A writes the practice file",
                       every=0.005)
-    blocker = sqlite3.connect(nodes["db_file"], timeout=30)
-    blocker.execute("BEGIN IMMEDIATE")
+    lock.hold()
     os.kill(a.proc.pid, signal.SIGKILL)
     a.proc.wait()
-    blocker.execute("ROLLBACK")
-    blocker.close()
+    lock.release()
     thread.join()
     assert not isinstance(answers[0], requests.Response) or answers[0].status_code != 200  # never acknowledged
 

@@ -1,7 +1,7 @@
 """Answers shown above the search results and what readers said of them. Sole owner of ``answer_votes``.
 
 Each search logs the answer it showed (``searches.answer``: JSON with the article, its section and
-the score; this module's migration adds the column, ``events.log_search`` writes it with the search).
+the score; the event log's migration adds the column, ``events.log_search`` writes it with the search).
 A 👍/👎 on the answer is stored here, one per search (a changed mind replaces the vote), with the
 article and section it was about, so an analysis never has to guess which answer was judged. An
 answer voted down is evidence against its article: ``answer_flags`` raises ``answer_unhelpful``
@@ -16,14 +16,10 @@ from indexer.clock import now_iso
 from indexer.errors import InvalidInput, NotFound
 from indexer.store import transaction
 
+from . import events
 from .staleness import ArticleFlag, StalenessRules, wilson_lower_bound
 
 MAX_COMMENT = 2000
-
-
-def add_search_answer_column(db) -> None:
-    # The answer a search showed, {"slug", "anchor", "heading", "score"} as JSON; "" or NULL when none.
-    db["searches"].add_column("answer", str)
 
 
 def create_answer_votes(db) -> None:
@@ -33,7 +29,7 @@ def create_answer_votes(db) -> None:
     db["answer_votes"].create_index(["ts"])
 
 
-MIGRATIONS = [add_search_answer_column, create_answer_votes]
+MIGRATIONS = [create_answer_votes]  # searches.answer is the event log's (events.add_search_answer_column)
 
 
 def logged_answer(answer: dict | None) -> str:
@@ -53,7 +49,7 @@ def record_vote(db, *, query_id: str, helpful: bool, comment: str = "", session:
         raise InvalidInput("helpful must be true or false")
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
-    row = db.execute("SELECT answer FROM searches WHERE query_id = ?", [query_id]).fetchone()
+    row = events.shown_answer(db, query_id)
     if row is None:
         raise NotFound("no search with this search_id: use the query_id returned by /api/search")
     if not row[0]:

@@ -21,6 +21,7 @@ import math
 import threading
 import time
 
+from . import events
 from .failing import _seconds
 
 MAX_BOOST = 0.3  # at most ×1.3 of the fused score
@@ -34,16 +35,9 @@ def click_weights(db, now: dt.datetime | None = None, half_life_days: float = 30
     """{normalized query: {slug: decayed weight}} from kept clicks of at least min_clients distinct clients."""
     now = now or dt.datetime.now(dt.timezone.utc)
     since = (now - dt.timedelta(days=half_life_days * HORIZON_HALF_LIVES)).astimezone(dt.timezone.utc)
-    sql = """
-      SELECT s.normalized, c.slug, c.ts, CASE WHEN IFNULL(c.client, '') != '' THEN c.client ELSE c.session END,
-             (SELECT MIN(s2.ts) FROM searches s2 WHERE s2.session = c.session AND s2.ts > c.ts),
-             (SELECT MIN(v.ts) FROM votes v WHERE v.session = c.session AND v.slug = c.slug AND v.helpful = 0
-                AND v.ts >= c.ts)
-      FROM clicks c JOIN searches s ON s.query_id = c.query_id
-      WHERE c.ts >= ? AND c.session != ''
-    """
     latest: dict[tuple[str, str, str], str] = {}  # (query, slug, client) -> ts of the client's last kept click
-    for normalized, slug, ts, client, next_search, down_vote in db.execute(sql, [since.strftime("%Y-%m-%dT%H:%M:%S")]):
+    for normalized, slug, ts, client, next_search, down_vote in events.kept_click_candidates(
+            db, since.strftime("%Y-%m-%dT%H:%M:%S")):
         if not normalized or not client:
             continue
         if next_search and _seconds(ts, next_search) <= BOUNCE_SECONDS:

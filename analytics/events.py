@@ -79,8 +79,15 @@ def add_vote_source_column(db) -> None:
     db.execute("ALTER TABLE votes ADD COLUMN source TEXT")
 
 
+def add_search_answer_column(db) -> None:
+    # The answer a search showed, {"slug", "anchor", "heading", "score"} as JSON; "" or NULL when none.
+    # Databases built before this table's SQL moved here ran it as "answers:add_search_answer_column".
+    if "answer" not in db["searches"].columns_dict:
+        db["searches"].add_column("answer", str)
+
+
 MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table, add_search_matched_column,
-              add_click_client_column, add_vote_source_column]
+              add_click_client_column, add_vote_source_column, add_search_answer_column]
 
 DURABILITY = ("process", "power")
 
@@ -426,3 +433,102 @@ def events_between(db, start: str, end: str, after: str) -> dict:
     out["votes"] = [dict(zip(("ts", "slug", "helpful", "session", "source"), row, strict=True)) for row in db.execute(
         "SELECT ts, slug, helpful, session, source FROM votes WHERE ts >= ? AND ts < ? ORDER BY ts", [start, after])]
     return out
+
+
+# -- reading for the analyses (failing searches, click re-ranking, learned synonyms, answers) --------
+_SEARCHES_WITH_NEXT = """
+WITH ordered AS (
+  SELECT s.query_id, s.ts, s.session, s.query, s.normalized, s.results, s.top_slugs,
+         LEAD(s.ts) OVER (PARTITION BY s.session ORDER BY s.ts) AS next_ts
+  FROM searches s
+  WHERE s.ts >= :start AND s.ts < :end
+)
+SELECT o.query_id, o.ts, o.session, o.query, o.normalized, o.results, o.top_slugs, o.next_ts,
+       (SELECT c.ts FROM clicks c WHERE c.query_id = o.query_id ORDER BY c.ts LIMIT 1) AS click_ts,
+       (SELECT c.slug FROM clicks c WHERE c.query_id = o.query_id ORDER BY c.ts LIMIT 1) AS click_slug
+FROM ordered o
+"""
+
+
+def searches_with_next(db, start: str, end: str):
+    """Stream each search with start <= ts < end as (query_id, ts, session, query, normalized, results,
+    top_slugs, next_ts: the session's next search, click_ts and click_slug: its first click)."""
+    return db.execute(_SEARCHES_WITH_NEXT, {"start": start, "end": end})
+
+
+def has_down_vote(db, session: str, slug: str, start: str, end: str) -> bool:
+    """True when session voted slug "not helpful" with start <= ts <= end."""
+    return db.execute("SELECT 1 FROM votes WHERE session = ? AND slug = ? AND helpful = 0 AND ts >= ? AND ts <= ? "
+                      "LIMIT 1", [session, slug, start, end]).fetchone() is not None
+
+
+def clicks_with_next_search(db, start: str, end: str):
+    """(slug, ts, ts of the session's next search or None) of every click with a session in the period."""
+    return db.execute("""
+      SELECT c.slug, c.ts,
+             (SELECT MIN(s.ts) FROM searches s WHERE s.session = c.session AND s.ts > c.ts) AS next_search
+      FROM clicks c WHERE c.ts >= ? AND c.ts < ? AND c.session != ''
+    """, [start, end])
+
+
+def last_votes_by_article(db, start: str, end: str) -> dict[str, tuple[int, int]]:
+    """Per article: (helpful votes, all votes) in the period, counting each session's last vote on it
+    (votes without a session each count)."""
+    sql = ("SELECT slug, SUM(helpful), COUNT(*) FROM votes v WHERE ts >= ? AND ts < ? AND (session = '' OR "
+           "rowid = (SELECT MAX(rowid) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
+           "AND w.ts >= ? AND w.ts < ?)) GROUP BY slug")
+    return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end, start, end])}
+
+
+def search_counts_by_query(db, start: str, end: str):
+    """(query, searches) for every query typed in the period."""
+    return db.execute("SELECT query, COUNT(*) FROM searches WHERE ts >= ? AND ts < ? GROUP BY query", [start, end])
+
+
+def search_counts_by_top_slug(db, start: str, end: str) -> dict[str, int]:
+    """Searches in the period that found something, per article put first (JSON parsed here, not in SQL)."""
+    out: dict[str, int] = {}
+    for top_slugs, n in db.execute("SELECT top_slugs, COUNT(*) FROM searches WHERE ts >= ? AND ts < ? "
+                                   "AND results > 0 GROUP BY top_slugs", [start, end]):
+        try:
+            slugs = json.loads(top_slugs or "[]")
+        except ValueError:
+            continue
+        if isinstance(slugs, list) and slugs and isinstance(slugs[0], str) and slugs[0]:
+            out[slugs[0]] = out.get(slugs[0], 0) + int(n)
+    return out
+
+
+def kept_click_candidates(db, since: str):
+    """(normalized query, slug, ts, client, next search ts, first later 👎 ts) of clicks since `since`
+    that have a session: the raw material of click re-ranking."""
+    return db.execute("""
+      SELECT s.normalized, c.slug, c.ts, CASE WHEN COALESCE(c.client, '') != '' THEN c.client ELSE c.session END,
+             (SELECT MIN(s2.ts) FROM searches s2 WHERE s2.session = c.session AND s2.ts > c.ts),
+             (SELECT MIN(v.ts) FROM votes v WHERE v.session = c.session AND v.slug = c.slug AND v.helpful = 0
+                AND v.ts >= c.ts)
+      FROM clicks c JOIN searches s ON s.query_id = c.query_id
+      WHERE c.ts >= ? AND c.session != ''
+    """, [since])
+
+
+def clicks_in(db, start: str, end: str):
+    """(query_id, slug, ts) of every click in the period."""
+    return db.execute("SELECT query_id, slug, ts FROM clicks WHERE ts >= ? AND ts < ?", [start, end])
+
+
+def down_votes_in(db, start: str, end: str):
+    """(session, slug, ts) of every "not helpful" vote with a session in the period."""
+    return db.execute("SELECT session, slug, ts FROM votes WHERE helpful = 0 AND ts >= ? AND ts < ? "
+                      "AND session != ''", [start, end])
+
+
+def session_searches_in(db, start: str, end: str) -> list[tuple]:
+    """(query_id, session, ts, normalized) of every search with a session in the period, by session then time."""
+    return db.execute("SELECT query_id, session, ts, normalized FROM searches WHERE ts >= ? AND ts < ? "
+                      "AND session != '' ORDER BY session, ts", [start, end]).fetchall()
+
+
+def shown_answer(db, query_id: str) -> tuple | None:
+    """(answer JSON or "") the search query_id showed, None when there is no such search."""
+    return db.execute("SELECT answer FROM searches WHERE query_id = ?", [query_id]).fetchone()

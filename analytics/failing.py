@@ -17,6 +17,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from . import events
+
 REASONS = ("no_results", "reformulated", "no_click", "not_helpful")
 
 
@@ -41,20 +43,6 @@ class FailedSearch:
     clicked_slug: str | None
 
 
-_SQL = """
-WITH ordered AS (
-  SELECT s.query_id, s.ts, s.session, s.query, s.normalized, s.results, s.top_slugs,
-         LEAD(s.ts) OVER (PARTITION BY s.session ORDER BY s.ts) AS next_ts
-  FROM searches s
-  WHERE s.ts >= :start AND s.ts < :end
-)
-SELECT o.query_id, o.ts, o.session, o.query, o.normalized, o.results, o.top_slugs, o.next_ts,
-       (SELECT c.ts FROM clicks c WHERE c.query_id = o.query_id ORDER BY c.ts LIMIT 1) AS click_ts,
-       (SELECT c.slug FROM clicks c WHERE c.query_id = o.query_id ORDER BY c.ts LIMIT 1) AS click_slug
-FROM ordered o
-"""
-
-
 def _seconds(a: str, b: str) -> float:
     return (_parse(b) - _parse(a)).total_seconds()
 
@@ -65,8 +53,7 @@ def _parse(ts: str) -> dt.datetime:
 
 def iter_failed_searches(db, start: str, end: str, rules: FailingRules = FailingRules()):
     """Yield a FailedSearch for every failing search with start <= ts < end (ISO timestamps)."""
-    votes_sql = ("SELECT 1 FROM votes WHERE session = ? AND slug = ? AND helpful = 0 AND ts >= ? AND ts <= ? LIMIT 1")
-    for row in db.execute(_SQL, {"start": start, "end": end}):
+    for row in events.searches_with_next(db, start, end):
         query_id, ts, session, query, normalized, results, top_slugs, next_ts, click_ts, click_slug = row
         try:
             top = (json.loads(top_slugs or "[]") or [None])[0]
@@ -82,7 +69,7 @@ def iter_failed_searches(db, start: str, end: str, rules: FailingRules = Failing
             reason = "no_click"
         else:
             limit = (_parse(click_ts) + dt.timedelta(seconds=rules.vote_window)).isoformat().replace("+00:00", "Z")
-            if session and db.execute(votes_sql, [session, click_slug, click_ts, limit]).fetchone():
+            if session and events.has_down_vote(db, session, click_slug, click_ts, limit):
                 reason = "not_helpful"
         if reason:
             yield FailedSearch(query_id, ts, session, query, normalized or query, reason, top,
@@ -91,13 +78,8 @@ def iter_failed_searches(db, start: str, end: str, rules: FailingRules = Failing
 
 def bounces(db, start: str, end: str, within: int = 30) -> dict[str, tuple[int, int]]:
     """Per article: (clicks, clicks followed by a new search in the same session within `within` s)."""
-    sql = """
-      SELECT c.slug, c.ts,
-             (SELECT MIN(s.ts) FROM searches s WHERE s.session = c.session AND s.ts > c.ts) AS next_search
-      FROM clicks c WHERE c.ts >= ? AND c.ts < ? AND c.session != ''
-    """
     out: dict[str, list[int]] = {}
-    for slug, ts, next_search in db.execute(sql, [start, end]):
+    for slug, ts, next_search in events.clicks_with_next_search(db, start, end):
         counts = out.setdefault(slug, [0, 0])
         counts[0] += 1
         if next_search and _seconds(ts, next_search) <= within:
@@ -111,17 +93,13 @@ def votes_by_article(db, start: str, end: str) -> dict[str, tuple[int, int]]:
     The site posts a 👎 at once and its optional reason as a second vote with the comment, and a reader
     may change their mind: the session's last vote is the one that counts (votes without a session,
     from API clients, each count)."""
-    sql = ("SELECT slug, SUM(helpful), COUNT(*) FROM votes v WHERE ts >= ? AND ts < ? AND (session = '' OR "
-           "rowid = (SELECT MAX(rowid) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
-           "AND w.ts >= ? AND w.ts < ?)) GROUP BY slug")
-    return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end, start, end])}
+    return events.last_votes_by_article(db, start, end)
 
 
 def searches_by_query(db, start: str, end: str, key) -> dict[str, int]:
     """All searches in the period per key(query) (e.g. near-identical form), failing or not."""
     out: dict[str, int] = {}
-    for query, n in db.execute("SELECT query, COUNT(*) FROM searches WHERE ts >= ? AND ts < ? GROUP BY query",
-                               [start, end]):
+    for query, n in events.search_counts_by_query(db, start, end):
         k = key(query) or query
         out[k] = out.get(k, 0) + n
     return out
@@ -129,6 +107,4 @@ def searches_by_query(db, start: str, end: str, key) -> dict[str, int]:
 
 def searches_by_top_slug(db, start: str, end: str) -> dict[str, int]:
     """All searches in the period per article search put first (searches that found something)."""
-    sql = ("SELECT json_extract(top_slugs, '$[0]'), COUNT(*) FROM searches WHERE ts >= ? AND ts < ? AND results > 0 "
-           "AND json_valid(top_slugs) GROUP BY 1")
-    return {slug: int(n) for slug, n in db.execute(sql, [start, end]) if slug}
+    return events.search_counts_by_top_slug(db, start, end)

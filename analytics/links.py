@@ -25,7 +25,7 @@ import secrets
 import threading
 
 from indexer.clock import now_iso
-from indexer.errors import Forbidden, InvalidInput, NotFound
+from indexer.errors import InvalidInput, NotFound
 from indexer.store import transaction
 
 HALF_LIFE_DAYS = 30
@@ -70,18 +70,18 @@ def _ticket_id(value) -> str:
     return value.strip()
 
 
-def record_link(db, agent: dict, ticket_id, slug: str, phrases: list[str] | None = None) -> dict:
+def record_link(db, agent: str, ticket_id, slug: str, phrases: list[str] | None = None) -> dict:
     """A tracked link for an article sent on a ticket; the same agent, ticket and article give the same link."""
     ticket_id = _ticket_id(ticket_id)
     phrases = [p for p in (phrases or []) if isinstance(p, str) and p.strip()][:20]
-    row = {"ref": secrets.token_urlsafe(12), "ticket_id": ticket_id, "slug": slug, "agent": agent["name"],
+    row = {"ref": secrets.token_urlsafe(12), "ticket_id": ticket_id, "slug": slug, "agent": agent,
            "phrases": json.dumps(phrases, ensure_ascii=False), "created_at": now_iso(), "outcome": "",
            "outcome_at": "", "outcome_by": ""}
     with transaction(db):  # the unique (ticket, article, agent) index makes a double click one link, not two
         db.execute(f"INSERT OR IGNORE INTO agent_links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                    list(row.values()))
     _invalidate()
-    existing = db["agent_links"].rows_where("ticket_id = ? AND slug = ? AND agent = ?", [ticket_id, slug, agent["name"]])
+    existing = db["agent_links"].rows_where("ticket_id = ? AND slug = ? AND agent = ?", [ticket_id, slug, agent])
     return _decode(next(existing))
 
 
@@ -121,10 +121,8 @@ def record_visit(db, ref: str, slug: str, visitor: str, search_session: str = ""
     return cursor.rowcount == 1
 
 
-def set_outcome(db, actor: dict, outcome: str, ref: str | None = None, link_id: int | None = None) -> dict:
-    """Mark a link "solved" or "not_helped" (the agent who sent it, a manager, or a helpdesk token)."""
-    if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
+def find_link(db, ref: str | None = None, link_id: int | None = None) -> dict:
+    """The link with this ref (or id); NotFound or InvalidInput otherwise."""
     if ref is not None:
         link = link_by_ref(db, ref)
     elif isinstance(link_id, int) and not isinstance(link_id, bool) and 0 < link_id < 2**63:
@@ -134,22 +132,27 @@ def set_outcome(db, actor: dict, outcome: str, ref: str | None = None, link_id: 
         link = _decode(rows[0])
     else:
         raise InvalidInput("give the link's ref or link_id")
-    if actor["role"] == "agent" and link["agent"] != actor["name"]:
-        raise Forbidden("only the agent who sent this link (or a manager) reports its outcome")
+    return link
+
+
+def set_outcome(db, link: dict, outcome: str, by: str) -> dict:
+    """Mark link "solved" or "not_helped", reported by `by` (who may: kbserver/policy.py)."""
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
     if link["outcome"] == outcome:
         return link  # reported twice (a retried webhook): counted once
     with transaction(db):
-        db["agent_links"].update(link["id"], {"outcome": outcome, "outcome_at": now_iso(), "outcome_by": actor["name"]})
+        db["agent_links"].update(link["id"], {"outcome": outcome, "outcome_at": now_iso(), "outcome_by": by})
     _invalidate()
     return link_by_ref(db, link["ref"])
 
 
-def links_for(db, agent: dict | None = None, ticket_id: str | None = None) -> list[dict]:
+def links_for(db, agent: str | None = None, ticket_id: str | None = None) -> list[dict]:
     """Links with their visit counts, newest first (an agent's own, or a ticket's)."""
     where, params = [], []
     if agent is not None:
         where.append("l.agent = ?")
-        params.append(agent["name"])
+        params.append(agent)
     if ticket_id is not None:
         where.append("l.ticket_id = ?")
         params.append(ticket_id)

@@ -27,6 +27,7 @@ from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
 from indexer.store import transaction
 
+from . import events
 from .failing import _seconds
 
 STATES = ("proposed", "approved", "rejected")
@@ -106,14 +107,12 @@ def mine(db, articles: dict[str, dict], start: str, end: str, reformulation_wind
          max_customer_df: float = 0.3, max_customer_share: float = 0.05) -> list[dict]:
     """Proposals from the reformulations between start and end: [{customer, article, sessions, examples, slugs}]."""
     clicks: dict[str, list[tuple[str, str]]] = defaultdict(list)  # query_id -> [(slug, ts)]
-    for query_id, slug, ts in db.execute("SELECT query_id, slug, ts FROM clicks WHERE ts >= ? AND ts < ?", [start, end]):
+    for query_id, slug, ts in events.clicks_in(db, start, end):
         clicks[query_id].append((slug, ts))
     down: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for session, slug, ts in db.execute("SELECT session, slug, ts FROM votes WHERE helpful = 0 AND ts >= ? AND ts < ? "
-                                        "AND session != ''", [start, end]):
+    for session, slug, ts in events.down_votes_in(db, start, end):
         down[(session, slug)].append(ts)
-    rows = db.execute("SELECT query_id, session, ts, normalized FROM searches WHERE ts >= ? AND ts < ? AND session != '' "
-                      "ORDER BY session, ts", [start, end]).fetchall()
+    rows = events.session_searches_in(db, start, end)
     texts: dict[str, str] = {}
     found: dict[tuple[str, str], dict] = {}
     tried: Counter = Counter()  # customer words -> sessions that reformulated them into anything kept

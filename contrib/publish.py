@@ -169,7 +169,7 @@ class Publisher:
         """Finish what a crash or a failure interrupted: take down practice files whose submission is neither
         approved nor published, publish approved submissions, rewrite missing files of published ones.
         Returns the submissions acted on; one that still fails is logged and left for next time."""
-        system = {"id": 0, "name": "kb-recover", "role": "manager"}
+        system = {"id": 0, "name": "kb-recover"}  # the name its actions are recorded under
         slugs: list[str] = []
         try:
             done = self._remove_unapproved_files(db, slugs)
@@ -177,7 +177,7 @@ class Publisher:
             log.exception("could not take down practice files of unapproved submissions; will retry")
             done = []
         for state in ("approved", "published"):
-            for sub in queue.list_submissions(db, system, states=(state,)):
+            for sub in queue.list_submissions(db, states=(state,)):
                 try:
                     if state == "approved":
                         self.publish(db, sub["id"], system)

@@ -56,8 +56,7 @@ def similar(index, db, fields: dict, exclude_id: int | None = None, limit: int =
                                                    (article.get("body") or "")[:5000]])))
             found.append({"kind": "article", "slug": hit["slug"], "title": hit["title"], "url": hit["url"],
                           "score": round(score, 3)})
-    manager = {"id": 0, "name": "similar", "role": "manager"}
-    for other in queue.list_submissions(db, manager, states=PENDING) if include_pending else []:
+    for other in queue.list_submissions(db, states=PENDING) if include_pending else []:
         if other["id"] != exclude_id:
             found.append({"kind": "submission", "id": other["id"], "title": other["title"],
                           "score": round(cosine(mine, _vector(_text(other))), 3)})

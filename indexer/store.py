@@ -168,8 +168,9 @@ def apply_migrations(db: sqlite_utils.Database, migrations: Migrations) -> list[
     ran = []
     with _migrate_lock:
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        with transaction(db):
-            _rename_numbered(db)
+        if any(_NUMBERED.match(row[0]) for row in db.execute("SELECT name FROM _migrations").fetchall()):
+            with transaction(db):  # once per database: the write lock only when there is something to rename
+                _rename_numbered(db)
         done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
         for name, fn in zip(names, fns, strict=True):
             if name in done:

@@ -11,8 +11,9 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from analytics import links
 from analytics.tickets import suggest
 from contrib import queue
-from indexer.errors import Forbidden, InvalidInput
+from indexer.errors import InvalidInput
 
+from . import policy
 from .api import session_id
 from .auth import require_role
 from .db import get_db
@@ -42,7 +43,7 @@ def link_formats(article: dict, url: str) -> dict:
 def console():
     """Paste a ticket, get articles with the passage that matches, copy a tracked link."""
     index = current_app.extensions["kb_index"]
-    mine = [link | {"title": _title_of(index, link["slug"])} for link in links.links_for(get_db(), agent=g.user)]
+    mine = [link | {"title": _title_of(index, link["slug"])} for link in links.links_for(get_db(), agent=g.user["name"])]
     return render_template("agent.html", my_links=mine)
 
 
@@ -72,12 +73,8 @@ def api_link():
     body = json_object()
     slug = text(body.get("slug"), "slug", limit=300).strip().strip("/")
     article = _index().article(slug)  # NotFound for an unknown slug
-    agent = g.user
     named = body.get("agent")
-    if named not in (None, "", g.user["name"]):
-        if g.user["role"] not in ("manager", "helpdesk"):
-            raise Forbidden("agents record links under their own name")
-        agent = {"id": 0, "name": text(body.get("agent"), "agent", limit=64), "role": "agent"}
+    agent = policy.link_recorder(g.user, None if named in (None, "") else text(named, "agent", limit=64))
     phrases = body.get("phrases") or []
     if not isinstance(phrases, list):
         raise InvalidInput("phrases must be a list of words")
@@ -91,8 +88,7 @@ def api_link():
 def api_links():
     """GET ?ticket_id= → links with visit counts (agents: their own)."""
     ticket = request.args.get("ticket_id")
-    return jsonify({"links": links.links_for(get_db(), agent=g.user if g.user["role"] == "agent" else None,
-                                             ticket_id=ticket)})
+    return jsonify({"links": links.links_for(get_db(), agent=policy.links_agent(g.user), ticket_id=ticket)})
 
 
 @bp.post("/api/agent/visit")
@@ -111,14 +107,16 @@ def api_visit():
 def api_outcome():
     """POST {ref | link_id, outcome: solved|not_helped} → the link (a repeated report changes nothing)."""
     body = json_object()
-    return jsonify(links.set_outcome(get_db(), g.user, body.get("outcome"), ref=body.get("ref"),
-                                     link_id=body.get("link_id")))
+    link = links.find_link(get_db(), ref=body.get("ref"), link_id=body.get("link_id"))
+    policy.require_link_reporter(g.user, link)
+    return jsonify(links.set_outcome(get_db(), link, body.get("outcome"), g.user["name"]))
 
 
 @bp.post("/api/agent/draft")
 @require_role("agent", "manager", "helpdesk")
 def api_draft():
     """POST {question, answer, ticket_id?} → a draft article in the review queue (201)."""
+    policy.require_ticket_drafter(g.user)
     body = json_object()
     ticket = body.get("ticket_id", "")
     if not isinstance(ticket, (str, int)) or isinstance(ticket, bool):

@@ -18,7 +18,10 @@ sign-ins must not take the threads, cores or memory that customers' searches nee
   threads), and answers an address it has learnt is locked 429 from memory: refusing a flood costs
   little more than reading the request;
 - the Argon2 checks themselves run on a small pool of threads at the lowest CPU priority (nice 19;
-  Argon2's own lane threads inherit it), so search threads win the cores whenever both want them.
+  Argon2's own lane threads inherit it), so search threads win the cores whenever both want them;
+- the server (kbserver/server.py, ``--refusal-delay``) holds an address's next sign-ins for a second
+  after it was answered 429 or 503, on a timer rather than a worker thread, so a client that ignores
+  Retry-After cannot make the refusals themselves the flood.
 """
 
 from __future__ import annotations

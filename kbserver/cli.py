@@ -236,7 +236,7 @@ def serve(**options):
     run_server(app, settings["host"], settings["port"], settings["threads"],
                ready=lambda url: click.echo(f"kb is serving the help center at {url}  (Ctrl-C to stop)"),
                **{k: settings[k] for k in ("connection_limit", "idle_timeout", "request_timeout", "trusted_proxy",
-                                           "access_log")})
+                                           "access_log", "refusal_delay")})
 
 
 @cli.command()
@@ -680,19 +680,12 @@ def contrib():
 
 
 def _contrib_context(options, by=None):
-    from analytics.accounts import list_users
-
-    from . import create_app
+    from . import policy
     from .db import open_db
 
     settings = _settings(**options)
     db = open_db(settings["database_url"])
-    actor = None
-    if by is not None:
-        actor = next((u for u in list_users(db) if u["name"] == by), None)
-        if actor is None or actor["role"] != "manager":
-            raise KBError(f"--by {by!r} must name a manager account (see `kb users list`)")
-    return settings, db, actor, create_app
+    return settings, db, policy.manager_named(db, by) if by is not None else None
 
 
 def _show(sub: dict, as_json: bool) -> None:
@@ -716,10 +709,10 @@ def contrib_list(state, as_json, **options):
     """List submissions, newest first."""
     from contrib import queue
 
-    _, db, _, _ = _contrib_context(options)
+    _, db, _ = _contrib_context(options)
     if state and state not in queue.STATES:
         raise KBError(f"--state must be one of {', '.join(queue.STATES)}")
-    subs = queue.list_submissions(db, {"id": 0, "name": "cli", "role": "manager"}, (state,) if state else None)
+    subs = queue.list_submissions(db, (state,) if state else None)
     if as_json:
         click.echo(json.dumps(subs, ensure_ascii=False, indent=2))
     for s in [] if as_json else subs:
@@ -735,24 +728,28 @@ def contrib_show(submission_id, as_json, **options):
     """Show one submission with its comments and history."""
     from contrib import queue
 
-    _, db, _, _ = _contrib_context(options)
+    _, db, _ = _contrib_context(options)
     _show(queue.get(db, submission_id), as_json)
 
 
 def _contrib_action(action: str, submission_id: int, by: str, note: str, options: dict) -> None:
-    from .contrib_views import apply_review_action
+    from contrib import queue
+    from contrib.publish import Publisher
+    from contrib.review import apply_review_action
+    from indexer.site import update_site
 
-    settings, db, actor, create_app = _contrib_context(options, by)
-    app = create_app({k: v for k, v in settings.items()})
-    try:
-        with app.app_context():
-            sub = apply_review_action(db, submission_id, action, actor, None, note or "")
-        if sub.get("site_ticket"):  # the server renders in the background; a command waits for its pages
-            site = app.extensions["kb_site_updater"].wait(sub.pop("site_ticket"))
-            if site and site["state"] == "failed":
-                click.echo(f"warning: site update failed ({site.get('error')}); the previous pages stay", err=True)
-    finally:
-        app.extensions["kb_events"].close()
+    from . import policy
+
+    settings, db, actor = _contrib_context(options, by)
+    policy.require_submission(actor, queue.get(db, submission_id), action)
+    changed: list[str] = []  # the docs paths whose pages change: rendered below, once the action is stored
+    publisher = Publisher(settings["docs"], settings["data"], rebuild_site=lambda paths: changed.extend(paths))
+    sub = apply_review_action(db, publisher, submission_id, action, actor, None, note or "")
+    if changed:
+        try:
+            update_site(settings["docs"], settings["data"], changed, settings["mkdocs_config"] or None)
+        except Exception as exc:  # noqa: BLE001 - the action is stored; the previous pages keep serving
+            click.echo(f"warning: site update failed ({exc}); the previous pages stay", err=True)
     _show(sub, False)
 
 
@@ -785,15 +782,12 @@ def synonyms():
 
 
 def _synonyms_db(options, by: str | None = None):
-    from analytics.accounts import list_users
-
+    from . import policy
     from .db import open_db
 
     db = open_db(_settings(**options)["database_url"])
     if by is not None:
-        actor = next((u for u in list_users(db) if u["name"] == by), None)
-        if actor is None or actor["role"] != "manager":
-            raise KBError(f"--by {by!r} must name a manager account (see `kb users list`)")
+        policy.manager_named(db, by)
     return db
 
 
@@ -854,14 +848,13 @@ def edit():
 
 
 def _edit_context(options, by=None):
-    from analytics.accounts import list_users
-
+    from . import policy
     from .db import open_db
 
     settings = _settings(**options)
     db = open_db(settings["database_url"])
-    if by is not None and not any(u["name"] == by and u["role"] in ("manager", "editor") for u in list_users(db)):
-        raise KBError(f"--by {by!r} must name a manager or editor account (see `kb users list`)")
+    if by is not None:
+        policy.editor_named(db, by)
     return settings, db
 
 

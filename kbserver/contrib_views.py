@@ -8,16 +8,17 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 
 from contrib import queue
 from contrib.render import render_markdown
+from contrib.review import REVIEW_ACTIONS, apply_review_action
 from contrib.similar import similar
 from contrib.validate import clean_submission
-from indexer.errors import Forbidden, InvalidInput, KBError
+from indexer.errors import InvalidInput, KBError
 
+from . import policy
 from .auth import require_role
 from .db import get_db
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("contrib", __name__)
-REVIEW_ACTIONS = ("start_review", "request_changes", "approve", "publish", "reject", "unpublish")
 
 
 def _publisher():
@@ -47,26 +48,14 @@ def _version() -> int | None:
         raise InvalidInput("version must be a whole number") from None
 
 
-def apply_review_action(db, sid: int, action: str, actor: dict, version: int | None, note: str,
-                        assignee: str | None = None) -> dict:
-    """One place for review actions, shared by the web queue, the API and the CLI."""
-    if actor["role"] != "manager":
-        raise Forbidden("only knowledge managers review submissions")
-    if assignee:
-        from analytics.accounts import list_users
+def _checked(db, sid: int, action: str) -> dict:
+    """Submission sid if the signed-in user may do action on it (kbserver/policy.py), else NotFound/Forbidden."""
+    return policy.require_submission(g.user, queue.get(db, sid), action)
 
-        if action != "start_review":
-            raise InvalidInput("assignee goes with start_review")
-        if not any(u["name"] == assignee and u["role"] == "manager" for u in list_users(db)):
-            raise InvalidInput(f"{assignee!r} is not a knowledge manager")
-        return queue.transition(db, sid, action, actor, version, note, assignee=assignee)
-    if action == "approve":
-        return _publisher().approve_and_publish(db, sid, actor, version, note)
-    if action == "unpublish":
-        return _publisher().unpublish(db, sid, actor, version, note)
-    if action == "publish":  # retry an approved submission whose publication failed
-        return _publisher().publish(db, sid, actor, version)
-    return queue.transition(db, sid, action, actor, version, note)
+
+def _review(db, sid: int, action: str, version: int | None, note: str, assignee: str | None = None) -> dict:
+    _checked(db, sid, action)
+    return apply_review_action(db, _publisher(), sid, action, g.user, version, note, assignee)
 
 
 # -- VIP pages --------------------------------------------------------------------------------
@@ -74,7 +63,8 @@ def apply_review_action(db, sid: int, action: str, actor: dict, version: int | N
 @require_role("vip")
 def mine():
     """The customer's submissions with their status and reviewers' comments."""
-    return render_template("contrib_list.html", submissions=queue.list_submissions(get_db(), g.user))
+    return render_template("contrib_list.html", submissions=queue.list_submissions(
+        get_db(), author_id=policy.submissions_author(g.user)))
 
 
 @bp.route("/contrib/new", methods=["GET", "POST"])
@@ -84,6 +74,7 @@ def new():
     if request.method == "POST":
         fields = _form_fields()
         try:
+            policy.require_vip(g.user)
             sub, _ = queue.create(get_db(), g.user, fields, submit=request.form.get("action") == "submit")
         except KBError as exc:
             flash(exc.message, "error")
@@ -101,6 +92,7 @@ def detail(sid: int):
     if request.method == "POST":
         fields = _form_fields()
         try:
+            _checked(db, sid, "update")
             queue.update(db, sid, g.user, fields, _version())
             if request.form.get("action") == "submit":
                 queue.transition(db, sid, "submit", g.user)
@@ -110,7 +102,7 @@ def detail(sid: int):
         except KBError as exc:
             flash(exc.message, "error")
         return redirect(url_for("contrib.detail", sid=sid))
-    sub = queue.get(db, sid, g.user)
+    sub = _checked(db, sid, "view")
     return render_template("contrib_detail.html", sub=sub, html=render_markdown(sub["body"]), fields=sub)
 
 
@@ -122,10 +114,11 @@ def add_comment(sid: int):
     try:
         if parent is not None and not parent.isdigit():
             raise InvalidInput("parent_id must be a comment's number")
+        _checked(get_db(), sid, "comment")
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
         flash(exc.message, "error")
-    target = "contrib.review_detail" if g.user["role"] == "manager" else "contrib.detail"
+    target = "contrib.review_detail" if policy.is_reviewer(g.user) else "contrib.detail"
     return redirect(url_for(target, sid=sid) + "#comments")
 
 
@@ -136,7 +129,8 @@ def review_queue():
     """Submissions waiting for a reviewer first."""
     show = request.args.get("state", "pending")
     states = ("submitted", "in_review", "changes_requested", "approved") if show == "pending" else None
-    return render_template("review_list.html", submissions=queue.list_submissions(get_db(), g.user, states), show=show)
+    return render_template("review_list.html", submissions=queue.list_submissions(
+        get_db(), states, author_id=policy.submissions_author(g.user)), show=show)
 
 
 @bp.get("/review/<int:sid>")
@@ -144,7 +138,7 @@ def review_queue():
 def review_detail(sid: int):
     """One submission for review: fields, sanitized preview, similar articles, diff, thread, history."""
     db = get_db()
-    sub = queue.get(db, sid, g.user)
+    sub = _checked(db, sid, "view")
     revisions = sub["revisions"]
     diff = None
     if len(revisions) >= 2:
@@ -180,6 +174,7 @@ def review_edit(sid: int):
     """The reviewer corrects the title, summary or body before approving (a new revision)."""
     f = request.form
     try:
+        _checked(get_db(), sid, "edit")
         sub = queue.edit_as_reviewer(get_db(), sid, g.user, {k: f.get(k, "") for k in queue.REVIEWER_EDITS},
                                      _version())
         flash(f"已保存为第 {sub['revision']} 版。")
@@ -195,8 +190,8 @@ def review_action(sid: int, action: str):
     if action not in REVIEW_ACTIONS:
         raise InvalidInput(f"unknown action {action!r}")
     try:
-        sub = apply_review_action(get_db(), sid, action, g.user, _version(), request.form.get("note", ""),
-                                  request.form.get("assignee") or None)
+        sub = _review(get_db(), sid, action, _version(), request.form.get("note", ""),
+                      request.form.get("assignee") or None)
         if sub.get("publish_error"):
             flash(f"已批准，但发布失败：{sub['publish_error']}", "error")
         else:
@@ -217,6 +212,7 @@ def api_create():
     """POST {title, summary, body, tags, module, organisation, consent, submit?} → 201 (200 if a repeat)."""
     body = json_object()
     submit = bool(body.pop("submit", False))
+    policy.require_vip(g.user)
     sub, created = queue.create(get_db(), g.user, body, submit=submit)
     return jsonify(sub), 201 if created else 200
 
@@ -228,14 +224,15 @@ def api_list():
     state = request.args.get("state")
     if state and state not in queue.STATES:
         raise InvalidInput(f"state must be one of {', '.join(queue.STATES)}")
-    return jsonify({"submissions": queue.list_submissions(get_db(), g.user, (state,) if state else None)})
+    return jsonify({"submissions": queue.list_submissions(get_db(), (state,) if state else None,
+                                                          author_id=policy.submissions_author(g.user))})
 
 
 @bp.get("/api/contrib/submissions/<int:sid>")
 @require_role("vip", "manager")
 def api_get(sid: int):
     """One submission with revisions, comments and history."""
-    return jsonify(queue.get(get_db(), sid, g.user))
+    return jsonify(_checked(get_db(), sid, "view"))
 
 
 @bp.patch("/api/contrib/submissions/<int:sid>")
@@ -247,8 +244,10 @@ def api_update(sid: int):
     version = body.pop("version", None)
     if version is not None and not is_whole_number(version):
         raise InvalidInput("version must be a whole number")
-    if g.user["role"] == "manager":
+    if policy.is_reviewer(g.user):
+        _checked(get_db(), sid, "edit")
         return jsonify(queue.edit_as_reviewer(get_db(), sid, g.user, body, version))
+    _checked(get_db(), sid, "update")
     return jsonify(queue.update(get_db(), sid, g.user, body, version))
 
 
@@ -256,8 +255,8 @@ def api_update(sid: int):
 @require_role("vip", "manager")
 def api_action(sid: int, action: str):
     """POST submit (author) or start_review|request_changes|approve|reject|unpublish (manager) {version?, note?}."""
-    if action in REVIEW_ACTIONS and g.user["role"] != "manager":  # the role first: a customer learns nothing more
-        raise Forbidden("only knowledge managers review submissions")
+    if action in REVIEW_ACTIONS:  # the role first: a customer learns nothing more
+        policy.require_reviewer(g.user)
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
@@ -268,18 +267,20 @@ def api_action(sid: int, action: str):
     if version is not None and not is_whole_number(version):
         raise InvalidInput("version must be a whole number")
     if action == "submit":
+        _checked(get_db(), sid, "submit")
         return jsonify(queue.transition(get_db(), sid, "submit", g.user, version))
     if action == "comments":
         parent = body.get("parent_id")
         if parent is not None and not is_whole_number(parent):
             raise InvalidInput("parent_id must be a comment's number")
+        _checked(get_db(), sid, "comment")
         return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), parent)), 201
     if action not in REVIEW_ACTIONS:
         raise InvalidInput(f"unknown action {action!r}")
     assignee = body.get("assignee")
     if assignee is not None and not isinstance(assignee, str):
         raise InvalidInput("assignee must be a manager's name")
-    return jsonify(apply_review_action(get_db(), sid, action, g.user, version, note, assignee))
+    return jsonify(_review(get_db(), sid, action, version, note, assignee))
 
 
 @bp.post("/api/contrib/preview")
@@ -302,4 +303,4 @@ def api_similar():
         "title": body.get("title") or "untitled"}, final=False)
     exclude = body.get("id") if isinstance(body.get("id"), int) else None
     return jsonify({"similar": similar(_index(), get_db(), fields, exclude_id=exclude,
-                                       include_pending=g.user["role"] == "manager")})
+                                       include_pending=policy.is_reviewer(g.user))})

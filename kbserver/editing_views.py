@@ -19,13 +19,14 @@ from contrib.render import sanitize
 from indexer.articles import find_sources, slug_for
 from indexer.errors import InvalidInput, KBError, NotFound
 
+from . import policy
 from .auth import require_role
 from .db import get_db
 from .inputs import is_whole_number, json_object
 
 log = logging.getLogger(__name__)
 bp = Blueprint("editing", __name__)
-EDIT_ROLES = ("manager", "editor")
+EDIT_ROLES = policy.EDITORS
 
 
 def _docs():

@@ -78,6 +78,10 @@ SETTINGS = [
             "MiB of memory per Argon2id password hash (3 passes); 64 is RFC 9106's choice; lower it only for tests.", int),
     Setting("password_checks", 2, "KB_PASSWORD_CHECKS",
             "Sign-ins checked at once per process; further sign-ins get 503 at once, so a flood cannot starve search.", int),
+    Setting("refusal_delay", 1, "KB_REFUSAL_DELAY",
+            "Seconds an address answered 429 or 503 waits before its next request of the same kind is handled (on a "
+            "timer, not a worker thread), so a client ignoring Retry-After cannot flood; 0, or behind a trusted proxy: "
+            "no wait.", int),
     Setting("login_window", 900, "KB_LOGIN_WINDOW", "Seconds over which failed sign-ins are counted for the lockout.", int),
     Setting("login_failures_account", 10, "KB_LOGIN_FAILURES_ACCOUNT",
             "Failed sign-ins to one account (from anywhere) within the window that lock it (429).", int),
@@ -196,6 +200,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     time_zone(values["time_zone"])  # a readable error now, not on the first page
     if values["change_poll"] < 0:
         raise InvalidInput("change_poll (KB_CHANGE_POLL) cannot be negative (0 turns following other nodes off)")
+    if values["refusal_delay"] < 0:
+        raise InvalidInput("refusal_delay (KB_REFUSAL_DELAY) cannot be negative (0: no wait after a 429 or 503)")
     if values["analyze_every"] < 0:
         raise InvalidInput("analyze_every cannot be negative (0 turns scheduled analysis off)")
     return values

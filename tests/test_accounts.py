@@ -405,7 +405,9 @@ def test_the_password_hash_cost_is_a_setting_with_a_strong_default(docs_dir, bui
 def test_login_flood_is_limited_and_search_keeps_answering(tmp_path, docs_dir):
     """16 clients post wrong passwords on a real waitress server while one customer searches (bounded: ~3 s)."""
     data = tmp_path / "flood"
-    server = LiveServer(docs_dir, data)
+    # A small account budget: refused attempts are held a second (--refusal-delay), so only a few
+    # checks run in these 3 s, and the lock must still show.
+    server = LiveServer(docs_dir, data, extra_env={"KB_LOGIN_FAILURES_ACCOUNT": "3"})
     try:
         db = open_db(f"sqlite:///{data}/kb.db")
         accounts.create_user(db, "wang", "manager")

@@ -137,9 +137,9 @@ def test_agent_links_boost_a_relevant_article_but_never_an_irrelevant_one(client
 
 def test_link_weight_decays_and_did_not_help_counts_against(db, tokens):
     agent = {"id": 1, "name": "agent1", "role": "agent"}
-    good = links.record_link(db, agent, "A", "import/excel-import", ["导入"])
-    bad = links.record_link(db, agent, "B", "import/csv-encoding", ["导入"])
-    links.set_outcome(db, agent, "not_helped", ref=bad["ref"])
+    good = links.record_link(db, agent["name"], "A", "import/excel-import", ["导入"])
+    bad = links.record_link(db, agent["name"], "B", "import/csv-encoding", ["导入"])
+    links.set_outcome(db, links.find_link(db, ref=bad["ref"]), "not_helped", agent["name"])
     now = links.phrase_weights(db, now=dt.datetime.now(dt.timezone.utc))["导入"]
     later = links.phrase_weights(db, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=60))["导入"]
     assert now["import/excel-import"] > 0 > now["import/csv-encoding"]
@@ -164,8 +164,8 @@ def test_an_article_often_linked_but_not_helping_is_flagged(db, docs_dir):
 
     agent = {"id": 1, "name": "agent1", "role": "agent"}
     for i in range(6):
-        link = links.record_link(db, agent, f"T{i}", "import/csv-encoding", ["乱码"])
-        links.set_outcome(db, agent, "not_helped" if i else "solved", ref=link["ref"])
+        link = links.record_link(db, agent["name"], f"T{i}", "import/csv-encoding", ["乱码"])
+        links.set_outcome(db, link, "not_helped" if i else "solved", agent["name"])
     articles = [a.to_dict() | {"body": a.body} for a in load_articles(docs_dir)]
     report = analyze(db, articles)
     flag = next(f for f in report.article_flags if f.reason == "agent_links_unhelpful")

@@ -12,6 +12,7 @@ from contrib.publish import PRACTICES, Publisher, slugify
 from contrib.render import render_markdown
 from contrib.similar import similar
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from kbserver import policy
 from kbserver.cli import cli
 from kbserver.db import open_db
 
@@ -105,7 +106,7 @@ def test_bad_submissions_are_refused_with_a_reason(db, people, bad, message):
 def test_only_vip_customers_submit(db, people):
     for who in ("wang", "agent"):
         with pytest.raises(Forbidden):
-            queue.create(db, people[who], fields())
+            policy.require_vip(people[who])
 
 
 def test_the_whole_workflow_and_its_audit_trail(db, people, publisher, built):
@@ -118,7 +119,7 @@ def test_the_whole_workflow_and_its_audit_trail(db, people, publisher, built):
     assert sub["state"] == "in_review" and sub["assigned_to"] == "wang"
     sub = queue.transition(db, sub["id"], "request_changes", people["wang"], note="请补充一个示例")
     assert sub["state"] == "changes_requested" and sub["comments"][-1]["body"] == "请补充一个示例"
-    assert queue.list_submissions(db, people["vip"])[0]["reason"] == "请补充一个示例"  # shown in the author's list
+    assert queue.list_submissions(db, author_id=people["vip"]["id"])[0]["reason"] == "请补充一个示例"  # the author sees it
     sub = queue.update(db, sub["id"], people["vip"], fields(body="## 做法\n\n1. 建泳道\n\n## 示例\n\n采购审批。"),
                        sub["version"])
     sub = queue.transition(db, sub["id"], "submit", people["vip"])
@@ -138,9 +139,9 @@ def test_refusals_are_clear_and_nothing_is_applied_twice(db, people, publisher):
     with pytest.raises(Conflict, match="cannot be submitted"):
         queue.transition(db, sub["id"], "submit", people["vip"])  # double submit
     with pytest.raises(Forbidden):
-        queue.transition(db, sub["id"], "approve", people["vip"])
-    with pytest.raises(NotFound):
-        queue.transition(db, sub["id"], "submit", people["other"])  # someone else's submission: not even visible
+        policy.require_submission(people["vip"], queue.get(db, sub["id"]), "approve")
+    with pytest.raises(NotFound):  # someone else's submission: not even visible
+        policy.require_submission(people["other"], queue.get(db, sub["id"]), "submit")
     with pytest.raises(InvalidInput, match="reason"):
         queue.transition(db, sub["id"], "reject", people["wang"])
     seen = queue.get(db, sub["id"])["version"]
@@ -153,9 +154,9 @@ def test_refusals_are_clear_and_nothing_is_applied_twice(db, people, publisher):
 def test_rejection_reason_reaches_the_submitter(db, people):
     sub, _ = queue.create(db, people["vip"], fields(), submit=True)
     queue.transition(db, sub["id"], "reject", people["wang"], note="与现有文章重复")
-    mine = queue.list_submissions(db, people["vip"])
+    mine = queue.list_submissions(db, author_id=people["vip"]["id"])
     assert mine[0]["state"] == "rejected" and mine[0]["reason"] == "与现有文章重复"
-    assert queue.list_submissions(db, people["other"]) == []
+    assert queue.list_submissions(db, author_id=people["other"]["id"]) == []
 
 
 def test_identical_resubmission_is_not_a_duplicate(db, people):
@@ -307,6 +308,32 @@ def test_cli_review_commands(runner, db, people, docs_dir, built):
     assert json.loads(shown.output)["comments"][0]["body"] == "补充示例"
 
 
+@pytest.mark.slow  # builds the site (there is none yet)
+def test_kb_contrib_approve_publishes_without_building_the_web_app(runner, db, people, docs_dir, built, monkeypatch):
+    """The command calls the library's review workflow: no Flask app, no event writer or site updater thread."""
+    import threading
+
+    import kbserver
+    from indexer.query import open_index
+    from indexer.site import site_dir
+
+    def no_app(*args, **kwargs):
+        raise AssertionError("kb contrib approve built the Flask app")
+
+    monkeypatch.setattr(kbserver, "create_app", no_app)
+    sub, _ = queue.create(db, people["vip"], fields(), submit=True)
+    before = set(threading.enumerate())
+    r = runner.invoke(cli, ["contrib", "approve", str(sub["id"]), "--by", "wang", "--docs", str(docs_dir),
+                            "--data", str(built)])
+    assert r.exit_code == 0, r.output
+    slug = queue.get(db, sub["id"])["slug"]
+    assert "[published]" in r.output and (docs_dir / PRACTICES / f"{slug}.md").exists()
+    hits = open_index(built).search("跨部门审批 看板", limit=10)["results"]
+    assert f"{PRACTICES}/{slug}" in [h["slug"] for h in hits]
+    assert (site_dir(built) / PRACTICES / slug / "index.html").exists()  # live on the site
+    assert set(threading.enumerate()) <= before  # nothing left running behind the command
+
+
 def test_the_built_site_carries_no_live_payload_from_any_field(db, people, docs_dir, built):
     from indexer.site import site_dir, update_site
 
@@ -365,9 +392,9 @@ def test_a_manager_assigns_the_review_to_another_manager(client, people):
 def test_a_reviewer_corrects_the_text_before_approving_and_it_is_a_new_revision(client, db, people):
     sub, _ = queue.create(db, people["vip"], fields(), submit=True)
     with pytest.raises(NotFound):  # another customer does not even see it
-        queue.edit_as_reviewer(db, sub["id"], people["other"], {"body": "x"}, None)
+        policy.require_submission(people["other"], queue.get(db, sub["id"]), "edit")
     with pytest.raises(Forbidden):  # the author cannot use the reviewer's edit
-        queue.edit_as_reviewer(db, sub["id"], people["vip"], {"body": "x"}, None)
+        policy.require_submission(people["vip"], queue.get(db, sub["id"]), "edit")
     with pytest.raises(InvalidInput, match="only title, summary, body"):
         queue.edit_as_reviewer(db, sub["id"], people["wang"], {"organisation": "别家"}, None)  # attribution stays
     edited = queue.edit_as_reviewer(db, sub["id"], people["wang"], {"body": "## 做法\n\n按部门建泳道（审核人补充）。"},

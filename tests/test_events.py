@@ -152,14 +152,15 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
     assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")] == [
         "events:create_event_tables", "events:add_session_indexes",
         "events:create_event_spool_table", "events:add_search_matched_column",
-        "events:add_click_client_column", "events:add_vote_source_column", "flags:create_flag_tables",
+        "events:add_click_client_column", "events:add_vote_source_column", "events:add_search_answer_column",
+        "flags:create_flag_tables",
         "accounts:create_user_tables", "accounts:create_sessions", "accounts:add_contact",
         "contrib:create_contrib_tables",
         "links:create_link_tables",
         "links:one_link_per_ticket_article_agent", "links:add_visit_search_session",
         "throttle:create_throttle_tables",
         "editing:create_revisions", "questions:create_questions_table", "questions:add_questions_source_column",
-        "answers:add_search_answer_column", "answers:create_answer_votes",
+        "answers:create_answer_votes",
         "synonyms:create_synonym_tables", "health:create_health_table", "closure:create_fix_table",
         "notifications:create_notification_tables"]
     open_db(f"sqlite:///{tmp_path}/kb.db")  # re-opening applies nothing twice

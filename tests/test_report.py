@@ -90,7 +90,7 @@ def build(db):
     questions.add_question(db, "导入后日期不对", session="s5", address="a", now=(NOON + dt.timedelta(minutes=10)).timestamp())
     questions.add_question(db, "还是不行", session="s7", address="b", now=(NOON + dt.timedelta(days=2)).timestamp())
     agent = {"name": "agent1", "role": "agent"}
-    link = links.record_link(db, agent, "ZD-1", "import/excel-import")
+    link = links.record_link(db, agent["name"], "ZD-1", "import/excel-import")
     for qid, session, helpful in ((s10, "s10", 0), (s11, "s11", 1)):
         db["answer_votes"].insert({"query_id": qid, "ts": at(NOON, 30), "slug": "guides/archive", "anchor": "",
                                    "heading": "归档", "helpful": helpful, "comment": "", "session": session})
@@ -243,7 +243,7 @@ def test_a_visit_through_an_agents_link_in_the_searching_session_is_not_self_ser
     app = create_app({"docs": docs_dir, "data": built})
     try:
         db = open_db(app.config["KB"]["database_url"])
-        link = links.record_link(db, {"name": "agent1", "role": "agent"}, "ZD-7", "import/excel-import")
+        link = links.record_link(db, "agent1", "ZD-7", "import/excel-import")
         client = app.test_client()
         for sid, visits in (("cust-a", False), ("cust-b", True)):
             headers = {"X-KB-Session": sid}

@@ -11,8 +11,10 @@ import time
 import pytest
 import requests
 
+from analytics import accounts
 from conftest import LiveServer
 from kbserver.cli import cli
+from kbserver.db import open_db
 
 
 def _connect(server) -> socket.socket:
@@ -173,7 +175,45 @@ def test_health_answers_in_under_100_ms_with_500_slow_connections(docs_dir, data
     ({"KB_CONNECTION_LIMIT": "0"}, "connection_limit (KB_CONNECTION_LIMIT) must be at least 1"),
     ({"KB_REQUEST_TIMEOUT": "soon"}, "request_timeout (KB_REQUEST_TIMEOUT) must be a whole number"),
     ({"KB_EVENT_DURABILITY": "disk"}, "event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power'"),
+    ({"KB_REFUSAL_DELAY": "-1"}, "refusal_delay (KB_REFUSAL_DELAY) cannot be negative"),
 ])
 def test_bad_limits_are_one_readable_line(runner, tmp_path, env, message):
     result = runner.invoke(cli, ["serve", "--data", str(tmp_path / "data")], env=env)
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_client_told_to_back_off_waits_on_a_timer_not_a_worker_thread(docs_dir, data_dir):
+    """After a 429 the address's next sign-ins (on any connection) are held --refusal-delay seconds,
+    off the worker threads: with a single worker, a customer's search and a page from the same
+    address are answered while the sign-ins wait."""
+    server = LiveServer(docs_dir, data_dir, extra_env={"KB_THREADS": "1", "KB_REFUSAL_DELAY": "5",
+                                                       "KB_LOGIN_FAILURES_ACCOUNT": "1", "KB_PASSWORD_HASH_COST": "1"})
+
+    def form(session):
+        token = re.search(r'name="csrf_token" value="([^"]+)"', session.get(server.url + "/login").text).group(1)
+        return {"name": "wang", "password": "wrong", "csrf_token": token}
+
+    def sign_in(session, data):
+        return session.post(server.url + "/login", data=data, allow_redirects=False, timeout=30).status_code
+
+    try:
+        accounts.create_user(open_db(f"sqlite:///{data_dir}/kb.db"), "wang", "manager", hash_cost=1)
+        attacker, reconnecting = requests.Session(), requests.Session()  # a kept-alive connection, and a second one
+        data, other_data = form(attacker), form(reconnecting)
+        assert sign_in(attacker, data) == 401
+        assert sign_in(attacker, data) == 429  # the account is locked; this address is now told to back off
+        held = {}
+        waiting = [threading.Thread(target=lambda: held.update(same=sign_in(attacker, data))),
+                   threading.Thread(target=lambda: held.update(new=sign_in(reconnecting, other_data)))]
+        for t in waiting:
+            t.start()
+        time.sleep(1)  # both sign-ins have reached the server and are held
+        search = requests.get(server.url + "/api/search", params={"q": "导入"}, timeout=30)
+        page = requests.get(server.url + "/login", timeout=30)
+        assert search.status_code == 200 and page.ok and not held, "searches and pages must not wait behind sign-ins"
+        for t in waiting:
+            t.join(30)
+        assert held == {"same": 429, "new": 429}  # then answered as before: the wait adds no check and no count
+    finally:
+        server.stop()

@@ -141,9 +141,18 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     report.gaps, report.noise = find_gaps(clusterable, articles, report.period_start, totals=totals, index=index)
 
     step("stale and unhelpful articles")
+    # A failing search counts against its first result only when that article is the one to fix: not
+    # when its query is in a gap no article answers (the first result was the best of nothing), in a
+    # gap whose advice names another article, or is a title several articles share (使用手册: the
+    # reader wanted another of them).
+    fault = {near_identical_key(q): (g.nearest_slug if g.action == "improve" else None)
+             for g in report.gaps for q in (g.queries or g.examples)}
+    shared = Counter(near_identical_key(a["title"]) for a in articles if a.get("title"))
+    fault.update({key: None for key, n in shared.items() if n > 1})
     current, previous = Counter(), Counter()
     for f in failed:
-        if f.top_slug and f.reason != "no_results":
+        owner = fault.get(near_identical_key(f.query), f.top_slug)
+        if f.top_slug and f.reason != "no_results" and owner == f.top_slug:
             (current if f.ts >= report.period_start else previous)[f.top_slug] += 1
     votes, bounced = votes_by_article(db, report.start, report.end), bounces(db, report.start, report.end)
     answer_votes = answers.votes_by_article(db, report.start, report.end)

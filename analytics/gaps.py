@@ -30,6 +30,10 @@ from indexer.errors import InvalidInput
 THRESHOLD = 0.85  # average cosine distance under which groups of queries merge (TF-IDF: Chinese, mixed)
 EMBEDDING_THRESHOLD = 0.6  # the same for English queries described by MiniLM + TF-IDF
 EMBEDDING_WEIGHT, TFIDF_WEIGHT = 1.0, 0.5
+# Chinese (and mixed) queries with the multilingual model (kb's semantic stage) joined with their TF-IDF:
+# chosen on the dev set's labelled queries (tests/bench/cluster_zh.py)
+ZH_EMBEDDING_THRESHOLD = 0.55
+ZH_EMBEDDING_WEIGHT, ZH_TFIDF_WEIGHT = 1.0, 0.5
 MAX_DIRECT = 10_000  # distinct texts clustered pairwise (memory grows with the square); the rest join the nearest cluster
 MIN_SIZE = 3  # searches (counting repeats) a group needs to be a cluster
 WORD_WEIGHT, CHAR_WEIGHT = 0.65, 0.35
@@ -42,11 +46,21 @@ HIDDEN_SIMILARITY = 0.40  # ... or, when search did not rank it, when its best p
 HIDDEN_QUERIES = 10  # most frequent queries of a gap compared with every article for that
 ANSWER_SHARE = 0.5  # ... and a gap is covered when its article answers this share of its searches
 SEARCH_DEPTH = 3
+# ... or when readers of the gap's searches opened an article search offered them and voted it down, in
+# at least this share of its failing searches and at least OPENED_MIN of them.
+OPENED_SHARE = 0.15
+OPENED_MIN = 3
+# ... unless readers skip it: first in SKIP_MIN of the gap's failing searches, opened in none, and at least
+# SKIP_FAILURE_RATE of its searches fail (a reader the article helped would have opened it).
+SKIP_MIN = 10
+SKIP_FAILURE_RATE = 0.9
 MISSING_WORDS = 6
 MAX_QUERIES = 200  # query forms a gap keeps as evidence (its closure is measured on them)
 COVER_THRESHOLD = 0.3  # centroid-to-article similarity above which an article "covers" a cluster
 TOP_RESULT_MIN_SIMILARITY = 0.25  # ... or when search's own top result for them is this on-topic
 MIN_FAILURE_RATE = 0.5  # a cluster is a gap only if most searches for its queries fail
+
+LABEL_CHARS = 40
 
 _PUNCT = re.compile(r"[\W_]+", re.U)
 
@@ -54,6 +68,13 @@ _PUNCT = re.compile(r"[\W_]+", re.U)
 def near_identical_key(query: str) -> str:
     """Queries equal up to case, full/half width, spaces and punctuation share this key."""
     return _PUNCT.sub("", unicodedata.normalize("NFKC", query).lower())
+
+
+def readable_label(representative: str) -> str:
+    """A gap's name: its most representative query as readers typed it, never jieba's fragments joined
+    ("数据 / 表字 / 段" for 数据表字段); long queries are cut at LABEL_CHARS."""
+    text = " ".join(representative.split())
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
 def words(text: str) -> list[str]:
@@ -113,14 +134,18 @@ def _combine(word_matrix, char_matrix):
 
 
 def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold: float | None = None,
-                  min_size: int = MIN_SIZE, max_direct: int = MAX_DIRECT) -> Clustering:
+                  min_size: int = MIN_SIZE, max_direct: int = MAX_DIRECT, embed=None,
+                  model_threshold: float = ZH_EMBEDDING_THRESHOLD) -> Clustering:
     """Cluster distinct texts (each with a count); the number of clusters is chosen by the data.
 
     Chinese (and mixed) texts are grouped by their word and character TF-IDF; English texts, when the
     packaged MiniLM model is installed, by its sentence embedding joined with the same TF-IDF, which
     understands paraphrases ("card not arrived" ~ "where is my new card"). `threshold` overrides both
-    languages' distance thresholds. Beyond `max_direct` texts, the most frequent are clustered and the
-    rest join the nearest cluster when close enough (pairwise distances grow with the square)."""
+    languages' distance thresholds. embed (texts -> multilingual vectors or None, e.g. ArticleIndex.embed)
+    describes Chinese texts by meaning too, joined with their TF-IDF, merged under model_threshold: jieba's
+    fragments alone merge queries that share a character pair (数据表字段 / 删除数据 / 导出数据).
+    Beyond `max_direct` texts, the most frequent are clustered and the rest join the nearest cluster when
+    close enough (pairwise distances grow with the square)."""
     weights = list(weights or [1] * len(texts))
     if not texts:
         return Clustering([], [], [])
@@ -145,7 +170,13 @@ def cluster_texts(texts: list[str], weights: list[int] | None = None, threshold:
     else:
         rest = list(range(len(texts)))
     if rest:
-        parts.append((rest, matrix[rest], threshold or THRESHOLD))
+        meaning = embed([texts[i] for i in rest]) if embed is not None else None
+        if meaning is not None:
+            features = l2_normalize(hstack([csr_matrix(np.asarray(meaning) * ZH_EMBEDDING_WEIGHT),
+                                            matrix[rest] * ZH_TFIDF_WEIGHT]).tocsr())
+            parts.append((rest, features, model_threshold))
+        else:
+            parts.append((rest, matrix[rest], threshold or THRESHOLD))
     for members, features, limit in parts:
         local = _agglomerate(features, [weights[i] for i in members], limit, max_direct)
         for i, g in zip(members, local, strict=True):
@@ -268,10 +299,19 @@ def find_gaps(failed: list, articles: list[dict], period_start: str, threshold: 
 
     totals ({near-identical key: all searches}) lets a cluster whose queries mostly succeed (the
     normal misses of a well-served topic) be dropped: a gap is where searching mostly fails.
+    With index, a query that is an article's title (near-identical) is navigation, never a gap: it exists,
+    and when several share the title (概述, 使用手册) no new article or edit of one of them helps; their
+    readers' votes, bounces and surges still flag each article.
     With index (an ArticleIndex), kb's own search decides what covers a gap (see ``_gaps_by_search``).
     """
+    if index is not None:  # navigation, not a missing topic (measured with search deciding the advice)
+        titles = {near_identical_key(a["title"]) for a in articles if a.get("title")}
+        failed = [f for f in failed if near_identical_key(f.query) not in titles]
+        if not failed:
+            return [], 0
     texts, counts, position = dedupe([f.query for f in failed])
-    clustering = cluster_texts(texts, counts, threshold=threshold, min_size=min_size)
+    clustering = cluster_texts(texts, counts, threshold=threshold, min_size=min_size,
+                               embed=getattr(index, "embed", None))
     if not clustering.cluster_ids:
         return [], len(texts)
     if index is not None:
@@ -329,7 +369,7 @@ def _gaps_by_words(failed: list, articles: list[dict], period_start: str, cluste
             suggestion = f"没有文章覆盖「{'、'.join(terms)}」：写一篇新文章，例如回答「{clustering.representative(cluster)}」。"
         gaps.append(Gap(
             key="gap:" + "+".join(sorted(terms)),
-            label=" / ".join(terms),
+            label=readable_label(clustering.representative(cluster)),
             terms=terms,
             representative=clustering.representative(cluster),
             examples=examples,
@@ -427,6 +467,35 @@ def _unfindable_article(index, members: list[int], clustering: Clustering, slugs
     return None, 0.0
 
 
+def _readers_skip(events: list, slug: str, searched: int) -> bool:
+    """Readers shown the article first, again and again, never open it: its title tells them it is not
+    their question, whatever its score ("密码策略" first for "用户忘记密码了怎么自己重置").
+
+    Only judged when nearly every search of the gap fails (a success may be a reader who opened it) and
+    the article came first in at least SKIP_MIN of them."""
+    first = sum(1 for f in events if f.top_slug == slug)
+    opened = sum(1 for f in events if f.clicked_slug == slug)
+    return (first >= SKIP_MIN and not opened and bool(searched)
+            and len(events) >= SKIP_FAILURE_RATE * searched)
+
+
+def _opened_article(events: list, members: list[int], answers: list) -> tuple[str | None, float]:
+    """(the article readers of these searches opened from the results and said did not help, its share).
+
+    Search offered it (one of the first results of the gap's queries) and readers chose it: the readers
+    themselves say which article is about their question, although its score was too low to count as an
+    answer ("session keeps expiring" on the token policy at 0.52). It must be at least OPENED_SHARE of
+    the gap's failing searches, from OPENED_MIN of them, so one reader's stray click is no evidence."""
+    offered = {slug for i in members for slug, _ in answers[i]}
+    opened = Counter(f.clicked_slug for f in events if f.reason == "not_helpful" and f.clicked_slug in offered)
+    if not opened or not events:
+        return None, 0.0
+    slug, n = max(opened.items(), key=lambda kv: (kv[1], kv[0]))
+    if n >= OPENED_MIN and n / len(events) >= OPENED_SHARE:
+        return slug, n / len(events)
+    return None, 0.0
+
+
 def _move_to_their_answer(decided: list, answers: list) -> list:
     """A query whose first result is the article of another covered gap belongs to that gap (an export
     query clustered with import queries by their shared words goes to the export article's gap)."""
@@ -484,12 +553,19 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
         members = [i for i in clustering.members(cluster) if failing(i)]
         if sum(weights[i] for i in members) >= min_size:
             groups += _split_by_answer(members, answers, weights, min_size)
+    by_point: dict[int, list] = defaultdict(list)
+    for f in failed:
+        by_point[position[near_identical_key(f.query) or f.query.strip()]].append(f)
     decided: list[tuple[list[int], str | None, float]] = []
     merged: dict[str, int] = {}
     all_slugs = sorted(by_slug)
     for members in groups:
         slug, share = _covering_article(members, answers, weights)
         covered = slug is not None and share >= ANSWER_SHARE
+        if not covered:  # readers themselves opened an article search offered them, and it did not help
+            opened, opened_share = _opened_article([f for i in members for f in by_point[i]], members, answers)
+            if opened is not None:
+                slug, share, covered = opened, opened_share, True
         if not covered:  # search does not rank it, but an article may still say it (covered, not findable)
             hidden, hidden_share = _unfindable_article(index, members, clustering, all_slugs)
             if hidden is not None:
@@ -502,9 +578,6 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
             merged[slug] = len(decided)
         decided.append((members, slug if covered else slug, share if covered else -share))
     decided = _move_to_their_answer(decided, answers)
-    by_point: dict[int, list] = defaultdict(list)
-    for f in failed:
-        by_point[position[near_identical_key(f.query) or f.query.strip()]].append(f)
     gaps = []
     for members, slug, share in decided:
         if not members:
@@ -517,6 +590,8 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
         failure_rate = len(events) / searched if searched else 1.0
         if failure_rate < MIN_FAILURE_RATE or sum(weights[i] for i in members) < min_size:
             continue
+        if covered and _readers_skip(events, slug, searched):  # search calls it the answer; readers say no
+            covered, slug = False, None
         texts = [clustering.texts[i] for i in members]
         terms = clustering.top_terms(-1, members=members)
         representative = clustering.representative(-1, members=members)
@@ -542,10 +617,12 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
                           + "检查文章是否缺少这些读者遇到的情况。")
         else:
             action = "write"
-            suggestion = f"没有文章回答「{'、'.join(terms)}」：写一篇新文章，例如回答「{representative}」。"
+            suggestion = (f"没有文章回答读者的这些问题：{'、'.join(examples[:4])}；"
+                          f"写一篇新文章，例如回答「{representative}」。")
         current = sum(1 for f in events if f.ts >= period_start)
         gaps.append(Gap(
-            key="gap:" + "+".join(sorted(terms)), label=" / ".join(terms), terms=terms, representative=representative,
+            key="gap:" + "+".join(sorted(terms)), label=readable_label(representative), terms=terms,
+            representative=representative,
             examples=examples, volume=len(events), sessions=len({f.session for f in events}), current=current,
             previous=len(events) - current, nearest_slug=article["slug"] if article else None,
             nearest_title=article["title"] if article else None, similarity=round(similarity, 3), action=action,

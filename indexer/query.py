@@ -44,7 +44,22 @@ SNIPPET_CHARS = 160
 # everything the model finds faintly related.
 LEXICAL_WEIGHT = 0.1  # the lexical weight when the best keyword match holds none of the query words
 LEXICAL_WEIGHT_FULL = 0.5  # ... and when it holds every one (squared share in between)
+# ... but at least CHINESE_LEXICAL_WEIGHT for a Chinese query whose best keyword match is a Chinese
+# article: the model understands Chinese less well than English (a colloquial Chinese query's words
+# match the right article's body where its vector does not), so there the keywords keep more say.
+# nocobase-zh nDCG@10 0.820 -> 0.840 with CHINESE_BODY_WEIGHT; English queries and Chinese queries on
+# English articles (cross-lingual: meaning decides) are untouched (tests/bench/thirdparty_cv.py).
+CHINESE_LEXICAL_WEIGHT = 0.3
 MEANING_TOP = 10
+# A Chinese query counts a Chinese article's body CHINESE_BODY_WEIGHT times (title and the other fields
+# as before). Chinese titles are short noun phrases (自定义品牌) while customers describe the task in
+# everyday words that only the body uses (登录页面的底部); with the body at 1 the ranker trailed plain
+# BM25 over the whole text on colloquial and symptom queries. Chosen on the third-party dev set with
+# two-fold cross-validation (tests/bench/thirdparty_cv.py): nocobase-zh nDCG@10 0.797 -> 0.820; English
+# queries and English articles are untouched (the same weight for them helped plane-en but cost the
+# starter docs' English queries on a mixed-language help center), and so is a Chinese query's match in an
+# English article (plane-en's Chinese queries lost with it).
+CHINESE_BODY_WEIGHT = 4.0
 MEANING_FLOOR = 0.3
 AGENT_LINK_REASON = "agents sent this article for similar tickets"
 LEXICAL_CANDIDATES = 100  # best keyword matches whose passages are always compared with the query
@@ -236,6 +251,16 @@ class ArticleIndex:
             done, total = snap.dense.coverage
             status.update(articles_with_vectors=done, articles=total, complete=done >= total)
         return status
+
+    def embed(self, texts: list[str]):
+        """Meaning vectors of short texts (queries), one row each, or None when semantic search is off.
+
+        Analytics clusters failing queries with them: the multilingual model groups paraphrases and
+        languages that share no word ("暗黑模式" ~ "dark mode")."""
+        vectors = [self._query_vector(normalize(t) or t) for t in texts]
+        if not vectors or any(v is None for v in vectors):
+            return None
+        return np.vstack(vectors)
 
     def _query_vector(self, normalized: str):
         encoder = self.semantic.get()
@@ -439,23 +464,26 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
     if filters:
         allowed = np.zeros(snap.ranker.doc_count_all, dtype=bool)
         allowed[list(snap.docs_for(Q.And(filters)))] = True
-    lexical = snap.ranker.scores(terms.clauses()) if not terms.empty else np.zeros(snap.ranker.doc_count_all, np.float32)
+    lexical = (snap.ranker.scores(terms.clauses(), _body_weights(snap, terms)) if not terms.empty
+               else np.zeros(snap.ranker.doc_count_all, np.float32))
     if allowed is not None:
         lexical = np.where(allowed, lexical, 0.0).astype(np.float32)
-    scores, by_meaning, passages = lexical, set(), {}
+    scores, by_meaning, passages, confidence = lexical, set(), {}, lexical
     if query_vector is not None and snap.dense is not None:
-        scores, by_meaning, passages = _fuse(snap, lexical, query_vector, allowed, terms)
+        scores, by_meaning, passages, confidence = _fuse(snap, lexical, query_vector, allowed, terms)
     applied = {}
     for slug, boost in (boosts or {}).items():
         factor, reason = boost if isinstance(boost, tuple) else (boost, AGENT_LINK_REASON)
         docnum = snap.docnum(slug)
         if docnum is not None and scores[docnum] > 0:  # only articles the query already found
             scores[docnum] *= factor
+            if confidence is not scores:
+                confidence[docnum] *= factor
             applied[docnum] = (factor, reason)
     ranked, total = snap.ranker.top(scores, page * limit, allowed)
     words = terms.highlight_words()
     results = []
-    for rank, (docnum, score) in enumerate(ranked[(page - 1) * limit :], start=(page - 1) * limit + 1):
+    for rank, (docnum, _) in enumerate(ranked[(page - 1) * limit :], start=(page - 1) * limit + 1):
         hit = snap.stored(docnum)
         body = hit.get("body") or ""
         snippet_source = body if _has_match(body, words) else (hit.get("summary") or body)
@@ -465,12 +493,19 @@ def _rank(snap: Snapshot, terms: QueryTerms, limit, page, module, tag, boosts: d
         results.append({
             "slug": hit["slug"], "title": hit["title"], "url": hit["url"], "path": hit["path"],
             "summary": hit.get("summary") or "", "module": hit.get("module") or "",
-            "snippet": make_snippet(snippet_source, words), "score": round(score, 4), "position": rank,
-            "matched": matched,
+            "snippet": make_snippet(snippet_source, words), "score": round(float(confidence[docnum]), 4),
+            "position": rank, "matched": matched,
         })
         if docnum in applied:
             results[-1]["boost"] = {"factor": applied[docnum][0], "reason": applied[docnum][1]}
     return total, results
+
+
+def _body_weights(snap: Snapshot, terms: QueryTerms) -> np.ndarray | None:
+    """How much each article's body counts: CHINESE_BODY_WEIGHT for a Chinese query in a Chinese article."""
+    if CHINESE_BODY_WEIGHT == 1.0 or not has_cjk(terms.normalized):
+        return None
+    return snap.ranker.language_weights(True, CHINESE_BODY_WEIGHT)
 
 
 def _search_long(snap: Snapshot, subject: str, body: str, limit: int, highlight: list[str], query_vector):
@@ -480,8 +515,8 @@ def _search_long(snap: Snapshot, subject: str, body: str, limit: int, highlight:
     lexical = snap.ranker.scores(clauses) if clauses else np.zeros(snap.ranker.doc_count_all, np.float32)
     scores, by_meaning, passages, similarity = lexical, set(), {}, {}
     if query_vector is not None and snap.dense is not None:
-        scores, by_meaning, passages, similarity = _fuse_with_similarity(snap, lexical, query_vector, None, None,
-                                                                         weight=LONG_LEXICAL_WEIGHT)
+        scores, by_meaning, passages, similarity, _ = _fuse_with_similarity(snap, lexical, query_vector, None, None,
+                                                                            weight=LONG_LEXICAL_WEIGHT)
     ranked, total = snap.ranker.top(scores, limit)
     words = [(w.lower(), bool(_LATIN.match(w.lower()))) for w in highlight if w.strip()]
     results = []
@@ -524,10 +559,12 @@ def _passage_by_words(passages, words) -> int:
     return best
 
 
-def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> float:
-    """How much the keyword stage counts: more when its best match holds more of the query's words."""
+def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> tuple[float, float]:
+    """How much the keyword stage counts: more when its best match holds more of the query's words.
+
+    (weight for ranking, weight for the reported score): they differ only by CHINESE_LEXICAL_WEIGHT."""
     if not terms.tokens:
-        return LEXICAL_WEIGHT
+        return LEXICAL_WEIGHT, LEXICAL_WEIGHT
     top = int(np.argmax(lexical))
     held = 0
     for term, _ in terms.tokens:
@@ -537,18 +574,27 @@ def _lexical_weight(snap: Snapshot, lexical: np.ndarray, terms: QueryTerms) -> f
                 held += 1
                 break
     share = held / len(terms.tokens)
-    return LEXICAL_WEIGHT + (LEXICAL_WEIGHT_FULL - LEXICAL_WEIGHT) * share * share
+    plain = LEXICAL_WEIGHT + (LEXICAL_WEIGHT_FULL - LEXICAL_WEIGHT) * share * share
+    if not (has_cjk(terms.normalized) and snap.ranker.chinese[top]):
+        return plain, plain
+    return CHINESE_LEXICAL_WEIGHT + (LEXICAL_WEIGHT_FULL - CHINESE_LEXICAL_WEIGHT) * share * share, plain
 
 
 def _fuse(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms):
-    """Lexical and semantic scores in one ranking; (scores, docnums found by meaning, {docnum: passage text})."""
-    scores, by_meaning, best_passage, _ = _fuse_with_similarity(snap, lexical, query_vector, allowed, terms)
-    return scores, by_meaning, best_passage
+    """Lexical and semantic scores in one ranking: (scores to rank by, docnums found by meaning,
+    {docnum: passage number}, scores to report)."""
+    scores, by_meaning, best_passage, _, confidence = _fuse_with_similarity(snap, lexical, query_vector, allowed, terms)
+    return scores, by_meaning, best_passage, confidence
 
 
 def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, allowed, terms: QueryTerms | None,
                           weight: float | None = None):
-    """_fuse, and {docnum: its best passage's similarity}; weight fixes the lexical share (else by the query's words)."""
+    """_fuse's ranking scores, found by meaning and passages, {docnum: its best passage's similarity}, and the
+    scores to report; weight fixes the lexical share (else by the query's words).
+
+    The reported score is what search, gap advice and the answer box compare with their thresholds
+    (WEAK_SCORE, analytics.gaps.ANSWER_SCORE), which were calibrated with the general weights: it is
+    fused with those even where CHINESE_LEXICAL_WEIGHT reorders the results."""
     matched = np.flatnonzero(lexical > 0)
     if len(matched) > LEXICAL_CANDIDATES:
         matched = matched[np.argpartition(-lexical[matched], LEXICAL_CANDIDATES - 1)[:LEXICAL_CANDIDATES]]
@@ -556,15 +602,20 @@ def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, all
     if allowed is not None:
         dense = {d: v for d, v in dense.items() if allowed[d]}
     best = float(lexical.max()) if len(lexical) else 0.0
-    if weight is None:
-        weight = _lexical_weight(snap, lexical, terms) if best > 0 else LEXICAL_WEIGHT
-    scores = (weight * lexical / best).astype(np.float32) if best > 0 else np.zeros_like(lexical)
+    if weight is not None:
+        plain = weight
+    elif best > 0:
+        weight, plain = _lexical_weight(snap, lexical, terms)
+    else:
+        weight = plain = LEXICAL_WEIGHT
+    keyword = (lexical / best).astype(np.float32) if best > 0 else np.zeros_like(lexical)
+    meaning = np.zeros_like(keyword)
     nearest = sorted(dense.items(), key=lambda item: -item[1][0])[:MEANING_TOP]
     by_meaning = {d for d, (sim, _) in nearest if sim >= MEANING_FLOOR}
     best_passage, similarity = {}, {}
     for docnum, (sim, passage) in dense.items():
         if lexical[docnum] > 0 or docnum in by_meaning:
-            scores[docnum] += (1 - weight) * max(sim, 0.0)
+            meaning[docnum] = max(sim, 0.0)
             best_passage[docnum] = passage
             similarity[docnum] = sim
     # Articles whose vectors are not embedded yet (just published or edited, or a big build still
@@ -574,9 +625,10 @@ def _fuse_with_similarity(snap: Snapshot, lexical: np.ndarray, query_vector, all
     if len(pending) and best > 0:
         known = [dense[d][0] for d in matched if d in dense]
         typical = max(known) if known else 0.5
-        for docnum in pending:
-            scores[docnum] += (1 - weight) * typical * float(lexical[docnum]) / best
-    return scores, by_meaning, best_passage, similarity
+        meaning[pending] = typical * keyword[pending]
+    scores = (weight * keyword + (1 - weight) * meaning).astype(np.float32)
+    reported = scores if plain == weight else (plain * keyword + (1 - plain) * meaning).astype(np.float32)
+    return scores, by_meaning, best_passage, similarity, reported
 
 
 def _passage_text(hit: dict, passage: int) -> str:

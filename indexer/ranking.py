@@ -11,6 +11,7 @@ numpy additions: well under a millisecond.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 
 import numpy as np
@@ -20,6 +21,8 @@ from .schema import FIELD_BOOSTS
 K1 = 1.2
 B = 0.75
 RANKED_FIELDS = (*FIELD_BOOSTS, "grams")
+CHINESE_SHARE = 0.2  # an article whose body words are over a fifth Chinese is Chinese (code and English names make up the rest)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class FieldColumns:
@@ -42,13 +45,16 @@ class FieldColumns:
         """Postings of a term in one segment (document numbers already offset to the whole index)."""
         self._pieces.setdefault(term, []).append((docs, tfs))
 
-    def finish(self, lengths: np.ndarray, doc_count: int, avg_length: float) -> None:
+    def finish(self, lengths: np.ndarray, doc_count: int, avg_length: float, languages: bool = False) -> np.ndarray | None:
         """Turn posting weights into BM25 weights with Whoosh's statistics, so scores equal its BM25F.
 
         Whoosh counts deleted documents (still in their segment until a merge) in the document
         count, the document frequency and the average field length; so does this, on purpose: a
         ranking that can be checked against Whoosh's own scorer is worth more than the tiny
         difference deleted documents make until the next merge.
+
+        languages=True also returns, per document, the share of its words (counted with repeats) in
+        this field that are Chinese.
         """
         docs, tfs, starts = array("i"), array("f"), {}
         for term, pieces in self._pieces.items():
@@ -68,6 +74,12 @@ class FieldColumns:
         self.starts = starts
         self.docs = docs_np
         self.weights = weights.astype(np.float32)
+        if not languages:
+            return None
+        chinese = np.repeat(np.array([bool(_CJK.search(t)) for t in starts], dtype=bool),
+                            [end - start for start, end in starts.values()])
+        every = np.bincount(docs_np, weights=tf, minlength=doc_count)
+        return np.bincount(docs_np[chinese], weights=tf[chinese], minlength=doc_count) / np.maximum(every, 1.0)
 
     def column(self, term: str):
         span = self.starts.get(term)
@@ -90,6 +102,8 @@ class Ranker:
         self.live[list(reader.all_doc_ids())] = True
         self.tiebreak = _slug_order(reader, self.doc_count_all)
         self.fields: dict[str, FieldColumns] = {}
+        self.chinese = np.zeros(self.doc_count_all, dtype=bool)
+        self._language_weights: dict[tuple[bool, float], np.ndarray] = {}
         for field in RANKED_FIELDS:
             columns = FieldColumns()
             lengths = np.ones(self.doc_count_all, dtype=np.float64)  # Whoosh's default length is 1
@@ -103,18 +117,34 @@ class Ranker:
                     columns.add(term.decode("utf-8") if isinstance(term, bytes) else term, docs, tfs)
             # Whoosh stores tf x field_boost as the posting weight, so the boost is already in.
             avg_length = reader.field_length(field) / (self.doc_count_all or 1)
-            columns.finish(lengths, self.doc_count_all, avg_length)
+            share = columns.finish(lengths, self.doc_count_all, avg_length, languages=field == "body")
+            if share is not None:  # an article's language: its body's
+                self.chinese = share > CHINESE_SHARE
             self.fields[field] = columns
 
-    def scores(self, clauses: list[tuple[str, str, float]]) -> np.ndarray:
-        """BM25F score of every document for clauses of (field, term, boost); 0 where nothing matched."""
+    def scores(self, clauses: list[tuple[str, str, float]], body_weights: np.ndarray | None = None) -> np.ndarray:
+        """BM25F score of every document for clauses of (field, term, boost); 0 where nothing matched.
+
+        body_weights, one factor per document, scales what the body field adds to each document."""
         scores = np.zeros(self.doc_count_all, dtype=np.float32)
+        body = np.zeros(self.doc_count_all, dtype=np.float32) if body_weights is not None else scores
         for field, term, boost in clauses:
             col = self.fields[field].column(term)
             if col is not None:  # a column lists each document once, so plain fancy-index += is safe
-                scores[col[0]] += col[1] * boost
+                (body if field == "body" else scores)[col[0]] += col[1] * boost
+        if body_weights is not None:
+            scores += body * body_weights
         scores[~self.live] = 0.0
         return scores
+
+    def language_weights(self, chinese: bool, weight: float) -> np.ndarray:
+        """A factor per document: weight for articles in the language (Chinese or not), 1 for the others."""
+        key = (chinese, weight)
+        found = self._language_weights.get(key)
+        if found is None:
+            found = np.where(self.chinese == chinese, weight, 1.0).astype(np.float32)
+            self._language_weights[key] = found
+        return found
 
     def top(self, scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
         """The n best (docnum, score) pairs, best first, and how many documents matched at all.

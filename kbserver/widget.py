@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
-from flask import Blueprint, current_app, g, jsonify, request, send_from_directory
+from flask import Blueprint, current_app, g, jsonify, request, send_from_directory, session
 
 from analytics import events as event_log
 from contrib.render import sanitize
@@ -122,6 +122,9 @@ def _cors(response):
             response.headers["Access-Control-Max-Age"] = "600"
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
     response.headers.pop("Set-Cookie", None)
+    # Flask saves the session after this hook: an ended sign-in that auth's loader cleared would otherwise
+    # come back as a Set-Cookie that deletes it. The widget's answers leave kb's cookies alone.
+    session.modified = False
     return response
 
 

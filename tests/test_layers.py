@@ -49,6 +49,11 @@ def imported_packages(name: str, path: Path) -> list[tuple[int, str]]:
             else:
                 target = node.module
             out.append((node.lineno, target.split(".")[0]))
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and (getattr(node.func, "attr", None) == "import_module" or getattr(node.func, "id", None)
+                   in ("import_module", "__import__"))):  # importlib.import_module("kbserver.db") is an import too
+            out.append((node.lineno, node.args[0].value.split(".")[0]))
     return out
 
 
@@ -68,15 +73,17 @@ def test_imports_only_go_down_the_layers():
 
 
 def test_the_layer_check_sees_relative_lazy_and_upward_imports(tmp_path):
-    source = "def f():\n    from kbserver.db import open_db\n    from . import events\n"
+    source = ("def f():\n    from kbserver.db import open_db\n    from . import events\n"
+              "    return importlib.import_module(\"contrib.queue\")\n")
     path = tmp_path / "x.py"
     path.write_text(source)
-    assert imported_packages("analytics.x", path) == [(2, "kbserver"), (3, "analytics")]
+    assert imported_packages("analytics.x", path) == [(2, "kbserver"), (3, "analytics"), (4, "contrib")]
 
 
 # -- table ownership ----------------------------------------------------------------------
-_CREATES = re.compile(r"CREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`]?(\w+)")
-_NAMES = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+[\"`]?(\w+)")
+# SQL keywords in any case: "select … from events" names the table as much as "FROM events" does.
+_CREATES = re.compile(r"CREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`]?(\w+)", re.IGNORECASE)
+_NAMES = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|REFERENCES)\s+[\"`]?(\w+)", re.IGNORECASE)
 
 
 def _strings(tree: ast.AST) -> list[tuple[int, str]]:
@@ -89,16 +96,23 @@ def _strings(tree: ast.AST) -> list[tuple[int, str]]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
 
 
+def _is_db(holder: ast.AST) -> bool:
+    label = holder.id if isinstance(holder, ast.Name) else getattr(holder, "attr", "")
+    return label == "db" or label.endswith("_db")
+
+
 def _db_tables(tree: ast.AST) -> list[tuple[int, str, bool]]:
-    """(line, table, creates) of every db["name"] (sqlite-utils table access) on something called *db*."""
+    """(line, table, creates) of every db["name"] or db.table("name") (sqlite-utils table access) on something
+    called *db*."""
     out = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
-                and isinstance(node.slice.value, str)):
-            holder = node.value
-            label = holder.id if isinstance(holder, ast.Name) else getattr(holder, "attr", "")
-            if label == "db" or label.endswith("_db"):
-                out.append((node.lineno, node.slice.value, False))
+                and isinstance(node.slice.value, str) and _is_db(node.value)):
+            out.append((node.lineno, node.slice.value, False))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "table"
+                and _is_db(node.func.value) and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            out.append((node.lineno, node.args[0].value, False))
     for node in ast.walk(tree):  # db["name"].create(...) declares the table
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "create"
                 and isinstance(node.func.value, ast.Subscript) and isinstance(node.func.value.slice, ast.Constant)):
@@ -138,6 +152,16 @@ def ownership_violations() -> list[str]:
 
 def test_every_table_is_named_only_by_its_owner_module():
     assert ownership_violations() == []
+
+
+def test_the_ownership_check_sees_sql_in_any_case_in_f_strings_and_table_calls(tmp_path):
+    """A foreign table named in lower-case SQL, in an f-string's text, or through db.table() is still named."""
+    source = ('def f(db, n):\n    db.execute(f"select count(*) from submissions where n > {n}")\n'
+              '    db.execute("insert into users (id) values (?)", [n])\n    return db.table("votes").count\n')
+    tree = ast.parse(source)
+    named = sorted({(line, table) for line, text in _strings(tree) for table in _NAMES.findall(text)}
+                   | {(line, table) for line, table, _ in _db_tables(tree)})
+    assert named == [(2, "submissions"), (3, "users"), (4, "votes")]
 
 
 def test_only_the_server_decides_who_may_act():

@@ -24,9 +24,10 @@ from indexer.vectors import VectorStore
 
 pytestmark = pytest.mark.slow
 
-# nDCG@10 floors per corpus (queries), and how far ahead of BM25+jieba kb must stay.
-NDCG_FLOORS = {"nocobase-zh": 0.77, "plane-en": 0.84, "nocobase-xl": 0.62}
-AHEAD_OF_BASELINE = 0.05
+# nDCG@10 floors per corpus (queries), and how far ahead of BM25+jieba kb must stay (the target,
+# met on every corpus since the Chinese weights: +0.123 / +0.212 / +0.246, tests/bench/results/thirdparty.txt).
+NDCG_FLOORS = {"nocobase-zh": 0.83, "plane-en": 0.84, "nocobase-xl": 0.62}
+AHEAD_OF_BASELINE = 0.10
 CROSSLINGUAL_MRR_FLOOR = 0.55
 # The answer box, pooled over the three corpora (README, "Answer box"): at least this share of the answers
 # quote the grade-2 article, and at least this share of all queries get one.

@@ -162,6 +162,24 @@ def test_a_signed_in_managers_cookie_is_not_used_by_the_widget(widget_app, clien
     assert re.search(r"小部件里问的问题</td>\s*<td>—</td>\s*<td>—</td>\s*<td class=\"source\">应用内帮助</td>", page)
 
 
+def test_a_widget_answer_sets_no_cookie_even_when_an_ended_sign_in_arrives(widget_app):
+    """A manager signed out elsewhere (password reset) still has kb's session cookie in the browser: the site's
+    pages clear it, the widget's answers leave it alone (they never set a cookie, not even to clear one)."""
+    client = widget_app.test_client()
+    db = open_db(widget_app.config["KB"]["database_url"])
+    user, password, _ = accounts.create_user(db, "widget-ended", "manager")
+    db.conn.close()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"name": "widget-ended", "password": password, "csrf_token": token})
+    db = open_db(widget_app.config["KB"]["database_url"])
+    accounts.reset_password(db, user["id"], hash_cost=1)  # signs the account out everywhere
+    db.conn.close()
+    for answer in (client.get("/api/widget/search?q=导入", headers=widget_headers()),
+                   client.post("/api/widget/questions", json={"question": "退出登录后在小部件里问的问题"},
+                               headers=widget_headers())):
+        assert answer.status_code in (200, 201) and "Set-Cookie" not in answer.headers, answer.headers
+
+
 # -- what the widget shows and logs -------------------------------------------------------------------
 def test_widget_events_are_logged_with_source_widget_in_one_session(widget_app, client):
     found = client.get("/api/widget/search?q=Excel 导入", headers=widget_headers()).get_json()

@@ -281,6 +281,8 @@ class Gap:
     failure_rate: float = 1.0
     queries: list[str] = field(default_factory=list)  # every query form of the gap (closure measures them)
     answered_share: float = 0.0  # weighted share of its queries search answers with nearest_slug
+    searched: int = 0  # all searches of its query forms in the window, failing or not (failure_rate's denominator)
+    events: list = field(default_factory=list, repr=False)  # its FailedSearches (the searches behind the figures)
 
     @property
     def trend(self) -> float:
@@ -289,6 +291,7 @@ class Gap:
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
+        d.pop("events")  # kept by the flag queue as the searches behind the evidence, not in it
         d["trend"] = self.trend
         return d
 
@@ -384,7 +387,7 @@ def _gaps_by_words(failed: list, articles: list[dict], period_start: str, cluste
             suggestion=suggestion,
             missing_words=missing,
             reasons=dict(Counter(f.reason for f in events)),
-            failure_rate=round(failure_rate, 3),
+            failure_rate=round(failure_rate, 3), searched=searched, events=events,
         ))
     gaps.sort(key=lambda g: -g.volume)
     noise = sum(1 for label in clustering.labels if label < 0)
@@ -628,7 +631,7 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
             nearest_title=article["title"] if article else None, similarity=round(similarity, 3), action=action,
             suggestion=suggestion, missing_words=missing, reasons=dict(Counter(f.reason for f in events)),
             failure_rate=round(failure_rate, 3), queries=[clustering.texts[i] for i in ordered[:MAX_QUERIES]],
-            answered_share=round(abs(share), 3),
+            answered_share=round(abs(share), 3), searched=searched, events=events,
         ))
     gaps.sort(key=lambda g: (-g.volume, g.key))
     noise = sum(1 for label in clustering.labels if label < 0)

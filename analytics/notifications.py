@@ -105,6 +105,8 @@ def _message(event: str, data: dict) -> tuple[str, str]:
                        ("客户邮箱", "email"), ("搜索词", "query")):
         if data.get(key) not in (None, ""):
             lines.append(f"{label}：{data[key]}")
+    if data.get("evidence_text"):  # a flag's evidence as sentences (analytics/evidence.py)
+        lines += ["", "证据："] + [f"· {line}" for line in data["evidence_text"]]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -176,8 +178,8 @@ def add_webhook(db, url, events, secret=None, created_by: str = "") -> tuple[dic
     if not isinstance(secret, str) or len(secret) < MIN_SECRET or len(secret) > 200 or any(c.isspace() for c in secret):
         raise InvalidInput(f"secret must be {MIN_SECRET} to 200 characters without spaces (or left out to generate one)")
     with transaction(db):
-        hook_id = db.execute("INSERT INTO webhooks (url, secret, events, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
-                             [url, secret, json.dumps(events), _now_iso(time.time()), created_by]).lastrowid
+        hook_id = db.execute("INSERT INTO webhooks (url, secret, events, created_at, created_by) VALUES (?, ?, ?, ?, ?) "
+                             "RETURNING id", [url, secret, json.dumps(events), _now_iso(time.time()), created_by]).fetchone()[0]
     return get_webhook(db, hook_id), generated
 
 
@@ -239,7 +241,7 @@ def replay(db, delivery_id: int, now: float | None = None) -> dict:
         if row is None:
             raise NotFound(f"no delivery {delivery_id} to an active webhook")
         new_id = db.execute("INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_attempt, replay_of) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", [*row, _now_iso(now), now, delivery_id]).lastrowid
+                            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", [*row, _now_iso(now), now, delivery_id]).fetchone()[0]
     return next(d for d in deliveries(db, limit=1000) if d["id"] == new_id)
 
 

@@ -132,7 +132,7 @@ def gap_flags(articles: dict[str, dict], gaps: list, rules: StalenessRules = Sta
             flags.append(ArticleFlag(a["slug"], a["title"], a["path"], "near_gap",
                                      round(min(1.0, 0.3 + gap.volume / 200), 3),
                                      {"cluster": gap.label, "volume": gap.volume, "similarity": gap.similarity,
-                                      "examples": gap.examples[:5]},
+                                      "examples": gap.examples[:5], "reasons": dict(gap.reasons)},
                                      gap.suggestion))
     return flags
 

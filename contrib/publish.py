@@ -3,7 +3,10 @@
 The publisher writes the front matter itself, with yaml.safe_dump, from validated fields only — no
 customer text is ever pasted into YAML, so `---` or `title: x` in a field stays text. The body is
 the customer's Markdown rendered and sanitized (render.py), so nothing they wrote can run in a
-reader's browser. Files are written atomically (temporary file, then os.replace).
+reader's browser, then written back as Markdown (every character of their text escaped) and kept only
+if the site's own renderer shows exactly the sanitized page; otherwise the sanitized HTML is stored
+as before. Markdown is what the article editor edits and what gives the page a table of contents.
+Files are written atomically (temporary file, then os.replace).
 
 Review first: a file is written only after the submission was found approved and claimed (its slug
 fixed) in one transaction, so nothing reaches the site or search without a manager's approval.
@@ -35,7 +38,7 @@ from indexer.store import transaction
 
 from . import queue
 from .editing import reindex, write_atomically
-from .render import render_markdown
+from .render import practice_markdown, render_markdown
 
 log = logging.getLogger(__name__)
 PRACTICES = "practices"
@@ -77,7 +80,7 @@ def _source_of(path: Path) -> int | None:
 
 
 def practice_file(sub: dict, today: dt.date | None = None) -> str:
-    """The Markdown file of a published practice: generated front matter + sanitized body."""
+    """The Markdown file of a published practice: generated front matter + the sanitized body as Markdown."""
     meta = {
         "title": sub["title"], "summary": sub["summary"], "tags": list(sub["tags"]),
         "module": sub["module"] or "practices", "owner": sub.get("assigned_to") or "knowledge team",
@@ -85,6 +88,12 @@ def practice_file(sub: dict, today: dt.date | None = None) -> str:
         "contributed_by": sub["organisation"], "source_submission": sub["id"], "license": "CC BY 4.0",
     }
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    # Markdown, so that the article editor edits it and the site gives it a table of contents: converted from the
+    # sanitized HTML and checked against the site's own renderer (render.markdown_of).
+    markdown = practice_markdown(sub["title"], sub["body"])
+    if markdown is not None:
+        return f"---\n{front}---\n\n{markdown}"
+    log.warning("submission %s: its Markdown would not render exactly as sanitized; published as HTML", sub.get("id"))
     # Title and body go in as HTML, inside one raw block: MkDocs must not run Markdown over them a second
     # time, or text nh3 left inert ("[x](javascript:…)", "{: onfocus=…}") would become live markup.
     title = html.escape(re.sub(r"[\r\n]+", " ", sub["title"]))

@@ -112,7 +112,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_node"] = node_id(settings["data"])
     app.extensions["kb_follower"] = make_follower(app)
 
-    from . import agent, api, ask, contrib_views, dashboard, editing_views, learning, notify, site, widget
+    from . import agent, api, ask, contrib_views, dashboard, editing_views, evidence_views, learning, notify, site, widget
 
     # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
     app.extensions["kb_forwarder"] = ask.QuestionForwarder(settings["database_url"], settings["ask_webhook_url"])
@@ -127,6 +127,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(contrib_views.bp)
     app.register_blueprint(learning.bp)
     app.register_blueprint(editing_views.bp)
+    evidence_views.init_app(app)  # evidence as sentences, the searches behind them
     widget.init_app(app)  # /widget.js and /api/widget/: the in-product help widget, CORS for its origins only
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -51,7 +51,7 @@ def friendly_errors(fn):
 def _settings(**options) -> dict:
     """Settings from flags and environment, checked before any long work starts."""
     from indexer.site import DEFAULT_MKDOCS_CONFIG
-    from indexer.store import sqlite_path
+    from indexer.store import check_database_url
 
     ctx = click.get_current_context(silent=True)
     if (options.get("secret_key") and ctx is not None
@@ -60,7 +60,7 @@ def _settings(**options) -> dict:
                     "or leave it out to use the generated <data>/secret.key", fg="yellow", err=True)
     settings = load_settings({k: v for k, v in options.items() if k in BY_NAME})
     if "database_url" in options:
-        sqlite_path(settings["database_url"])
+        check_database_url(settings["database_url"])
     if "docs" in options and settings["docs"].exists() and not settings["docs"].is_dir():
         raise KBError(f"--docs {settings['docs']} is a file; point it at the folder that holds the Markdown articles")
     if "mkdocs_config" in options:
@@ -288,11 +288,11 @@ def search(query, limit, as_json, **options):
 def _approved_synonyms(settings: dict) -> list[tuple[str, str]]:
     """The learned synonym pairs managers approved (none when there is no database yet)."""
     from analytics.synonyms import approved_pairs
-    from indexer.store import sqlite_path
+    from indexer.store import is_postgres, sqlite_path
 
     from .db import open_db
 
-    if not sqlite_path(settings["database_url"]).exists():
+    if not is_postgres(settings["database_url"]) and not sqlite_path(settings["database_url"]).exists():
         return []
     db = open_db(settings["database_url"])
     try:

@@ -11,7 +11,20 @@ from __future__ import annotations
 import sqlite_utils
 from flask import Flask, current_app, g
 
-from analytics import accounts, answers, closure, events, flags, health, links, notifications, questions, synonyms, throttle
+from analytics import (
+    accounts,
+    answers,
+    closure,
+    events,
+    flag_searches,
+    flags,
+    health,
+    links,
+    notifications,
+    questions,
+    synonyms,
+    throttle,
+)
 from contrib import editing as contrib_editing
 from contrib import queue as contrib_queue
 from indexer import changes, store
@@ -21,7 +34,8 @@ MIGRATIONS = [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("acco
               ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
               ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
               ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-              ("notifications", notifications.MIGRATIONS), ("changes", changes.MIGRATIONS)]
+              ("notifications", notifications.MIGRATIONS), ("flag_searches", flag_searches.MIGRATIONS),
+              ("changes", changes.MIGRATIONS)]
 
 
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:

@@ -32,7 +32,7 @@ SETTINGS = [
     Setting("docs", "docs", "KB_DOCS", "Folder of Markdown articles (.md, .mdx) to build and index."),
     Setting("data", "data", "KB_DATA", "Folder for the search index, the event database and the built site."),
     Setting("database_url", "", "KB_DATABASE_URL",
-            "Event database URL; default sqlite:///<data>/kb.db (only SQLite is supported so far)."),
+            "Database URL: sqlite:///<data>/kb.db (the default) or postgresql://user:password@host:5432/db."),
     Setting("host", "127.0.0.1", "KB_HOST", "Address `kb serve` listens on."),
     Setting("port", 8000, "KB_PORT", "Port `kb serve` listens on.", int),
     Setting("threads", 8, "KB_THREADS", "Worker threads of the WSGI server.", int),

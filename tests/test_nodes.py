@@ -1,4 +1,5 @@
-"""Several nodes on one database and one docs folder (in one process: two apps, two data folders).
+"""Several nodes on one database and one docs folder (in one process: two apps, two data folders), on SQLite
+and on a real PostgreSQL server.
 
 The change feed (indexer/changes.py) carries publish, unpublish, edits and synonym decisions to the other
 node's index, pages and learned synonyms; each period's scheduled analysis runs on one node (a lease).
@@ -26,13 +27,17 @@ from kbserver.jobs import ANALYSIS_LEASE, run_scheduled
 from kbserver.nodes import ChangeFollower
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """Nodes a and b: one docs folder and one SQLite file, each its own data folder (index and site)."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cluster(request, tmp_path_factory):
+    """Nodes a and b: one docs folder and one database (a SQLite file, or a real PostgreSQL server), each its own
+    data folder (index and site)."""
     root = tmp_path_factory.mktemp("nodes")
     docs = root / "docs"
     shutil.copytree(FIXTURE_DOCS, docs)
-    url = f"sqlite:///{root / 'shared.db'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database(prefix="nodes", migrated=True)
+    else:
+        url = f"sqlite:///{root / 'shared.db'}"
     apps = {}
     for name in ("a", "b"):
         data = root / name

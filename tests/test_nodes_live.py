@@ -1,4 +1,5 @@
-"""Two real `kb serve` processes on one database and one docs folder, each with its own data folder.
+"""Two real `kb serve` processes on one database (a SQLite file, or a real PostgreSQL server) and one docs
+folder, each with its own data folder.
 
 Publish on node A (submit, approve → published) and find it by search and on the site of node B; edit on B
 and see it on A; kill -9 A in the middle of a publish, and find the submission approved (not lost, not half
@@ -52,13 +53,18 @@ def _page(node, path: str, text: str) -> bool:
     return r.status_code == 200 and text in r.text
 
 
-@pytest.fixture(scope="module")
-def nodes(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def nodes(request, tmp_path_factory):
+    """Nodes a and b on one SQLite file (one machine), or on one real PostgreSQL server."""
     root = tmp_path_factory.mktemp("live-nodes")
     docs = root / "docs"
     shutil.copytree(FIXTURE_DOCS, docs)
     db_file = root / "shared.db"
-    env = {"KB_DATABASE_URL": f"sqlite:///{db_file}", "KB_SEMANTIC_MODEL": "off", "KB_CHANGE_POLL": "1",
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database(prefix="nodes", migrated=True)
+    else:
+        url = f"sqlite:///{db_file}"
+    env = {"KB_DATABASE_URL": url, "KB_SEMANTIC_MODEL": "off", "KB_CHANGE_POLL": "1",
            "KB_ANALYZE_EVERY": "0", "KB_SECRET_KEY": secrets.token_hex(32)}
     db = open_db(env["KB_DATABASE_URL"])
     _, _, vip = accounts.create_user(db, "acme", "vip")
@@ -66,7 +72,7 @@ def nodes(tmp_path_factory):
     db.conn.close()
     a = LiveServer(docs, root / "a", env)
     b = LiveServer(docs, root / "b", env)
-    state = {"a": a, "b": b, "docs": docs, "root": root, "env": env, "db_file": db_file,
+    state = {"a": a, "b": b, "docs": docs, "root": root, "env": env, "db_file": db_file, "backend": request.param,
              "vip": {"Authorization": f"Bearer {vip}"}, "mgr": {"Authorization": f"Bearer {mgr}"},
              "password": password}
     yield state
@@ -125,16 +131,33 @@ def test_a_sign_in_on_a_is_valid_on_b(nodes):
 
 
 class WriteLock:
-    """The database's write lock, held from a connection opened in advance (SQLite: BEGIN IMMEDIATE)."""
+    """The database's write lock, held from a connection opened in advance: SQLite's BEGIN IMMEDIATE, or the
+    PostgreSQL backend's advisory lock (indexer/postgres.WRITE_LOCK, taken by every transaction(db))."""
 
     def __init__(self, nodes):
-        self.conn = sqlite3.connect(nodes["db_file"], timeout=30, isolation_level=None)
+        self.postgres = nodes["backend"] == "postgresql"
+        if self.postgres:
+            import psycopg
+
+            self.conn = psycopg.connect(nodes["env"]["KB_DATABASE_URL"], autocommit=True)
+        else:
+            self.conn = sqlite3.connect(nodes["db_file"], timeout=30, isolation_level=None)
 
     def hold(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.postgres:
+            from indexer.postgres import WRITE_LOCK
+
+            self.conn.execute("SELECT pg_advisory_lock(%s)", [WRITE_LOCK])
+        else:
+            self.conn.execute("BEGIN IMMEDIATE")
 
     def release(self) -> None:
-        self.conn.execute("ROLLBACK")
+        if self.postgres:
+            from indexer.postgres import WRITE_LOCK
+
+            self.conn.execute("SELECT pg_advisory_unlock(%s)", [WRITE_LOCK])
+        else:
+            self.conn.execute("ROLLBACK")
         self.conn.close()
 
 

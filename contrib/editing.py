@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 from bs4 import BeautifulSoup
 
+from indexer import changes
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
 from indexer.clock import now_iso
 from indexer.errors import ArticleError, Conflict, Gone, InvalidInput, KBError, NotFound, TooLarge
@@ -396,6 +397,8 @@ def _apply(docs: Path, db, lock_dir: Path, slug: str, path: Path, build_text, ba
             rev = _record(db, slug=slug, path=relpath, actor=actor, action=action, message=message, text=text,
                           content_hash=content_hash(text), base_hash=base_hash, flag_id=flag_id,
                           restored_from=restored_from)
+            # lock_dir is this node's data folder: the other nodes re-read the file and re-render its page
+            changes.record(db, action, slug, relpath, changes.node_id(lock_dir))
         git = commit_to_git(docs, path, actor, message or _default_message(action, slug))
         db.execute("UPDATE revisions SET git_commit = ?, git_error = ? WHERE id = ?",
                    [git.get("commit"), git.get("error"), rev])

@@ -105,6 +105,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_refresh_site"] = updater.refresh
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
+    from indexer.changes import node_id
+
+    from .nodes import make_follower
+
+    # Several nodes on one database: this data folder's id, and the thread that applies other nodes' changes.
+    app.extensions["kb_node"] = node_id(settings["data"])
+    app.extensions["kb_follower"] = make_follower(app)
+
     from . import agent, api, ask, contrib_views, dashboard, editing_views, evidence_views, learning, notify, site, widget
 
     # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.

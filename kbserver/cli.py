@@ -191,7 +191,7 @@ def index(full, **options):
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
                  "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
-                 "verify_after_searches", "verify_after_days", "time_zone", "language")
+                 "verify_after_searches", "verify_after_days", "time_zone", "change_poll", "language")
 @setting_options(*SMTP_SETTINGS)
 @setting_options("widget_origins", "widget_pages")
 @friendly_errors
@@ -204,6 +204,15 @@ def serve(**options):
     from .server import serve as run_server
 
     settings = _settings(**options)
+    from indexer import changes
+
+    from .db import open_db as _open_db
+
+    # Changes other nodes make from now on are applied by the follower; the start-up below catches up the rest
+    # (the shared docs folder holds every change made before, and the site is rebuilt if it lags the index).
+    feed = _open_db(settings["database_url"])
+    since = changes.latest(feed)
+    feed.conn.close()
     if read_pointer(settings["data"]) is None or site_dir(settings["data"]) is None:
         click.echo("no index or site yet: building them first", err=True)
         run_index(settings, full=True)
@@ -215,8 +224,6 @@ def serve(**options):
             run_site_build(settings)
     app = create_app({k: v for k, v in settings.items()})
     app.extensions["kb_index"].warm()  # the first customer should not wait for the index to load
-    from .db import open_db as _open_db
-
     recovered = app.extensions["kb_publisher"].recover(_open_db(settings["database_url"]))
     if recovered:
         app.extensions["kb_site_updater"].wait_idle()  # their pages are live before the first visitor comes
@@ -224,6 +231,7 @@ def serve(**options):
     from .jobs import start_schedule
 
     start_schedule(app, settings["analyze_every"])
+    app.extensions["kb_follower"].start(since)  # other nodes' publishes, edits and synonyms, within seconds
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
     app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
     app.extensions["kb_notifier"].start()  # e-mails and webhooks, including those an earlier run left pending

@@ -27,14 +27,15 @@ from analytics import (
 )
 from contrib import editing as contrib_editing
 from contrib import queue as contrib_queue
-from indexer import store
+from indexer import changes, store
 
 MIGRATIONS = [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
               ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
               ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
               ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
               ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-              ("notifications", notifications.MIGRATIONS), ("flag_searches", flag_searches.MIGRATIONS)]
+              ("notifications", notifications.MIGRATIONS), ("flag_searches", flag_searches.MIGRATIONS),
+              ("changes", changes.MIGRATIONS)]
 
 
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:

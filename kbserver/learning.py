@@ -44,7 +44,8 @@ class LearnedSynonyms:
 
 
 def _decide(synonym_id: int, decision: str, version, note: str) -> dict:
-    row = learned.decide(get_db(), synonym_id, decision, g.user["name"], version, note)
+    row = learned.decide(get_db(), synonym_id, decision, g.user["name"], version, note,
+                         origin=current_app.extensions["kb_node"])
     current_app.extensions["kb_learned"].sync(get_db, force=True)  # effective for the very next search
     return row
 

@@ -147,9 +147,10 @@ def _operations() -> dict:
             "responses": {"202": _ok("Recorded (a second vote on the same search replaces the first)"),
                           **_errors("400", "404")}}},
         "api.health": {"get": {
-            "summary": "Whether the index is loaded, its size and version",
-            "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
-                                                        "index_version": {"type": "string", "nullable": True}}))}}},
+            "summary": "Whether the index is loaded, its size and version, and this node's place in the change feed",
+            "responses": {"200": _ok("Health", _object({
+                "ok": {"type": "boolean"}, "articles": _INT, "index_version": {"type": "string", "nullable": True},
+                "node": _object({"id": _STR, "changes_applied": _INT})}))}}},
         "site.status": {"get": {
             "summary": "Where a site update is: queued, building, live (its pages are served) or failed",
             "security": _AUTH,

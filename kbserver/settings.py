@@ -42,6 +42,9 @@ SETTINGS = [
             "Processes that render the site's pages in a full build (`kb build`, `kb serve` when the site is stale).", int),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
+    Setting("change_poll", 1, "KB_CHANGE_POLL",
+            "Seconds between a node's looks at the change feed (changes other `kb serve` nodes on the same database "
+            "made: publish, edit, synonyms); 0: off (one node).", int),
     Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
             "<data>/secret.key. Prefer the variable: a flag is visible to every local user in `ps`."),
     Setting("period", 7, "KB_PERIOD", "Days per analysis period; trends compare the last two periods.", int),
@@ -201,6 +204,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     time_zone(values["time_zone"])  # a readable error now, not on the first page
     if values["language"] not in LANGUAGES:
         raise InvalidInput(f"language (KB_LANGUAGE) must be one of {', '.join(LANGUAGES)}, got {values['language']!r}")
+    if values["change_poll"] < 0:
+        raise InvalidInput("change_poll (KB_CHANGE_POLL) cannot be negative (0 turns following other nodes off)")
     if values["refusal_delay"] < 0:
         raise InvalidInput("refusal_delay (KB_REFUSAL_DELAY) cannot be negative (0: no wait after a 429 or 503)")
     if values["analyze_every"] < 0:

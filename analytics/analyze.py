@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from indexer.clock import iso
 
-from . import answers
+from . import answers, flag_searches
 from . import closure as fixes
 from . import flags as flag_queue
 from . import synonyms as learned_synonyms
@@ -150,10 +150,12 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     shared = Counter(near_identical_key(a["title"]) for a in articles if a.get("title"))
     fault.update({key: None for key, n in shared.items() if n > 1})
     current, previous = Counter(), Counter()
+    behind: dict[str, list[FailedSearch]] = {}  # the failing searches each article was the top result of
     for f in failed:
         owner = fault.get(near_identical_key(f.query), f.top_slug)
         if f.top_slug and f.reason != "no_results" and owner == f.top_slug:
             (current if f.ts >= report.period_start else previous)[f.top_slug] += 1
+            behind.setdefault(f.top_slug, []).append(f)
     votes, bounced = votes_by_article(db, report.start, report.end), bounces(db, report.start, report.end)
     answer_votes = answers.votes_by_article(db, report.start, report.end)
     report.article_flags = (
@@ -183,7 +185,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
         store_health(db, report.health)
         learned_synonyms.record_proposals(db, report.synonyms)
         step("queue")
-        report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report)), now=iso(now))
+        report.queue = flag_queue.sync(db, _stable_gap_keys(db, _candidates(report, behind, period_days)), now=iso(now))
         step("verify fixes")
         report.fixes = fixes.verify_fixes(db, now=now, closure=closure, rules=rules)
     return report
@@ -206,13 +208,30 @@ def _stable_gap_keys(db, candidates: list[dict]) -> list[dict]:
     return candidates
 
 
-def _candidates(report: AnalysisReport) -> list[dict]:
+def _candidates(report: AnalysisReport, behind: dict | None = None, period_days: int = 7) -> list[dict]:
+    """The queue's candidates, each with the searches behind its figures (flag_searches) where it counts searches.
+
+    behind: {slug: failing searches it was the top result of} (a surge's figures)."""
+    behind = behind or {}
+    gap_of = {(g.nearest_slug, g.label): g for g in report.gaps}
+
+    def searches(f) -> list[dict]:
+        if f.reason == "failing_surge":
+            return flag_searches.rows_of(behind.get(f.slug, []), report.period_start)
+        if f.reason == "near_gap" and (f.slug, f.evidence.get("cluster")) in gap_of:
+            return flag_searches.rows_of(gap_of[f.slug, f.evidence["cluster"]].events, report.period_start)
+        return []
+
+    counted = ("failing_surge", "near_gap")  # evidence counting searches: say over how many days
     out = [{"key": f.key, "kind": "article", "slug": f.slug, "reason": f.reason, "title": f.title, "path": f.path,
-            "score": f.score, "evidence": f.evidence, "suggestion": f.suggestion} for f in report.article_flags]
+            "score": f.score, "suggestion": f.suggestion, "searches": searches(f),
+            "evidence": {**f.evidence, "period_days": period_days} if f.reason in counted else f.evidence}
+           for f in report.article_flags]
     for g in report.gaps:
         evidence = {k: v for k, v in g.to_dict().items() if k not in ("key", "suggestion")}
         out.append({"key": g.key, "kind": "gap", "slug": g.nearest_slug if g.action == "improve" else "",
-                    "reason": g.action, "title": g.label, "path": "", "evidence": evidence, "suggestion": g.suggestion,
+                    "reason": g.action, "title": g.label, "path": "", "evidence": {**evidence, "period_days": period_days},
+                    "suggestion": g.suggestion, "searches": flag_searches.rows_of(g.events, report.period_start),
                     "score": round(min(1.0, 0.2 + g.volume / 100 + (0.2 if g.trend >= 2 else 0)), 3)})
     # One flag per key: an article near two gaps, or two clusters with the same top words, merge
     # into the strongest of them.

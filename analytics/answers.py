@@ -14,6 +14,7 @@ import json
 
 from indexer.clock import now_iso
 from indexer.errors import InvalidInput, NotFound
+from indexer.i18n import gettext
 from indexer.store import transaction
 
 from . import events
@@ -94,7 +95,7 @@ def answer_flags(articles: dict[str, dict], counted: dict[str, tuple[int, int]],
             flags.append(ArticleFlag(slug, a["title"], a["path"], "answer_unhelpful", round(1 - helpful_upper, 3),
                                      {"helpful": helpful, "votes": total, "helpful_rate": round(helpful / total, 3),
                                       "helpful_upper_bound": round(helpful_upper, 3)},
-                                     "搜索框上方引用这篇文章的答案多被评为没有帮助：检查被引用的段落是否准确、完整。"))
+                                     gettext("搜索框上方引用这篇文章的答案多被评为没有帮助：检查被引用的段落是否准确、完整。")))
     return flags
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from indexer.clock import iso
 from indexer.errors import Conflict, InvalidInput
+from indexer.i18n import gettext
 from indexer.store import transaction
 
 from . import flags as flag_queue
@@ -94,10 +95,12 @@ def status_text(fix: dict) -> str:
     """What the flag page and the dashboard say about a fix, e.g. 已验证关闭: 失败率 79% → 12%."""
     before = f"{fix['before_rate']:.0%}" if fix["before_searches"] else "—"
     if fix["state"] == "verified":
-        return f"已验证关闭: 失败率 {before} → {fix['after_rate']:.0%}（修复后 {fix['after_searches']} 次搜索）"
+        return gettext("已验证关闭: 失败率 %(before)s → %(after)s（修复后 %(n)s 次搜索）", before=before,
+                       after=f"{fix['after_rate']:.0%}", n=fix["after_searches"])
     if fix["state"] == "ineffective":
-        return f"修复未生效: 失败率 {before} → {fix['after_rate']:.0%}（修复后 {fix['after_searches']} 次搜索）"
-    return f"验证中: 修复前失败率 {before}，修复后已有 {fix['after_searches'] or 0} 次搜索"
+        return gettext("修复未生效: 失败率 %(before)s → %(after)s（修复后 %(n)s 次搜索）", before=before,
+                       after=f"{fix['after_rate']:.0%}", n=fix["after_searches"])
+    return gettext("验证中: 修复前失败率 %(before)s，修复后已有 %(n)s 次搜索", before=before, n=fix["after_searches"] or 0)
 
 
 def link_fix(db, flag_id: int, slug: str, actor: str, now: dt.datetime | None = None,
@@ -126,7 +129,7 @@ def link_fix(db, flag_id: int, slug: str, actor: str, now: dt.datetime | None = 
             "after_searches": 0, "after_failed": 0, "after_rate": 0.0, "after_examples": "[]",
             "verified_at": "", "version": 1}).last_pk
         if flag["state"] in ("open", "acknowledged"):
-            flag_queue.transition(db, flag_id, "resolved", actor, flag["version"], f"修复：{slug}")
+            flag_queue.transition(db, flag_id, "resolved", actor, flag["version"], gettext("修复：%(slug)s", slug=slug))
     return get_fix(db, fix_id)
 
 
@@ -183,7 +186,8 @@ def verify_fixes(db, now: dt.datetime | None = None, closure: ClosureRules = Clo
                               [*values.values(), fix["id"], fix["version"]]).rowcount == 1
             if done and state == "ineffective":
                 flag = flag_queue.get_flag(db, fix["flag_id"])
-                note = status_text({**fix, **values}) + ("；仍然失败的搜索：" + "、".join(examples) if examples else "")
+                still = gettext("；仍然失败的搜索：%(examples)s", examples=gettext("、").join(examples)) if examples else ""
+                note = status_text({**fix, **values}) + still
                 if flag["state"] in ("resolved", "dismissed"):
                     flag_queue.transition(db, flag["id"], "open", VERIFIER, flag["version"], note[:flag_queue.NOTE_LIMIT])
         summary[state] += 1

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from indexer.clock import iso
-from indexer.store import DatabaseError, open_db
+from indexer.store import DatabaseError, DatabaseUnavailable, open_db
 
 from . import spool as spool_files
 
@@ -90,6 +90,7 @@ MIGRATIONS = [create_event_tables, add_session_indexes, create_event_spool_table
               add_click_client_column, add_vote_source_column, add_search_answer_column]
 
 DURABILITY = ("process", "power")
+UNAVAILABLE_AT_CLOSE = 20  # seconds close() waits for an unreachable database before leaving events to the spool
 
 
 def new_query_id() -> str:
@@ -258,13 +259,25 @@ class EventLog:
     def _store(self, db, items) -> None:
         if not items:
             return
-        for attempt in range(20):
+        waits, attempt = 0, 0
+        while attempt < 20:
             try:
                 _insert(db.conn, items)
                 break
+            except DatabaseUnavailable as exc:  # PostgreSQL down or restarting: an outage is waited out, however
+                # long (the events are safe in the spool), not treated as bad rows
+                if self._closed and waits >= UNAVAILABLE_AT_CLOSE:
+                    log.error("database unavailable at shutdown (%s): %d event(s) stay in the spool for the next "
+                              "start", exc, len(items))
+                    return  # not marked stored: their spool segments stay and are replayed
+                if waits % 30 == 0:
+                    log.warning("database unavailable (%s): %d event(s) wait in the spool", exc, len(items))
+                waits += 1
+                time.sleep(1.0)
             except sqlite3.OperationalError:  # locked or busy: wait and retry the whole batch
                 log.warning("event batch of %d not stored yet (attempt %d), retrying", len(items), attempt + 1)
                 time.sleep(min(2.0, 0.05 * 2**attempt))
+                attempt += 1
             except (sqlite3.Error, ValueError):  # e.g. a string SQLite cannot encode
                 self._store_one_by_one(db, items)
                 break
@@ -307,12 +320,16 @@ def _write_marks(conn, marks: dict[str, int]) -> None:
 
 def _insert(conn, items) -> None:
     """Insert (table, row, segment, end) items and their spool offsets in one transaction: all or none."""
+    by_table: dict[str, list] = {}
+    for table, row, _, _ in items:
+        by_table.setdefault(table, []).append(_column_values(row, _COLUMNS[table]))
     with conn:  # BEGIN ... COMMIT, or ROLLBACK on error
-        for table, row, _, _ in items:
+        for table, rows in by_table.items():  # one executemany per table: one round trip per batch on PostgreSQL
             cols = _COLUMNS[table]
-            verb = "INSERT OR IGNORE" if table == "searches" else "INSERT"
-            conn.execute(f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                         _column_values(row, cols))
+            # A search replayed from the spool after it was stored is the same search: keep the first.
+            conflict = " ON CONFLICT (query_id) DO NOTHING" if table == "searches" else ""
+            conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}){conflict}",
+                             rows)
         _write_marks(conn, _marks(items))
 
 
@@ -358,11 +375,12 @@ def replay_spool(db, spool_dir: Path) -> int:
                         log.error("spooled event not stored (%s): %r", exc, item[1])
                         _mark_stored(db.conn, [item])
             replayed += len(chunk)
-    # Rows of segments that are gone (replayed above, or stored and deleted by their process).
+    # Rows of this folder's segments that are gone (replayed above, or stored and deleted by their process);
+    # other nodes sharing the database keep theirs.
     present = spool_files.segment_names(spool_dir)
     with db.conn:
         for (name,) in db.execute("SELECT segment FROM event_spool").fetchall():
-            if name not in present:
+            if name not in present and spool_files.is_own(name, spool_dir):
                 db.conn.execute("DELETE FROM event_spool WHERE segment = ?", [name])
     return replayed
 
@@ -385,8 +403,8 @@ def daily_health(db, start: str, end: str) -> list[dict]:
     """Per day: searches, zero-result rate, click-through rate (searches with a click) and helpful rate."""
     days: dict[str, dict] = {}
     for day, n, zero in db.execute(
-            "SELECT substr(ts, 1, 10), COUNT(*), SUM(results = 0) FROM searches WHERE ts >= ? AND ts < ? "
-            "GROUP BY 1", [start, end]):
+            "SELECT substr(ts, 1, 10), COUNT(*), SUM(CASE WHEN results = 0 THEN 1 ELSE 0 END) FROM searches "
+            "WHERE ts >= ? AND ts < ? GROUP BY 1", [start, end]):
         days[day] = {"day": day, "searches": n, "zero": zero or 0, "clicked": 0, "votes": 0, "helpful": 0}
     for day, clicked in db.execute(
             "SELECT substr(s.ts, 1, 10), COUNT(DISTINCT c.query_id) FROM clicks c JOIN searches s "
@@ -475,7 +493,7 @@ def last_votes_by_article(db, start: str, end: str) -> dict[str, tuple[int, int]
     """Per article: (helpful votes, all votes) in the period, counting each session's last vote on it
     (votes without a session each count)."""
     sql = ("SELECT slug, SUM(helpful), COUNT(*) FROM votes v WHERE ts >= ? AND ts < ? AND (session = '' OR "
-           "rowid = (SELECT MAX(rowid) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
+           "id = (SELECT MAX(id) FROM votes w WHERE w.session = v.session AND w.slug = v.slug "
            "AND w.ts >= ? AND w.ts < ?)) GROUP BY slug")
     return {slug: (int(h or 0), int(n)) for slug, h, n in db.execute(sql, [start, end, start, end])}
 

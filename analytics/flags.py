@@ -20,7 +20,7 @@ from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
 from indexer.store import transaction
 
-from . import notifications
+from . import evidence, flag_searches, notifications
 
 STATES = ("open", "acknowledged", "resolved", "dismissed")
 TRANSITIONS = {
@@ -160,12 +160,15 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
                     "state": "open", "state_by": ANALYZER, "state_at": now, "dismissed_score": None,
                     "created_at": now, "version": 1, **fields}).last_pk
                 _audit(db, flag_id, ANALYZER, "", "open", "found by analysis")
+                flag_searches.replace(db, flag_id, c.get("searches") or [])
                 _notify_new(db, flag_id, c)
                 summary["opened"] += 1
                 continue
             flag = latest[0]
             if flag["state"] in ("open", "acknowledged"):
                 outcome = "updated" if _compare_and_set(db, flag, fields, bump=False) else "changed_meanwhile"
+                if outcome == "updated":
+                    flag_searches.replace(db, flag["id"], c.get("searches") or [])
             elif (flag["state"] == "dismissed" or (flag["state"] == "resolved" and flag["state_by"] != ANALYZER)) \
                     and c["score"] < (flag["dismissed_score"] or 0) * REOPEN_GROWTH:
                 # A person decided (dismissed, or resolved it: evidence such as old votes lingers for a while);
@@ -179,6 +182,7 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
                 if _compare_and_set(db, flag, {**fields, "state": "open", "state_by": ANALYZER, "state_at": now},
                                     bump=True):
                     _audit(db, flag["id"], ANALYZER, flag["state"], "open", why)
+                    flag_searches.replace(db, flag["id"], c.get("searches") or [])
                     outcome = "reopened"
             summary[outcome] += 1
         for flag in list(db["flags"].rows_where("state IN ('open', 'acknowledged')")):
@@ -196,7 +200,8 @@ def sync(db, candidates: list[dict], now: str | None = None) -> dict:
 def _notify_new(db, flag_id: int, c: dict) -> None:
     # In sync's transaction: the notification exists exactly when the flag does.
     data = {"flag_id": flag_id, "kind": c["kind"], "reason": c["reason"], "title": c["title"], "slug": c.get("slug") or "",
-            "score": c["score"], "summary": c["suggestion"], "url": f"/dashboard/flags/{flag_id}"}
+            "score": c["score"], "summary": c["suggestion"], "url": f"/dashboard/flags/{flag_id}",
+            "evidence_text": evidence.texts({**c, "id": flag_id})}  # the sentences the dashboard shows
     if c["reason"] == "review_overdue":  # to the article's owner (a user name or e-mail), else the managers
         owner = (c.get("evidence") or {}).get("owner") or ""
         data.update(owner=owner, due=(c.get("evidence") or {}).get("due", ""))

@@ -26,6 +26,7 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 from indexer.analysis import expand_synonyms, has_cjk, normalize, segment, stopwords
 from indexer.errors import InvalidInput
+from indexer.i18n import gettext
 
 THRESHOLD = 0.85  # average cosine distance under which groups of queries merge (TF-IDF: Chinese, mixed)
 EMBEDDING_THRESHOLD = 0.6  # the same for English queries described by MiniLM + TF-IDF
@@ -63,6 +64,11 @@ MIN_FAILURE_RATE = 0.5  # a cluster is a gap only if most searches for its queri
 LABEL_CHARS = 40
 
 _PUNCT = re.compile(r"[\W_]+", re.U)
+
+
+def _list(items) -> str:
+    """Readers' words or searches joined the way the current language lists them (、 or a comma)."""
+    return gettext("、").join(items)
 
 
 def near_identical_key(query: str) -> str:
@@ -281,6 +287,8 @@ class Gap:
     failure_rate: float = 1.0
     queries: list[str] = field(default_factory=list)  # every query form of the gap (closure measures them)
     answered_share: float = 0.0  # weighted share of its queries search answers with nearest_slug
+    searched: int = 0  # all searches of its query forms in the window, failing or not (failure_rate's denominator)
+    events: list = field(default_factory=list, repr=False)  # its FailedSearches (the searches behind the figures)
 
     @property
     def trend(self) -> float:
@@ -289,6 +297,7 @@ class Gap:
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
+        d.pop("events")  # kept by the flag queue as the searches behind the evidence, not in it
         d["trend"] = self.trend
         return d
 
@@ -361,12 +370,13 @@ def _gaps_by_words(failed: list, articles: list[dict], period_start: str, cluste
         missing = [t for t in terms if t not in _article_text(nearest)] if covered else []
         if covered:
             action = "improve"
-            suggestion = (f"「{nearest['title']}」覆盖这个主题，但读者没找到或没解决："
-                          + (f"把这些词加进文章或同义词表：{'、'.join(missing)}；" if missing else "")
-                          + "检查文章是否缺少这些读者遇到的情况。")
+            suggestion = (gettext("「%(title)s」覆盖这个主题，但读者没找到或没解决：", title=nearest["title"])
+                          + (gettext("把这些词加进文章或同义词表：%(words)s；", words=_list(missing)) if missing else "")
+                          + gettext("检查文章是否缺少这些读者遇到的情况。"))
         else:
             action = "write"
-            suggestion = f"没有文章覆盖「{'、'.join(terms)}」：写一篇新文章，例如回答「{clustering.representative(cluster)}」。"
+            suggestion = gettext("没有文章覆盖「%(words)s」：写一篇新文章，例如回答「%(example)s」。", words=_list(terms),
+                                 example=clustering.representative(cluster))
         gaps.append(Gap(
             key="gap:" + "+".join(sorted(terms)),
             label=readable_label(clustering.representative(cluster)),
@@ -384,7 +394,7 @@ def _gaps_by_words(failed: list, articles: list[dict], period_start: str, cluste
             suggestion=suggestion,
             missing_words=missing,
             reasons=dict(Counter(f.reason for f in events)),
-            failure_rate=round(failure_rate, 3),
+            failure_rate=round(failure_rate, 3), searched=searched, events=events,
         ))
     gaps.sort(key=lambda g: -g.volume)
     noise = sum(1 for label in clustering.labels if label < 0)
@@ -605,20 +615,22 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
             1, sum(weights[i] for i in members))
         if covered and found < ANSWER_SHARE:
             action = "improve"
-            suggestion = (f"「{article['title']}」讲的就是这个，但搜索没有把它排在前面，读者找不到："
-                          f"读者这样问：{'、'.join(examples[:4])}；"
-                          + (f"把读者用的这些词写进文章（标题、摘要或正文）：{'、'.join(missing)}。" if missing
-                             else "把读者的说法写进文章的标题或摘要。"))
+            suggestion = (gettext("「%(title)s」讲的就是这个，但搜索没有把它排在前面，读者找不到：", title=article["title"])
+                          + gettext("读者这样问：%(examples)s；", examples=_list(examples[:4]))
+                          + (gettext("把读者用的这些词写进文章（标题、摘要或正文）：%(words)s。", words=_list(missing)) if missing
+                             else gettext("把读者的说法写进文章的标题或摘要。")))
         elif covered:
             action = "improve"
-            suggestion = (f"搜索已经用「{article['title']}」回答这些查询（{abs(share):.0%} 的搜索），但读者仍然没有解决："
-                          f"读者这样问：{'、'.join(examples[:4])}；"
-                          + (f"文章里没有读者用的这些词：{'、'.join(missing)}，把它们写进文章（或同义词表）；" if missing else "")
-                          + "检查文章是否缺少这些读者遇到的情况。")
+            suggestion = (gettext("搜索已经用「%(title)s」回答这些查询（%(share)s 的搜索），但读者仍然没有解决：",
+                                  title=article["title"], share=f"{abs(share):.0%}")
+                          + gettext("读者这样问：%(examples)s；", examples=_list(examples[:4]))
+                          + (gettext("文章里没有读者用的这些词：%(words)s，把它们写进文章（或同义词表）；", words=_list(missing))
+                             if missing else "")
+                          + gettext("检查文章是否缺少这些读者遇到的情况。"))
         else:
             action = "write"
-            suggestion = (f"没有文章回答读者的这些问题：{'、'.join(examples[:4])}；"
-                          f"写一篇新文章，例如回答「{representative}」。")
+            suggestion = gettext("没有文章回答读者的这些问题：%(examples)s；写一篇新文章，例如回答「%(example)s」。",
+                                 examples=_list(examples[:4]), example=representative)
         current = sum(1 for f in events if f.ts >= period_start)
         gaps.append(Gap(
             key="gap:" + "+".join(sorted(terms)), label=readable_label(representative), terms=terms,
@@ -628,7 +640,7 @@ def _gaps_by_search(failed: list, articles: list[dict], period_start: str, clust
             nearest_title=article["title"] if article else None, similarity=round(similarity, 3), action=action,
             suggestion=suggestion, missing_words=missing, reasons=dict(Counter(f.reason for f in events)),
             failure_rate=round(failure_rate, 3), queries=[clustering.texts[i] for i in ordered[:MAX_QUERIES]],
-            answered_share=round(abs(share), 3),
+            answered_share=round(abs(share), 3), searched=searched, events=events,
         ))
     gaps.sort(key=lambda g: (-g.volume, g.key))
     noise = sum(1 for label in clustering.labels if label < 0)

@@ -78,8 +78,8 @@ def record_link(db, agent: str, ticket_id, slug: str, phrases: list[str] | None 
            "phrases": json.dumps(phrases, ensure_ascii=False), "created_at": now_iso(), "outcome": "",
            "outcome_at": "", "outcome_by": ""}
     with transaction(db):  # the unique (ticket, article, agent) index makes a double click one link, not two
-        db.execute(f"INSERT OR IGNORE INTO agent_links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
-                   list(row.values()))
+        db.execute(f"INSERT INTO agent_links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
+                   "ON CONFLICT DO NOTHING", list(row.values()))
     _invalidate()
     existing = db["agent_links"].rows_where("ticket_id = ? AND slug = ? AND agent = ?", [ticket_id, slug, agent])
     return _decode(next(existing))
@@ -116,8 +116,9 @@ def record_visit(db, ref: str, slug: str, visitor: str, search_session: str = ""
     if slug != link["slug"]:
         raise InvalidInput("this link reference belongs to another article")
     with transaction(db):
-        cursor = db.execute("INSERT OR IGNORE INTO link_visits (link_id, ts, session, search_session) "
-                            "VALUES (?, ?, ?, ?)", [link["id"], now_iso(), visitor or "anonymous", search_session[:64]])
+        cursor = db.execute("INSERT INTO link_visits (link_id, ts, session, search_session) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [link["id"], now_iso(), visitor or "anonymous", search_session[:64]])
     return cursor.rowcount == 1
 
 
@@ -165,7 +166,8 @@ def links_for(db, agent: str | None = None, ticket_id: str | None = None) -> lis
 
 def article_stats(db) -> list[dict]:
     """Per article: links sent, visits through them, solved and not-helped outcomes."""
-    sql = """SELECT l.slug, COUNT(*), SUM(l.outcome = 'solved'), SUM(l.outcome = 'not_helped'),
+    sql = """SELECT l.slug, COUNT(*), SUM(CASE WHEN l.outcome = 'solved' THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN l.outcome = 'not_helped' THEN 1 ELSE 0 END),
                     (SELECT COUNT(*) FROM link_visits v JOIN agent_links l2 ON v.link_id = l2.id WHERE l2.slug = l.slug)
              FROM agent_links l GROUP BY l.slug ORDER BY COUNT(*) DESC"""
     return [{"slug": s, "links": n, "solved": int(ok or 0), "not_helped": int(bad or 0), "visits": v}

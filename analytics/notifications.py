@@ -28,19 +28,20 @@ from zoneinfo import ZoneInfo
 
 from indexer.clock import iso
 from indexer.errors import InvalidInput, NotFound
+from indexer.i18n import N_, gettext
 from indexer.store import transaction
 
-# event type → (e-mail subject in Chinese, who gets it); the webhook's X-KB-Event header is the type.
+# event type → e-mail subject (translated when the e-mail is written); the webhook's X-KB-Event header is the type.
 EVENTS = {
-    "submission.submitted": "新的最佳实践投稿待审核：{title}",
-    "submission.changes_requested": "您的投稿需要修改：{title}",
-    "submission.approved": "您的投稿已通过审核：{title}",
-    "submission.published": "您的投稿已发布：{title}",
-    "submission.rejected": "您的投稿未被采纳：{title}",
-    "flag.opened": "新的高分问题标记：{title}",
-    "gap.opened": "发现新的内容缺口：{title}",
-    "review.due": "文章到期需要复核：{title}",
-    "question.asked": "客户向支持团队提交了问题：{title}",
+    "submission.submitted": N_("新的最佳实践投稿待审核：%(title)s"),
+    "submission.changes_requested": N_("您的投稿需要修改：%(title)s"),
+    "submission.approved": N_("您的投稿已通过审核：%(title)s"),
+    "submission.published": N_("您的投稿已发布：%(title)s"),
+    "submission.rejected": N_("您的投稿未被采纳：%(title)s"),
+    "flag.opened": N_("新的高分问题标记：%(title)s"),
+    "gap.opened": N_("发现新的内容缺口：%(title)s"),
+    "review.due": N_("文章到期需要复核：%(title)s"),
+    "question.asked": N_("客户向支持团队提交了问题：%(title)s"),
 }
 HIGH_SCORE = 0.6  # a new flag or gap at least this urgent is worth interrupting a manager for
 DIGEST_HOUR = 9  # local time the daily digest goes out
@@ -98,13 +99,15 @@ def recipients(db, to, managers_if_nobody: bool = True) -> list[dict]:
 
 
 def _message(event: str, data: dict) -> tuple[str, str]:
-    subject = EVENTS[event].format(title=data.get("title") or "")
+    subject = gettext(EVENTS[event], title=data.get("title") or "")
     lines = [subject, ""]
-    for label, key in (("说明", "summary"), ("作者", "author"), ("审核人", "reviewer"), ("备注", "note"),
-                       ("原因", "reason"), ("分数", "score"), ("负责人", "owner"), ("应复核日期", "due"),
-                       ("客户邮箱", "email"), ("搜索词", "query")):
+    for label, key in ((N_("说明"), "summary"), (N_("作者"), "author"), (N_("审核人"), "reviewer"), (N_("备注"), "note"),
+                       (N_("原因"), "reason"), (N_("分数"), "score"), (N_("负责人"), "owner"), (N_("应复核日期"), "due"),
+                       (N_("客户邮箱"), "email"), (N_("搜索词"), "query")):
         if data.get(key) not in (None, ""):
-            lines.append(f"{label}：{data[key]}")
+            lines.append(gettext("%(label)s：%(value)s", label=gettext(label), value=data[key]))
+    if data.get("evidence_text"):  # a flag's evidence as sentences (analytics/evidence.py)
+        lines += ["", gettext("证据：")] + [f"· {line}" for line in data["evidence_text"]]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -176,8 +179,8 @@ def add_webhook(db, url, events, secret=None, created_by: str = "") -> tuple[dic
     if not isinstance(secret, str) or len(secret) < MIN_SECRET or len(secret) > 200 or any(c.isspace() for c in secret):
         raise InvalidInput(f"secret must be {MIN_SECRET} to 200 characters without spaces (or left out to generate one)")
     with transaction(db):
-        hook_id = db.execute("INSERT INTO webhooks (url, secret, events, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
-                             [url, secret, json.dumps(events), _now_iso(time.time()), created_by]).lastrowid
+        hook_id = db.execute("INSERT INTO webhooks (url, secret, events, created_at, created_by) VALUES (?, ?, ?, ?, ?) "
+                             "RETURNING id", [url, secret, json.dumps(events), _now_iso(time.time()), created_by]).fetchone()[0]
     return get_webhook(db, hook_id), generated
 
 
@@ -239,7 +242,7 @@ def replay(db, delivery_id: int, now: float | None = None) -> dict:
         if row is None:
             raise NotFound(f"no delivery {delivery_id} to an active webhook")
         new_id = db.execute("INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_attempt, replay_of) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", [*row, _now_iso(now), now, delivery_id]).lastrowid
+                            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", [*row, _now_iso(now), now, delivery_id]).fetchone()[0]
     return next(d for d in deliveries(db, limit=1000) if d["id"] == new_id)
 
 
@@ -280,7 +283,7 @@ def _send_emails(db, send_mail, now, tz, counts, base_url) -> None:
     digests = defaultdict(list)
     for row_id, at, user_id, email, subject, body, link, mode, attempts in rows:
         if link:
-            body += f"链接：{base_url}{link}\n"
+            body += gettext("链接：%(url)s", url=base_url + link) + "\n"
         if mode == "digest":
             if attempts or next_digest(at, tz) <= now:
                 digests[(user_id, email)].append((row_id, subject, body, attempts))
@@ -298,8 +301,8 @@ def _send_emails(db, send_mail, now, tz, counts, base_url) -> None:
                 _fail(db, "notify_emails", row_id, attempts + 1, error, now)
                 counts["failed"] += 1
     for (_user, email), items in digests.items():
-        subject = f"帮助中心每日摘要：{len(items)} 条通知"
-        body = "\n".join([f"以下是自上次摘要以来的 {len(items)} 条通知：", ""]
+        subject = gettext("帮助中心每日摘要：%(n)s 条通知", n=len(items))
+        body = "\n".join([gettext("以下是自上次摘要以来的 %(n)s 条通知：", n=len(items)), ""]
                          + [f"{i}. {b.strip()}\n" for i, (_, _, b, _) in enumerate(items, 1)])
         error = send_mail(email, subject, body)
         with transaction(db):

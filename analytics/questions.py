@@ -94,10 +94,10 @@ def add_question(db, question, email="", query="", *, session: str = "", address
         ts = iso(dt.datetime.fromtimestamp(now, dt.timezone.utc))
         cursor = db.execute(
             "INSERT INTO questions (ts, at, question, email, query, session, address, delivery, next_attempt, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [ts, now, question, email, query, session[:64], address[:100], "pending" if forward else "none", now,
              source])
-        question_id = cursor.lastrowid
+        question_id = cursor.fetchone()[0]
         notifications.notify(db, "question.asked", {"question_id": question_id, "title": question[:60],
                                                     "summary": question, "email": email, "query": query,
                                                     "url": "/questions"}, "managers", now=now)

@@ -14,11 +14,15 @@ garbage after a power loss) fails its length or checksum and ends the segment: i
 never answered. Pickle is safe here because only kb writes these files (mode 0600, in the data
 folder, which also holds the Whoosh index that Whoosh itself stores with pickle).
 
-A process writes only its own segments (``events-<time>-<pid>.spool``), holds an exclusive
+A process writes only its own segments (``events-<folder id>-<time>-<pid>.spool``), holds an exclusive
 ``flock`` on each while it lives, and deletes a segment once everything in it is stored. Segments
 without a lock belong to a process that is gone: ``orphans`` hands them to the replay. Nothing here
 knows about SQLite: the database records, in the same transaction as the events, how far into each
 segment it has stored (``analytics.events``), so a replay stores every event exactly once.
+
+Several nodes may share one database (PostgreSQL): each spool folder has its own random id
+(``folder_id``, kept beside it), part of every segment name, so one node's bookkeeping rows are
+never mistaken for another's (``is_own``).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class Spool:
         self._fd_lock = threading.Lock()
         self._synced: dict[str, int] = {}
         self._retired: dict[str, tuple[int, mmap.mmap, int]] = {}  # full, not yet stored: name -> (fd, map, size)
+        self.id = folder_id(self.folder)
         self._open_segment(segment_bytes)
 
     @property
@@ -102,7 +107,7 @@ class Spool:
         return self._lock
 
     def _open_segment(self, capacity: int) -> None:
-        name = f"events-{time.time_ns():020d}-{os.getpid()}{SUFFIX}"
+        name = f"events-{self.id}-{time.time_ns():020d}-{os.getpid()}{SUFFIX}"
         # Created under a temporary name and locked before it gets its real one, so no other process
         # can mistake a new segment for an orphan.
         tmp = self.folder / (name + ".new")
@@ -208,6 +213,32 @@ def orphans(folder: Path) -> Iterator[tuple[str, bytes]]:
                 path.unlink()
         except FileNotFoundError:
             pass
+
+
+def folder_id(folder: Path) -> str:
+    """This spool folder's id (made once, kept beside it in <folder>.id): unique among nodes sharing a database."""
+    folder = Path(folder)
+    path = folder.with_name(folder.name + ".id")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
+    tmp.write_text(os.urandom(6).hex())
+    try:
+        os.link(tmp, path)  # the first process to link wins; the others read its id
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def is_own(name: str, folder: Path) -> bool:
+    """True when segment name was written through this folder (or is an old name without a folder id)."""
+    rest = name.removeprefix("events-").split("-")
+    return len(rest) == 2 or rest[0] == folder_id(folder)
 
 
 def segment_names(folder: Path) -> set[str]:

@@ -21,6 +21,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from indexer.i18n import gettext
+
 
 @dataclass(frozen=True)
 class StalenessRules:
@@ -71,7 +73,8 @@ def review_flags(articles: list[dict], today: dt.date) -> list[ArticleFlag]:
                                      round(min(1.0, 0.3 + overdue / 180), 3),
                                      {"reviewed": a["reviewed"], "review_every": a["review_every"],
                                       "due": due.isoformat(), "days_overdue": overdue, "owner": a.get("owner", "")},
-                                     f"复核文章并更新 reviewed 日期（应于 {due.isoformat()} 复核，已逾期 {overdue} 天）。"))
+                                     gettext("复核文章并更新 reviewed 日期（应于 %(due)s 复核，已逾期 %(days)s 天）。",
+                                             due=due.isoformat(), days=overdue)))
     return flags
 
 
@@ -89,7 +92,7 @@ def helpfulness_flags(articles: dict[str, dict], votes: dict[str, tuple[int, int
                                      round(1 - helpful_upper, 3),
                                      {"helpful": helpful, "votes": total, "helpful_rate": round(helpful / total, 3),
                                       "helpful_upper_bound": round(helpful_upper, 3)},
-                                     "读者认为这篇文章没有帮助：阅读反馈和失败搜索，补充缺少的步骤或情况。"))
+                                     gettext("读者认为这篇文章没有帮助：阅读反馈和失败搜索，补充缺少的步骤或情况。")))
     return flags
 
 
@@ -106,7 +109,7 @@ def surge_flags(articles: dict[str, dict], current: dict[str, int], previous: di
                                      round(min(1.0, 0.4 + math.log2(ratio) / 10 + now / 200), 3),
                                      {"failing_this_period": now, "failing_previous_period": before,
                                       "ratio": round(ratio, 2)},
-                                     "以这篇文章为首个结果的失败搜索激增：检查是否过时或缺少新出现的问题。"))
+                                     gettext("以这篇文章为首个结果的失败搜索激增：检查是否过时或缺少新出现的问题。")))
     return flags
 
 
@@ -119,7 +122,7 @@ def bounce_flags(articles: dict[str, dict], bounces: dict[str, tuple[int, int]],
             a = articles[slug]
             flags.append(ArticleFlag(slug, a["title"], a["path"], "bounce", round(bounced / clicks * 0.8, 3),
                                      {"clicks": clicks, "bounced": bounced, "bounce_rate": round(bounced / clicks, 3)},
-                                     "读者打开后几秒内又去搜索：开头是否直接回答了问题？标题是否名不副实？"))
+                                     gettext("读者打开后几秒内又去搜索：开头是否直接回答了问题？标题是否名不副实？")))
     return flags
 
 
@@ -132,7 +135,7 @@ def gap_flags(articles: dict[str, dict], gaps: list, rules: StalenessRules = Sta
             flags.append(ArticleFlag(a["slug"], a["title"], a["path"], "near_gap",
                                      round(min(1.0, 0.3 + gap.volume / 200), 3),
                                      {"cluster": gap.label, "volume": gap.volume, "similarity": gap.similarity,
-                                      "examples": gap.examples[:5]},
+                                      "examples": gap.examples[:5], "reasons": dict(gap.reasons)},
                                      gap.suggestion))
     return flags
 
@@ -148,5 +151,5 @@ def agent_link_flags(articles: dict[str, dict], unhelpful: list[dict]) -> list[A
                                      round(min(1.0, 0.3 + s["not_helped"] / judged * 0.5 + s["links"] / 100), 3),
                                      {"links": s["links"], "solved": s["solved"], "not_helped": s["not_helped"],
                                       "visits": s["visits"]},
-                                     "客服经常发送这篇文章，但多数工单没有因此解决：看看工单里缺了什么情况。"))
+                                     gettext("客服经常发送这篇文章，但多数工单没有因此解决：看看工单里缺了什么情况。")))
     return flags

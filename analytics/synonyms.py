@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 
+from indexer import changes
 from indexer.analysis import expand_synonyms, has_cjk, normalize, segment, stopwords
 from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
@@ -224,8 +225,10 @@ def get_synonym(db, synonym_id: int) -> dict:
     return out
 
 
-def decide(db, synonym_id: int, decision: str, actor: str, version: int | None = None, note: str = "") -> dict:
-    """Approve or reject a pair (also a change of mind), audited; Conflict if it changed since `version`."""
+def decide(db, synonym_id: int, decision: str, actor: str, version: int | None = None, note: str = "",
+           origin: str = "") -> dict:
+    """Approve or reject a pair (also a change of mind), audited; Conflict if it changed since `version`.
+    origin: the deciding node's id, so that the other nodes (not it) reload their synonyms from the change feed."""
     if decision not in DECISIONS:
         raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}")
     if not isinstance(note, str) or len(note) > 2000:
@@ -242,6 +245,7 @@ def decide(db, synonym_id: int, decision: str, actor: str, version: int | None =
         db["synonyms"].update(synonym_id, {"state": state, "decided_by": actor, "decided_at": now, "note": note,
                                            "version": current["version"] + 1, "updated_at": now})
         db["synonym_events"].insert({"synonym_id": synonym_id, "ts": now, "actor": actor, "action": state, "note": note})
+        changes.record(db, "synonyms", origin=origin)
     return get_synonym(db, synonym_id)
 
 

@@ -44,11 +44,13 @@ from pathlib import Path, PurePosixPath
 import yaml
 from bs4 import BeautifulSoup
 
+from indexer import changes
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
 from indexer.clock import now_iso
 from indexer.errors import ArticleError, Conflict, Gone, InvalidInput, KBError, NotFound, TooLarge
 from indexer.store import transaction
 
+from .render import LEGACY_PRACTICE, legacy_practice_markdown
 from .validate import typed_text
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ def read_article(docs: Path, slug: str) -> dict:
         broken = None
     except ArticleError as exc:  # let the manager repair it here: the whole file becomes the body
         meta, body, broken = {}, text, exc.message
+    if meta.get("source_submission") and LEGACY_PRACTICE.match(body):  # a practice an older kb stored as HTML
+        body = legacy_practice_markdown(body) or body  # edit it as Markdown; saving stores the Markdown
     fields = {k: meta.get(k) for k in EDITABLE}
     fields["tags"] = [str(t) for t in meta.get("tags") or []] if isinstance(meta.get("tags"), list) else \
         [t.strip() for t in str(meta.get("tags") or "").split(",") if t.strip()]
@@ -354,7 +358,7 @@ def _record(db, **row) -> int:
     row.setdefault("ts", now_iso())
     cols = ", ".join(row)
     marks = ", ".join("?" for _ in row)
-    return db.execute(f"INSERT INTO revisions ({cols}) VALUES ({marks})", list(row.values())).lastrowid
+    return db.execute(f"INSERT INTO revisions ({cols}) VALUES ({marks}) RETURNING id", list(row.values())).fetchone()[0]
 
 
 def _remember_disk(db, slug: str, relpath: str, current: str | None) -> None:
@@ -393,6 +397,8 @@ def _apply(docs: Path, db, lock_dir: Path, slug: str, path: Path, build_text, ba
             rev = _record(db, slug=slug, path=relpath, actor=actor, action=action, message=message, text=text,
                           content_hash=content_hash(text), base_hash=base_hash, flag_id=flag_id,
                           restored_from=restored_from)
+            # lock_dir is this node's data folder: the other nodes re-read the file and re-render its page
+            changes.record(db, action, slug, relpath, changes.node_id(lock_dir))
         git = commit_to_git(docs, path, actor, message or _default_message(action, slug))
         db.execute("UPDATE revisions SET git_commit = ?, git_error = ? WHERE id = ?",
                    [git.get("commit"), git.get("error"), rev])

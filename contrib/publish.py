@@ -3,7 +3,10 @@
 The publisher writes the front matter itself, with yaml.safe_dump, from validated fields only — no
 customer text is ever pasted into YAML, so `---` or `title: x` in a field stays text. The body is
 the customer's Markdown rendered and sanitized (render.py), so nothing they wrote can run in a
-reader's browser. Files are written atomically (temporary file, then os.replace).
+reader's browser, then written back as Markdown (every character of their text escaped) and kept only
+if the site's own renderer shows exactly the sanitized page; otherwise the sanitized HTML is stored
+as before. Markdown is what the article editor edits and what gives the page a table of contents.
+Files are written atomically (temporary file, then os.replace).
 
 Review first: a file is written only after the submission was found approved and claimed (its slug
 fixed) in one transaction, so nothing reaches the site or search without a manager's approval.
@@ -29,17 +32,20 @@ from pathlib import Path
 import yaml
 from pypinyin import lazy_pinyin
 
-from indexer.build import update_incremental
+from indexer import changes
 from indexer.errors import Conflict
+from indexer.store import transaction
 
 from . import queue
-from .editing import write_atomically
-from .render import render_markdown
+from .editing import reindex, write_atomically
+from .render import practice_markdown, render_markdown
 
 log = logging.getLogger(__name__)
 PRACTICES = "practices"
 REVIEW_EVERY = 365
 _lock = threading.Lock()  # one publication at a time: file, index and site move together
+# The index is updated through editing.reindex (the data folder's edit lock, waiting for Whoosh's writer): with
+# several nodes, this node's change follower re-indexes other nodes' changes at any moment.
 
 
 def slugify(title: str) -> str:
@@ -74,7 +80,7 @@ def _source_of(path: Path) -> int | None:
 
 
 def practice_file(sub: dict, today: dt.date | None = None) -> str:
-    """The Markdown file of a published practice: generated front matter + sanitized body."""
+    """The Markdown file of a published practice: generated front matter + the sanitized body as Markdown."""
     meta = {
         "title": sub["title"], "summary": sub["summary"], "tags": list(sub["tags"]),
         "module": sub["module"] or "practices", "owner": sub.get("assigned_to") or "knowledge team",
@@ -82,6 +88,12 @@ def practice_file(sub: dict, today: dt.date | None = None) -> str:
         "contributed_by": sub["organisation"], "source_submission": sub["id"], "license": "CC BY 4.0",
     }
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    # Markdown, so that the article editor edits it and the site gives it a table of contents: converted from the
+    # sanitized HTML and checked against the site's own renderer (render.markdown_of).
+    markdown = practice_markdown(sub["title"], sub["body"])
+    if markdown is not None:
+        return f"---\n{front}---\n\n{markdown}"
+    log.warning("submission %s: its Markdown would not render exactly as sanitized; published as HTML", sub.get("id"))
     # Title and body go in as HTML, inside one raw block: MkDocs must not run Markdown over them a second
     # time, or text nh3 left inert ("[x](javascript:…)", "{: onfocus=…}") would become live markup.
     title = html.escape(re.sub(r"[\r\n]+", " ", sub["title"]))
@@ -98,6 +110,7 @@ class Publisher:
         # callable(changed_paths) -> ticket or None: updates the site's pages for these docs paths (kb serve:
         # in the background, so a manager's click does not wait for it); None in tests that only check the index
         self.rebuild_site = rebuild_site
+        self.node = changes.node_id(self.data_dir)  # other nodes apply what this one publishes (indexer/changes.py)
 
     def _refresh_site(self, slugs) -> str | None:
         if not self.rebuild_site or not slugs:
@@ -125,10 +138,13 @@ class Publisher:
             sub = queue.claim_publication(db, sid, actor, version,
                                           lambda s: unique_slug(db, self.docs_dir, sid, s["title"]))
             write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md", practice_file(sub))
-            update_incremental(self.docs_dir, self.data_dir)
+            reindex(self.docs_dir, self.data_dir)
             ticket = self._refresh_site([sub["slug"]])
             try:
-                return _with_ticket(queue.transition(db, sid, "publish", actor), ticket)
+                with transaction(db):  # published, and in the change feed for the other nodes, together
+                    result = queue.transition(db, sid, "publish", actor)
+                    changes.record(db, "publish", sub["slug"], f"{PRACTICES}/{sub['slug']}.md", self.node)
+                return _with_ticket(result, ticket)
             except Conflict:
                 current = queue.get(db, sid)
                 if current["state"] == "published":  # another publisher (a retry elsewhere) got there first
@@ -138,17 +154,23 @@ class Publisher:
     def unpublish(self, db, sid: int, manager: dict, version: int | None = None, note: str = "") -> dict:
         """Take a published practice off the site and out of search; its history stays.
 
-        The state is committed first; if the process dies before the file is gone, recover() removes it."""
+        The file is removed inside the transaction that records the state and the change-feed row, so another
+        node that sees the row finds the file gone; if the commit fails after the file went, the submission is
+        still published and recover() writes the file again."""
         with _lock:
-            result = queue.transition(db, sid, "unpublish", manager, version, note)
-            self._remove(result)
+            with transaction(db):
+                result = queue.transition(db, sid, "unpublish", manager, version, note)
+                removed = self._remove(result)
+                if result["slug"]:
+                    changes.record(db, "unpublish", result["slug"], f"{PRACTICES}/{result['slug']}.md", self.node)
+            if removed:
+                reindex(self.docs_dir, self.data_dir)
             return _with_ticket(result, self._refresh_site([result["slug"]] if result["slug"] else []))
 
     def _remove(self, sub: dict) -> bool:
         path = self.docs_dir / PRACTICES / f"{sub['slug']}.md"
         if sub["slug"] and path.exists() and _source_of(path) == sub["id"]:
             path.unlink()
-            update_incremental(self.docs_dir, self.data_dir)
             return True
         return False
 
@@ -172,7 +194,8 @@ class Publisher:
                         with _lock:
                             write_atomically(self.docs_dir / PRACTICES / f"{sub['slug']}.md",
                                               practice_file(sub, today=_reviewed_on(sub)))
-                            update_incremental(self.docs_dir, self.data_dir)
+                            reindex(self.docs_dir, self.data_dir)
+                            self._announce(db, [sub["slug"]])
                     else:
                         continue
                     done.append(sub["id"])
@@ -198,8 +221,15 @@ class Publisher:
                 if sid not in removed:
                     removed.append(sid)
             if removed:
-                update_incremental(self.docs_dir, self.data_dir)
+                reindex(self.docs_dir, self.data_dir)
+                self._announce(db, slugs)
         return removed
+
+    def _announce(self, db, slugs) -> None:
+        """Tell the other nodes about files recovery wrote or removed (in the shared docs folder)."""
+        with transaction(db):
+            for slug in slugs:
+                changes.record(db, "recover", slug, f"{PRACTICES}/{slug}.md", self.node)
 
 
 def _with_ticket(sub: dict, ticket: str | None) -> dict:

@@ -4,8 +4,11 @@ Shared infrastructure, so it lives in the bottom package and imports no feature 
 owns its tables and declares their migrations in its own module (analytics/events.py owns searches,
 clicks and votes); the top (``kbserver/db.py``) holds the one list of them and passes it to ``open_db``.
 This module applies them in order and records each by its name (``concept:function``) in
-``_migrations``, so inserting a migration never renames the ones already run. Only SQLite exists today;
-the URL keeps room for a PostgreSQL backend behind the same functions.
+``_migrations``, so inserting a migration never renames the ones already run.
+
+Two backends behind the same functions: SQLite (the zero-setup default, ``sqlite:///``) and PostgreSQL
+(``postgresql://``, through the thin database object in ``indexer/postgres.py``). Feature modules call
+the same sqlite-utils-style methods and write the same SQL for both.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import unquote, urlparse
 
 import sqlite_utils
 
+from . import postgres
 from .clock import now_iso
 from .errors import KBError
 
@@ -29,11 +33,20 @@ from .errors import KBError
 Migrations = Sequence[tuple[str, Sequence[Callable]]]
 
 
+# The database server cannot be reached (PostgreSQL down or restarting): wait, do not give up on the rows.
+DatabaseUnavailable = postgres.DatabaseUnavailable
+
+
 class DatabaseError(KBError):
     """The database URL or file cannot be used."""
 
     status = 500
     code = "database"
+
+
+def is_postgres(database_url: str) -> bool:
+    """True when database_url names a PostgreSQL server (postgresql://user:password@host:port/db)."""
+    return postgres.is_postgres_url(database_url)
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -44,8 +57,8 @@ def sqlite_path(database_url: str) -> Path:
     parsed = urlparse(database_url)
     if parsed.scheme != "sqlite":
         raise DatabaseError(
-            f"database URL {database_url!r}: only sqlite:///path/to/kb.db is supported in this version "
-            "(a PostgreSQL backend is planned behind the same functions)"
+            f"database URL {postgres.describe(database_url)!r}: use sqlite:///path/to/kb.db or "
+            "postgresql://user:password@host:5432/database"
         )
     # SQLAlchemy's convention: sqlite:///relative/kb.db and sqlite:////absolute/kb.db
     path = unquote(parsed.netloc + parsed.path)[1:] if not parsed.netloc else unquote(parsed.netloc + parsed.path)
@@ -77,9 +90,38 @@ def _private_files(path: Path) -> None:
             pass
 
 
-def open_db(database_url: str, migrations: Migrations | None = None) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode, applying `migrations` if given; folder 0700,
-    files 0600. The full list is ``kbserver.db.MIGRATIONS`` (``kbserver.db.open_db`` passes it)."""
+def check_database_url(database_url: str) -> None:
+    """DatabaseError when database_url is not a usable sqlite:/// or postgresql:// URL (checked without connecting)."""
+    if is_postgres(database_url):
+        try:
+            postgres.check_url(database_url)
+        except ValueError as exc:
+            raise DatabaseError(str(exc)) from None
+    else:
+        sqlite_path(database_url)
+
+
+def _open_postgres(database_url: str, migrations: Migrations | None) -> postgres.PgDatabase:
+    try:
+        db = postgres.PgDatabase(postgres.connect(database_url), database_url)
+    except (ValueError, ConnectionError) as exc:
+        raise DatabaseError(f"{exc}. Check the server is running, the user, password and database name in "
+                            "--database-url / KB_DATABASE_URL") from None
+    if migrations is not None:
+        try:
+            with db.session_lock(postgres.MIGRATION_LOCK):  # several processes starting together migrate once
+                apply_migrations(db, migrations)
+        except sqlite3.DatabaseError as exc:
+            db.conn.close()
+            raise DatabaseError(f"{postgres.describe(database_url)} is not a usable kb database: {exc}") from None
+    return db
+
+
+def open_db(database_url: str, migrations: Migrations | None = None) -> sqlite_utils.Database | postgres.PgDatabase:
+    """Open the database at database_url, applying `migrations` if given: SQLite (created if needed, WAL, folder
+    0700, files 0600) or PostgreSQL. The full list is ``kbserver.db.MIGRATIONS`` (``kbserver.db.open_db`` passes it)."""
+    if is_postgres(database_url):
+        return _open_postgres(database_url, migrations)
     path = sqlite_path(database_url)
     try:
         make_private_dir(path.parent)
@@ -108,6 +150,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     savepoints inside an open transaction). IMMEDIATE takes the write lock at the start, so what the block
     reads cannot be changed by another connection before it writes (others wait, up to busy_timeout).
     Nested blocks are savepoints: an inner failure undoes only its part unless it propagates.
+    On PostgreSQL, BEGIN also takes a transaction-scoped advisory lock (indexer/postgres.py): the same one
+    writer at a time, across every process and node sharing the database.
     """
     conn = db.conn
     if conn.in_transaction:

@@ -13,7 +13,7 @@ from indexer.dense import VectorFiller
 from indexer.query import open_index
 from indexer.store import make_private_dir
 
-from . import auth, db, errors, labels, timefmt
+from . import auth, db, errors, i18n, labels, timefmt
 from .inputs import KBRequest
 from .settings import load_settings
 
@@ -88,6 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     timefmt.init_app(app, settings["time_zone"])
     labels.init_app(app)
+    i18n.init_app(app)  # before the blueprints: its kb-strings.js route precedes the site's catch-all
     app.config["SESSION_COOKIE_SECURE"] = settings["secure_cookies"]  # only over HTTPS; kb also runs on localhost
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
@@ -104,7 +105,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kb_refresh_site"] = updater.refresh
     app.extensions["kb_publisher"] = Publisher(settings["docs"], settings["data"], rebuild_site=updater.refresh)
 
-    from . import agent, api, ask, contrib_views, dashboard, editing_views, learning, notify, site, widget
+    from indexer.changes import node_id
+
+    from .nodes import make_follower
+
+    # Several nodes on one database: this data folder's id, and the thread that applies other nodes' changes.
+    app.extensions["kb_node"] = node_id(settings["data"])
+    app.extensions["kb_follower"] = make_follower(app)
+
+    from . import agent, api, ask, contrib_views, dashboard, editing_views, evidence_views, learning, notify, site, widget
 
     # Delivers customers' questions to the helpdesk; started by `kb serve` or by the first question.
     app.extensions["kb_forwarder"] = ask.QuestionForwarder(settings["database_url"], settings["ask_webhook_url"])
@@ -119,6 +128,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(contrib_views.bp)
     app.register_blueprint(learning.bp)
     app.register_blueprint(editing_views.bp)
+    evidence_views.init_app(app)  # evidence as sentences, the searches behind them
     widget.init_app(app)  # /widget.js and /api/widget/: the in-product help widget, CORS for its origins only
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

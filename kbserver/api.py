@@ -225,7 +225,10 @@ def record_answer_feedback(body: dict, *, session: str) -> dict:
 
 @bp.get("/health")
 def health():
-    """GET /api/health → whether the index is loaded, and its size and version."""
+    """GET /api/health → whether the index is loaded, its size and version, and this node's place in the change feed."""
     ix = _index()
     semantic = ix.semantic_status() | {"embedding": current_app.extensions["kb_vectors"].status()}
-    return jsonify({"ok": True, "articles": ix.count(), "index_version": ix.version(), "semantic": semantic})
+    follower = current_app.extensions["kb_follower"]
+    node = {"id": current_app.extensions["kb_node"], "changes_applied": follower.applied}
+    return jsonify({"ok": True, "articles": ix.count(), "index_version": ix.version(), "semantic": semantic,
+                    "node": node})

@@ -39,11 +39,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from analytics import accounts, throttle
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from indexer.i18n import translator
 
 from .db import get_db
+from .i18n import form_error
+from .labels import label
 
 bp = Blueprint("auth", __name__)
 
@@ -67,7 +71,7 @@ def init_app(app) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="kb_session",
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings["session_hours"]))
     # Held on the app (not the module): each app counts its own sign-ins in progress.
-    guard = SignInGuard(app.wsgi_app, settings["password_checks"])
+    guard = SignInGuard(app.wsgi_app, settings["password_checks"], settings["language"])
     app.wsgi_app = guard
     app.extensions["kb_sign_in_guard"] = guard
     app.extensions["kb_login_policy"] = throttle.LoginPolicy(settings["login_window"], settings["login_failures_account"],
@@ -87,8 +91,9 @@ def _lower_priority() -> None:
 class SignInGuard:
     """WSGI middleware in front of POST /login: caps sign-ins in progress and refuses locked addresses from memory."""
 
-    def __init__(self, wsgi_app, checks: int):
+    def __init__(self, wsgi_app, checks: int, language: str = "zh"):
         self.wsgi_app = wsgi_app
+        self.t = translator(language)  # no Flask here: the company's language straight from the catalogue
         self.permits = threading.BoundedSemaphore(checks)
         self.pool = ThreadPoolExecutor(max_workers=checks, thread_name_prefix="kb-password", initializer=_lower_priority)
         self._locked: dict[str, float] = {}  # address → monotonic time its lock ends, as the database said
@@ -100,10 +105,11 @@ class SignInGuard:
         ends = self._locked.get(environ.get("REMOTE_ADDR") or "-", 0.0)
         now = time.monotonic()
         if ends > now:
-            return _plain_refusal(start_response, 429, f"登录失败次数过多，请 {-(-int(ends - now) // 60) or 1} 分钟后再试。",
-                                  int(ends - now) + 1)
+            return _plain_refusal(start_response, 429, self.t("登录失败次数过多，请 %(n)s 分钟后再试。",
+                                                              n=-(-int(ends - now) // 60) or 1),
+                                  int(ends - now) + 1, self.t("返回登录"))
         if not self.permits.acquire(blocking=False):  # never queue a sign-in behind a flood: answer at once
-            return _plain_refusal(start_response, 503, "登录请求太多，请稍后再试。", 1)
+            return _plain_refusal(start_response, 503, self.t("登录请求太多，请稍后再试。"), 1, self.t("返回登录"))
         try:
             environ["kb.sign_in_guard"] = self
             return self.wsgi_app(environ, start_response)  # Flask's response body is already rendered here
@@ -123,10 +129,10 @@ class SignInGuard:
         return self.pool.submit(fn, *args).result()
 
 
-def _plain_refusal(start_response, status: int, message: str, retry_after: int):
+def _plain_refusal(start_response, status: int, message: str, retry_after: int, back: str):
     # No Flask, no session, no template: the cheapest answer that still tells a person what to do.
     body = (f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>{html.escape(message)}</h1>"
-            "<p><a href='/login'>返回登录</a></p>").encode()
+            f"<p><a href='/login'>{html.escape(back)}</a></p>").encode()
     start_response(f"{status} {'Too Many Requests' if status == 429 else 'Service Unavailable'}",
                    [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
                     ("Retry-After", str(retry_after))])
@@ -227,7 +233,7 @@ def login():
             address_wait = throttle.address_retry_after(db, address, policy)
             if address_wait:  # the address itself is locked: refuse it from memory until then, no database needed
                 guard.remember_lock(address, address_wait)
-            return _refuse_sign_in(429, f"登录失败次数过多，请 {-(-wait // 60)} 分钟后再试。", wait)
+            return _refuse_sign_in(429, gettext("登录失败次数过多，请 %(n)s 分钟后再试。", n=-(-wait // 60)), wait)
         user = guard.check_password(accounts.authenticate, db, name, request.form.get("password", ""),
                                     settings["password_hash_cost"])
         if user:
@@ -235,7 +241,7 @@ def login():
             session.clear()  # a fresh session on sign-in: no fixation
             session["sid"] = accounts.create_session(db, user["id"], settings["session_hours"] * 3600)
             return redirect(_safe_next(request.args.get("next"), user))
-        flash("用户名或密码不正确。")
+        flash(gettext("用户名或密码不正确。"), "error")
         return render_template("login.html"), 401
     return render_template("login.html")
 
@@ -250,7 +256,7 @@ def logout():
 
 
 # -- the managers' users page --------------------------------------------------------------------
-ROLE_NAMES = {"manager": "知识库管理员", "editor": "文章编辑", "agent": "客服", "vip": "VIP 客户", "helpdesk": "工单系统集成"}
+ROLE_NAMES = ("manager", "editor", "agent", "vip", "helpdesk")  # in the order the role menu lists them; names: labels.py
 
 
 @bp.get("/users")
@@ -266,7 +272,7 @@ def _users_page(secret: dict | None = None, status: int = 200):
     people = [u | {"sessions": accounts.count_sessions(db, u["id"]), "email": emails.get(u["id"], "")}
               for u in accounts.list_users(db, include_disabled=True)]
     headers = {"Cache-Control": "no-store"} if secret else {}  # a password shown once must not sit in a cache
-    return render_template("users.html", people=people, roles=ROLE_NAMES, secret=secret), status, headers
+    return render_template("users.html", people=people, roles={r: label(r) for r in ROLE_NAMES}, secret=secret), status, headers
 
 
 @bp.post("/users")
@@ -278,7 +284,7 @@ def users_add():
         user, password, token = accounts.create_user(get_db(), request.form.get("name", ""), request.form.get("role", ""),
                                                      settings["password_hash_cost"])
     except (Conflict, InvalidInput) as exc:
-        flash(f"没有创建：{exc.message}", "error")
+        flash(gettext("没有创建：%(error)s", error=form_error(exc)), "error")
         return redirect(url_for("auth.users_page"))
     return _users_page({"name": user["name"], "password": password, "token": token})
 
@@ -295,39 +301,41 @@ def users_action(user_id: int):
     try:
         if action == "disable":
             accounts.set_disabled(db, user_id, True)
-            flash(f"已停用 {name}：该账号的会话和 API 令牌立即失效。")
+            flash(gettext("已停用 %(name)s：该账号的会话和 API 令牌立即失效。", name=name))
         elif action == "enable":
             accounts.set_disabled(db, user_id, False)
             throttle.clear_account(db, name)
-            flash(f"已启用 {name}（登录锁定也已解除）。")
+            flash(gettext("已启用 %(name)s（登录锁定也已解除）。", name=name))
         elif action == "set_role":
             role = request.form.get("role", "")
             accounts.set_role(db, user_id, role)
-            flash(f"{name} 的角色已改为 {ROLE_NAMES.get(role, role)}。")
+            flash(gettext("%(name)s 的角色已改为 %(role)s。", name=name, role=label(role)))
         elif action == "reset_password":
             password = accounts.reset_password(db, user_id, current_app.config["KB"]["password_hash_cost"])
             throttle.clear_account(db, name)
             return _users_page({"name": name, "password": password})
         elif action == "set_email":
             accounts.set_contact(db, user_id, request.form.get("email", ""))
-            flash(f"{name} 的通知邮箱已保存。")
+            flash(gettext("%(name)s 的通知邮箱已保存。", name=name))
         elif action == "rotate_token":
             return _users_page({"name": name, "token": accounts.rotate_token(db, user_id)})
         elif action == "remove":
             if request.form.get("confirm") != "yes":
                 raise InvalidInput("tick the box to confirm removing the account")
             accounts.remove_user(db, user_id)
-            flash(f"已删除 {name}：会话、密码和 API 令牌立即失效，用户名保留在历史记录中。")
+            flash(gettext("已删除 %(name)s：会话、密码和 API 令牌立即失效，用户名保留在历史记录中。", name=name))
         else:
             raise InvalidInput(f"unknown action {action!r}")
     except Conflict as exc:
-        flash(f"没有保存：{_last_manager_message(exc)}", "error")
+        flash(gettext("没有保存：%(error)s", error=_last_manager_message(exc)), "error")
     except InvalidInput as exc:
         if action != "set_email":
             raise
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("auth.users_page"))
 
 
 def _last_manager_message(exc: Conflict) -> str:
-    return "至少要保留一位启用的知识库管理员，请先把另一个账号设为管理员。" if "last manager" in exc.message else exc.message
+    if "last manager" in exc.message:
+        return gettext("至少要保留一位启用的知识库管理员，请先把另一个账号设为管理员。")
+    return exc.message

@@ -13,6 +13,7 @@ import click
 from analytics.accounts import ROLES
 from analytics.report import TABLES
 from indexer.errors import KBError
+from indexer.i18n import set_language
 
 from .settings import BY_NAME, load_settings, remember_docs
 
@@ -51,7 +52,7 @@ def friendly_errors(fn):
 def _settings(**options) -> dict:
     """Settings from flags and environment, checked before any long work starts."""
     from indexer.site import DEFAULT_MKDOCS_CONFIG
-    from indexer.store import sqlite_path
+    from indexer.store import check_database_url
 
     ctx = click.get_current_context(silent=True)
     if (options.get("secret_key") and ctx is not None
@@ -59,8 +60,9 @@ def _settings(**options) -> dict:
         click.secho("warning: --secret-key is visible to every local user in `ps`; set KB_SECRET_KEY instead, "
                     "or leave it out to use the generated <data>/secret.key", fg="yellow", err=True)
     settings = load_settings({k: v for k, v in options.items() if k in BY_NAME})
+    set_language(settings["language"])  # what this command writes (suggestions, e-mails) is in the company's language
     if "database_url" in options:
-        sqlite_path(settings["database_url"])
+        check_database_url(settings["database_url"])
     if "docs" in options and settings["docs"].exists() and not settings["docs"].is_dir():
         raise KBError(f"--docs {settings['docs']} is a file; point it at the folder that holds the Markdown articles")
     if "mkdocs_config" in options:
@@ -189,7 +191,7 @@ def index(full, **options):
                  "analyze_every", "secret_key", "period", "click_window", "reformulation_window", "vote_window",
                  "semantic_model", "secure_cookies", "event_durability", "connection_limit", "idle_timeout",
                  "request_timeout", "trusted_proxy", "access_log", "site_workers", "ask_webhook_url",
-                 "verify_after_searches", "verify_after_days", "time_zone")
+                 "verify_after_searches", "verify_after_days", "time_zone", "change_poll", "language")
 @setting_options(*SMTP_SETTINGS)
 @setting_options("widget_origins", "widget_pages")
 @friendly_errors
@@ -202,6 +204,15 @@ def serve(**options):
     from .server import serve as run_server
 
     settings = _settings(**options)
+    from indexer import changes
+
+    from .db import open_db as _open_db
+
+    # Changes other nodes make from now on are applied by the follower; the start-up below catches up the rest
+    # (the shared docs folder holds every change made before, and the site is rebuilt if it lags the index).
+    feed = _open_db(settings["database_url"])
+    since = changes.latest(feed)
+    feed.conn.close()
     if read_pointer(settings["data"]) is None or site_dir(settings["data"]) is None:
         click.echo("no index or site yet: building them first", err=True)
         run_index(settings, full=True)
@@ -213,8 +224,6 @@ def serve(**options):
             run_site_build(settings)
     app = create_app({k: v for k, v in settings.items()})
     app.extensions["kb_index"].warm()  # the first customer should not wait for the index to load
-    from .db import open_db as _open_db
-
     recovered = app.extensions["kb_publisher"].recover(_open_db(settings["database_url"]))
     if recovered:
         app.extensions["kb_site_updater"].wait_idle()  # their pages are live before the first visitor comes
@@ -222,6 +231,7 @@ def serve(**options):
     from .jobs import start_schedule
 
     start_schedule(app, settings["analyze_every"])
+    app.extensions["kb_follower"].start(since)  # other nodes' publishes, edits and synonyms, within seconds
     app.extensions["kb_vectors"].start()  # embeds in the background: search answers by keywords meanwhile
     app.extensions["kb_forwarder"].start()  # resends questions an earlier run could not deliver
     app.extensions["kb_notifier"].start()  # e-mails and webhooks, including those an earlier run left pending
@@ -280,11 +290,11 @@ def search(query, limit, as_json, **options):
 def _approved_synonyms(settings: dict) -> list[tuple[str, str]]:
     """The learned synonym pairs managers approved (none when there is no database yet)."""
     from analytics.synonyms import approved_pairs
-    from indexer.store import sqlite_path
+    from indexer.store import is_postgres, sqlite_path
 
     from .db import open_db
 
-    if not sqlite_path(settings["database_url"]).exists():
+    if not is_postgres(settings["database_url"]) and not sqlite_path(settings["database_url"]).exists():
         return []
     db = open_db(settings["database_url"])
     try:
@@ -363,7 +373,7 @@ def simulate(days, sessions_per_day, seed, as_json, scenario, **options):
 
 @cli.command()
 @setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window",
-                 "verify_after_searches", "verify_after_days", "semantic_model")
+                 "verify_after_searches", "verify_after_days", "semantic_model", "language")
 @click.option("--dry-run", is_flag=True, help="Report only; do not change the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gaps and flags as JSON.")
 @friendly_errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from contrib import queue
 from contrib.render import render_markdown
@@ -16,6 +17,7 @@ from indexer.errors import InvalidInput, KBError
 from . import policy
 from .auth import require_role
 from .db import get_db
+from .i18n import form_error
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("contrib", __name__)
@@ -77,9 +79,9 @@ def new():
             policy.require_vip(g.user)
             sub, _ = queue.create(get_db(), g.user, fields, submit=request.form.get("action") == "submit")
         except KBError as exc:
-            flash(exc.message, "error")
+            flash(form_error(exc), "error")
             return render_template("contrib_form.html", sub=None, fields=fields), exc.status
-        flash("已提交审核。" if sub["state"] == "submitted" else "草稿已保存。")
+        flash(gettext("已提交审核。") if sub["state"] == "submitted" else gettext("草稿已保存。"))
         return redirect(url_for("contrib.detail", sid=sub["id"]))
     return render_template("contrib_form.html", sub=None, fields={})
 
@@ -96,11 +98,11 @@ def detail(sid: int):
             queue.update(db, sid, g.user, fields, _version())
             if request.form.get("action") == "submit":
                 queue.transition(db, sid, "submit", g.user)
-                flash("已提交审核。")
+                flash(gettext("已提交审核。"))
             else:
-                flash("草稿已保存。")
+                flash(gettext("草稿已保存。"))
         except KBError as exc:
-            flash(exc.message, "error")
+            flash(form_error(exc), "error")
         return redirect(url_for("contrib.detail", sid=sid))
     sub = _checked(db, sid, "view")
     return render_template("contrib_detail.html", sub=sub, html=render_markdown(sub["body"]), fields=sub)
@@ -117,7 +119,7 @@ def add_comment(sid: int):
         _checked(get_db(), sid, "comment")
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
-        flash(exc.message, "error")
+        flash(form_error(exc), "error")
     target = "contrib.review_detail" if policy.is_reviewer(g.user) else "contrib.detail"
     return redirect(url_for(target, sid=sid) + "#comments")
 
@@ -145,7 +147,8 @@ def review_detail(sid: int):
         a = _pick(revisions, request.args.get("from"), -2)
         b = _pick(revisions, request.args.get("to"), -1)
         diff = difflib.HtmlDiff(wrapcolumn=60).make_table(
-            _as_lines(a), _as_lines(b), f"第 {a['revision']} 版", f"第 {b['revision']} 版", context=True)
+            _as_lines(a), _as_lines(b), gettext("第 %(n)s 版", n=a["revision"]),
+            gettext("第 %(n)s 版", n=b["revision"]), context=True)
     from analytics.accounts import list_users
 
     managers = [u["name"] for u in list_users(db) if u["role"] == "manager"]
@@ -163,8 +166,9 @@ def _pick(revisions, wanted, default_index):
 
 
 def _as_lines(rev: dict) -> list[str]:
-    head = [f"标题：{rev['title']}", f"摘要：{rev['summary']}", f"标签：{', '.join(rev['tags'])}",
-            f"模块：{rev['module']}", f"组织：{rev['organisation']}", ""]
+    head = [gettext("标题：%(text)s", text=rev["title"]), gettext("摘要：%(text)s", text=rev["summary"]),
+            gettext("标签：%(text)s", text=", ".join(rev["tags"])), gettext("模块：%(text)s", text=rev["module"]),
+            gettext("组织：%(text)s", text=rev["organisation"]), ""]
     return head + rev["body"].splitlines()
 
 
@@ -177,9 +181,9 @@ def review_edit(sid: int):
         _checked(get_db(), sid, "edit")
         sub = queue.edit_as_reviewer(get_db(), sid, g.user, {k: f.get(k, "") for k in queue.REVIEWER_EDITS},
                                      _version())
-        flash(f"已保存为第 {sub['revision']} 版。")
+        flash(gettext("已保存为第 %(n)s 版。", n=sub["revision"]))
     except KBError as exc:
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("contrib.review_detail", sid=sid))
 
 
@@ -193,13 +197,16 @@ def review_action(sid: int, action: str):
         sub = _review(get_db(), sid, action, _version(), request.form.get("note", ""),
                       request.form.get("assignee") or None)
         if sub.get("publish_error"):
-            flash(f"已批准，但发布失败：{sub['publish_error']}", "error")
+            flash(gettext("已批准，但发布失败：%(error)s", error=sub["publish_error"]), "error")
         else:
-            flash({"start_review": "已开始审核。", "request_changes": "已请作者修改。", "approve": "已批准。",
-                   "publish": "已发布。", "reject": "已拒绝。", "unpublish": "已下线。"}[action]
-                  + (f" 文章地址：/practices/{sub['slug']}/" if action in ("approve", "publish") else ""))
+            done = {"start_review": gettext("已开始审核。"), "request_changes": gettext("已请作者修改。"),
+                    "approve": gettext("已批准。"), "publish": gettext("已发布。"), "reject": gettext("已拒绝。"),
+                    "unpublish": gettext("已下线。")}[action]
+            if action in ("approve", "publish"):
+                done += " " + gettext("文章地址：%(url)s", url="/practices/" + sub["slug"] + "/")
+            flash(done)
     except KBError as exc:
-        flash(f"没有执行：{exc.message}", "error")
+        flash(gettext("没有执行：%(error)s", error=form_error(exc)), "error")
         sub = {}
     # The site's pages are updated in the background: the page follows the update by its ticket.
     return redirect(url_for("contrib.review_detail", sid=sid, site=sub.get("site_ticket")))

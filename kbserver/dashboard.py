@@ -6,6 +6,7 @@ import datetime as dt
 from functools import cache
 
 from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from analytics import closure as fixes
 from analytics import flags as queue
@@ -13,10 +14,12 @@ from analytics import report as reports
 from analytics.health import article_health, health_by_slug
 from analytics.links import article_stats
 from indexer.errors import Conflict, InvalidInput, NotFound
+from indexer.i18n import N_
 
 from .auth import require_role
 from .charts import line_chart
 from .db import get_db
+from .i18n import form_error
 from .inputs import is_whole_number
 from .settings import failing_rules
 from .timefmt import time_zone
@@ -24,9 +27,9 @@ from .timefmt import time_zone
 bp = Blueprint("dashboard", __name__)
 ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "reopen": "open"}
 # Each chart: (column of the daily table, title, percent?)
-CHARTS = (("searches", "每日搜索量", False), ("self_service_rate", "自助解决率", True),
-          ("zero_result_rate", "零结果率", True), ("click_through_rate", "点击率", True),
-          ("helpful_rate", "有帮助比例", True))
+CHARTS = (("searches", N_("每日搜索量"), False), ("self_service_rate", N_("自助解决率"), True),
+          ("zero_result_rate", N_("零结果率"), True), ("click_through_rate", N_("点击率"), True),
+          ("helpful_rate", N_("有帮助比例"), True))
 
 
 def _report(args=None) -> dict:
@@ -52,7 +55,7 @@ def _report(args=None) -> dict:
 
 def _charts(db, data: dict) -> list[str]:
     after = (dt.date.fromisoformat(data["to"]) + dt.timedelta(days=1)).isoformat()
-    return [line_chart([(d["day"], d[key]) for d in data["daily"]], title, percent=percent)
+    return [line_chart([(d["day"], d[key]) for d in data["daily"]], gettext(title), percent=percent)
             for key, title, percent in CHARTS] + [_closure_chart(db, data["from"], after)]
 
 
@@ -62,7 +65,7 @@ def _closure_chart(db, start: str, end: str) -> str:
     for day, n in fixes.verified_by_day(db, start, end):
         total += n
         points.append((day, total))
-    return line_chart(points, "已验证关闭的缺口（累计）")
+    return line_chart(points, gettext("已验证关闭的缺口（累计）"))
 
 
 @bp.get("/dashboard")
@@ -148,12 +151,12 @@ def flag_fix(flag_id: int):
     """Say which article fixes this flag: kb measures its searches before and after, and verifies the fix."""
     try:
         fix = _link_fix(flag_id, request.form.get("slug", ""))
-        flash(f"已关联修复：{fix['slug']}。{fix['status']}")
+        flash(gettext("已关联修复：%(slug)s。", slug=fix["slug"]) + fix["status"])
     except (Conflict, InvalidInput) as exc:
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     except NotFound as exc:
         queue.get_flag(get_db(), flag_id)  # an unknown flag is the page's 404
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("dashboard.flag_detail", flag_id=flag_id))
 
 
@@ -170,9 +173,9 @@ def flag_action(flag_id: int):
         raise InvalidInput("the form lacks the flag's version; reload the page") from None
     try:
         queue.transition(get_db(), flag_id, ACTIONS[action], g.user["name"], version, request.form.get("note", ""))
-        flash(f"已{_verb(action)}：#{flag_id}")
+        flash(_done(action) % {"n": flag_id})
     except (Conflict, InvalidInput) as exc:  # a stale page or an unusable note: say so, change nothing
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/dashboard")
                     else url_for("dashboard.index"))
 
@@ -184,12 +187,14 @@ def run_analysis():
     from .jobs import analyze_now
 
     report = analyze_now(current_app)
-    flash(f"分析完成：{len(report.gaps)} 个内容缺口，{len(report.article_flags)} 个文章问题。")
+    flash(gettext("分析完成：%(gaps)s 个内容缺口，%(articles)s 个文章问题。", gaps=len(report.gaps),
+                  articles=len(report.article_flags)))
     return redirect(url_for("dashboard.index"))
 
 
-def _verb(action: str) -> str:
-    return {"acknowledge": "确认", "resolve": "解决", "dismiss": "忽略", "reopen": "重新打开"}[action]
+def _done(action: str) -> str:
+    return {"acknowledge": gettext("已确认：#%(n)s"), "resolve": gettext("已解决：#%(n)s"), "dismiss": gettext("已忽略：#%(n)s"),
+            "reopen": gettext("已重新打开：#%(n)s")}[action]
 
 
 # -- JSON API (Authorization: Bearer <manager token>) ---------------------------------------

@@ -11,17 +11,31 @@ from __future__ import annotations
 import sqlite_utils
 from flask import Flask, current_app, g
 
-from analytics import accounts, answers, closure, events, flags, health, links, notifications, questions, synonyms, throttle
+from analytics import (
+    accounts,
+    answers,
+    closure,
+    events,
+    flag_searches,
+    flags,
+    health,
+    links,
+    notifications,
+    questions,
+    synonyms,
+    throttle,
+)
 from contrib import editing as contrib_editing
 from contrib import queue as contrib_queue
-from indexer import store
+from indexer import changes, store
 
 MIGRATIONS = [("events", events.MIGRATIONS), ("flags", flags.MIGRATIONS), ("accounts", accounts.MIGRATIONS),
               ("contrib", contrib_queue.MIGRATIONS), ("links", links.MIGRATIONS),
               ("throttle", throttle.MIGRATIONS), ("editing", contrib_editing.MIGRATIONS),
               ("questions", questions.MIGRATIONS), ("answers", answers.MIGRATIONS),
               ("synonyms", synonyms.MIGRATIONS), ("health", health.MIGRATIONS), ("closure", closure.MIGRATIONS),
-              ("notifications", notifications.MIGRATIONS)]
+              ("notifications", notifications.MIGRATIONS), ("flag_searches", flag_searches.MIGRATIONS),
+              ("changes", changes.MIGRATIONS)]
 
 
 def open_db(database_url: str, migrate: bool = True) -> sqlite_utils.Database:

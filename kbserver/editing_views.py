@@ -11,6 +11,7 @@ import difflib
 import logging
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 
 from analytics import flags as flag_queue
@@ -22,6 +23,7 @@ from indexer.errors import InvalidInput, KBError, NotFound
 from . import policy
 from .auth import require_role
 from .db import get_db
+from .i18n import form_error
 from .inputs import is_whole_number, json_object
 
 log = logging.getLogger(__name__)
@@ -117,8 +119,8 @@ def new_page():
     if gap:
         fields["title"] = (gap["representative"] or gap["title"])[:200]
         fields["tags"] = [w for w in gap["words"] if w][:5]
-        body = ("## 问题\n\n读者这样搜索：\n\n" + "".join(f"- {q}\n" for q in gap["queries"][:8])
-                + "\n## 解决方法\n\n1. \n")
+        body = (gettext("## 问题\n\n读者这样搜索：\n\n") + "".join(f"- {q}\n" for q in gap["queries"][:8])
+                + gettext("\n## 解决方法\n\n1. \n"))
     article = {"slug": "", "path": "", "fields": fields, "body": body, "hash": "", "meta": {}}
     return render_template("edit.html", article=article, gap=gap, new=True)
 
@@ -169,9 +171,10 @@ def history_restore(slug: str):
         result = editing.restore(_docs(), get_db(), _data(), slug, int(raw), form.get("base_hash") or None,
                                  g.user["name"], recreate=form.get("recreate") == "on")
         after_change(current_app, result)
-        flash(f"已恢复第 {raw} 号修订（新修订 #{result['revision']}）。" if result["revision"] else "内容相同，没有变化。")
+        flash(gettext("已恢复第 %(old)s 号修订（新修订 #%(new)s）。", old=raw, new=result["revision"]) if result["revision"]
+              else gettext("内容相同，没有变化。"))
     except KBError as exc:
-        flash(f"没有恢复：{exc.message}", "error")
+        flash(gettext("没有恢复：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("editing.history_page", slug=slug))
 
 

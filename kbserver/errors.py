@@ -6,9 +6,11 @@ import html
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
 from indexer.errors import KBError
+from indexer.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -28,29 +30,29 @@ def _respond(status: int, code: str, message: str, details: dict | None = None):
 
 # What a person reading the page needs: what happened and what to do, in the back office's language.
 _PAGES = {
-    400: ("请求有误", "页面或表单的内容不完整或已过期，请刷新页面后重试。"),
-    401: ("需要登录", "请先登录后再访问这个页面。"),
-    403: ("没有权限", "你的账号没有访问这个页面的权限；如需开通，请联系知识库管理员。"),
-    404: ("找不到这个页面", "链接可能已失效或文章已被移除，可以回到首页重新搜索。"),
-    405: ("不支持这种操作", "请从页面上的按钮或链接进行操作。"),
-    409: ("内容已被修改", "其他人刚刚修改了同一内容，请刷新页面查看最新版本后再试。"),
-    410: ("内容已删除", "这项内容已被删除。"),
-    413: ("内容太大", "提交的内容超过了大小限制，请缩短后重试。"),
-    429: ("操作太频繁", "请稍等片刻再试。"),
-    500: ("出错了", "服务器处理请求时出错，错误已记录，请稍后再试。"),
-    503: ("暂时无法处理", "服务器正忙或正在准备中，请稍后再试。"),
+    400: (N_("请求有误"), N_("页面或表单的内容不完整或已过期，请刷新页面后重试。")),
+    401: (N_("需要登录"), N_("请先登录后再访问这个页面。")),
+    403: (N_("没有权限"), N_("你的账号没有访问这个页面的权限；如需开通，请联系知识库管理员。")),
+    404: (N_("找不到这个页面"), N_("链接可能已失效或文章已被移除，可以回到首页重新搜索。")),
+    405: (N_("不支持这种操作"), N_("请从页面上的按钮或链接进行操作。")),
+    409: (N_("内容已被修改"), N_("其他人刚刚修改了同一内容，请刷新页面查看最新版本后再试。")),
+    410: (N_("内容已删除"), N_("这项内容已被删除。")),
+    413: (N_("内容太大"), N_("提交的内容超过了大小限制，请缩短后重试。")),
+    429: (N_("操作太频繁"), N_("请稍等片刻再试。")),
+    500: (N_("出错了"), N_("服务器处理请求时出错，错误已记录，请稍后再试。")),
+    503: (N_("暂时无法处理"), N_("服务器正忙或正在准备中，请稍后再试。")),
 }
 
 
 def _page(status: int, message: str) -> str:
-    headline, advice = _PAGES.get(status, ("出错了", "请返回首页后重试。"))
+    headline, advice = (gettext(text) for text in _PAGES.get(status, (N_("出错了"), N_("请返回首页后重试。"))))
     try:
         return render_template("error.html", status=status, headline=headline, advice=advice,
                                message=message if status != 500 else "")
     except Exception:  # the styled page needs templates and the session; a bare page never fails
         log.exception("error page could not be rendered")
         return (f"<!doctype html><meta charset=utf-8><title>{status} {headline}</title>"
-                f"<h1>{headline}</h1><p>{html.escape(advice)}</p><p><a href='/'>返回帮助中心首页</a></p>")
+                f"<h1>{headline}</h1><p>{html.escape(advice)}</p><p><a href='/'>{gettext('返回帮助中心首页')}</a></p>")
 
 
 def init_app(app: Flask) -> None:

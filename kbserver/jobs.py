@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
 from analytics.analyze import analyze
+from indexer import changes
 from indexer.articles import load_articles
+from indexer.i18n import using
+from indexer.store import transaction
 
 from .db import open_db
 
@@ -18,7 +22,7 @@ _running = threading.Lock()  # one analysis at a time, whoever asked
 def analyze_now(app):
     """Run `kb analyze` for this app's docs and database; returns the AnalysisReport."""
     settings = app.config["KB"]
-    with _running:
+    with _running, using(settings["language"]):  # suggestions are written in the company's language
         articles = [a.to_dict() | {"body": a.body} for a in load_articles(settings["docs"])]
         db = open_db(settings["database_url"])
         try:
@@ -30,8 +34,37 @@ def analyze_now(app):
             db.conn.close()
 
 
+ANALYSIS_LEASE = "analyze"
+
+
+def run_scheduled(app, period: int, lease_seconds: float):
+    """The scheduled run of `period` (recovery of interrupted publications, then the analysis), on one node
+    only: the node that takes the period's lease runs it; returns its report, or None when another node
+    has the lease or already ran this period. A failed run gives the lease up for another node to retry."""
+    settings = app.config["KB"]
+    holder = f"{app.extensions['kb_node']}:{os.getpid()}"
+    db = open_db(settings["database_url"])
+    try:
+        with transaction(db):
+            if not changes.take_lease(db, ANALYSIS_LEASE, period, holder, lease_seconds):
+                return None
+        try:
+            app.extensions["kb_publisher"].recover(db)  # retry publications that failed
+            report = analyze_now(app)
+        except BaseException:
+            with transaction(db):
+                changes.finish_lease(db, ANALYSIS_LEASE, period, holder, done=False)
+            raise
+        with transaction(db):
+            changes.finish_lease(db, ANALYSIS_LEASE, period, holder)
+        return report
+    finally:
+        db.conn.close()
+
+
 def start_schedule(app, minutes: int) -> threading.Thread | None:
-    """Analyze every `minutes` in a background thread (none when minutes is 0)."""
+    """Analyze every `minutes` in a background thread (none when minutes is 0); with several nodes on one
+    database, each period's run happens on one of them (the first to wake takes the period's lease)."""
     if not minutes:
         return None
     stop = threading.Event()
@@ -39,15 +72,10 @@ def start_schedule(app, minutes: int) -> threading.Thread | None:
     def loop():
         while not stop.wait(minutes * 60):
             try:
-                from .db import open_db as _open
-
-                db = _open(app.config["KB"]["database_url"])
-                try:
-                    app.extensions["kb_publisher"].recover(db)  # retry publications that failed
-                finally:
-                    db.conn.close()
-                report = analyze_now(app)
-                log.info("scheduled analysis: %d gaps, %d article flags", len(report.gaps), len(report.article_flags))
+                report = run_scheduled(app, int(time.time() // (minutes * 60)), minutes * 60)
+                if report is not None:
+                    log.info("scheduled analysis: %d gaps, %d article flags", len(report.gaps),
+                             len(report.article_flags))
             except Exception:  # a failed run must not stop the next one
                 log.exception("scheduled analysis failed")
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from analytics import health
 from analytics import synonyms as learned
@@ -13,6 +14,7 @@ from indexer.errors import Conflict, InvalidInput
 
 from .auth import require_role
 from .db import get_db
+from .i18n import form_error
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("learning", __name__)
@@ -42,7 +44,8 @@ class LearnedSynonyms:
 
 
 def _decide(synonym_id: int, decision: str, version, note: str) -> dict:
-    row = learned.decide(get_db(), synonym_id, decision, g.user["name"], version, note)
+    row = learned.decide(get_db(), synonym_id, decision, g.user["name"], version, note,
+                         origin=current_app.extensions["kb_node"])
     current_app.extensions["kb_learned"].sync(get_db, force=True)  # effective for the very next search
     return row
 
@@ -68,9 +71,10 @@ def page_decide(synonym_id: int):
     decision = request.form.get("decision", "")
     try:
         row = _decide(synonym_id, decision, version, request.form.get("note", ""))
-        flash(f"已{'采纳' if row['state'] == 'approved' else '拒绝'}：{row['customer']} → {row['article']}")
+        flash((gettext("已采纳：%(pair)s") if row["state"] == "approved" else gettext("已拒绝：%(pair)s"))
+              % {"pair": f"{row['customer']} → {row['article']}"})
     except (Conflict, InvalidInput) as exc:
-        flash(f"没有保存：{exc.message}", "error")
+        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
     return redirect(url_for("learning.page"))
 
 

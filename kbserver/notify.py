@@ -8,23 +8,32 @@ import logging
 import time
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from analytics import accounts, notifications
 from indexer.errors import InvalidInput
+from indexer.i18n import N_, using
 
 from .auth import require_role
 from .db import get_db, open_db
 from .delivery import BackgroundWorker, Mailer, post
+from .i18n import form_error
 from .inputs import json_object
 
 log = logging.getLogger(__name__)
 bp = Blueprint("notify", __name__)
-MODE_NAMES = {"instant": "即时通知（每件事一封邮件）", "digest": "每日摘要（每天一封）", "off": "不接收邮件"}
-EVENT_NAMES = {"*": "全部事件", "submission.submitted": "投稿待审核", "submission.changes_requested": "投稿需要修改",
-               "submission.approved": "投稿通过审核", "submission.published": "投稿已发布",
-               "submission.rejected": "投稿未被采纳", "flag.opened": "新的高分问题标记", "gap.opened": "新的内容缺口",
-               "review.due": "文章到期复核", "question.asked": "客户提交问题"}
-STATE_NAMES = {"pending": "待发送", "delivered": "已送达", "failed": "已放弃", "cancelled": "已取消"}
+# Names as the catalogue knows them (N_): pages show them through translated(), in the page's language.
+MODE_NAMES = {"instant": N_("即时通知（每件事一封邮件）"), "digest": N_("每日摘要（每天一封）"), "off": N_("不接收邮件")}
+EVENT_NAMES = {"*": N_("全部事件"), "submission.submitted": N_("投稿待审核"), "submission.changes_requested": N_("投稿需要修改"),
+               "submission.approved": N_("投稿通过审核"), "submission.published": N_("投稿已发布"),
+               "submission.rejected": N_("投稿未被采纳"), "flag.opened": N_("新的高分问题标记"), "gap.opened": N_("新的内容缺口"),
+               "review.due": N_("文章到期复核"), "question.asked": N_("客户提交问题")}
+STATE_NAMES = {"pending": N_("待发送"), "delivered": N_("已送达"), "failed": N_("已放弃"), "cancelled": N_("已取消")}
+
+
+def translated(names: dict) -> dict:
+    """names with each value in the page's language."""
+    return {key: gettext(value) for key, value in names.items()}
 
 
 class NotificationSender(BackgroundWorker):
@@ -35,6 +44,7 @@ class NotificationSender(BackgroundWorker):
     def __init__(self, settings: dict):
         super().__init__()
         self.database_url, self.tz, self.base_url = settings["database_url"], settings["time_zone"], settings["public_url"]
+        self.language = settings["language"]
         self.mailer = Mailer(settings) if settings["smtp_host"] else None
 
     def notify(self) -> None:
@@ -46,8 +56,9 @@ class NotificationSender(BackgroundWorker):
         """One pass; returns seconds until the next delivery is due (at most 60)."""
         db = open_db(self.database_url, migrate=False)
         try:
-            counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz,
-                                               base_url=self.base_url)
+            with using(self.language):
+                counts = notifications.deliver_due(db, self.mailer, post, now=now, tz=self.tz,
+                                                   base_url=self.base_url)
             if counts["failed"]:
                 log.warning("notifications: %s", counts)
             due = notifications.next_due(db, emails=self.mailer is not None)  # unsendable e-mails wait for SMTP
@@ -141,7 +152,7 @@ def webhooks_page(created: dict | None = None):
     """Webhooks, a form to add one, and the delivery log with replay."""
     db = get_db()
     return render_template("webhooks.html", hooks=notifications.list_webhooks(db), log=notifications.deliveries(db, 100),
-                           events=EVENT_NAMES, states=STATE_NAMES, created=created), 200, \
+                           events=translated(EVENT_NAMES), states=translated(STATE_NAMES), created=created), 200, \
         ({"Cache-Control": "no-store"} if created else {})
 
 
@@ -153,9 +164,9 @@ def webhooks_add():
         hook, generated = notifications.add_webhook(get_db(), request.form.get("url"), request.form.getlist("events"),
                                                     request.form.get("secret") or None, created_by=g.user["name"])
     except InvalidInput as exc:
-        flash(f"没有添加：{exc.message}", "error")
+        flash(gettext("没有添加：%(error)s", error=form_error(exc)), "error")
         return redirect(url_for("notify.webhooks_page"))
-    flash(f"已添加 Webhook {hook['url']}。")
+    flash(gettext("已添加 Webhook %(url)s。", url=hook["url"]))
     return webhooks_page({"url": hook["url"], "secret": generated} if generated else None)
 
 
@@ -164,7 +175,7 @@ def webhooks_add():
 def webhooks_remove(hook_id: int):
     """Remove a webhook from the page."""
     notifications.remove_webhook(get_db(), hook_id)
-    flash("已删除该 Webhook，不再向它发送事件（投递记录保留）。")
+    flash(gettext("已删除该 Webhook，不再向它发送事件（投递记录保留）。"))
     return redirect(url_for("notify.webhooks_page"))
 
 
@@ -174,7 +185,7 @@ def webhooks_replay(delivery_id: int):
     """Send a logged delivery again."""
     delivery = notifications.replay(get_db(), delivery_id)
     current_app.extensions["kb_notifier"].notify()
-    flash(f"已重新发送（新的投递 #{delivery['id']}）。")
+    flash(gettext("已重新发送（新的投递 #%(n)s）。", n=delivery["id"]))
     return redirect(url_for("notify.webhooks_page"))
 
 
@@ -186,9 +197,9 @@ def my_notifications():
     if request.method == "POST":
         try:
             accounts.set_contact(db, g.user["id"], request.form.get("email", ""), request.form.get("mode"))
-            flash("通知设置已保存。")
+            flash(gettext("通知设置已保存。"))
         except InvalidInput as exc:
-            flash(f"没有保存：{exc.message}", "error")
+            flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
         return redirect(url_for("notify.my_notifications"))
-    return render_template("notifications.html", contact=accounts.get_contact(db, g.user["id"]), modes=MODE_NAMES,
+    return render_template("notifications.html", contact=accounts.get_contact(db, g.user["id"]), modes=translated(MODE_NAMES),
                            smtp=bool(current_app.config["KB"]["smtp_host"]))

@@ -14,6 +14,8 @@ import re
 
 from flask import Flask
 
+from analytics import flag_searches
+
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -145,9 +147,10 @@ def _operations() -> dict:
             "responses": {"202": _ok("Recorded (a second vote on the same search replaces the first)"),
                           **_errors("400", "404")}}},
         "api.health": {"get": {
-            "summary": "Whether the index is loaded, its size and version",
-            "responses": {"200": _ok("Health", _object({"ok": {"type": "boolean"}, "articles": _INT,
-                                                        "index_version": {"type": "string", "nullable": True}}))}}},
+            "summary": "Whether the index is loaded, its size and version, and this node's place in the change feed",
+            "responses": {"200": _ok("Health", _object({
+                "ok": {"type": "boolean"}, "articles": _INT, "index_version": {"type": "string", "nullable": True},
+                "node": _object({"id": _STR, "changes_applied": _INT})}))}}},
         "site.status": {"get": {
             "summary": "Where a site update is: queued, building, live (its pages are served) or failed",
             "security": _AUTH,
@@ -378,6 +381,18 @@ def _operations() -> dict:
             "security": _AUTH,
             "responses": {"200": _ok("Fixes", _object({"fixes": {"type": "array", "items": {"type": "object"}}})),
                           **_errors("401", "403", "404")}}},
+        "evidence.api_flag_searches": {"get": {
+            "summary": "The searches behind a flag's evidence (the numbers its sentences link to), newest first (managers)",
+            "security": _AUTH,
+            "parameters": [_query("outcome", {"type": "string", "enum": list(flag_searches.FILTERS),
+                                              "description": "one outcome, or failed: every failing search"}),
+                           _query("period", {"type": "string", "enum": list(flag_searches.PERIODS)}),
+                           _query("page", {"type": "integer", "minimum": 1, "maximum": 99999})],
+            "responses": {"200": _ok("Searches", _object({
+                "total": _INT, "page": _INT, "per_page": _INT,
+                "searches": {"type": "array", "items": _object({"query_id": _STR, "ts": _STR, "query": _STR,
+                                                                "outcome": _STR, "period": _STR})}})),
+                          **_errors("400", "401", "403", "404")}}},
         # -- VIP best practices and their review ----------------------------------------------------------------
         "contrib.api_create": {"post": {
             "summary": "A VIP customer's new best practice (a draft, or submitted with submit: true)",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.errors import InvalidInput
+from indexer.i18n import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ SETTINGS = [
     Setting("docs", "docs", "KB_DOCS", "Folder of Markdown articles (.md, .mdx) to build and index."),
     Setting("data", "data", "KB_DATA", "Folder for the search index, the event database and the built site."),
     Setting("database_url", "", "KB_DATABASE_URL",
-            "Event database URL; default sqlite:///<data>/kb.db (only SQLite is supported so far)."),
+            "Database URL: sqlite:///<data>/kb.db (the default) or postgresql://user:password@host:5432/db."),
     Setting("host", "127.0.0.1", "KB_HOST", "Address `kb serve` listens on."),
     Setting("port", 8000, "KB_PORT", "Port `kb serve` listens on.", int),
     Setting("threads", 8, "KB_THREADS", "Worker threads of the WSGI server.", int),
@@ -41,6 +42,9 @@ SETTINGS = [
             "Processes that render the site's pages in a full build (`kb build`, `kb serve` when the site is stale).", int),
     Setting("cache_size", 4096, "KB_CACHE_SIZE", "Search results kept in memory per index version (0 turns the cache off).", int),
     Setting("analyze_every", 60, "KB_ANALYZE_EVERY", "Minutes between analysis runs in `kb serve` (0: off).", int),
+    Setting("change_poll", 1, "KB_CHANGE_POLL",
+            "Seconds between a node's looks at the change feed (changes other `kb serve` nodes on the same database "
+            "made: publish, edit, synonyms); 0: off (one node).", int),
     Setting("secret_key", "", "KB_SECRET_KEY", "Key that signs login sessions; default: generated once into "
             "<data>/secret.key. Prefer the variable: a flag is visible to every local user in `ps`."),
     Setting("period", 7, "KB_PERIOD", "Days per analysis period; trends compare the last two periods.", int),
@@ -61,6 +65,9 @@ SETTINGS = [
             "answer) or 'power' (power loss too: fsynced before the answer, slower)."),
     Setting("time_zone", "Asia/Shanghai", "KB_TIME_ZONE",
             "Time zone of the times shown on pages (IANA name, e.g. Asia/Shanghai, Europe/Berlin, UTC); stored times stay UTC."),
+    Setting("language", "zh", "KB_LANGUAGE",
+            "Language of the back office, e-mails and analysis suggestions: zh or en. Public pages follow the browser's "
+            "Accept-Language when it is zh or en, else this."),
     Setting("access_log", False, "KB_ACCESS_LOG",
             "Print one line per request to stdout in the common log format (address, user, time, request, status, bytes).",
             bool),
@@ -195,6 +202,10 @@ def load_settings(overrides: dict | None = None, environ=None) -> dict:
     page_modules(values["widget_pages"])
 
     time_zone(values["time_zone"])  # a readable error now, not on the first page
+    if values["language"] not in LANGUAGES:
+        raise InvalidInput(f"language (KB_LANGUAGE) must be one of {', '.join(LANGUAGES)}, got {values['language']!r}")
+    if values["change_poll"] < 0:
+        raise InvalidInput("change_poll (KB_CHANGE_POLL) cannot be negative (0 turns following other nodes off)")
     if values["refusal_delay"] < 0:
         raise InvalidInput("refusal_delay (KB_REFUSAL_DELAY) cannot be negative (0: no wait after a 429 or 503)")
     if values["analyze_every"] < 0:

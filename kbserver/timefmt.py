@@ -1,4 +1,4 @@
-"""Times as people in the company read them: its time zone, and "3 小时前" for the recent past.
+"""Times as people in the company read them: its time zone, and "3 小时前" (3 hours ago) for the recent past.
 
 The database keeps UTC (ISO 8601, ``2026-12-01T03:26:22.089Z`` or ``2026-12-01 03:26:22``); pages
 show them through the ``when`` template filter, which keeps the exact time in a ``<time>`` element's
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from indexer.errors import InvalidInput
@@ -47,12 +48,12 @@ def relative(moment: dt.datetime, now: dt.datetime) -> str | None:
     if ago < dt.timedelta(0) or ago >= RELATIVE_FOR:
         return None
     if ago < dt.timedelta(minutes=1):
-        return "刚刚"
+        return gettext("刚刚")
     if ago < dt.timedelta(hours=1):
-        return f"{int(ago.total_seconds() // 60)} 分钟前"
+        return gettext("%(n)s 分钟前", n=int(ago.total_seconds() // 60))
     if ago < dt.timedelta(days=1):
-        return f"{int(ago.total_seconds() // 3600)} 小时前"
-    return f"{ago.days} 天前"
+        return gettext("%(n)s 小时前", n=int(ago.total_seconds() // 3600))
+    return gettext("%(n)s 天前", n=ago.days)
 
 
 def when(value, zone: ZoneInfo, now: dt.datetime | None = None) -> Markup:

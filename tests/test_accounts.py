@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from analytics import accounts
-from conftest import LiveServer
+from conftest import LiveServer, store_url
 from kbserver import create_app
 from kbserver.cli import cli
 from kbserver.db import open_db
@@ -409,7 +409,7 @@ def test_login_flood_is_limited_and_search_keeps_answering(tmp_path, docs_dir):
     # checks run in these 3 s, and the lock must still show.
     server = LiveServer(docs_dir, data, extra_env={"KB_LOGIN_FAILURES_ACCOUNT": "3"})
     try:
-        db = open_db(f"sqlite:///{data}/kb.db")
+        db = open_db(store_url(data))
         accounts.create_user(db, "wang", "manager")
         stop, statuses, lock = threading.Event(), [], threading.Lock()
 

@@ -13,7 +13,7 @@ import yaml
 from analytics import accounts, links
 from analytics.analyze import analyze
 from analytics.tickets import clean_ticket, suggest
-from conftest import REAL_DOCS, LiveServer
+from conftest import REAL_DOCS, LiveServer, store_url
 from kbserver.db import open_db
 
 sys.path.insert(0, str(Path(__file__).parent / "bench"))
@@ -210,7 +210,7 @@ def test_schemathesis_finds_no_server_errors_anywhere_in_the_api(tmp_path, docs_
     data = tmp_path / "data"
     server = LiveServer(docs_dir, data)
     try:
-        db = open_db(f"sqlite:///{data}/kb.db")
+        db = open_db(store_url(data))
         vip, _, vip_token = accounts.create_user(db, "fuzz-vip", "vip")
         _, _, manager_token = accounts.create_user(db, "fuzz-manager", "manager")
         from contrib import queue

@@ -48,7 +48,9 @@ def test_errors_are_one_readable_line_not_a_traceback(runner, tmp_path, built):
         (["build", "--docs", str(tmp_path / "missing"), "--data", str(tmp_path / "d")], "KB_DOCS"),
         (["stats", "--data", str(tmp_path / "empty")], "kb build"),
         (["search", "   ", "--data", str(built)], "query is empty"),
-        (["stats", "--data", str(built), "--database-url", "postgresql://x/kb"], "only sqlite"),
+        (["stats", "--data", str(built), "--database-url", "mysql://x/kb"], "use sqlite:///path/to/kb.db or postgresql://"),
+        (["stats", "--data", str(built), "--database-url", "postgresql://kb:secret@x/kb"],
+         "cannot connect to postgresql://kb@x/kb: failed to resolve host"),
         (["serve", "--port", "99999"], "port must be between"),
     ]
     for args, message in cases:
@@ -145,7 +147,9 @@ def test_settings_are_checked_before_any_long_work(runner, tmp_path, docs_dir):
         (["build", "--docs", str(docs_dir), "--data", str(data), "--mkdocs-config", str(tmp_path / "no.yml")],
          "not found"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "garbage"], "no scheme"),
-        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "postgresql://x/y"], "only sqlite"),
+        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "mysql://x/y"], "or postgresql://"),
+        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "postgresql://x:5432"],
+         "names no database"),
     ]
     for args, message in cases:
         result = runner.invoke(cli, args)

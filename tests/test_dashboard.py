@@ -77,7 +77,7 @@ def test_manager_sees_charts_gaps_and_flags(client, users, queued):
     html = client.get("/dashboard").get_data(as_text=True)
     assert html.count("<svg") == 6 and "零结果率" in html and "自助解决率" in html and "点击率" in html
     assert "已验证关闭的缺口" in html
-    assert "review_overdue" in html and "import/" in html  # the source path of a flagged article
+    assert "复核逾期" in html and "import/" in html  # review_overdue by its name; the source path of a flagged article
 
 
 def test_manager_resolves_a_flag_and_a_stale_page_cannot_overwrite_it(client, users, queued, db):

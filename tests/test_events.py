@@ -16,7 +16,7 @@ import requests
 
 from analytics import spool as spool_files
 from analytics.events import EventLog, counts, new_query_id
-from conftest import LiveServer
+from conftest import LiveServer, store_url
 from indexer.store import DatabaseError, sqlite_path
 from kbserver.db import open_db
 
@@ -85,7 +85,7 @@ def test_kb_stats_and_analyze_count_what_a_killed_server_acknowledged(tmp_path, 
     from analytics.events import spool_folder
     from kbserver.cli import cli
 
-    url = f"sqlite:///{built}/kb.db"
+    url = store_url(built)
     proc = subprocess.Popen([sys.executable, "-c", LOGGER, url, str(spool_folder(built)), "process", "0", "50"],
                             cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "acknowledged"
@@ -200,7 +200,7 @@ def test_no_acknowledged_event_is_lost_on_sigterm(docs_dir, data_dir):
     finally:
         code = server.stop()  # SIGTERM right after the last acknowledged request
     assert code == 0
-    db = open_db(f"sqlite:///{data_dir}/kb.db")
+    db = open_db(store_url(data_dir))
     assert counts(db) == {"searches": 150, "clicks": 150, "votes": 150} and acknowledged == 300
 
 
@@ -229,7 +229,7 @@ def test_sigterm_while_requests_are_in_flight_keeps_every_acknowledged_vote(docs
     code = server.stop()  # SIGTERM with requests in flight
     for t in threads:
         t.join(timeout=30)
-    stored = open_db(f"sqlite:///{data_dir}/kb.db")["votes"].count
+    stored = open_db(store_url(data_dir))["votes"].count
     assert code == 0 and sum(acknowledged) > 50
     assert sum(acknowledged) <= stored <= sum(attempted)
 
@@ -288,7 +288,7 @@ def test_no_acknowledged_event_is_lost_on_kill_9(docs_dir, data_dir):
             t.join(timeout=30)
     server = LiveServer(docs_dir, data_dir)  # the restart replays what the killed process had acknowledged
     try:
-        db = open_db(f"sqlite:///{data_dir}/kb.db")
+        db = open_db(store_url(data_dir))
         searches = {r[0] for r in db.execute("SELECT query_id FROM searches")}
         clicks = [r[0] for r in db.execute("SELECT query_id FROM clicks")]
         votes = [r[0] for r in db.execute("SELECT comment FROM votes")]

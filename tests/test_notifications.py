@@ -302,12 +302,12 @@ def test_kb_serve_sends_what_a_previous_run_left_and_what_happens_now(docs_dir, 
     import requests
 
     from analytics import questions
-    from conftest import LiveServer
+    from conftest import LiveServer, store_url
 
     controller, inbox = smtp
     receiver = Receiver()
     data_dir.mkdir(parents=True)
-    db = open_db(f"sqlite:///{data_dir}/kb.db")
+    db = open_db(store_url(data_dir))
     mgr, _, _ = accounts.create_user(db, "boss", "manager")
     accounts.set_contact(db, mgr["id"], "boss@example.com")
     notifications.add_webhook(db, receiver.url, ["question.asked"], SECRET)

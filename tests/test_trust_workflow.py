@@ -15,6 +15,7 @@ from contrib import queue
 from contrib.publish import PRACTICES, Publisher, practice_file
 from indexer.build import update_incremental
 from indexer.errors import Conflict, InvalidInput
+from indexer.postgres import PgTable
 from indexer.store import apply_migrations, transaction
 from kbserver.db import open_db
 
@@ -274,10 +275,11 @@ def candidate(score=0.5, key="article:a:low_helpfulness"):
 
 def act_after_sync_reads(monkeypatch, when, act):
     """Run act() once, right after sync has read the flags matching when(where) and before it writes."""
-    real = sqlite_utils.db.Table.rows_where
+    reals = {sqlite_utils.db.Table: sqlite_utils.db.Table.rows_where, PgTable: PgTable.rows_where}
     fired = []
 
     def rows_where(self, where=None, *args, **kwargs):
+        real = reals[PgTable if isinstance(self, PgTable) else sqlite_utils.db.Table]
         rows = list(real(self, where, *args, **kwargs))
         if self.name == "flags" and where and when(where) and not fired:
             fired.append(True)
@@ -285,6 +287,7 @@ def act_after_sync_reads(monkeypatch, when, act):
         return iter(rows)
 
     monkeypatch.setattr(sqlite_utils.db.Table, "rows_where", rows_where)
+    monkeypatch.setattr(PgTable, "rows_where", rows_where)  # the same store calls on PostgreSQL
     return fired
 
 

@@ -1,11 +1,12 @@
 """Speed of indexing and search, for the starter docs and a generated corpus of 10,000 articles.
 
-    python tests/bench/benchmark.py [--articles 10000] [--queries 1000] [--http-seconds 10]
+    python tests/bench/benchmark.py [--articles 10000] [--queries 1000] [--http-seconds 10] [--nodes-seconds 10]
 
 Reports full index build time, incremental reindex of one changed article, and search latency
 p50/p99 in-process for two query streams (distinct queries, every one a cache miss; and a
 realistic help-center stream where a few hundred popular queries make up most of the traffic, Zipf),
-plus searches/s through HTTP on the production server (`kb serve`, waitress) with event logging on.
+plus searches/s through HTTP on the production server (`kb serve`, waitress) with event logging on,
+and the same with one node vs two nodes on this machine (tests/bench/nodes.py).
 Prints the figures and writes them to tests/bench/results/benchmark.txt.
 """
 
@@ -229,6 +230,8 @@ def main(argv=None) -> int:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--nodes-seconds", type=float, default=10.0,
+                        help="search throughput with one node vs two nodes on this machine (tests/bench/nodes.py); 0: skip")
     args = parser.parse_args(argv)
     lines = [f"kb benchmark  {time.strftime('%Y-%m-%d %H:%M')}  cores={os.cpu_count()}  python={sys.version.split()[0]}"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,6 +245,10 @@ def main(argv=None) -> int:
             generate_corpus(generated, args.articles)
             print(f"generated {args.articles} articles in {time.perf_counter() - t:.1f}s", flush=True)
             run_corpus(f"{args.articles}", generated, work, args, lines)
+        if args.nodes_seconds:
+            from nodes import measure_nodes
+
+            lines += [f"[nodes] {line}" for line in measure_nodes(starter, work, args.nodes_seconds)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written to {RESULTS.relative_to(ROOT)}")

@@ -11,6 +11,12 @@
  */
 (function () {
   "use strict";
+  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
+  function t(text, values) {
+    var s = (window.KB_STRINGS || {})[text] || text;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
+    return s;
+  }
 
   var RESULT = 3;
 
@@ -48,7 +54,7 @@
     if (!answer || !result) return;
     var href = siteUrl(answer.url);
     var box = element("section", "kb-answer");
-    box.setAttribute("aria-label", "答案");
+    box.setAttribute("aria-label", t("答案"));
     var source = element("a", "kb-answer__source");
     source.href = href;
     source.appendChild(element("span", "kb-answer__title", answer.title));
@@ -56,18 +62,18 @@
     var passage = element("div", "kb-answer__passage md-typeset");
     passage.innerHTML = answer.passage_html;   // sanitized by the service (contrib/render.py)
     var foot = element("div", "kb-answer__foot");
-    var more = element("a", "kb-answer__more", "查看完整章节 →");
+    var more = element("a", "kb-answer__more", t("查看完整章节 →"));
     more.href = href;
-    var ask = element("span", "kb-answer__ask", "这个答案有帮助吗？");
+    var ask = element("span", "kb-answer__ask", t("这个答案有帮助吗？"));
     // Words, not 👍/👎: a machine without an emoji font (many Linux desktops) shows those as empty boxes.
-    var up = element("button", "kb-answer__vote", "有帮助");
+    var up = element("button", "kb-answer__vote", t("有帮助"));
     up.type = "button";
-    up.title = "有帮助";
-    up.setAttribute("aria-label", "有帮助");
-    var down = element("button", "kb-answer__vote", "没帮助");
+    up.title = t("有帮助");
+    up.setAttribute("aria-label", t("有帮助"));
+    var down = element("button", "kb-answer__vote", t("没帮助"));
     down.type = "button";
-    down.title = "没有帮助";
-    down.setAttribute("aria-label", "没有帮助");
+    down.title = t("没有帮助");
+    down.setAttribute("aria-label", t("没有帮助"));
     var status = element("span", "kb-answer__status");
     status.setAttribute("role", "status");
 
@@ -75,11 +81,11 @@
       up.disabled = down.disabled = true;
       vote(searchId, helpful).then(function (response) {
         if (!response || !response.ok) {
-          status.textContent = "发送失败，请稍后再试。";
+          status.textContent = t("发送失败，请稍后再试。");
           up.disabled = down.disabled = false;
           return;
         }
-        status.textContent = helpful ? "感谢您的反馈！" : "感谢反馈，我们会改进这个答案。";
+        status.textContent = helpful ? t("感谢您的反馈！") : t("感谢反馈，我们会改进这个答案。");
         if (!helpful && window.kbReasonBox) {
           window.kbReasonBox(box, function (comment) { return vote(searchId, false, comment); });
         }

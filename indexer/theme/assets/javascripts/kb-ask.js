@@ -10,6 +10,12 @@
  */
 (function () {
   "use strict";
+  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
+  function t(text, values) {
+    var s = (window.KB_STRINGS || {})[text] || text;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
+    return s;
+  }
 
   var RESULT = 3;
   var MAX_QUESTION = 1000, MAX_EMAIL = 254;  // analytics/questions.py
@@ -26,22 +32,22 @@
   }
 
   function messageFor(response, body) {
-    if (response.status === 429) return "提交太频繁了，请稍后再试。";
+    if (response.status === 429) return t("提交太频繁了，请稍后再试。");
     if (response.status >= 400 && response.status < 500) {
       var detail = body && body.error && body.error.message ? body.error.message : "";
-      if (/e-?mail/i.test(detail)) return "邮箱格式不正确（例如 name@example.com），也可以不填。";
-      if (/too long/i.test(detail)) return "问题太长了，请控制在 " + MAX_QUESTION + " 字以内。";
-      return "请填写您的问题。";
+      if (/e-?mail/i.test(detail)) return t("邮箱格式不正确（例如 name@example.com），也可以不填。");
+      if (/too long/i.test(detail)) return t("问题太长了，请控制在 %(n)s 字以内。", {n: MAX_QUESTION});
+      return t("请填写您的问题。");
     }
-    return "提交失败，请稍后再试。";
+    return t("提交失败，请稍后再试。");
   }
 
   function openForm(box, query) {
     if (box.querySelector(".kb-ask__form")) return;
     var form = el("div", "kb-ask__form");
     form.setAttribute("role", "form");
-    form.setAttribute("aria-label", "提交问题");
-    var qLabel = el("label", null, "您的问题");
+    form.setAttribute("aria-label", t("提交问题"));
+    var qLabel = el("label", null, t("您的问题"));
     qLabel.htmlFor = "kb-ask-question";
     var question = el("textarea");
     question.id = "kb-ask-question";
@@ -49,7 +55,7 @@
     question.rows = 3;
     question.maxLength = MAX_QUESTION;
     question.value = query;
-    var eLabel = el("label", null, "邮箱（可选，方便我们回复您）");
+    var eLabel = el("label", null, t("邮箱（可选，方便我们回复您）"));
     eLabel.htmlFor = "kb-ask-email";
     var email = el("input");
     email.id = "kb-ask-email";
@@ -57,16 +63,16 @@
     email.type = "email";
     email.maxLength = MAX_EMAIL;
     email.placeholder = "name@example.com";
-    var send = el("button", "md-button md-button--primary kb-ask__send", "发送");
+    var send = el("button", "md-button md-button--primary kb-ask__send", t("发送"));
     send.type = "button";
     var status = el("p", "kb-ask__status");
     status.setAttribute("role", "status");
 
     function submit() {
       var text = question.value.trim();
-      if (!text) { status.textContent = "请填写您的问题。"; question.focus(); return; }
+      if (!text) { status.textContent = t("请填写您的问题。"); question.focus(); return; }
       send.disabled = question.disabled = email.disabled = true;
-      status.textContent = "正在提交……";
+      status.textContent = t("正在提交……");
       fetch("/api/questions", {
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", "X-KB-Source": "site"},
@@ -74,7 +80,7 @@
       }).then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
           if (response.ok) {
-            var done = el("p", "kb-ask__done", "已提交，客服团队会尽快处理。谢谢！");
+            var done = el("p", "kb-ask__done", t("已提交，客服团队会尽快处理。谢谢！"));
             done.setAttribute("role", "status");
             form.replaceChildren(done);
             return;
@@ -83,7 +89,7 @@
           send.disabled = question.disabled = email.disabled = false;
         });
       }).catch(function () {
-        status.textContent = "网络不可用，请稍后再试。";
+        status.textContent = t("网络不可用，请稍后再试。");
         send.disabled = question.disabled = email.disabled = false;
       });
     }
@@ -107,10 +113,10 @@
     if (query === null || !result) return;
     var box = el("div", "kb-ask");
     box.setAttribute("data-kb-query", query);
-    var title = el("p", "kb-ask__title", "没有找到完全匹配的文章");
+    var title = el("p", "kb-ask__title", t("没有找到完全匹配的文章"));
     title.setAttribute("role", "status");
-    var hint = el("p", "kb-ask__hint", "下面是可能相关的文章。没有您要的答案？可以直接问我们的客服团队。");
-    var ask = el("button", "md-button kb-ask__open", "提交问题");
+    var hint = el("p", "kb-ask__hint", t("下面是可能相关的文章。没有您要的答案？可以直接问我们的客服团队。"));
+    var ask = el("button", "md-button kb-ask__open", t("提交问题"));
     ask.type = "button";
     ask.addEventListener("click", function (ev) {
       ev.preventDefault();

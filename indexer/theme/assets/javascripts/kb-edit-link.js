@@ -3,6 +3,25 @@
 // does not answer and nothing is shown.
 (function () {
   "use strict";
+  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
+  function t(text, values) {
+    var s = (window.KB_STRINGS || {})[text] || text;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
+    return s;
+  }
+  // The theme's own words on a static article page, in the reader's language: main.html names them in
+  // data-kb-t ("a|b"); only the element's own text nodes change, never the article's data beside them.
+  function translatePage() {
+    document.querySelectorAll("[data-kb-t]").forEach(function (el) {
+      var keys = el.getAttribute("data-kb-t").split("|");
+      Array.prototype.forEach.call(el.childNodes, function (node) {
+        if (node.nodeType !== 3) return;
+        keys.forEach(function (key) { node.nodeValue = node.nodeValue.split(key).join(t(key)); });
+      });
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", translatePage);
+  else translatePage();
   var meta = document.querySelector('meta[name="kb-slug"]');
   if (!meta || !window.fetch) return;
   var slug = meta.getAttribute("content");
@@ -16,12 +35,12 @@
       var link = document.createElement("a");
       link.className = "md-content__button md-button kb-edit-link";
       link.href = "/edit/" + slug.split("/").map(encodeURIComponent).join("/");
-      link.textContent = "编辑文章";
-      link.title = "在 kb 中编辑这篇文章（" + me.user.name + "）";
+      link.textContent = t("编辑文章");
+      link.title = t("在 kb 中编辑这篇文章（%(name)s）", {name: me.user.name});
       var history = document.createElement("a");
       history.className = "md-content__button md-button kb-history-link";
       history.href = "/history/" + slug.split("/").map(encodeURIComponent).join("/");
-      history.textContent = "修订历史";
+      history.textContent = t("修订历史");
       inner.insertBefore(history, inner.firstChild);
       inner.insertBefore(link, inner.firstChild);
     })

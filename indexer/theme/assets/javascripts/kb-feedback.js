@@ -6,6 +6,12 @@
  */
 (function () {
   "use strict";
+  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
+  function t(text, values) {
+    var s = (window.KB_STRINGS || {})[text] || text;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
+    return s;
+  }
 
   var MAX_COMMENT = 2000;  // kbserver/api.py MAX_COMMENT
 
@@ -15,17 +21,17 @@
     box.className = "kb-reason";
     var label = document.createElement("label");
     label.htmlFor = "kb-reason-text";
-    label.textContent = "哪里没有帮到您？（可选）";
+    label.textContent = t("哪里没有帮到您？（可选）");
     var text = document.createElement("textarea");
     text.id = "kb-reason-text";
     text.name = "comment";
     text.rows = 3;
     text.maxLength = MAX_COMMENT;
-    text.placeholder = "例如：步骤和界面对不上、缺少某个场景……";
+    text.placeholder = t("例如：步骤和界面对不上、缺少某个场景……");
     var button = document.createElement("button");
     button.type = "button";
     button.className = "md-button md-button--primary";
-    button.textContent = "发送";
+    button.textContent = t("发送");
     var status = document.createElement("p");
     status.className = "kb-reason__status";
     status.setAttribute("role", "status");
@@ -37,10 +43,10 @@
       send(comment).then(function (response) {
         if (response && response.ok) {
           status.className = "kb-reason__done";
-          status.textContent = "已收到您的意见，谢谢！";
+          status.textContent = t("已收到您的意见，谢谢！");
           box.replaceChildren(status);
         } else {
-          status.textContent = "发送失败，请稍后再试。";
+          status.textContent = t("发送失败，请稍后再试。");
           button.disabled = text.disabled = false;
         }
       });

@@ -14,6 +14,12 @@
  */
 (function () {
   "use strict";
+  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
+  function t(text, values) {
+    var s = (window.KB_STRINGS || {})[text] || text;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
+    return s;
+  }
 
   var RESULT = 3;
   var composing = false;
@@ -44,7 +50,7 @@
     if (!suggestion || !result) return;
     var line = document.createElement("div");
     line.className = "kb-did-you-mean md-search-result__meta";
-    line.appendChild(document.createTextNode("你是不是要找 "));
+    line.appendChild(document.createTextNode(t("你是不是要找 ")));
     var link = document.createElement("a");
     var url = new URL(location.href);
     url.search = "?q=" + encodeURIComponent(suggestion);  // Material's own deep link, for a new tab
@@ -59,7 +65,7 @@
       if (box) search(box, suggestion);
     });
     line.appendChild(link);
-    line.appendChild(document.createTextNode("？"));
+    line.appendChild(document.createTextNode(t("？")));
     // Material writes the count into the first child and results into the last: stay in between.
     result.insertBefore(line, result.lastElementChild);
   }

@@ -42,15 +42,15 @@ def search(page, site, query):
 
 
 def test_a_weak_query_shows_the_banner_above_its_results_and_the_question_reaches_a_manager(page, browser, site):
-    search(page, site, "OKR 目标管理")
+    search(page, site, "员工考勤打卡")
     banner = page.locator(".md-search-result .kb-ask")
     expect(banner).to_contain_text("没有找到完全匹配的文章")
     expect(page.locator(".md-search-result__item").first).to_be_visible()  # the weak matches are still listed
     page.click(".kb-ask__open")
     question = page.locator("#kb-ask-question")
-    expect(question).to_have_value("OKR 目标管理")  # the search is the starting point of the question
+    expect(question).to_have_value("员工考勤打卡")  # the search is the starting point of the question
     question.fill("")
-    question.press_sequentially("我们用 OKR 管理季度目标，<b>能</b>在项目里设置吗？")  # keys stay in the form
+    question.press_sequentially("我们想记录员工考勤打卡，<b>能</b>在项目里设置吗？")  # keys stay in the form
     page.locator("#kb-ask-email").press_sequentially("okr@example.com")
     page.click(".kb-ask__send")
     expect(page.locator(".kb-ask__done")).to_contain_text("已提交")
@@ -68,9 +68,9 @@ def test_a_weak_query_shows_the_banner_above_its_results_and_the_question_reache
     manager.click("button[type=submit]")
     manager.goto(site.url + "/questions")
     row = manager.locator("#questions tbody tr").first
-    expect(row.locator(".question")).to_have_text("我们用 OKR 管理季度目标，<b>能</b>在项目里设置吗？")  # shown as text
+    expect(row.locator(".question")).to_have_text("我们想记录员工考勤打卡，<b>能</b>在项目里设置吗？")  # shown as text
     expect(row).to_contain_text("okr@example.com")
-    expect(row).to_contain_text("OKR 目标管理")
+    expect(row).to_contain_text("员工考勤打卡")
     expect(row.locator(".source")).to_have_text("帮助中心网站")  # asked on the site, not in the in-product widget
     assert manager.locator("#questions b").count() == 0
     manager.context.close()

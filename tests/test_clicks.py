@@ -12,8 +12,10 @@ from indexer.build import build_full
 from kbserver import create_app
 from kbserver.db import open_db
 
-QUERY = "审批"  # on the starter docs: multi-level-flows, mobile-approval, countersign (third, ~10% behind)
-THIRD = "approvals/countersign"
+# On the starter docs the third result for 任务 (Excel import: tasks come in from spreadsheets) is a few
+# percent behind the second, so kept clicks of three clients (×1.14) lift it and two do not.
+QUERY = "任务"
+THIRD = "import/excel-import"
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +106,8 @@ def test_bounced_and_voted_down_clicks_are_not_kept(app):
 def test_never_lifts_an_article_the_query_did_not_match(app):
     client = app.test_client()
     found = _slugs(client, limit=50)
-    unrelated = next(s for s in ("gantt/baseline", "billing/invoices", "faq/mobile-and-desktop", "kanban/wip-limits",
-                                 "security/sso") if s not in found and app.extensions["kb_index"].has_article(s))
+    every_slug = sorted(str(p.relative_to(REAL_DOCS).with_suffix("")) for p in REAL_DOCS.rglob("*.md"))
+    unrelated = next(s for s in every_slug if s not in found and app.extensions["kb_index"].has_article(s))
     for i in range(8):  # clicks may name any article: a crafted client posts one the results never had
         _search_and_click(app, f"10.4.0.{i + 1}", f"u{i}", unrelated)
     _learn(app)

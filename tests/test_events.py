@@ -162,7 +162,8 @@ def test_database_is_in_wal_mode_with_migrations_recorded(tmp_path):
         "editing:create_revisions", "questions:create_questions_table", "questions:add_questions_source_column",
         "answers:create_answer_votes",
         "synonyms:create_synonym_tables", "health:create_health_table", "closure:create_fix_table",
-        "notifications:create_notification_tables"]
+        "notifications:create_notification_tables", "flag_searches:create_flag_searches",
+        "changes:create_change_tables"]
     open_db(f"sqlite:///{tmp_path}/kb.db")  # re-opening applies nothing twice
 
 

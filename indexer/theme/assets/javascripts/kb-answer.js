@@ -11,12 +11,7 @@
  */
 (function () {
   "use strict";
-  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
-  function t(text, values) {
-    var s = (window.KB_STRINGS || {})[text] || text;
-    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
-    return s;
-  }
+  var t = window.kbT;  // the reader's language (kb-i18n.js)
 
   var RESULT = 3;
 

@@ -10,12 +10,7 @@
  */
 (function () {
   "use strict";
-  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
-  function t(text, values) {
-    var s = (window.KB_STRINGS || {})[text] || text;
-    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
-    return s;
-  }
+  var t = window.kbT;  // the reader's language (kb-i18n.js)
 
   var RESULT = 3;
   var MAX_QUESTION = 1000, MAX_EMAIL = 254;  // analytics/questions.py

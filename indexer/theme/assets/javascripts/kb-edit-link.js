@@ -3,12 +3,7 @@
 // does not answer and nothing is shown.
 (function () {
   "use strict";
-  // The reader's language: kb-strings.js (served by kb per Accept-Language) maps the Chinese text to it.
-  function t(text, values) {
-    var s = (window.KB_STRINGS || {})[text] || text;
-    Object.keys(values || {}).forEach(function (k) { s = s.split("%(" + k + ")s").join(values[k]); });
-    return s;
-  }
+  var t = window.kbT;  // the reader's language (kb-i18n.js)
   // The theme's own words on a static article page, in the reader's language: main.html names them in
   // data-kb-t ("a|b"); only the element's own text nodes change, never the article's data beside them.
   function translatePage() {

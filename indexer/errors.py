@@ -1,4 +1,17 @@
-"""The small error tree every part of kb raises; kbserver turns it into JSON or a page."""
+"""The small error tree every part of kb raises; kbserver turns it into JSON or a page.
+
+An error is said to two audiences: programs read the API's JSON, always in English (``message``), and
+people read the CLI's line or a page's banner in the company's language (``text``). So kb raises with
+the Chinese source text marked for the catalogue and its values as details::
+
+    raise NotFound(N_("没有编号为 %(id)s 的投稿"), id=sid)
+
+``message`` is then the English translation and ``text`` the translation into the current language
+(indexer.i18n.set_language: the CLI's ``--language``, the company's during a request). A message given
+in English (not in the catalogue) reads the same for both.
+"""
+
+from indexer.i18n import current_language, translations
 
 
 class KBError(Exception):
@@ -8,9 +21,29 @@ class KBError(Exception):
     code = "error"
 
     def __init__(self, message: str, **details):
-        super().__init__(message)
-        self.message = message
+        self.source = message  # the catalogue's msgid (Chinese), or an English message kb never translated
         self.details = details
+        super().__init__(self.message)
+
+    def said_in(self, language: str) -> str:
+        """The message in language, its %(name)s filled from the details."""
+        text = translations(language).gettext(self.source)
+        if "%(" not in text:
+            return text
+        try:
+            return text % self.details
+        except (KeyError, ValueError, TypeError):  # a message that is not a template: show it as written
+            return text
+
+    @property
+    def message(self) -> str:
+        """In English, for the API and the logs."""
+        return self.said_in("en")
+
+    @property
+    def text(self) -> str:
+        """In the current language (indexer.i18n), for a person: the CLI, a page's banner."""
+        return self.said_in(current_language())
 
 
 class InvalidInput(KBError):

@@ -29,16 +29,19 @@ DOMAIN = "messages"
 log = logging.getLogger(__name__)
 
 
-def catalogue(language: str, suffix: str = ".po") -> Path:
+CLICK_DOMAIN = "click"  # the command line library's own words (Usage:, Error:, …): English msgids, a zh catalogue
+
+
+def catalogue(language: str, suffix: str = ".po", domain: str = DOMAIN) -> Path:
     """The catalogue file of language (.po, or .mo when suffix is ".mo")."""
-    return TRANSLATIONS / language / "LC_MESSAGES" / (DOMAIN + suffix)
+    return TRANSLATIONS / language / "LC_MESSAGES" / (domain + suffix)
 
 
-def compiled(language: str) -> bytes:
+def compiled(language: str, domain: str = DOMAIN) -> bytes:
     """The .mo bytes the .po of language compiles to."""
     import io
 
-    with catalogue(language).open("rb") as po:
+    with catalogue(language, domain=domain).open("rb") as po:
         messages = read_po(po, locale=language)
     out = io.BytesIO()
     write_mo(out, messages, use_fuzzy=False)
@@ -46,32 +49,33 @@ def compiled(language: str) -> bytes:
 
 
 def compile_catalogues() -> list[str]:
-    """Recompile every .mo older than its .po (or missing); returns the languages compiled.
+    """Recompile every .mo older than its .po (or missing); returns the catalogues compiled ("en", "zh/click").
 
     A read-only install (site-packages owned by root) keeps the committed .mo and says so in the log."""
     done = []
     for language in LANGUAGES:
-        po, mo = catalogue(language), catalogue(language, ".mo")
-        if not po.is_file() or (mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime):
-            continue
-        try:
-            data = compiled(language)
-            if not mo.is_file() or mo.read_bytes() != data:
-                mo.write_bytes(data)
-            done.append(language)
-        except OSError as exc:
-            log.warning("could not compile the %s catalogue (%s); using the shipped one", language, exc)
+        for domain in (DOMAIN, CLICK_DOMAIN):
+            po, mo = catalogue(language, domain=domain), catalogue(language, ".mo", domain)
+            if not po.is_file() or (mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime):
+                continue
+            try:
+                data = compiled(language, domain)
+                if not mo.is_file() or mo.read_bytes() != data:
+                    mo.write_bytes(data)
+                done.append(language if domain == DOMAIN else f"{language}/{domain}")
+            except OSError as exc:
+                log.warning("could not compile the %s %s catalogue (%s); using the shipped one", language, domain, exc)
     if done:
         translations.cache_clear()
     return done
 
 
 @functools.cache
-def translations(language: str) -> NullTranslations:
-    """The compiled catalogue of language (NullTranslations, i.e. the Chinese source, when there is none)."""
-    if language == LANGUAGES[0] or not catalogue(language, ".mo").is_file():
+def translations(language: str, domain: str = DOMAIN) -> NullTranslations:
+    """The compiled catalogue of language (NullTranslations, i.e. the source text, when there is none)."""
+    if (domain == DOMAIN and language == LANGUAGES[0]) or not catalogue(language, ".mo", domain).is_file():
         return NullTranslations()
-    return Translations.load(str(TRANSLATIONS), [language], DOMAIN)
+    return Translations.load(str(TRANSLATIONS), [language], domain)
 
 
 def translator(language: str):

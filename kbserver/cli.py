@@ -13,9 +13,12 @@ import click
 from analytics.accounts import ROLES
 from analytics.report import TABLES
 from indexer.errors import KBError
-from indexer.i18n import set_language
+from indexer.i18n import LANGUAGES, gettext, set_language
 
+from .cli_language import KBGroup, KBOption, speak_click_in_kb_language
 from .settings import BY_NAME, load_settings, remember_docs
+
+speak_click_in_kb_language()
 
 
 def setting_options(*names):
@@ -26,9 +29,8 @@ def setting_options(*names):
             s = BY_NAME[name]
             # Values stay strings here: load_settings validates them and names the variable in errors.
             kind = {"is_flag": True, "flag_value": "1"} if s.type is bool else {"type": str}
-            default = ("on" if s.default else "off") if s.type is bool else (s.default or "see help")
-            fn = click.option(s.flag, name, envvar=s.env, default=None, **kind,
-                              help=f"{s.help} [env {s.env}; default {default}]")(fn)
+            fn = click.option(s.flag, name, envvar=s.env, default=None, **kind, cls=KBOption, setting=name,
+                              help=s.help)(fn)
         return fn
 
     return decorate
@@ -42,7 +44,7 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except KBError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(exc.text) from None
         except OSError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -59,6 +61,8 @@ def _settings(**options) -> dict:
             and ctx.get_parameter_source("secret_key") == click.core.ParameterSource.COMMANDLINE):
         click.secho("warning: --secret-key is visible to every local user in `ps`; set KB_SECRET_KEY instead, "
                     "or leave it out to use the generated <data>/secret.key", fg="yellow", err=True)
+    if options.get("language") is None:  # `kb --language en COMMAND`: the group's flag
+        options["language"] = click.get_current_context().find_root().params.get("language")
     settings = load_settings({k: v for k, v in options.items() if k in BY_NAME})
     set_language(settings["language"])  # what this command writes (suggestions, e-mails) is in the company's language
     if "database_url" in options:
@@ -154,10 +158,16 @@ def run_site_build(settings: dict) -> dict:
     return info
 
 
-@click.group()
+@click.group(cls=KBGroup)
 @click.version_option(package_name="kb")
-def cli():
+@setting_options("language")
+def cli(language):
     """kb: a self-hosted help center with Chinese-aware search that learns from its use."""
+    if language:
+        if language not in LANGUAGES:
+            raise click.BadParameter(gettext("必须是 %(choices)s 之一", choices=", ".join(LANGUAGES)),
+                                     param_hint="--language")
+        set_language(language)
 
 
 @cli.command()

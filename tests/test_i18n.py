@@ -106,7 +106,7 @@ def test_every_marked_string_has_english():
     assert missing == [], "run the pybabel update of README 'Languages' and translate these"
     untranslated = sorted(k for k, v in english.items() if not v or CJK.search(v))
     assert untranslated == []
-    placeholders = re.compile(r"%\(\w+\)s")
+    placeholders = re.compile(r"%\(\w+\)[a-z]")
     assert [k for k, v in english.items() if sorted(placeholders.findall(k)) != sorted(placeholders.findall(v))] == []
 
 
@@ -283,3 +283,28 @@ def test_the_themes_own_words_are_translated_on_the_static_pages():
         rest = rest.replace(key, "")
     assert [line.strip() for line in rest.splitlines() if CJK.search(line)] == []
     assert "data-kb-t" in (SCRIPTS / "kb-edit-link.js").read_text(encoding="utf-8")
+
+
+def test_an_error_speaks_english_to_programs_and_the_current_language_to_people():
+    """The API's JSON keeps English; the CLI line and a page banner follow the language kb writes in."""
+    from indexer.errors import InvalidInput
+    from indexer.i18n import using
+
+    error = InvalidInput("必须是 %(choices)s 之一", choices="zh, en")
+    assert error.message == "must be one of zh, en" and str(error) == "must be one of zh, en"
+    with using("zh"):
+        assert error.text == "必须是 zh, en 之一"
+    with using("en"):
+        assert error.text == "must be one of zh, en"
+    untranslated = InvalidInput("a message kb never translated")
+    with using("zh"):
+        assert untranslated.text == untranslated.message == "a message kb never translated"
+
+
+def test_the_cli_reports_a_bad_language_flag_in_the_environment_language(runner):
+    from kbserver.cli import cli
+
+    chinese = runner.invoke(cli, ["--language", "fr", "stats"])
+    assert chinese.exit_code == 2 and "必须是 zh, en 之一" in chinese.output
+    english = runner.invoke(cli, ["--language", "fr", "stats"], env={"KB_LANGUAGE": "en"})
+    assert english.exit_code == 2 and "must be one of zh, en" in english.output

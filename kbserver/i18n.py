@@ -117,4 +117,4 @@ def form_error(exc) -> str:
         found = pattern.search(exc.message)
         if found:
             return gettext(text, field=gettext(FIELD_NAMES[field]) if field in FIELD_NAMES else field, **found.groupdict())
-    return exc.message
+    return exc.text

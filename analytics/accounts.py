@@ -27,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.store import transaction
 
 ROLES = ("manager", "agent", "vip", "helpdesk", "editor")  # helpdesk: an integration's token (agent API, any agent's links)
@@ -40,7 +41,7 @@ def password_hasher(cost_mib: int | None = None) -> PasswordHasher:
     """An Argon2id hasher using cost_mib MiB per hash (default DEFAULT_HASH_COST)."""
     cost = DEFAULT_HASH_COST if cost_mib is None else int(cost_mib)
     if cost < 1:
-        raise InvalidInput("the password hash cost is at least 1 (MiB)")
+        raise InvalidInput(N_("密码哈希的内存成本至少是 1（MiB）"))
     return _hasher_for(cost)
 
 
@@ -97,13 +98,13 @@ def validate_name(name: str) -> str:
     """A user name: 1-64 printable characters, no surrounding spaces."""
     name = normalize_name(name)
     if not 1 <= len(name) <= 64 or any(unicodedata.category(c).startswith("C") for c in name):
-        raise InvalidInput("a user name is 1 to 64 printable characters")
+        raise InvalidInput(N_("用户名要用 1 到 64 个可打印字符"))
     return name
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidInput(N_("角色必须是 %(choices)s 之一"), choices=", ".join(ROLES))
 
 
 def _new_password() -> str:
@@ -119,13 +120,13 @@ def create_user(db, name: str, role: str, hash_cost: int | None = None) -> tuple
     name = validate_name(name)
     _check_role(role)
     if db["users"].count_where("name = ?", [name]):
-        raise Conflict(f"a user named {name!r} already exists (names of removed accounts stay taken)")
+        raise Conflict(N_("已有名为 %(name)r 的用户（已删除账号的用户名也不能再用），请换一个名字"), name=name)
     password, token = _new_password(), _new_token()
     try:
         user_id = db["users"].insert({"name": name, "role": role, "password_hash": hash_password(password, hash_cost),
                                       "token_hash": _digest(token), "created_at": now_iso(), "disabled": 0}).last_pk
     except sqlite3.IntegrityError:  # the same name added at the same moment elsewhere
-        raise Conflict(f"a user named {name!r} already exists") from None
+        raise Conflict(N_("已有名为 %(name)r 的用户，请换一个名字"), name=name) from None
     return get_user(db, user_id), password, token
 
 
@@ -137,7 +138,7 @@ def _public(row: dict) -> dict:
 def _row(db, user_id: int) -> dict:
     rows = list(db["users"].rows_where("id = ? AND removed_at IS NULL", [user_id]))
     if not rows:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的用户"), id=user_id)
     return rows[0]
 
 
@@ -145,7 +146,7 @@ def get_user(db, user_id: int) -> dict:
     """An enabled user without secrets; NotFound if there is none."""
     row = _row(db, user_id)
     if row["disabled"]:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的用户"), id=user_id)
     return _public(row)
 
 
@@ -153,7 +154,7 @@ def find_user(db, name: str) -> dict:
     """A user (enabled or disabled, not removed) by name; NotFound names `kb users list`."""
     rows = list(db["users"].rows_where("name = ? AND removed_at IS NULL", [normalize_name(name)]))
     if not rows:
-        raise NotFound(f"no user named {name!r}: see `kb users list`")
+        raise NotFound(N_("没有名为 %(name)r 的用户，可用 `kb users list` 查看所有用户"), name=name)
     return _public(rows[0])
 
 
@@ -228,6 +229,17 @@ def count_sessions(db, user_id: int, now: float | None = None) -> int:
 
 
 # -- managing accounts (the CLI and the users page call these; who may call them is the caller's policy) ----------
+class LastManager(Conflict):
+    """The change would leave no enabled manager (details: action = disable, demote or remove)."""
+
+
+_LAST_MANAGER = {
+    "disable": N_("不能停用最后一位知识库管理员，请先把另一个账号设为管理员"),
+    "demote": N_("不能更改最后一位知识库管理员的角色，请先把另一个账号设为管理员"),
+    "remove": N_("不能删除最后一位知识库管理员，请先把另一个账号设为管理员"),
+}
+
+
 def _keep_a_manager(db, user_id: int, what: str) -> None:
     # At least one enabled manager must remain, or nobody could manage accounts or reviews from the web.
     # Called inside transaction() (BEGIN IMMEDIATE): two managers demoting each other cannot both see the other.
@@ -235,13 +247,13 @@ def _keep_a_manager(db, user_id: int, what: str) -> None:
                         "AND id != ?", [user_id]).fetchone()[0]
     row = db.execute("SELECT role, disabled FROM users WHERE id = ?", [user_id]).fetchone()
     if row and row[0] == "manager" and not row[1] and others == 0:
-        raise Conflict(f"cannot {what} the last manager: make another account a manager first")
+        raise LastManager(_LAST_MANAGER[what], action=what)
 
 
 def _existing(db, user_id: int) -> dict:
     row = db.execute("SELECT id FROM users WHERE id = ? AND removed_at IS NULL", [user_id]).fetchone()
     if row is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的用户"), id=user_id)
     return row
 
 
@@ -305,10 +317,10 @@ def clean_email(email) -> str:
     if email is None:
         return ""
     if not isinstance(email, str):
-        raise InvalidInput("email must be a string")
+        raise InvalidInput(N_("邮箱必须是文本"))
     email = email.strip()
     if email and (len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email)):
-        raise InvalidInput(f"{email[:80]!r} is not a valid e-mail address (e.g. name@example.com)")
+        raise InvalidInput(N_("%(email)r 不是有效的邮箱地址（例如 name@example.com）"), email=email[:80])
     return email
 
 
@@ -319,7 +331,7 @@ def set_contact(db, user_id: int, email=None, mode=None) -> dict:
         values["email"] = clean_email(email)
     if mode is not None:
         if mode not in NOTIFY_MODES:
-            raise InvalidInput(f"mode must be one of {', '.join(NOTIFY_MODES)}")
+            raise InvalidInput(N_("通知方式必须是 %(choices)s 之一"), choices=", ".join(NOTIFY_MODES))
         values["notify_mode"] = mode
     with transaction(db):
         _existing(db, user_id)
@@ -334,7 +346,7 @@ def get_contact(db, user_id: int) -> dict:
     row = db.execute("SELECT id, name, role, email, notify_mode FROM users WHERE id = ? AND removed_at IS NULL",
                      [user_id]).fetchone()
     if row is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的用户"), id=user_id)
     return dict(zip(("id", "name", "role", "email", "mode"), row, strict=True))
 
 

@@ -14,7 +14,7 @@ import json
 
 from indexer.clock import now_iso
 from indexer.errors import InvalidInput, NotFound
-from indexer.i18n import gettext
+from indexer.i18n import N_, gettext
 from indexer.store import transaction
 
 from . import events
@@ -47,14 +47,14 @@ def record_vote(db, *, query_id: str, helpful: bool, comment: str = "", session:
 
     The search must already be stored (the caller flushes the event log first)."""
     if not isinstance(helpful, bool):
-        raise InvalidInput("helpful must be true or false")
+        raise InvalidInput(N_("helpful 必须是 true 或 false"))
     if len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
+        raise InvalidInput(N_("评论太长了（最多 %(max)s 个字符）"), max=MAX_COMMENT)
     row = events.shown_answer(db, query_id)
     if row is None:
-        raise NotFound("no search with this search_id: use the query_id returned by /api/search")
+        raise NotFound(N_("找不到这个 search_id 对应的搜索，请使用 /api/search 返回的 query_id"))
     if not row[0]:
-        raise NotFound("this search showed no answer to vote on")
+        raise NotFound(N_("这次搜索没有显示答案，无法评价"))
     answer = json.loads(row[0])
     vote = {"query_id": query_id, "ts": now_iso(), "slug": answer["slug"], "anchor": answer.get("anchor", ""),
             "heading": answer.get("heading", ""), "helpful": int(helpful), "comment": comment, "session": session}

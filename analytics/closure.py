@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from indexer.clock import iso
 from indexer.errors import Conflict, InvalidInput
-from indexer.i18n import gettext
+from indexer.i18n import N_, gettext
 from indexer.store import transaction
 
 from . import flags as flag_queue
@@ -109,9 +109,9 @@ def link_fix(db, flag_id: int, slug: str, actor: str, now: dt.datetime | None = 
 
     Called by a manager from the flag page and by the editor when an edit started from a flag."""
     if not isinstance(slug, str) or not slug.strip() or len(slug) > 300:
-        raise InvalidInput("slug must name the article that fixes the flag")
+        raise InvalidInput(N_("slug 必须是修复这个问题的文章"))
     if not isinstance(actor, str) or not actor:
-        raise InvalidInput("actor must name who linked the fix")
+        raise InvalidInput(N_("actor 必须写明是谁关联了修复"))
     now = now or dt.datetime.now(dt.timezone.utc)
     flag = flag_queue.get_flag(db, flag_id)  # NotFound for an unknown flag
     keys = _keys_of(flag)
@@ -120,8 +120,9 @@ def link_fix(db, flag_id: int, slug: str, actor: str, now: dt.datetime | None = 
     with transaction(db):
         open_fix = list(db["flag_fixes"].rows_where("flag_id = ? AND state = 'measuring'", [flag_id]))
         if open_fix:
-            raise Conflict(f"flag #{flag_id} already has a fix being verified (article {open_fix[0]['slug']}, "
-                           f"linked by {open_fix[0]['actor']} at {open_fix[0]['linked_at']})")
+            raise Conflict(N_("问题 #%(flag_id)s 已有一个正在验证的修复（文章 %(slug)s，由 %(actor)s 于 %(linked_at)s "
+                              "关联），请等它验证完成"), flag_id=flag_id, slug=open_fix[0]["slug"],
+                           actor=open_fix[0]["actor"], linked_at=open_fix[0]["linked_at"])
         fix_id = db["flag_fixes"].insert({
             "flag_id": flag_id, "flag_key": flag["key"], "slug": slug, "actor": actor, "linked_at": iso(now),
             "queries": json.dumps(keys, ensure_ascii=False), "before_searches": searched, "before_failed": failed,

@@ -18,6 +18,7 @@ import json
 
 from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.store import transaction
 
 from . import evidence, flag_searches, notifications
@@ -53,7 +54,7 @@ MIGRATIONS = [create_flag_tables]
 def _row(db, flag_id: int) -> dict:
     rows = list(db["flags"].rows_where("id = ?", [flag_id]))
     if not rows:
-        raise NotFound(f"no flag with id {flag_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的问题"), id=flag_id)
     return _decode(rows[0])
 
 
@@ -90,13 +91,13 @@ def clean_note(note) -> str:
     if note is None:
         return ""
     if not isinstance(note, str):
-        raise InvalidInput("note must be text")
+        raise InvalidInput(N_("备注必须是文本"))
     try:
         note.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("the note contains characters that are not valid Unicode text") from None
+        raise InvalidInput(N_("备注里有不是有效 Unicode 文本的字符")) from None
     if len(note) > NOTE_LIMIT:
-        raise InvalidInput(f"the note is too long (at most {NOTE_LIMIT} characters)")
+        raise InvalidInput(N_("备注太长了（最多 %(max)s 个字符）"), max=NOTE_LIMIT)
     return note
 
 
@@ -116,23 +117,26 @@ def transition(db, flag_id: int, to_state: str, actor: str, expected_version: in
 
     One transaction: the state and its audit row land together or not at all."""
     if to_state not in STATES:
-        raise InvalidInput(f"state must be one of {', '.join(STATES)}")
+        raise InvalidInput(N_("状态必须是 %(choices)s 之一"), choices=", ".join(STATES))
     note = clean_note(note)
     with transaction(db):
         flag = _row(db, flag_id)
         if expected_version is not None and flag["version"] != expected_version:
-            raise Conflict(f"this flag changed meanwhile: it is now {flag['state']} (by {flag['state_by'] or 'nobody'} "
-                           f"at {flag['state_at'] or flag['updated_at']}). Reload and decide again.",
-                           state=flag["state"], version=flag["version"])
+            at = flag["state_at"] or flag["updated_at"]
+            if flag["state_by"]:
+                raise Conflict(N_("这个问题在你打开后被改过：现在是 %(state)s（%(by)s 于 %(at)s 修改），请刷新后重新决定"),
+                               state=flag["state"], version=flag["version"], by=flag["state_by"], at=at)
+            raise Conflict(N_("这个问题在你打开后被改过：现在是 %(state)s（于 %(at)s 更新），请刷新后重新决定"),
+                           state=flag["state"], version=flag["version"], at=at)
         if to_state not in TRANSITIONS[flag["state"]]:
-            raise Conflict(f"a {flag['state']} flag cannot become {to_state}", state=flag["state"],
-                           version=flag["version"])
+            raise Conflict(N_("状态为 %(state)s 的问题不能改为 %(to_state)s"), state=flag["state"],
+                           version=flag["version"], to_state=to_state)
         now = now_iso()
         values = {"state": to_state, "state_by": actor, "state_at": now, "updated_at": now}
         if to_state in ("dismissed", "resolved"):
             values["dismissed_score"] = flag["score"]  # the score a later run must clearly exceed to reopen it
         if not _compare_and_set(db, flag, values, bump=True):  # cannot happen inside BEGIN IMMEDIATE; last defence
-            raise Conflict("this flag changed meanwhile; reload and decide again")
+            raise Conflict(N_("这个问题刚被别人改过，请刷新后重新决定"))
         _audit(db, flag_id, actor, flag["state"], to_state, note)
     return get_flag(db, flag_id)
 

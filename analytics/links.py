@@ -26,6 +26,7 @@ import threading
 
 from indexer.clock import now_iso
 from indexer.errors import InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.store import transaction
 
 HALF_LIFE_DAYS = 30
@@ -62,11 +63,11 @@ def _ticket_id(value) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
-        raise InvalidInput("ticket_id must be the helpdesk's ticket id (text, at most 100 characters)")
+        raise InvalidInput(N_("ticket_id 必须是工单系统里的工单号（文本，最多 100 个字符）"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("ticket_id is not valid text") from None
+        raise InvalidInput(N_("ticket_id 不是有效的文本")) from None
     return value.strip()
 
 
@@ -95,10 +96,10 @@ def _decode(row: dict) -> dict:
 def link_by_ref(db, ref: str) -> dict:
     """The link a ref token stands for; NotFound for unknown or malformed (forged) tokens."""
     if not isinstance(ref, str) or not _TOKEN.match(ref):
-        raise NotFound("unknown link reference")
+        raise NotFound(N_("没有这个链接编号（ref）"))
     rows = list(db["agent_links"].rows_where("ref = ?", [ref]))
     if not rows:
-        raise NotFound("unknown link reference")
+        raise NotFound(N_("没有这个链接编号（ref）"))
     return _decode(rows[0])
 
 
@@ -114,7 +115,7 @@ def record_visit(db, ref: str, slug: str, visitor: str, search_session: str = ""
     search_session is the visitor's kb session (for the self-service rate), kept from the first visit."""
     link = link_by_ref(db, ref)
     if slug != link["slug"]:
-        raise InvalidInput("this link reference belongs to another article")
+        raise InvalidInput(N_("这个链接编号属于另一篇文章"))
     with transaction(db):
         cursor = db.execute("INSERT INTO link_visits (link_id, ts, session, search_session) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -129,17 +130,17 @@ def find_link(db, ref: str | None = None, link_id: int | None = None) -> dict:
     elif isinstance(link_id, int) and not isinstance(link_id, bool) and 0 < link_id < 2**63:
         rows = list(db["agent_links"].rows_where("id = ?", [link_id]))
         if not rows:
-            raise NotFound(f"no link {link_id}")
+            raise NotFound(N_("没有编号为 %(id)s 的链接"), id=link_id)
         link = _decode(rows[0])
     else:
-        raise InvalidInput("give the link's ref or link_id")
+        raise InvalidInput(N_("请给出链接的 ref 或 link_id"))
     return link
 
 
 def set_outcome(db, link: dict, outcome: str, by: str) -> dict:
     """Mark link "solved" or "not_helped", reported by `by` (who may: kbserver/policy.py)."""
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
+        raise InvalidInput(N_("结果必须是 %(choices)s 之一"), choices=", ".join(OUTCOMES))
     if link["outcome"] == outcome:
         return link  # reported twice (a retried webhook): counted once
     with transaction(db):

@@ -116,7 +116,7 @@ def notify(db, event: str, data: dict, to, now: float | None = None, managers_if
 
     `to` is "managers" or a list of names/e-mail addresses (see ``recipients``). Returns rows written."""
     if event not in EVENTS:
-        raise InvalidInput(f"unknown notification event {event!r}")
+        raise InvalidInput(N_("未知的通知事件 %(event)r"), event=event)
     now = time.time() if now is None else now
     created = _now_iso(now)
     subject, body = _message(event, data)
@@ -143,12 +143,12 @@ def notify(db, event: str, data: dict, to, now: float | None = None, managers_if
 def clean_url(url) -> str:
     """An http(s) URL with a host, or InvalidInput."""
     if not isinstance(url, str) or not url.strip():
-        raise InvalidInput("url is required: the http:// or https:// address that receives the events")
+        raise InvalidInput(N_("请填写 url：接收事件的 http:// 或 https:// 地址"))
     url = url.strip()
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > MAX_URL or any(c.isspace() for c in url):
-        raise InvalidInput(f"url must be an http:// or https:// address with a host (at most {MAX_URL} characters), "
-                           f"got {url[:100]!r}")
+        raise InvalidInput(N_("url 必须是带主机名的 http:// 或 https:// 地址（最多 %(max)s 个字符），收到的是 %(url)r"),
+                           max=MAX_URL, url=url[:100])
     return url
 
 
@@ -157,11 +157,11 @@ def clean_events(events) -> list[str]:
     if isinstance(events, str):
         events = [e.strip() for e in events.split(",") if e.strip()]
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
-        raise InvalidInput("events must be a non-empty list of event types (or [\"*\"] for all): "
-                           + ", ".join(EVENTS))
+        raise InvalidInput(N_("events 必须是非空的事件类型列表（[\"*\"] 表示全部）：%(choices)s"), choices=", ".join(EVENTS))
     unknown = [e for e in events if e != "*" and e not in EVENTS]
     if unknown:
-        raise InvalidInput(f"unknown event type(s) {', '.join(unknown)}: use {', '.join(EVENTS)} or *")
+        raise InvalidInput(N_("未知的事件类型 %(unknown)s，请使用 %(choices)s 或 *"), unknown=", ".join(unknown),
+                           choices=", ".join(EVENTS))
     return sorted(set(events))
 
 
@@ -177,7 +177,7 @@ def add_webhook(db, url, events, secret=None, created_by: str = "") -> tuple[dic
     if secret in (None, ""):
         secret = generated = "whsec_" + secrets.token_urlsafe(24)
     if not isinstance(secret, str) or len(secret) < MIN_SECRET or len(secret) > 200 or any(c.isspace() for c in secret):
-        raise InvalidInput(f"secret must be {MIN_SECRET} to 200 characters without spaces (or left out to generate one)")
+        raise InvalidInput(N_("secret 必须是 %(min)s 到 200 个字符且不含空格（不填则自动生成）"), min=MIN_SECRET)
     with transaction(db):
         hook_id = db.execute("INSERT INTO webhooks (url, secret, events, created_at, created_by) VALUES (?, ?, ?, ?, ?) "
                              "RETURNING id", [url, secret, json.dumps(events), _now_iso(time.time()), created_by]).fetchone()[0]
@@ -200,7 +200,7 @@ def get_webhook(db, hook_id: int) -> dict:
     row = db.execute("SELECT id, url, secret, events, created_at, created_by FROM webhooks "
                      "WHERE id = ? AND removed_at IS NULL", [hook_id]).fetchone()
     if row is None:
-        raise NotFound(f"no webhook {hook_id}: see `kb webhooks list`")
+        raise NotFound(N_("没有编号为 %(id)s 的 webhook，可用 `kb webhooks list` 查看"), id=hook_id)
     return _hook(row)
 
 
@@ -240,7 +240,7 @@ def replay(db, delivery_id: int, now: float | None = None) -> dict:
         row = db.execute("SELECT d.webhook_id, d.event, d.body FROM webhook_deliveries d JOIN webhooks w "
                          "ON w.id = d.webhook_id WHERE d.id = ? AND w.removed_at IS NULL", [delivery_id]).fetchone()
         if row is None:
-            raise NotFound(f"no delivery {delivery_id} to an active webhook")
+            raise NotFound(N_("没有编号为 %(id)s、发往启用中 webhook 的投递记录"), id=delivery_id)
         new_id = db.execute("INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_attempt, replay_of) "
                             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", [*row, _now_iso(now), now, delivery_id]).fetchone()[0]
     return next(d for d in deliveries(db, limit=1000) if d["id"] == new_id)

@@ -16,6 +16,7 @@ import time
 
 from indexer.clock import iso
 from indexer.errors import InvalidInput, RateLimited
+from indexer.i18n import N_
 from indexer.store import transaction
 
 from . import notifications
@@ -54,27 +55,27 @@ MIGRATIONS = [create_questions_table, add_questions_source_column]
 def clean(question, email, query="") -> tuple[str, str, str]:
     """(question, email, query) ready to store, or InvalidInput saying what is wrong."""
     if not isinstance(question, str) or not question.strip():
-        raise InvalidInput("question is required: write what you were looking for")
+        raise InvalidInput(N_("请填写问题：写下您在找什么"))
     if email is None:
         email = ""
     if not isinstance(email, str):
-        raise InvalidInput("email must be a string (or left out)")
+        raise InvalidInput(N_("email 必须是文本（也可以不填）"))
     if query is None:
         query = ""
     if not isinstance(query, str):
-        raise InvalidInput("query must be a string (or left out)")
+        raise InvalidInput(N_("query 必须是文本（也可以不填）"))
     question, email, query = question.strip(), email.strip(), query.strip()
     if len(question) > MAX_QUESTION:
-        raise InvalidInput(f"question is too long ({len(question)} characters, at most {MAX_QUESTION})")
+        raise InvalidInput(N_("问题太长了（%(n)s 个字符，最多 %(max)s 个）"), n=len(question), max=MAX_QUESTION)
     if len(email) > MAX_EMAIL or (email and not _EMAIL.fullmatch(email)):
-        raise InvalidInput("email is not a valid e-mail address (e.g. name@example.com); leave it empty to stay anonymous")
+        raise InvalidInput(N_("邮箱格式不正确（例如 name@example.com）；不填即可匿名提问"))
     if len(query) > MAX_QUERY:
-        raise InvalidInput(f"query is too long (at most {MAX_QUERY} characters)")
+        raise InvalidInput(N_("query 太长了（最多 %(max)s 个字符）"), max=MAX_QUERY)
     for name, value in (("question", question), ("query", query)):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidInput(f"{name} contains characters that are not valid Unicode text") from None
+            raise InvalidInput(N_("%(field)s 里有不是有效 Unicode 文本的字符"), field=name) from None
     return _CONTROL.sub("", question), email, _CONTROL.sub("", query)
 
 
@@ -89,8 +90,8 @@ def add_question(db, question, email="", query="", *, session: str = "", address
                          [address, now - window, limit - 1]).fetchone()
         if row is not None:
             wait = int(row[0] + window - now) + 1
-            raise RateLimited(f"too many questions from this address: at most {limit} per hour; try again in "
-                              f"{wait} seconds", retry_after=wait)
+            raise RateLimited(N_("这个地址提问太频繁了：每小时最多 %(limit)s 个，请 %(retry_after)s 秒后再试"),
+                              retry_after=wait, limit=limit)
         ts = iso(dt.datetime.fromtimestamp(now, dt.timezone.utc))
         cursor = db.execute(
             "INSERT INTO questions (ts, at, question, email, query, session, address, delivery, next_attempt, source) "

@@ -19,6 +19,7 @@ import secrets
 
 from indexer.clock import iso
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 from .events import insert_events
 
@@ -88,25 +89,26 @@ def _json(items) -> str:
 def check_scenario(scenario, by_slug: dict) -> dict:
     """A scenario file's content, validated: InvalidInput names what is wrong."""
     if not isinstance(scenario, dict):
-        raise InvalidInput("the scenario must be a mapping with uncovered, unfindable, voted_down, bounce")
+        raise InvalidInput(N_("场景必须是一个映射，包含 uncovered、unfindable、voted_down、bounce"))
     unknown = set(scenario) - {"uncovered", "unfindable", "voted_down", "voted_down_hash", "bounce", "surge"}
     if unknown:
-        raise InvalidInput(f"unknown scenario key(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput(N_("场景里有未知的键：%(keys)s"), keys=", ".join(sorted(unknown)))
     for kind in ("uncovered", "unfindable"):
         topics = scenario.get(kind) or {}
         if not isinstance(topics, dict):
-            raise InvalidInput(f"scenario {kind} must map a topic name to its queries and words")
+            raise InvalidInput(N_("场景的 %(kind)s 必须把主题名对应到它的查询和词语"), kind=kind)
         for name, topic in topics.items():
             if not isinstance(topic, dict) or not topic.get("queries") or not all(
                     isinstance(q, str) and q.strip() for q in topic["queries"]):
-                raise InvalidInput(f"scenario {kind}.{name} needs a list of queries")
+                raise InvalidInput(N_("场景的 %(kind)s.%(topic)s 需要一个查询列表"), kind=kind, topic=name)
             if not isinstance(topic.get("words", []), list | dict):
-                raise InvalidInput(f"scenario {kind}.{name}: words must be a list, or a mapping query → list")
+                raise InvalidInput(N_("场景的 %(kind)s.%(topic)s：words 必须是列表，或从查询到列表的映射"), kind=kind, topic=name)
             if kind == "unfindable" and topic.get("slug") not in by_slug:
-                raise InvalidInput(f"scenario unfindable.{name}: no article with slug {topic.get('slug')!r}")
+                raise InvalidInput(N_("场景的 unfindable.%(topic)s：没有 slug 为 %(slug)r 的文章"), topic=name,
+                                   slug=topic.get("slug"))
     for key in ("voted_down", "bounce"):
         if scenario.get(key) and scenario[key] not in by_slug:
-            raise InvalidInput(f"scenario {key}: no article with slug {scenario[key]!r}")
+            raise InvalidInput(N_("场景的 %(key)s：没有 slug 为 %(slug)r 的文章"), key=key, slug=scenario[key])
     return scenario
 
 
@@ -124,7 +126,7 @@ def simulate(db, index, articles: list[dict], days: int = 30, sessions_per_day: 
     end = end or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     start = end - dt.timedelta(days=days)
     if len(articles) < 3:
-        raise InvalidInput("kb simulate needs a docs folder with at least 3 articles")
+        raise InvalidInput(N_("kb simulate 需要一个至少有 3 篇文章的文档文件夹"))
     by_slug = {a["slug"]: a for a in articles}
     if scenario is not None:
         check_scenario(scenario, by_slug)

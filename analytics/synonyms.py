@@ -25,6 +25,7 @@ from indexer import changes
 from indexer.analysis import expand_synonyms, has_cjk, normalize, segment, stopwords
 from indexer.clock import now_iso
 from indexer.errors import Conflict, InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.store import transaction
 
 from . import events
@@ -210,7 +211,7 @@ def _decode(row: dict) -> dict:
 def list_synonyms(db, state: str | None = None) -> list[dict]:
     """Pairs (all, or in one state), proposals with the most sessions first."""
     if state is not None and state not in STATES:
-        raise InvalidInput(f"state must be one of {', '.join(STATES)}")
+        raise InvalidInput(N_("状态必须是 %(choices)s 之一"), choices=", ".join(STATES))
     where, params = ("state = ?", [state]) if state else (None, [])
     return [_decode(r) for r in db["synonyms"].rows_where(where, params, order_by="state != 'proposed', sessions DESC, id")]
 
@@ -219,7 +220,7 @@ def get_synonym(db, synonym_id: int) -> dict:
     """One pair with its history; NotFound if there is none."""
     rows = list(db["synonyms"].rows_where("id = ?", [synonym_id]))
     if not rows:
-        raise NotFound(f"no synonym proposal {synonym_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的同义词建议"), id=synonym_id)
     out = _decode(rows[0])
     out["history"] = list(db["synonym_events"].rows_where("synonym_id = ?", [synonym_id], order_by="id"))
     return out
@@ -230,16 +231,20 @@ def decide(db, synonym_id: int, decision: str, actor: str, version: int | None =
     """Approve or reject a pair (also a change of mind), audited; Conflict if it changed since `version`.
     origin: the deciding node's id, so that the other nodes (not it) reload their synonyms from the change feed."""
     if decision not in DECISIONS:
-        raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}")
+        raise InvalidInput(N_("决定必须是 %(choices)s 之一"), choices=", ".join(DECISIONS))
     if not isinstance(note, str) or len(note) > 2000:
-        raise InvalidInput("note must be text of at most 2000 characters")
+        raise InvalidInput(N_("备注必须是文本，最多 2000 个字符"))
     state = DECISIONS[decision]
     now = now_iso()
     with transaction(db):
         current = get_synonym(db, synonym_id)
         if version is not None and version != current["version"]:
-            raise Conflict(f"synonym {synonym_id} changed since version {version} (now {current['version']}, "
-                           f"{current['state']} by {current['decided_by'] or 'nobody'}): reload and decide again")
+            values = {"id": synonym_id, "since": version, "version": current["version"], "state": current["state"]}
+            if current["decided_by"]:
+                raise Conflict(N_("同义词 %(id)s 在版本 %(since)s 之后被改过（现在是版本 %(version)s，%(by)s 改为 "
+                                  "%(state)s），请刷新后重新决定"), by=current["decided_by"], **values)
+            raise Conflict(N_("同义词 %(id)s 在版本 %(since)s 之后被改过（现在是版本 %(version)s，%(state)s），"
+                              "请刷新后重新决定"), **values)
         if current["state"] == state:
             return current
         db["synonyms"].update(synonym_id, {"state": state, "decided_by": actor, "decided_at": now, "note": note,

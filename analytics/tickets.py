@@ -22,6 +22,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from indexer.analysis import has_cjk, normalize, segment, stopwords, synonym_vocabulary
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 MAX_TICKET_CHARS = 20_000  # what is analysed of a long ticket (a 1 MB paste is cut, not refused)
 MAX_PHRASES = 8
@@ -52,7 +53,7 @@ def clean_parts(subject: str, body: str) -> tuple[str, str]:
     """(subject, body) of a ticket, each cleaned as clean_ticket says."""
     for name, value in (("subject", subject), ("body", body)):
         if not isinstance(value, str):
-            raise InvalidInput(f"{name} must be text")
+            raise InvalidInput(N_("%(field)s 必须是文本"), field=name)
     body = body[: MAX_TICKET_CHARS * 5]
     if "<" in body and ">" in body:
         soup = BeautifulSoup(body, "html.parser")
@@ -122,7 +123,7 @@ def suggest(index, subject: str, body: str, phrases: list[str] | None = None, li
         return {"phrases": phrases, "results": found, "message": "" if found else
                 "no key phrases found in this ticket (only greetings or unknown words?): type a few words"}
     if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
-        raise InvalidInput("phrases must be a list of words")
+        raise InvalidInput(N_("phrases 必须是词语列表"))
     phrases = [p.strip() for p in phrases if p.strip()][:20]
     if not phrases:
         return {"phrases": [], "results": [], "message": "type a few words to search for"}

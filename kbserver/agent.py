@@ -12,6 +12,7 @@ from analytics import links
 from analytics.tickets import suggest
 from contrib import queue
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 from . import policy
 from .api import session_id
@@ -60,7 +61,7 @@ def api_suggest():
     phrases = body.get("phrases")
     limit = body.get("limit", 5)
     if not is_whole_number(limit) or not 1 <= limit <= 20:
-        raise InvalidInput("limit must be a whole number from 1 to 20")
+        raise InvalidInput(N_("limit 必须是 1 到 20 之间的整数"))
     subject = text(body.get("subject"), "subject", required=False)
     ticket = text(body.get("body"), "body", required=False)
     return jsonify(suggest(_index(), subject, ticket, phrases=phrases, limit=limit))
@@ -77,7 +78,7 @@ def api_link():
     agent = policy.link_recorder(g.user, None if named in (None, "") else text(named, "agent", limit=64))
     phrases = body.get("phrases") or []
     if not isinstance(phrases, list):
-        raise InvalidInput("phrases must be a list of words")
+        raise InvalidInput(N_("phrases 必须是词语列表"))
     link = links.record_link(get_db(), agent, body.get("ticket_id"), slug, phrases)
     url = urljoin(request.host_url, article["url"]) + "?ref=" + link["ref"]
     return jsonify({**link, "url": url, "formats": link_formats(article, url)}), 201
@@ -120,7 +121,7 @@ def api_draft():
     body = json_object()
     ticket = body.get("ticket_id", "")
     if not isinstance(ticket, (str, int)) or isinstance(ticket, bool):
-        raise InvalidInput("ticket_id must be text")
+        raise InvalidInput(N_("ticket_id 必须是文本"))
     sub = queue.create_from_ticket(get_db(), g.user, text(body.get("question"), "question", limit=20_000),
                                    text(body.get("answer"), "answer", limit=50_000), str(ticket)[:100])
     return jsonify(sub), 201

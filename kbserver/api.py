@@ -13,6 +13,7 @@ from analytics.events import is_query_id, new_query_id
 from contrib.render import sanitize
 from indexer.analysis import normalize, segment
 from indexer.errors import InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.query import AGENT_LINK_REASON
 
 from .db import get_db
@@ -63,17 +64,17 @@ def _query_args() -> dict:
     try:
         unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("the query string is not valid UTF-8") from None
+        raise InvalidInput(N_("查询字符串不是有效的 UTF-8")) from None
     return request.args
 
 
 def _slug(body: dict) -> str:
     slug = body.get("slug")
     if not isinstance(slug, str) or not slug.strip() or len(slug) > MAX_SLUG:
-        raise InvalidInput("slug must be the article's slug as a string, e.g. \"import/excel-import\"")
+        raise InvalidInput(N_("slug 必须是文章的 slug（字符串），例如 \"import/excel-import\""))
     slug = unquote(text(slug, "slug").strip().strip("/"))  # pages may send their percent-encoded URL path
     if not _index().has_article(slug):
-        raise NotFound(f"no article with slug {slug!r}")
+        raise NotFound(N_("没有 slug 为 %(slug)r 的文章"), slug=slug)
     return slug
 
 
@@ -116,7 +117,7 @@ def search_and_log(args, *, session: str, source: str) -> dict:
     """Search for args (q, limit, page, module, tag), log the search under session and source; the API's answer."""
     q = args.get("q")
     if q is None:
-        raise InvalidInput("missing q: /api/search?q=如何导入Excel数据")
+        raise InvalidInput(N_("缺少 q，例如 %(example)s"), example="/api/search?q=如何导入Excel数据")
     current_app.extensions["kb_learned"].sync(get_db)  # synonym pairs a manager approved meanwhile
     result = _index().search(q, limit=args.get("limit", 10), page=args.get("page", 1),
                              module=args.get("module") or None, tag=args.get("tag") or None, boosts=_boosts(q))
@@ -170,10 +171,10 @@ def record_click(body: dict, *, session: str) -> None:
     """Validate and log a click on a search result (it belongs to its search, and so to the search's source)."""
     query_id = body.get("query_id")
     if not is_query_id(query_id):
-        raise InvalidInput("query_id must be the query_id returned by /api/search")
+        raise InvalidInput(N_("query_id 必须是 /api/search 返回的 query_id"))
     position = body.get("position")
     if not is_whole_number(position) or not 1 <= position <= 10000:
-        raise InvalidInput("position must be the result's 1-based position, a whole number")
+        raise InvalidInput(N_("position 必须是结果的位置（从 1 开始的整数）"))
     slug = _slug(body)
     _events().log_click(query_id=query_id, slug=slug, position=position, session=session,
                         client=links.visitor_key(request.remote_addr, current_app.secret_key))
@@ -190,15 +191,15 @@ def record_feedback(body: dict, *, session: str, source: str) -> None:
     """Validate and log a "was this article helpful?" vote."""
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
-        raise InvalidInput("helpful must be true or false")
+        raise InvalidInput(N_("helpful 必须是 true 或 false"))
     comment = body.get("comment", "")
     if comment is None:
         comment = ""
     if not isinstance(comment, str):
-        raise InvalidInput("comment must be a string")
+        raise InvalidInput(N_("comment 必须是字符串"))
     comment = text(comment, "comment", required=False)
     if len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"comment is too long (at most {MAX_COMMENT} characters)")
+        raise InvalidInput(N_("评论太长了（最多 %(max)s 个字符）"), max=MAX_COMMENT)
     slug = _slug(body)
     _events().log_vote(slug=slug, helpful=helpful, comment=comment.strip(), session=session, source=source)
 
@@ -214,10 +215,10 @@ def record_answer_feedback(body: dict, *, session: str) -> dict:
     """Validate and store a vote on the answer a search showed (it belongs to that search); returns the vote."""
     search_id = body.get("search_id")
     if not is_query_id(search_id):
-        raise InvalidInput("search_id must be the query_id returned by /api/search")
+        raise InvalidInput(N_("search_id 必须是 /api/search 返回的 query_id"))
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
-        raise InvalidInput("helpful must be true or false")
+        raise InvalidInput(N_("helpful 必须是 true 或 false"))
     comment = text(body.get("comment"), "comment", required=False, limit=answers.MAX_COMMENT).strip()
     _events().flush(timeout=5)  # the search is logged asynchronously: store it before looking it up
     return answers.record_vote(get_db(), query_id=search_id, helpful=helpful, comment=comment, session=session)

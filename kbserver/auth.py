@@ -38,12 +38,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 
 from analytics import accounts, throttle
 from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from indexer.i18n import translator
+from indexer.i18n import N_, translator
 
 from .db import get_db
 from .i18n import form_error
@@ -158,7 +158,7 @@ def _check_csrf():
 def _check_form_token():
     sent = request.form.get("csrf_token", "")
     if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-        abort(400, description="This form has expired or did not come from this site. Reload the page and try again.")
+        raise InvalidInput(N_("这个表单已过期，或不是从本站提交的，请刷新页面后重试"))
 
 
 def _load_user():
@@ -168,7 +168,7 @@ def _load_user():
         g.auth = "token"
         g.user = accounts.user_for_token(get_db(), header[7:].strip())
         if g.user is None and request.path.startswith("/api/"):
-            raise Unauthorized("the API token is not valid: create one with `kb users add NAME --role ...`")
+            raise Unauthorized(N_("API 令牌无效，请用 `kb users add 名字 --role ...` 创建一个"))
     elif session.get("sid"):
         g.user = accounts.user_for_session(get_db(), session["sid"])
         if g.user is None:  # signed out elsewhere, expired, disabled or removed: this cookie is worth nothing now
@@ -190,14 +190,15 @@ def require_role(*roles):
             user = g.get("user")
             if user is None:
                 if request.path.startswith("/api/"):
-                    raise Unauthorized("sign in first: send Authorization: Bearer <token>")
+                    raise Unauthorized(N_("请先登录：发送 Authorization: Bearer <令牌>"))
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if user["role"] not in roles:
-                raise Forbidden(f"the {user['role']} role cannot open this page; it is for: {', '.join(roles)}")
+                raise Forbidden(N_("%(role)s 角色不能打开这个页面，它只对这些角色开放：%(roles)s"), role=user["role"],
+                                roles=", ".join(roles))
             if (request.method not in ("GET", "HEAD") and g.auth == "session" and request.path.startswith("/api/")
                     and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.get("csrf", "-"))):
                 # The browser's own pages send the session's token; another site's form or script cannot.
-                raise Forbidden("missing or wrong X-CSRF-Token header for a signed-in browser request")
+                raise Forbidden(N_("已登录浏览器的请求缺少 X-CSRF-Token 请求头，或令牌不对"))
             if request.method == "POST" and not request.path.startswith("/api/"):
                 _check_form_token()
             return view(*args, **kwargs)
@@ -296,7 +297,7 @@ def users_action(user_id: int):
     db, action = get_db(), request.form.get("action", "")
     user = next((u for u in accounts.list_users(db, include_disabled=True) if u["id"] == user_id), None)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(N_("没有编号为 %(id)s 的用户"), id=user_id)
     name = user["name"]
     try:
         if action == "disable":
@@ -321,11 +322,11 @@ def users_action(user_id: int):
             return _users_page({"name": name, "token": accounts.rotate_token(db, user_id)})
         elif action == "remove":
             if request.form.get("confirm") != "yes":
-                raise InvalidInput("tick the box to confirm removing the account")
+                raise InvalidInput(N_("请先勾选确认框，再删除账号"))
             accounts.remove_user(db, user_id)
             flash(gettext("已删除 %(name)s：会话、密码和 API 令牌立即失效，用户名保留在历史记录中。", name=name))
         else:
-            raise InvalidInput(f"unknown action {action!r}")
+            raise InvalidInput(N_("未知的操作 %(action)r"), action=action)
     except Conflict as exc:
         flash(gettext("没有保存：%(error)s", error=_last_manager_message(exc)), "error")
     except InvalidInput as exc:
@@ -336,6 +337,6 @@ def users_action(user_id: int):
 
 
 def _last_manager_message(exc: Conflict) -> str:
-    if "last manager" in exc.message:
+    if isinstance(exc, accounts.LastManager):
         return gettext("至少要保留一位启用的知识库管理员，请先把另一个账号设为管理员。")
-    return exc.message
+    return exc.text

@@ -79,7 +79,7 @@ def index():
     try:
         data, range_error = _report(), None
     except InvalidInput as exc:  # a hand-edited URL: say what is wrong and show the default range
-        data, range_error = _report({}), exc.message
+        data, range_error = _report({}), exc.text
     scores = health_by_slug(db)
     # Least healthy article first (one score per article, from every signal), then the flag's own urgency.
     articles = sorted((f for f in flags if f["kind"] == "article"),
@@ -100,7 +100,7 @@ def _range_query(data: dict) -> str:
 def export(name: str):
     """One table of the dashboard (same range parameters) as CSV, with the numbers the page shows."""
     if name not in reports.TABLES:
-        raise NotFound(f"no table {name!r}; tables: {', '.join(reports.TABLES)}")
+        raise NotFound(N_("没有名为 %(name)r 的表格；可以导出的表格：%(tables)s"), name=name, tables=", ".join(reports.TABLES))
     data = _report()
     text = "\ufeff" + reports.to_csv(reports.table(data, name))  # Excel reads UTF-8 Chinese only with a BOM
     filename = f"kb-{name}-{data['from']}-{data['to']}.csv"
@@ -138,10 +138,10 @@ def _link_fix(flag_id: int, slug) -> dict:
     from .settings import failing_rules
 
     if not isinstance(slug, str) or not slug.strip().strip("/"):
-        raise InvalidInput("slug must name the article that fixes the flag (e.g. accounts/reset-password)")
+        raise InvalidInput(N_("slug 必须是修复这个问题的文章（例如 accounts/reset-password）"))
     slug = slug.strip().strip("/")
     if len(slug) > 300 or not current_app.extensions["kb_index"].has_article(slug):
-        raise NotFound(f"no article with slug {slug[:300]!r}: link an article that is published")
+        raise NotFound(N_("没有 slug 为 %(slug)r 的文章，请关联一篇已发布的文章"), slug=slug[:300])
     return fixes.link_fix(get_db(), flag_id, slug, g.user["name"], rules=failing_rules(current_app.config["KB"]))
 
 
@@ -166,11 +166,11 @@ def flag_action(flag_id: int):
     """Acknowledge, resolve, dismiss or reopen, as of the version the manager saw."""
     action = request.form.get("action", "")
     if action not in ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
+        raise InvalidInput(N_("未知的操作 %(action)r"), action=action)
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
-        raise InvalidInput("the form lacks the flag's version; reload the page") from None
+        raise InvalidInput(N_("表单里缺少这个问题的版本号，请刷新页面")) from None
     try:
         queue.transition(get_db(), flag_id, ACTIONS[action], g.user["name"], version, request.form.get("note", ""))
         flash(_done(action) % {"n": flag_id})
@@ -204,10 +204,10 @@ def api_flags():
     """GET /api/flags?state=open&kind=gap → the queue, most urgent first."""
     state = request.args.get("state")
     if state and state not in queue.STATES:
-        raise InvalidInput(f"state must be one of {', '.join(queue.STATES)}")
+        raise InvalidInput(N_("状态必须是 %(choices)s 之一"), choices=", ".join(queue.STATES))
     kind = request.args.get("kind")
     if kind and kind not in ("gap", "article"):
-        raise InvalidInput("kind must be gap or article")
+        raise InvalidInput(N_("kind 必须是 gap 或 article"))
     return jsonify({"flags": queue.list_flags(get_db(), states=(state,) if state else queue.STATES, kind=kind)})
 
 
@@ -224,13 +224,13 @@ def api_flag_transition(flag_id: int):
     """POST /api/flags/<id> {state, version, note?} → the flag after the change, or 409."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+        raise InvalidInput(N_("请求体必须是 JSON 对象"))
     version = body.get("version")
     if not is_whole_number(version):
-        raise InvalidInput("version must be the flag's current version (a whole number), so no update is lost")
+        raise InvalidInput(N_("version 必须是这个问题当前的版本号（整数），这样不会覆盖别人的修改"))
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > 2000:
-        raise InvalidInput("note must be a string of at most 2000 characters")
+        raise InvalidInput(N_("备注必须是字符串，最多 2000 个字符"))
     return jsonify(queue.transition(get_db(), flag_id, body.get("state"), g.user["name"], version, note))
 
 
@@ -240,7 +240,7 @@ def api_flag_fix(flag_id: int):
     """POST /api/flags/<id>/fix {slug} → 201 the fix (failure rate before it); the flag is resolved."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+        raise InvalidInput(N_("请求体必须是 JSON 对象"))
     queue.get_flag(get_db(), flag_id)  # 404 for an unknown flag before looking at the slug
     return jsonify(_link_fix(flag_id, body.get("slug"))), 201
 

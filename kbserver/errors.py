@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 from indexer.errors import KBError
 from indexer.i18n import N_
 
+from .i18n import language as page_language
+
 log = logging.getLogger(__name__)
 
 
@@ -19,13 +21,14 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _respond(status: int, code: str, message: str, details: dict | None = None):
+def _respond(status: int, code: str, message: str, details: dict | None = None, said: str = ""):
+    """JSON with message (English, for programs) under /api/; else a page saying `said` (the person's language)."""
     if _wants_json():
         body = {"error": {"code": code, "message": message}}
         if details:
             body["error"].update({k: v for k, v in details.items() if v is not None})
         return jsonify(body), status
-    return _page(status, message), status, {"Content-Type": "text/html; charset=utf-8"}
+    return _page(status, said), status, {"Content-Type": "text/html; charset=utf-8"}
 
 
 # What a person reading the page needs: what happened and what to do, in the back office's language.
@@ -60,10 +63,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(KBError)
     def handle_kb_error(exc: KBError):
-        return _respond(exc.status, exc.code, exc.message, exc.details)
+        return _respond(exc.status, exc.code, exc.message, exc.details, said=exc.said_in(page_language()))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
+        # werkzeug's descriptions are English only: a page says its headline and advice (in the person's
+        # language) and leaves them out; kb's own reasons are raised as KBError.
         code = (exc.name or "error").lower().replace(" ", "_")
         return _respond(exc.code or 500, code, exc.description or exc.name)
 

@@ -8,6 +8,7 @@ from markupsafe import Markup, escape
 from analytics import evidence, flag_searches
 from analytics import flags as queue
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 from .auth import require_role
 from .db import get_db
@@ -40,12 +41,12 @@ def _translator():
 def _filters() -> tuple[str | None, str | None, int]:
     outcome, period = request.args.get("outcome") or None, request.args.get("period") or None
     if outcome is not None and outcome not in flag_searches.FILTERS:
-        raise InvalidInput(f"outcome must be one of {', '.join(flag_searches.FILTERS)}")
+        raise InvalidInput(N_("结果必须是 %(choices)s 之一"), choices=", ".join(flag_searches.FILTERS))
     if period is not None and period not in flag_searches.PERIODS:
-        raise InvalidInput(f"period must be one of {', '.join(flag_searches.PERIODS)}")
+        raise InvalidInput(N_("时间段必须是 %(choices)s 之一"), choices=", ".join(flag_searches.PERIODS))
     page = request.args.get("page", "1")
     if not page.isdigit() or not 0 < int(page) < 100_000:
-        raise InvalidInput("page must be a whole number from 1")
+        raise InvalidInput(N_("页码必须是从 1 开始的整数"))
     return outcome, period, int(page)
 
 

@@ -11,6 +11,7 @@ from flask_babel import gettext
 from analytics import health
 from analytics import synonyms as learned
 from indexer.errors import Conflict, InvalidInput
+from indexer.i18n import N_
 
 from .auth import require_role
 from .db import get_db
@@ -67,7 +68,7 @@ def page_decide(synonym_id: int):
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
-        raise InvalidInput("the form lacks the pair's version; reload the page") from None
+        raise InvalidInput(N_("表单里缺少这对词的版本号，请刷新页面")) from None
     decision = request.form.get("decision", "")
     try:
         row = _decide(synonym_id, decision, version, request.form.get("note", ""))
@@ -100,12 +101,12 @@ def api_decide(synonym_id: int):
     body = json_object()
     version = body.get("version")
     if version is not None and not is_whole_number(version):
-        raise InvalidInput("version must be the pair's version (a whole number) or left out")
+        raise InvalidInput(N_("version 必须是这对词的版本号（整数），也可以不填"))
     note = body.get("note", "")
     if note is None:
         note = ""
     if not isinstance(body.get("decision"), str):
-        raise InvalidInput(f"decision must be one of {', '.join(learned.DECISIONS)}")
+        raise InvalidInput(N_("决定必须是 %(choices)s 之一"), choices=", ".join(learned.DECISIONS))
     return jsonify(_decide(synonym_id, body["decision"], version, note))
 
 
@@ -117,8 +118,8 @@ def api_health():
     try:
         limit = int(limit)
     except ValueError:
-        raise InvalidInput("limit must be a whole number") from None
+        raise InvalidInput(N_("limit 必须是整数")) from None
     if not 1 <= limit <= 10000:
-        raise InvalidInput("limit must be between 1 and 10000")
+        raise InvalidInput(N_("limit 必须在 1 到 10000 之间"))
     slug = request.args.get("slug") or None
     return jsonify({"articles": health.article_health(get_db(), limit=limit, slug=slug)})

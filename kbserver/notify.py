@@ -135,7 +135,7 @@ def api_set_my_notifications():
     """PUT /api/me/notifications {email?, mode?} → the preference as saved."""
     body = json_object()
     if "email" not in body and "mode" not in body:
-        raise InvalidInput("send email and/or mode (instant, digest or off)")
+        raise InvalidInput(N_("请发送 email 和/或 mode（instant、digest 或 off）"))
     if "email" in body and body["email"] is None:
         body["email"] = ""
     return jsonify(_preference(accounts.set_contact(get_db(), g.user["id"], body.get("email"), body.get("mode"))))

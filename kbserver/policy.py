@@ -10,6 +10,7 @@ ones that depend on the object (whose submission, whose link).
 from __future__ import annotations
 
 from indexer.errors import Forbidden, KBError, NotFound
+from indexer.i18n import N_
 
 REVIEWERS = ("manager",)
 EDITORS = ("manager", "editor")  # who edits articles in kb
@@ -27,19 +28,19 @@ def is_reviewer(user: dict) -> bool:
 def require_reviewer(user: dict) -> None:
     """Forbidden unless user reviews submissions (asked first, so a customer learns nothing more)."""
     if not is_reviewer(user):
-        raise Forbidden("only knowledge managers review submissions")
+        raise Forbidden(N_("只有知识库管理员才能审核投稿"))
 
 
 def require_vip(user: dict) -> None:
     """Forbidden unless user may submit best practices."""
     if user.get("role") != "vip":
-        raise Forbidden("only VIP customers submit best practices")
+        raise Forbidden(N_("只有 VIP 客户才能投稿最佳实践"))
 
 
 def require_ticket_drafter(user: dict) -> None:
     """Forbidden unless user may turn a ticket into a draft article."""
     if user.get("role") not in ("agent", "manager"):
-        raise Forbidden("only support agents turn tickets into draft articles")
+        raise Forbidden(N_("只有客服才能把工单整理成文章草稿"))
 
 
 def submissions_author(user: dict) -> int | None:
@@ -51,10 +52,10 @@ def require_submission(user: dict, sub: dict, action: str) -> dict:
     """NotFound unless user may see sub (reviewers see all, authors their own); Forbidden unless user
     performs `action` on it (SUBMISSION_ACTORS). Returns sub."""
     if not is_reviewer(user) and sub["author_id"] != user["id"]:
-        raise NotFound(f"no submission {sub['id']}")
+        raise NotFound(N_("没有编号为 %(id)s 的投稿"), id=sub["id"])
     who = SUBMISSION_ACTORS[action]
     if who == "author" and sub["author_id"] != user["id"]:
-        raise Forbidden("only the author can do that")
+        raise Forbidden(N_("只有作者本人可以这样做"))
     if who == "reviewer":
         require_reviewer(user)
     return sub
@@ -65,7 +66,7 @@ def link_recorder(user: dict, named: str) -> str:
     if named in (None, "", user["name"]):
         return user["name"]
     if user.get("role") not in ("manager", "helpdesk"):
-        raise Forbidden("agents record links under their own name")
+        raise Forbidden(N_("客服只能以自己的名字记录链接"))
     return named
 
 
@@ -77,23 +78,23 @@ def links_agent(user: dict) -> str | None:
 def require_link_reporter(user: dict, link: dict) -> None:
     """Forbidden when an agent reports the outcome of another agent's link."""
     if user.get("role") == "agent" and link["agent"] != user["name"]:
-        raise Forbidden("only the agent who sent this link (or a manager) reports its outcome")
+        raise Forbidden(N_("只有发出这个链接的客服（或知识库管理员）可以报告它的结果"))
 
 
 def manager_named(db, name: str) -> dict:
     """The manager account `name` (a command's --by); KBError naming the option otherwise."""
-    return _account_named(db, name, REVIEWERS, "a manager account")
+    return _account_named(db, name, REVIEWERS, N_("--by %(name)r 必须是知识库管理员的账号（可用 `kb users list` 查看）"))
 
 
 def editor_named(db, name: str) -> dict:
     """The account `name` (a command's --by) if it edits articles; KBError naming the option otherwise."""
-    return _account_named(db, name, EDITORS, "a manager or editor account")
+    return _account_named(db, name, EDITORS, N_("--by %(name)r 必须是知识库管理员或文章编辑的账号（可用 `kb users list` 查看）"))
 
 
-def _account_named(db, name: str, roles: tuple[str, ...], what: str) -> dict:
+def _account_named(db, name: str, roles: tuple[str, ...], message: str) -> dict:
     from analytics.accounts import list_users
 
     user = next((u for u in list_users(db) if u["name"] == name), None)
     if user is None or user["role"] not in roles:
-        raise KBError(f"--by {name!r} must name {what} (see `kb users list`)")
+        raise KBError(message, name=name)
     return user

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, request, send_from_directory
 
-from indexer.errors import InvalidInput, NotFound
+from indexer.errors import IndexMissing, InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.site import site_dir
 
 from .auth import require_role
@@ -25,7 +26,7 @@ _HASH_CACHE_SIZE = 2000
 def _root() -> Path:
     root = site_dir(current_app.config["KB"]["data"])
     if root is None:
-        abort(503, description="The help site has not been built yet: run `kb build`.")
+        raise IndexMissing(N_("帮助中心网站还没有生成，请运行 `kb build`"))
     return root
 
 
@@ -76,10 +77,10 @@ def status():
     """GET ?ticket= → where a site update (from publishing, unpublishing or editing) is: queued, building, live or failed."""
     ticket = request.args.get("ticket", "")
     if not ticket:
-        raise InvalidInput("ticket is required: the site_ticket a publish or unpublish answered with")
+        raise InvalidInput(N_("请提供 ticket：发布或下线时返回的 site_ticket"))
     found = current_app.extensions["kb_site_updater"].status(ticket) if len(ticket) <= 64 else None
     if found is None:
-        raise NotFound(f"no site update with ticket {ticket!r} (tickets last until the server restarts)")
+        raise NotFound(N_("没有 ticket 为 %(ticket)r 的网站更新（ticket 在服务器重启前有效）"), ticket=ticket)
     return jsonify(found)
 
 

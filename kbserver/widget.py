@@ -32,6 +32,7 @@ from analytics import events as event_log
 from contrib.render import sanitize
 from indexer.articles import markdown_html, split_front_matter, url_for
 from indexer.errors import InvalidInput, NotFound
+from indexer.i18n import N_
 from indexer.site import site_dir
 
 from .api import record_answer_feedback, record_click, record_feedback, search_and_log
@@ -65,8 +66,8 @@ def widget_origins(value: str) -> frozenset[str]:
         if not origin:
             continue
         if not _ORIGIN.fullmatch(origin):
-            raise InvalidInput(f"widget_origins (KB_WIDGET_ORIGINS): {item.strip()!r} is not an origin; write "
-                               "scheme://host[:port] without a path, e.g. https://app.example.com")
+            raise InvalidInput(N_("widget_origins（KB_WIDGET_ORIGINS）：%(item)r 不是一个来源（origin），请写成 "
+                                  "scheme://host[:port]，不带路径，例如 https://app.example.com"), item=item.strip())
         for scheme, port in (("https://", ":443"), ("http://", ":80")):
             if origin.startswith(scheme) and origin.endswith(port):
                 origin = origin[: -len(port)]  # browsers leave the default port out of Origin
@@ -86,8 +87,8 @@ def page_modules(value: str) -> list[tuple[re.Pattern, str]]:
         pattern, sep, module = item.rpartition("=")
         pattern, module = pattern.strip(), module.strip()
         if not sep or not pattern.startswith("/") or not _MODULE.fullmatch(module):
-            raise InvalidInput(f"widget_pages (KB_WIDGET_PAGES): {item!r} is not path-pattern=module, "
-                               "e.g. /projects/*/gantt=gantt")
+            raise InvalidInput(N_("widget_pages（KB_WIDGET_PAGES）：%(item)r 不是「路径模式=模块」的写法，"
+                                  "例如 /projects/*/gantt=gantt"), item=item)
         regex = re.escape(pattern.rstrip("/") or "/").replace(r"\*", "[^/]*")
         out.append((re.compile(f"^{regex}(/|$)" if regex != "/" else "^/"), module))
     return out
@@ -171,7 +172,7 @@ def suggestions():
     context = request.args.get("context", "").strip()
     path = request.args.get("path", "")
     if len(context) > 100 or len(path) > MAX_PATH:
-        raise InvalidInput(f"context is at most 100 characters and path at most {MAX_PATH}")
+        raise InvalidInput(N_("context 最多 100 个字符，path 最多 %(max)s 个字符"), max=MAX_PATH)
     index = current_app.extensions["kb_index"]
     module = page_module(context, path, index.modules(), current_app.extensions["kb_widget"]["pages"])
     articles = index.articles_in(module) if module else []
@@ -211,7 +212,7 @@ def article(slug: str):
     try:
         st = source.stat()
     except OSError:
-        raise NotFound(f"article {fields['slug']!r} is indexed but its file is gone") from None
+        raise NotFound(N_("文章 %(slug)r 在索引里，但它的文件已经不在了"), slug=fields["slug"]) from None
     # Rendering costs tens of milliseconds; the page changes only when its file does.
     key = (str(source), st.st_mtime_ns, st.st_size, url)
     cache = current_app.extensions.setdefault("kb_widget_articles", {})

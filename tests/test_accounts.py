@@ -102,8 +102,8 @@ def test_the_database_holds_only_digests_of_session_ids(app, client, people, db)
 
 
 # -- revoking access from the command line ------------------------------------------------------------
-def kb_users(runner, built, *args):
-    return runner.invoke(cli, ["users", *args, "--data", str(built)])
+def kb_users(runner, built, *args, language=None):
+    return runner.invoke(cli, ["users", *args, "--data", str(built)], env={"KB_LANGUAGE": language} if language else None)
 
 
 def test_disable_ends_sessions_and_tokens_at_once_and_enable_restores(app, client, people, runner, built, db):
@@ -162,17 +162,26 @@ def test_remove_erases_credentials_and_keeps_the_name_taken(app, client, people,
     assert "agent1" not in kb_users(runner, built, "list").output
     row = db["users"].get(people["agent1"]["id"])
     assert row["password_hash"] is None and row["token_hash"] is None and row["removed_at"]
-    again = kb_users(runner, built, "add", "agent1", "--role", "agent")
-    assert again.exit_code == 1 and "already exists" in again.output  # history names people: no new agent1
+    again = kb_users(runner, built, "add", "agent1", "--role", "agent")  # history names people: no new agent1
+    assert again.exit_code == 1 and "已有名为 'agent1' 的用户（已删除账号的用户名也不能再用）" in again.output, again.output
+    again = kb_users(runner, built, "add", "agent1", "--role", "agent", language="en")
+    assert again.exit_code == 1 and "a user named 'agent1' already exists" in again.output, again.output
     missing = kb_users(runner, built, "disable", "nobody")
-    assert missing.exit_code == 1 and "no user named 'nobody'" in missing.output and "Traceback" not in missing.output
+    assert missing.exit_code == 1 and "没有名为 'nobody' 的用户" in missing.output and "Traceback" not in missing.output
+    missing = kb_users(runner, built, "disable", "nobody", language="en")
+    assert missing.exit_code == 1 and "no user named 'nobody': see `kb users list`" in missing.output
 
 
 def test_the_last_manager_cannot_be_disabled_demoted_or_removed(runner, built, people):
     assert kb_users(runner, built, "disable", "li").exit_code == 0  # wang is still a manager
+    said = {"disable": "不能停用最后一位知识库管理员", "set-role": "不能更改最后一位知识库管理员的角色",
+            "remove": "不能删除最后一位知识库管理员"}
     for args in (("disable", "wang"), ("set-role", "wang", "vip"), ("remove", "wang", "--yes")):
         result = kb_users(runner, built, *args)
-        assert result.exit_code == 1 and "last manager" in result.output, args
+        assert result.exit_code == 1 and said[args[0]] in result.output, (args, result.output)
+        result = kb_users(runner, built, *args, language="en")
+        verb = {"set-role": "demote"}.get(args[0], args[0])
+        assert result.exit_code == 1 and f"cannot {verb} the last manager" in result.output, (args, result.output)
     assert kb_users(runner, built, "set-role", "vipco", "manager").exit_code == 0
     assert kb_users(runner, built, "set-role", "wang", "vip").exit_code == 0  # now vipco is the manager
 
@@ -205,7 +214,7 @@ def test_a_signed_in_user_without_the_role_is_refused_before_the_form_token_is_c
     # a manager without the token still gets the form-expired answer, and nothing happens
     login(client, "wang", people["wang"]["password"])
     r = client.post("/users/1", data={"action": "disable"})
-    assert r.status_code == 400 and "expired" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "这个表单已过期" in r.get_data(as_text=True)
 
 
 def test_a_refused_page_says_so_in_chinese_in_the_back_offices_look(client, people):

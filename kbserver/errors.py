@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
         # werkzeug's descriptions are English only: a page says its headline and advice (in the person's
         # language) and leaves them out; kb's own reasons are raised as KBError.
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _respond(exc.code or 500, code, exc.description or exc.name)
+        return _respond(exc.code or 500, code, exc.description or exc.name, said="")
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

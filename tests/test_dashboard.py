@@ -130,7 +130,7 @@ def test_kb_users_add_prints_credentials_once_and_they_work(runner, built, app):
     assert accounts.user_for_token(db, token)["name"] == "赵雪"
     assert password not in str(list(db["users"].rows))  # only hashes are stored
     again = runner.invoke(cli, ["users", "add", "赵雪", "--role", "vip", "--data", str(built)])
-    assert again.exit_code == 1 and "already exists" in again.output
+    assert again.exit_code == 1 and "已有名为 '赵雪' 的用户" in again.output, again.output
     bad = runner.invoke(cli, ["users", "add", "x", "--role", "admin", "--data", str(built)])
     assert bad.exit_code == 2 and "manager" in bad.output
 

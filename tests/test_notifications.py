@@ -271,17 +271,17 @@ def test_cli_webhooks_and_email_with_one_line_errors(runner, tmp_path):
     listed = runner.invoke(cli, ["webhooks", "list", *opts])
     assert "https://hooks.example.com/kb" in listed.output and SECRET not in listed.output
     bad = runner.invoke(cli, ["webhooks", "add", "hooks.example.com", "--events", "*", *opts])
-    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "http:// or https://" in bad.output
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "http:// 或 https://" in bad.output
     assert runner.invoke(cli, ["users", "add", "li", "--role", "manager", "--email", "li@example.com", *opts]).exit_code == 0
     set_mail = runner.invoke(cli, ["users", "set-email", "li", "li2@example.com", "--mode", "digest", *opts])
     assert set_mail.exit_code == 0 and "li2@example.com, digest" in set_mail.output
     bad_mail = runner.invoke(cli, ["users", "set-email", "li", "li@", *opts])
-    assert bad_mail.exit_code == 1 and "not a valid e-mail address" in bad_mail.output
+    assert bad_mail.exit_code == 1 and "不是有效的邮箱地址" in bad_mail.output
     bad_user = runner.invoke(cli, ["users", "add", "zhou", "--role", "agent", "--email", "nope", *opts])
     assert bad_user.exit_code == 1 and "zhou" not in runner.invoke(cli, ["users", "list", *opts]).output
     assert runner.invoke(cli, ["webhooks", "remove", "1", *opts]).exit_code == 0
     gone = runner.invoke(cli, ["webhooks", "remove", "1", *opts])
-    assert gone.exit_code == 1 and "no webhook 1" in gone.output
+    assert gone.exit_code == 1 and "没有编号为 1 的 webhook" in gone.output
 
 
 def test_smtp_settings_are_checked(tmp_path):

@@ -156,9 +156,9 @@ def test_cli_lists_approves_and_rejects_and_a_running_app_picks_it_up(app, db, a
                                 *opts])
     assert found.exit_code == 0 and "approvals/" in found.output.splitlines()[1], found.output
     bad = runner.invoke(cli, ["synonyms", "approve", "99999", "--by", "王敏", *opts])
-    assert bad.exit_code == 1 and "no synonym proposal 99999" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 1 and "没有编号为 99999 的同义词建议" in bad.output and "Traceback" not in bad.output
     nobody = runner.invoke(cli, ["synonyms", "reject", str(pair["id"]), "--by", "ghost", *opts])
-    assert nobody.exit_code == 1 and "must name a manager" in nobody.output
+    assert nobody.exit_code == 1 and "必须是知识库管理员的账号" in nobody.output
     assert runner.invoke(cli, ["synonyms", "reject", str(pair["id"]), "--by", "王敏", *opts]).exit_code == 0
     assert learned.get_synonym(db, pair["id"])["state"] == "rejected"
 

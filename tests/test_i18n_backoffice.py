@@ -1,0 +1,98 @@
+"""The back office's and the analytics' errors in the company's language (issue 13): a page or a banner says
+the error in the language the person reads, the JSON API keeps the English message programs read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from analytics import accounts
+from analytics.report import resolve_range
+from indexer.errors import InvalidInput
+from indexer.i18n import LANGUAGES
+from kbserver import create_app
+from kbserver.db import open_db
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory):
+    """A zh and an en app over one built index, each with its own database and a signed-in manager."""
+    from conftest import FIXTURE_DOCS
+    from indexer.build import build_full
+
+    root = tmp_path_factory.mktemp("backoffice")
+    build_full(FIXTURE_DOCS, root / "data")
+    made = {}
+    for lang in LANGUAGES:
+        url = f"sqlite:///{root / lang}.db"
+        app = create_app({"docs": FIXTURE_DOCS, "data": root / "data", "language": lang, "database_url": url,
+                          "password_hash_cost": 1})
+        user, password, token = accounts.create_user(open_db(url), "wang", "manager", hash_cost=1)
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert client.post("/login", data={"name": "wang", "password": password, "csrf_token": csrf}).status_code == 302
+        made[lang] = {"app": app, "client": client, "user": user, "token": token}
+    yield made
+    for lang in made.values():
+        lang["app"].extensions["kb_events"].close()
+
+
+def _form_token(client, path: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def test_the_dashboards_bad_custom_range_is_said_in_the_company_language(apps):
+    """A hand-edited range (from after to): the dashboard says why in the company's language, not the API's."""
+    with pytest.raises(InvalidInput) as bad:
+        resolve_range(ZoneInfo("UTC"), "2026-01-10", "2026-01-05", now=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc))
+    assert bad.value.message == "from (2026-01-10) must not be after to (2026-01-05)"
+    pages = {lang: apps[lang]["client"].get("/dashboard?from=2026-01-10&to=2026-01-05") for lang in LANGUAGES}
+    for lang, page in pages.items():
+        assert page.status_code == 200, lang
+        assert html.escape(bad.value.said_in(lang)) in page.get_data(as_text=True), lang
+    assert bad.value.message in pages["en"].get_data(as_text=True)
+
+
+def test_an_error_page_says_a_back_office_error_in_the_company_language(apps):
+    """Removing an account without ticking the box: a 400 page whose details a Chinese team can read."""
+    said = {"zh": "请先勾选确认框，再删除账号", "en": "tick the box to confirm removing the account"}
+    for lang in LANGUAGES:
+        client, user = apps[lang]["client"], apps[lang]["user"]
+        answer = client.post(f"/users/{user['id']}", data={"action": "remove", "csrf_token": _form_token(client, "/users")},
+                             headers={"Accept-Language": "en" if lang == "zh" else "zh-CN"})
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and said[lang] in page, (lang, page[-800:])
+        assert said["en" if lang == "zh" else "zh"] not in page
+    assert accounts.find_user(open_db(apps["zh"]["app"].config["KB"]["database_url"]), "wang")  # nothing removed
+
+
+def test_the_api_keeps_the_english_message_and_its_values_as_details(apps):
+    for lang in LANGUAGES:
+        client, token = apps[lang]["client"], apps[lang]["token"]
+        answer = client.get("/api/flags?state=later", headers={"Authorization": f"Bearer {token}",
+                                                                "Accept-Language": "zh-CN"})
+        assert answer.status_code == 400, lang
+        error = answer.json["error"]
+        assert error["message"] == "state must be one of open, acknowledged, resolved, dismissed", error
+        assert error["code"] == "invalid_input" and error["choices"] == "open, acknowledged, resolved, dismissed"
+
+
+def test_the_public_sites_error_page_follows_the_readers_language(apps):
+    """The site is not built in this fixture: kb's own 503 says what to run, in the reader's language."""
+    client = apps["zh"]["app"].test_client()
+    english = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_data(as_text=True)
+    assert "The help site has not been built yet: run `kb build`." in english
+    chinese = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "帮助中心网站还没有生成，请运行 `kb build`" in chinese and "has not been built" not in chinese
+
+
+def test_werkzeugs_english_descriptions_stay_off_a_chinese_page(apps):
+    """A page sent a PUT (405): the page's headline and advice in Chinese, no English under them."""
+    answer = apps["zh"]["client"].put("/dashboard")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 405 and "不支持这种操作" in page and "not allowed" not in page

@@ -333,7 +333,7 @@ def test_cli_history_reviewed_and_restore(env, runner):
     assert result.exit_code == 0, result.output
     assert editing.read_article(env["docs"], "import/csv-encoding")["hash"] == oldest["content_hash"]
     result = runner.invoke(cli, ["edit", "restore", "import/csv-encoding", "1", "--by", "客户", *opts])
-    assert result.exit_code == 1 and "manager or editor" in result.output
+    assert result.exit_code == 1 and "必须是知识库管理员或文章编辑的账号" in result.output
     result = runner.invoke(cli, ["edit", "history", "../etc", *opts])
     assert result.exit_code == 1 and "docs folder" in result.output and "Traceback" not in result.output
 

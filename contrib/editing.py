@@ -48,7 +48,7 @@ from indexer import changes
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
 from indexer.clock import now_iso
 from indexer.errors import ArticleError, Conflict, Gone, InvalidInput, KBError, NotFound, TooLarge
-from indexer.i18n import N_
+from indexer.i18n import N_, gettext
 from indexer.store import transaction
 
 from .render import LEGACY_PRACTICE, legacy_practice_markdown
@@ -212,7 +212,7 @@ def clean_fields(fields, title_required: bool = True) -> dict:
         out[name] = _line(value, name, LIMITS[name], required=name == "title" and title_required)
     tags = _yaml_value(fields.get("tags") or [], "tags")
     if isinstance(tags, str):
-        tags = re.split(r"[,，]", tags)
+        tags = re.split(r"[,\uff0c]", tags)  # , or the full-width ，
     if not isinstance(tags, list):
         raise InvalidInput(N_("标签必须是一组词"), field="tags")
     tags = [_line(t, "tags", LIMITS["tag"]) for t in tags]
@@ -340,7 +340,8 @@ def write_atomically(path: Path, text: str) -> None:
 def conflict_diff(current: str, attempted: str, path: str) -> str:
     """Unified diff from the file as it is now to the text that was refused."""
     return "".join(difflib.unified_diff(current.splitlines(keepends=True), attempted.splitlines(keepends=True),
-                                        f"{path} (现在的版本)", f"{path} (你的修改)"))
+                                        gettext("%(path)s (现在的版本)", path=path),
+                                        gettext("%(path)s (你的修改)", path=path)))
 
 
 def _check_base(current: str | None, base_hash, attempted: str, relpath: str) -> None:
@@ -373,8 +374,8 @@ def _remember_disk(db, slug: str, relpath: str, current: str | None) -> None:
         return
     last = _last_revision(db, slug)
     if last is None or last["content_hash"] != content_hash(current):
-        _record(db, slug=slug, path=relpath, actor="(磁盘上的文件)", action="disk",
-                message="编辑前的版本" if last is None else "在 kb 之外修改的版本", text=current,
+        _record(db, slug=slug, path=relpath, actor=gettext("(磁盘上的文件)"), action="disk",
+                message=gettext("编辑前的版本") if last is None else gettext("在 kb 之外修改的版本"), text=current,
                 content_hash=content_hash(current))
 
 
@@ -416,8 +417,9 @@ def _apply(docs: Path, db, lock_dir: Path, slug: str, path: Path, build_text, ba
 
 
 def _default_message(action: str, slug: str) -> str:
-    return {"save": f"编辑 {slug}", "new": f"新建 {slug}", "restore": f"恢复 {slug}",
-            "reviewed": f"标记已审核 {slug}"}.get(action, slug)
+    words = {"save": N_("编辑 %(slug)s"), "new": N_("新建 %(slug)s"), "restore": N_("恢复 %(slug)s"),
+             "reviewed": N_("标记已审核 %(slug)s")}
+    return gettext(words[action], slug=slug) if action in words else slug
 
 
 def _flag_id(flag_id):
@@ -485,7 +487,7 @@ def restore(docs: Path, db, lock_dir: Path, slug: str, revision_id: int, base_ha
         _inside(Path(docs), path.parent if path.parent.exists() else Path(docs))
         check_slug(PurePosixPath(rev["path"]).with_suffix("").as_posix())
         base_hash = None
-    message = _message(message) or f"恢复到第 {revision_id} 号修订"
+    message = _message(message) or gettext("恢复到第 %(n)s 号修订", n=revision_id)
     return _apply(Path(docs), db, lock_dir, slug, path, lambda current: rev["text"], base_hash, actor, "restore",
                   message, restored_from=revision_id, must_exist=not recreate)
 
@@ -504,7 +506,8 @@ def mark_reviewed(docs: Path, db, lock_dir: Path, slug: str, actor: str, base_ha
 
     if base_hash is None:  # the CLI and "mark reviewed" buttons: the current file is what was reviewed
         base_hash = content_hash(_read(path))
-    return _apply(Path(docs), db, lock_dir, slug, path, build, base_hash, actor, "reviewed", f"标记已审核 {day}")
+    return _apply(Path(docs), db, lock_dir, slug, path, build, base_hash, actor, "reviewed",
+                  gettext("标记已审核 %(day)s", day=day))
 
 
 def bump_reviewed(text: str, day: str) -> str:

@@ -22,7 +22,7 @@ import re
 
 from analytics import notifications
 from indexer.errors import Conflict, InvalidInput, NotFound, RateLimited
-from indexer.i18n import N_, translations
+from indexer.i18n import N_, gettext, translations
 from indexer.store import transaction
 
 from .validate import clean_submission
@@ -165,10 +165,13 @@ def create_from_ticket(db, agent: dict, question: str, answer: str, ticket_id: s
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(N_("请填写 %(field)s"), field=name)
     title = re.sub(r"\s+", " ", question.strip().splitlines()[0])[:100]
-    title = re.sub(r"[<>\"`]", "", title) or "来自工单的问题"
-    body = f"## 问题\n\n{question.strip()}\n\n## 解答\n\n{answer.strip()}\n"
-    fields = clean_submission({"title": title, "summary": f"来自工单 {ticket_id}".strip()[:300], "body": body,
-                               "tags": ["工单"], "module": "", "organisation": "客服团队", "consent": True}, final=False)
+    # the draft's own words are written in the company's language, like everything kb writes for it
+    title = re.sub(r"[<>\"`]", "", title) or gettext("来自工单的问题")
+    body = gettext("## 问题\n\n%(question)s\n\n## 解答\n\n%(answer)s\n", question=question.strip(),
+                   answer=answer.strip())
+    summary = gettext("来自工单 %(ticket)s", ticket=ticket_id).strip()[:300]
+    fields = clean_submission({"title": title, "summary": summary, "body": body, "tags": [gettext("工单")], "module": "",
+                               "organisation": gettext("客服团队"), "consent": True}, final=False)
     now = now_iso()
     with transaction(db):
         sid = db["submissions"].insert({
@@ -210,7 +213,6 @@ def update(db, sid: int, author: dict, data: dict, version: int | None) -> dict:
 
 
 REVIEWER_EDITS = ("title", "summary", "body")  # what a reviewer may correct before approving
-EDIT_NOTE = "审核人修改了内容"
 
 
 def edit_as_reviewer(db, sid: int, reviewer: dict, data: dict, version: int | None) -> dict:
@@ -244,7 +246,7 @@ def edit_as_reviewer(db, sid: int, reviewer: dict, data: dict, version: int | No
         db["submission_revisions"].insert({
             "submission_id": sid, "revision": revision, "created_at": now,
             **{k: (json.dumps(fields[k], ensure_ascii=False) if k == "tags" else fields[k]) for k in CONTENT_FIELDS}})
-        _audit(db, sid, reviewer["name"], sub["state"], sub["state"], f"{EDIT_NOTE}（第 {revision} 版）")
+        _audit(db, sid, reviewer["name"], sub["state"], sub["state"], gettext("审核人修改了内容（第 %(n)s 版）", n=revision))
     return get(db, sid)
 
 

@@ -49,7 +49,7 @@ def clean_submission(data: dict, final: bool) -> dict:
     out["body"] = _text(data, "body", final)
     tags = data.get("tags") or []
     if isinstance(tags, str):
-        tags = [t for t in re.split(r"[,，]", tags)]
+        tags = [t for t in re.split(r"[,\uff0c]", tags)]  # , or the full-width ，
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidInput(N_("标签必须是一组词"), field="tags")
     tags = [_single_line(_text({"tag": t}, "tag", False), "tags") for t in tags]

@@ -31,7 +31,8 @@ GETTEXT_CALLS = {"_", "gettext", "ngettext", "N_", "t"}
 # Modules whose strings a person reads on a page, in a flash message or an e-mail (analysis suggestions,
 # fix verdicts and notification e-mails are written by analytics).
 PAGE_MODULES = sorted((ROOT / "kbserver").glob("*.py")) + [
-    ROOT / "analytics" / name for name in ("notifications.py", "gaps.py", "staleness.py", "closure.py", "answers.py")]
+    ROOT / "analytics" / name for name in ("notifications.py", "gaps.py", "staleness.py", "closure.py", "answers.py")] + \
+    sorted((ROOT / "contrib").glob("*.py"))  # errors, revision notes and drafts the contribution workflow writes
 # Chinese that is data, not interface: request examples in the API description, an example sender
 # address in a setting's help, the example query of an English API error.
 # The separator of agent.py's pasted snippet joins an article's own title and summary (data, not interface).

@@ -117,3 +117,25 @@ def test_the_api_keeps_the_english_message_and_the_details(companies):
     error = answer.get_json()["error"]
     assert error["message"] == "this submission is submitted: only an approved submission can be published"
     assert error["state"] == "submitted" and error["code"] == "conflict"
+
+
+def test_a_failed_publication_is_one_sentence_in_the_company_language(companies):
+    """Approved, but the practice's file cannot be written: the banner says so once, in the company's words."""
+    banners = {}
+    for language, company in companies.items():
+        blocker = company["docs"] / "practices"
+        blocker.write_text("a file where the practices folder goes", encoding="utf-8")
+        try:
+            sub, _ = queue.create(company["db"], company["people"]["acme"][0], SUBMISSION | {"title": "发布会失败的做法"},
+                                  submit=True)
+            client = signed_in(company, "wang")
+            answer = client.post(f"/review/{sub['id']}/approve", follow_redirects=True,
+                                 data={"csrf_token": csrf(client, f"/review/{sub['id']}")})
+            banners[language] = error_banners(answer)
+            assert queue.get(company["db"], sub["id"])["state"] == "approved"  # kept, to be retried
+        finally:
+            blocker.unlink()
+    [chinese], [english] = banners["zh"], banners["en"]
+    assert chinese.startswith("已批准，但发布失败（") and chinese.endswith("）。kb 会自动重试，也可以点「重新发布」。")
+    assert "approved, but" not in chinese, chinese
+    assert english.startswith("Approved, but publishing failed (") and english.count("publishing failed") == 1, english

@@ -139,3 +139,23 @@ def test_a_failed_publication_is_one_sentence_in_the_company_language(companies)
     assert chinese.startswith("已批准，但发布失败（") and chinese.endswith("）。kb 会自动重试，也可以点「重新发布」。")
     assert "approved, but" not in chinese, chinese
     assert english.startswith("Approved, but publishing failed (") and english.count("publishing failed") == 1, english
+
+
+def test_a_restore_is_recorded_in_the_company_language(companies):
+    """The revision note kb writes for a restore is read later on the history page: written in the company's words."""
+    notes = {}
+    for language, company in companies.items():
+        docs, db = company["docs"], company["db"]
+        opened = editing.read_article(docs, "import/excel-import")
+        editing.save_article(docs, db, company["data"], "import/excel-import", opened["fields"],
+                             opened["body"] + "\n再补充一段。\n", opened["hash"], "wang")
+        oldest = editing.history(db, "import/excel-import")[-1]
+        client = signed_in(company, "wang")
+        page = "/history/import/excel-import"
+        current = editing.read_article(docs, "import/excel-import")["hash"]
+        answer = client.post(page, follow_redirects=True, data={
+            "revision": str(oldest["id"]), "base_hash": current, "csrf_token": csrf(client, page)})
+        assert answer.status_code == 200 and error_banners(answer) == []
+        notes[language] = editing.history(db, "import/excel-import")[0]["message"]
+        assert notes[language] in html.unescape(answer.get_data(as_text=True))
+    assert notes["zh"].startswith("恢复到第 ") and notes["en"].startswith("Restored to revision ")

@@ -193,7 +193,7 @@ def require_role(*roles):
                     raise Unauthorized(N_("请先登录：发送 Authorization: Bearer <令牌>"))
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if user["role"] not in roles:
-                raise Forbidden(N_("%(role)s 角色不能打开这个页面，它只对这些角色开放：%(roles)s"), role=user["role"],
+                raise Forbidden(N_("「%(role)s」不能打开这个页面，只有这些角色可以：%(roles)s"), role=user["role"],
                                 roles=", ".join(roles))
             if (request.method not in ("GET", "HEAD") and g.auth == "session" and request.path.startswith("/api/")
                     and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.get("csrf", "-"))):

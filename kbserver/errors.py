@@ -13,6 +13,7 @@ from indexer.errors import KBError
 from indexer.i18n import N_
 
 from .i18n import language as page_language
+from .labels import label
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ _PAGES = {
 }
 
 
+# Details that are stored identifiers (a role, a flag's state): a page names them as everywhere else on it.
+_LABELLED = {"role", "roles", "state", "to_state"}
+
+
+def said_to_people(exc: KBError) -> str:
+    """exc in the page's language (the company's, or the reader's on public pages), roles and states by name."""
+    details = {key: ", ".join(label(v) for v in value.split(", ")) if key in _LABELLED and isinstance(value, str)
+               else value for key, value in exc.details.items()}
+    return KBError(exc.source, **details).said_in(page_language())
+
+
 def _page(status: int, message: str) -> str:
     headline, advice = (gettext(text) for text in _PAGES.get(status, (N_("出错了"), N_("请返回首页后重试。"))))
     try:
@@ -63,7 +75,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(KBError)
     def handle_kb_error(exc: KBError):
-        return _respond(exc.status, exc.code, exc.message, exc.details, said=exc.said_in(page_language()))
+        return _respond(exc.status, exc.code, exc.message, exc.details, said=said_to_people(exc))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

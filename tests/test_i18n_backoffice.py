@@ -31,12 +31,13 @@ def apps(tmp_path_factory):
         url = f"sqlite:///{root / lang}.db"
         app = create_app({"docs": FIXTURE_DOCS, "data": root / "data", "language": lang, "database_url": url,
                           "password_hash_cost": 1})
-        user, password, token = accounts.create_user(open_db(url), "wang", "manager", hash_cost=1)
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        assert client.post("/login", data={"name": "wang", "password": password, "csrf_token": csrf}).status_code == 302
-        made[lang] = {"app": app, "client": client, "user": user, "token": token}
+        made[lang] = {"app": app}
+        for name, role in (("wang", "manager"), ("vipco", "vip")):
+            user, password, token = accounts.create_user(open_db(url), name, role, hash_cost=1)
+            client = app.test_client()
+            csrf = _form_token(client, "/login")
+            assert client.post("/login", data={"name": name, "password": password, "csrf_token": csrf}).status_code == 302
+            made[lang][role] = {"client": client, "user": user, "token": token}
     yield made
     for lang in made.values():
         lang["app"].extensions["kb_events"].close()
@@ -51,7 +52,7 @@ def test_the_dashboards_bad_custom_range_is_said_in_the_company_language(apps):
     with pytest.raises(InvalidInput) as bad:
         resolve_range(ZoneInfo("UTC"), "2026-01-10", "2026-01-05", now=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc))
     assert bad.value.message == "from (2026-01-10) must not be after to (2026-01-05)"
-    pages = {lang: apps[lang]["client"].get("/dashboard?from=2026-01-10&to=2026-01-05") for lang in LANGUAGES}
+    pages = {lang: apps[lang]["manager"]["client"].get("/dashboard?from=2026-01-10&to=2026-01-05") for lang in LANGUAGES}
     for lang, page in pages.items():
         assert page.status_code == 200, lang
         assert html.escape(bad.value.said_in(lang)) in page.get_data(as_text=True), lang
@@ -62,7 +63,7 @@ def test_an_error_page_says_a_back_office_error_in_the_company_language(apps):
     """Removing an account without ticking the box: a 400 page whose details a Chinese team can read."""
     said = {"zh": "请先勾选确认框，再删除账号", "en": "tick the box to confirm removing the account"}
     for lang in LANGUAGES:
-        client, user = apps[lang]["client"], apps[lang]["user"]
+        client, user = apps[lang]["manager"]["client"], apps[lang]["manager"]["user"]
         answer = client.post(f"/users/{user['id']}", data={"action": "remove", "csrf_token": _form_token(client, "/users")},
                              headers={"Accept-Language": "en" if lang == "zh" else "zh-CN"})
         page = answer.get_data(as_text=True)
@@ -73,7 +74,7 @@ def test_an_error_page_says_a_back_office_error_in_the_company_language(apps):
 
 def test_the_api_keeps_the_english_message_and_its_values_as_details(apps):
     for lang in LANGUAGES:
-        client, token = apps[lang]["client"], apps[lang]["token"]
+        client, token = apps[lang]["manager"]["client"], apps[lang]["manager"]["token"]
         answer = client.get("/api/flags?state=later", headers={"Authorization": f"Bearer {token}",
                                                                 "Accept-Language": "zh-CN"})
         assert answer.status_code == 400, lang
@@ -93,6 +94,20 @@ def test_the_public_sites_error_page_follows_the_readers_language(apps):
 
 def test_werkzeugs_english_descriptions_stay_off_a_chinese_page(apps):
     """A page sent a PUT (405): the page's headline and advice in Chinese, no English under them."""
-    answer = apps["zh"]["client"].put("/dashboard")
+    answer = apps["zh"]["manager"]["client"].put("/dashboard")
     page = answer.get_data(as_text=True)
     assert answer.status_code == 405 and "不支持这种操作" in page and "not allowed" not in page
+
+
+def test_a_refused_role_is_named_as_the_page_names_it_and_the_api_keeps_the_identifier(apps):
+    """A VIP opening the dashboard: the 403 page names the roles (VIP 客户, 知识库管理员), not `vip`, `manager`."""
+    said = {"zh": "「VIP 客户」不能打开这个页面，只有这些角色可以：知识库管理员",
+            "en": "the VIP customer role cannot open this page; it is for: Knowledge manager"}
+    for lang in LANGUAGES:
+        vip = apps[lang]["vip"]
+        page = vip["client"].get("/dashboard")
+        assert page.status_code == 403 and said[lang] in page.get_data(as_text=True), (lang, page.get_data(as_text=True)[-900:])
+        api = vip["client"].get("/api/flags", headers={"Authorization": f"Bearer {vip['token']}"})
+        assert api.status_code == 403
+        assert api.json["error"]["message"] == "the vip role cannot open this page; it is for: manager"
+        assert api.json["error"]["role"] == "vip"

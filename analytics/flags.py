@@ -124,12 +124,12 @@ def transition(db, flag_id: int, to_state: str, actor: str, expected_version: in
         if expected_version is not None and flag["version"] != expected_version:
             at = flag["state_at"] or flag["updated_at"]
             if flag["state_by"]:
-                raise Conflict(N_("这个问题在你打开后被改过：现在是 %(state)s（%(by)s 于 %(at)s 修改），请刷新后重新决定"),
+                raise Conflict(N_("这个问题在你打开后被改过：现在是「%(state)s」（%(by)s 于 %(at)s 修改），请刷新后重新决定"),
                                state=flag["state"], version=flag["version"], by=flag["state_by"], at=at)
-            raise Conflict(N_("这个问题在你打开后被改过：现在是 %(state)s（于 %(at)s 更新），请刷新后重新决定"),
+            raise Conflict(N_("这个问题在你打开后被改过：现在是「%(state)s」（于 %(at)s 更新），请刷新后重新决定"),
                            state=flag["state"], version=flag["version"], at=at)
         if to_state not in TRANSITIONS[flag["state"]]:
-            raise Conflict(N_("状态为 %(state)s 的问题不能改为 %(to_state)s"), state=flag["state"],
+            raise Conflict(N_("「%(state)s」的问题不能改为「%(to_state)s」"), state=flag["state"],
                            version=flag["version"], to_state=to_state)
         now = now_iso()
         values = {"state": to_state, "state_by": actor, "state_at": now, "updated_at": now}

@@ -19,7 +19,7 @@ from indexer.i18n import N_
 from .auth import require_role
 from .charts import line_chart
 from .db import get_db
-from .i18n import form_error
+from .errors import said_to_people
 from .inputs import is_whole_number
 from .settings import failing_rules
 from .timefmt import time_zone
@@ -153,10 +153,10 @@ def flag_fix(flag_id: int):
         fix = _link_fix(flag_id, request.form.get("slug", ""))
         flash(gettext("已关联修复：%(slug)s。", slug=fix["slug"]) + fix["status"])
     except (Conflict, InvalidInput) as exc:
-        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
     except NotFound as exc:
         queue.get_flag(get_db(), flag_id)  # an unknown flag is the page's 404
-        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
     return redirect(url_for("dashboard.flag_detail", flag_id=flag_id))
 
 
@@ -175,7 +175,7 @@ def flag_action(flag_id: int):
         queue.transition(get_db(), flag_id, ACTIONS[action], g.user["name"], version, request.form.get("note", ""))
         flash(_done(action) % {"n": flag_id})
     except (Conflict, InvalidInput) as exc:  # a stale page or an unusable note: say so, change nothing
-        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/dashboard")
                     else url_for("dashboard.index"))
 

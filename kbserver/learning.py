@@ -15,7 +15,7 @@ from indexer.i18n import N_
 
 from .auth import require_role
 from .db import get_db
-from .i18n import form_error
+from .errors import said_to_people
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("learning", __name__)
@@ -75,7 +75,7 @@ def page_decide(synonym_id: int):
         flash((gettext("已采纳：%(pair)s") if row["state"] == "approved" else gettext("已拒绝：%(pair)s"))
               % {"pair": f"{row['customer']} → {row['article']}"})
     except (Conflict, InvalidInput) as exc:
-        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
     return redirect(url_for("learning.page"))
 
 

@@ -111,3 +111,23 @@ def test_a_refused_role_is_named_as_the_page_names_it_and_the_api_keeps_the_iden
         assert api.status_code == 403
         assert api.json["error"]["message"] == "the vip role cannot open this page; it is for: manager"
         assert api.json["error"]["role"] == "vip"
+
+
+def test_a_refused_flag_decision_is_a_banner_naming_the_states(apps):
+    """Resolving a flag another manager has just dismissed: the banner names both states as the dashboard does."""
+    from analytics import flags as queue
+
+    said = {"zh": "「已忽略」的问题不能改为「已解决」", "en": "a Dismissed flag cannot become Resolved"}
+    for lang in LANGUAGES:
+        db = open_db(apps[lang]["app"].config["KB"]["database_url"])
+        queue.sync(db, [{"key": "gap:发票+抬头", "kind": "gap", "slug": "", "reason": "write", "title": "发票 / 抬头",
+                         "path": "", "score": 0.6, "suggestion": "写新文章", "evidence": {"examples": ["发票抬头"]}}])
+        flag = queue.list_flags(db, kind="gap")[0]
+        flag = queue.transition(db, flag["id"], "dismissed", "li", flag["version"])
+        client = apps[lang]["manager"]["client"]
+        answer = client.post(f"/dashboard/flags/{flag['id']}", follow_redirects=True, data={
+            "action": "resolve", "version": flag["version"], "csrf_token": _form_token(client, "/dashboard")})
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and 'class="flash error"' in page, lang
+        assert said[lang] in page, (lang, re.findall(r'class="flash error"[^>]*>([^<]*)', page))
+        assert queue.get_flag(db, flag["id"])["state"] == "dismissed"  # nothing changed

@@ -31,11 +31,18 @@ GETTEXT_CALLS = {"_", "gettext", "ngettext", "N_", "t"}
 # Modules whose strings a person reads on a page, in a flash message or an e-mail (analysis suggestions,
 # fix verdicts and notification e-mails are written by analytics).
 PAGE_MODULES = sorted((ROOT / "kbserver").glob("*.py")) + [
-    ROOT / "analytics" / name for name in ("notifications.py", "gaps.py", "staleness.py", "closure.py", "answers.py")]
-# Chinese that is data, not interface: request examples in the API description, an example sender
-# address in a setting's help, the example query of an English API error.
+    ROOT / "analytics" / name for name in ("notifications.py", "gaps.py", "staleness.py", "closure.py", "answers.py")] + [
+    # errors and reports the CLI prints (kb build/index/analyze), and the API's errors a page may show
+    ROOT / "analytics" / name for name in ("analyze.py", "report.py")] + [
+    ROOT / "indexer" / name for name in ("articles.py", "build.py", "dense.py", "query.py", "snapshot.py", "store.py",
+                                         "validate.py")]
+# Chinese that is data, not interface: request examples in the API description, the example query of an
+# English API error.
 # The separator of agent.py's pasted snippet joins an article's own title and summary (data, not interface).
-NOT_INTERFACE = {"openapi.py", "settings.py", "api.py", "agent.py"}
+NOT_INTERFACE = {"openapi.py", "api.py", "agent.py"}
+# Data in a module otherwise checked: the example query the empty-query error shows in both languages and the
+# query that warms the index up (query.py), the punctuation the front matter parser splits on (articles.py).
+DATA_STRINGS = {"query.py": {"如何导入Excel数据", "预热 warm up"}, "articles.py": {"：", "；", "[,，]"}}
 
 
 def _untranslated_in_template(text: str) -> list[str]:
@@ -72,7 +79,8 @@ def _untranslated_in_python(source: str) -> list[str]:
 
 @pytest.mark.parametrize("module", [p for p in PAGE_MODULES if p.name not in NOT_INTERFACE], ids=lambda p: p.name)
 def test_every_chinese_string_in_page_modules_is_marked_for_translation(module):
-    assert _untranslated_in_python(module.read_text(encoding="utf-8")) == []
+    left = _untranslated_in_python(module.read_text(encoding="utf-8"))
+    assert [text for text in left if text not in DATA_STRINGS.get(module.name, ())] == []
 
 
 def test_the_python_check_catches_an_unmarked_string():

@@ -130,7 +130,7 @@ def test_a_stale_decision_is_refused_not_applied(db):
 
 def test_an_empty_log_gives_a_clear_message_not_a_crash(db):
     report = analyze(db, starter_articles(), now=NOW)
-    assert report.gaps == [] and report.failed == 0 and "no failing searches" in report.message
+    assert report.gaps == [] and report.failed == 0 and "这段时间没有失败的搜索" in report.message
     assert {f.reason for f in report.article_flags} <= {"review_overdue"}
 
 

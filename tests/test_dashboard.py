@@ -161,4 +161,4 @@ def test_large_logs_are_sampled_and_say_so(db, monkeypatch, docs_dir, real_index
     simulate(db, open_index(real_index), articles, days=14, sessions_per_day=40, end=now)
     monkeypatch.setattr(analyze_module, "MAX_FAILED", 50)
     report = analyze(db, articles, now=now)
-    assert report.sampled and report.failed > 50 and "(sampled)" in report.summary()
+    assert report.sampled and report.failed > 50 and "（抽样）" in report.summary()

@@ -94,8 +94,8 @@ def check_database_url(database_url: str) -> None:
     if is_postgres(database_url):
         try:
             postgres.check_url(database_url)
-        except ValueError as exc:
-            raise DatabaseError(str(exc)) from None
+        except postgres.BadURL as exc:
+            raise DatabaseError(exc.source, **exc.details) from None
     else:
         sqlite_path(database_url)
 
@@ -103,9 +103,11 @@ def check_database_url(database_url: str) -> None:
 def _open_postgres(database_url: str, migrations: Migrations | None) -> postgres.PgDatabase:
     try:
         db = postgres.PgDatabase(postgres.connect(database_url), database_url)
-    except (ValueError, ConnectionError) as exc:
-        raise DatabaseError(N_("%(problem)s。请检查数据库服务器是否在运行，以及 --database-url / KB_DATABASE_URL "
-                               "里的用户名、密码和数据库名"), problem=str(exc)) from None
+    except postgres.BadURL as exc:
+        raise DatabaseError(exc.source, **exc.details) from None
+    except postgres.CannotConnect as exc:
+        raise DatabaseError(N_("无法连接到 %(database)s：%(reason)s。请检查数据库服务器是否在运行，以及 --database-url / "
+                               "KB_DATABASE_URL 里的用户名、密码和数据库名"), database=exc.database, reason=exc.reason) from None
     if migrations is not None:
         try:
             with db.session_lock(postgres.MIGRATION_LOCK):  # several processes starting together migrate once

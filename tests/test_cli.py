@@ -50,7 +50,7 @@ def test_errors_are_one_readable_line_not_a_traceback(runner, tmp_path, built):
         (["search", "   ", "--data", str(built)], "查询是空的"),
         (["stats", "--data", str(built), "--database-url", "mysql://x/kb"], "请写成 sqlite:///path/to/kb.db 或 postgresql://"),
         (["stats", "--data", str(built), "--database-url", "postgresql://kb:secret@x/kb"],
-         "cannot connect to postgresql://kb@x/kb: failed to resolve host"),
+         "无法连接到 postgresql://kb@x/kb：failed to resolve host"),
         (["serve", "--port", "99999"], "端口（KB_PORT）必须在 1 到 65535 之间"),
     ]
     for args, message in cases:
@@ -149,7 +149,7 @@ def test_settings_are_checked_before_any_long_work(runner, tmp_path, docs_dir):
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "garbage"], "缺少协议"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "mysql://x/y"], "或 postgresql://"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "postgresql://x:5432"],
-         "names no database"),
+         "没有指定数据库"),
     ]
     for args, message in cases:
         result = runner.invoke(cli, args)

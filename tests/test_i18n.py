@@ -34,8 +34,8 @@ PAGE_MODULES = sorted((ROOT / "kbserver").glob("*.py")) + [
     ROOT / "analytics" / name for name in ("notifications.py", "gaps.py", "staleness.py", "closure.py", "answers.py")] + [
     # errors and reports the CLI prints (kb build/index/analyze), and the API's errors a page may show
     ROOT / "analytics" / name for name in ("analyze.py", "report.py")] + [
-    ROOT / "indexer" / name for name in ("articles.py", "build.py", "dense.py", "query.py", "snapshot.py", "store.py",
-                                         "validate.py")]
+    ROOT / "indexer" / name for name in ("articles.py", "build.py", "dense.py", "postgres.py", "query.py", "snapshot.py",
+                                         "store.py", "validate.py")]
 # Chinese that is data, not interface: request examples in the API description, the example query of an
 # English API error.
 # The separator of agent.py's pasted snippet joins an article's own title and summary (data, not interface).

@@ -59,8 +59,9 @@ def _untranslated_in_python(source: str) -> list[str]:
     tree = ast.parse(source)
     marked, docstrings = set(), set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in GETTEXT_CALLS:
-            marked.update(id(arg) for arg in node.args[:1])
+        name = getattr(node.func, "id", getattr(node.func, "attr", None)) if isinstance(node, ast.Call) else None
+        if name in GETTEXT_CALLS:  # ngettext(singular, plural, n): both are marked
+            marked.update(id(arg) for arg in node.args[:2 if name == "ngettext" else 1])
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
@@ -101,7 +102,10 @@ def _extracted() -> set[str]:
 
 def test_every_marked_string_has_english():
     with catalogue("en").open("rb") as f:
-        english = {m.id: m.string for m in read_po(f) if m.id}
+        english = {}
+        for m in read_po(f):  # a plural entry (ngettext) gives each of its ids its English form
+            ids, forms = (m.id, m.string) if isinstance(m.id, tuple) else ((m.id,), (m.string,))
+            english.update({id_: forms[min(k, len(forms) - 1)] for k, id_ in enumerate(ids) if id_})
     missing = sorted(_extracted() - set(english))
     assert missing == [], "run the pybabel update of README 'Languages' and translate these"
     untranslated = sorted(k for k, v in english.items() if not v or CJK.search(v))
@@ -110,12 +114,20 @@ def test_every_marked_string_has_english():
     assert [k for k, v in english.items() if sorted(placeholders.findall(k)) != sorted(placeholders.findall(v))] == []
 
 
+def _frozen(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_shipped_mo_files_are_compiled_from_the_po_files(language):
     """A fresh clone serves translations with no build step: the committed .mo must match its .po."""
     shipped = read_mo(io.BytesIO(catalogue(language, ".mo").read_bytes()))
     fresh = read_mo(io.BytesIO(compiled(language)))
-    assert {m.id: m.string for m in shipped if m.id} == {m.id: m.string for m in fresh if m.id}
+
+    def table(messages):  # read_mo gives a plural entry's ids and forms as lists
+        return {_frozen(m.id): _frozen(m.string) for m in messages if m.id}
+
+    assert table(shipped) == table(fresh)
 
 
 def test_a_fresh_clone_and_an_install_carry_the_compiled_catalogues():

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 import pytest
+from flask_babel import force_locale
 
 from analytics import accounts
 from indexer.errors import InvalidInput
@@ -26,6 +27,22 @@ def test_stored_utc_times_read_in_the_company_zone(stored, shown):
     html = str(when(stored, SHANGHAI, now=NOW))
     assert re.search(r">([^<]+)</time>", html).group(1) == shown
     assert 'title="' in html and "(Asia/Shanghai)" in html  # the exact local time on hover
+
+
+@pytest.mark.parametrize("stored, chinese, english", [
+    ("2026-12-06T11:59:00Z", "1 分钟前", "1 minute ago"),
+    ("2026-12-06T11:57:00Z", "3 分钟前", "3 minutes ago"),
+    ("2026-12-06T11:00:00Z", "1 小时前", "1 hour ago"),
+    ("2026-12-06T09:00:00Z", "3 小时前", "3 hours ago"),
+    ("2026-12-05T11:00:00Z", "1 天前", "1 day ago"),
+    ("2026-12-04T12:00:00Z", "2 天前", "2 days ago"),
+])
+def test_relative_times_have_english_plurals_and_one_chinese_form(app, stored, chinese, english):
+    shown = {}
+    for language in ("zh", "en"):
+        with app.test_request_context("/users"), force_locale(language):
+            shown[language] = re.search(r">([^<]+)</time>", str(when(stored, SHANGHAI, now=NOW))).group(1)
+    assert shown == {"zh": chinese, "en": english}
 
 
 def test_another_zone_and_unreadable_values():

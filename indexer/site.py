@@ -447,7 +447,7 @@ def _render_parallel(site: _Site, sources: list[str], workers: int, progress=Non
                 kind, value = queue.get(timeout=5)
             except Exception:  # noqa: BLE001 - queue.Empty: check no worker died without answering
                 if any(p.exitcode not in (None, 0) for p in procs):
-                    raise SiteBuildError("a site worker process died") from None
+                    raise SiteBuildError(N_("生成站点的一个工作进程意外退出，请重新运行 kb build")) from None
                 continue
             if kind == "done":
                 if progress:
@@ -463,7 +463,7 @@ def _render_parallel(site: _Site, sources: list[str], workers: int, progress=Non
             if p.is_alive():
                 p.kill()
     if error:
-        raise SiteBuildError(f"site build failed: {error}")
+        raise SiteBuildError(N_("站点生成失败：%(error)s"), error=error)
     return entries
 
 
@@ -482,7 +482,8 @@ def _site_lock(data_dir: Path):
 def _config_file(mkdocs_config) -> Path:
     config_file = Path(mkdocs_config or DEFAULT_MKDOCS_CONFIG).resolve()
     if not config_file.is_file():
-        raise SiteBuildError(f"MkDocs config {config_file} not found: pass --mkdocs-config or set KB_MKDOCS_CONFIG")
+        raise SiteBuildError(N_("找不到 MkDocs 配置文件 %(path)s：请用 --mkdocs-config 指定，或设置 KB_MKDOCS_CONFIG"),
+                             path=str(config_file))
     return config_file
 
 
@@ -531,7 +532,7 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
             site.finish(entries)
         except (MkDocsException, OSError, ValueError) as exc:
             shutil.rmtree(target, ignore_errors=True)
-            raise SiteBuildError(f"site build failed: {exc}") from None
+            raise SiteBuildError(N_("站点生成失败：%(error)s"), error=str(exc)) from None
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
@@ -653,7 +654,7 @@ def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file:
         docs = site.search_docs(entries)
     except Exception as exc:  # noqa: BLE001 - a template, plugin or disk error: nothing was moved in
         shutil.rmtree(target, ignore_errors=True)
-        raise SiteBuildError(f"site update failed: {getattr(exc, 'message', exc)}") from None
+        raise SiteBuildError(N_("站点更新失败，线上的页面保持不变：%(error)s"), error=str(getattr(exc, "message", exc))) from None
     # Everything rendered: move it in (each file atomically), then take removed pages down.
     urls = {site.pages[src].url for src in touched + render_listing}
     pages = []
@@ -678,7 +679,7 @@ def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file:
 def _clean_rel(path) -> str:
     rel = PurePosixPath(Path(path).as_posix())
     if rel.is_absolute() or ".." in rel.parts:
-        raise SiteBuildError(f"{path}: not a path inside the docs folder")
+        raise SiteBuildError(N_("%(path)s 不在文档文件夹里：请写相对于文档文件夹的路径"), path=str(path))
     return rel.as_posix()
 
 

@@ -14,6 +14,7 @@ from flask_babel import gettext, ngettext
 from markupsafe import Markup, escape
 
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 RELATIVE_FOR = dt.timedelta(days=7)  # older than this, a date reads better than "23 天前"
 
@@ -23,8 +24,8 @@ def time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"time_zone (KB_TIME_ZONE) must be an IANA time zone such as Asia/Shanghai or UTC, "
-                           f"got {name!r}") from None
+        raise InvalidInput(N_("时区（KB_TIME_ZONE）要写 IANA 时区名，例如 Asia/Shanghai 或 UTC，现在是 %(zone)r"),
+                           zone=name) from None
 
 
 def parse_utc(value) -> dt.datetime | None:

@@ -184,6 +184,18 @@ def test_a_site_built_in_chinese_is_rebuilt_in_english_when_the_company_switches
     assert "新版" in html and '<html lang="en"' in html and "Table of contents" in html
 
 
+def test_a_path_outside_the_docs_folder_is_refused_in_both_audiences_languages(tmp_path):
+    from indexer.i18n import using
+    from indexer.site import SiteBuildError
+
+    with pytest.raises(SiteBuildError) as bad:
+        update_site(tmp_path / "docs", tmp_path / "data", ["../secret.md"])
+    assert bad.value.message == "../secret.md: not a path inside the docs folder"  # the API, the log
+    with using("zh"):
+        assert bad.value.text == "../secret.md 不在文档文件夹里：请写相对于文档文件夹的路径"
+    assert not (tmp_path / "data").exists()
+
+
 @pytest.mark.slow
 def test_a_zh_data_folder_served_in_english_is_rebuilt_in_english(tmp_path):
     docs, data = tmp_path / "docs", tmp_path / "data"

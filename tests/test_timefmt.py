@@ -1,12 +1,16 @@
 """Times on pages: the company's time zone, relative for the recent past, the exact time kept."""
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from flask_babel import force_locale
 
 from analytics import accounts
+from conftest import ROOT
 from indexer.errors import InvalidInput
 from kbserver.db import open_db
 from kbserver.settings import load_settings
@@ -51,8 +55,23 @@ def test_another_zone_and_unreadable_values():
 
 
 def test_an_unknown_zone_is_one_readable_error():
-    with pytest.raises(InvalidInput, match="KB_TIME_ZONE"):
+    with pytest.raises(InvalidInput, match="KB_TIME_ZONE") as bad:
         load_settings({"time_zone": "Mars/Olympus"})
+    assert bad.value.message == ("time_zone (KB_TIME_ZONE) must be an IANA time zone such as Asia/Shanghai or UTC, "
+                                 "got 'Mars/Olympus'")  # the API's and the log's English
+    assert bad.value.details == {"zone": "Mars/Olympus"}
+
+
+@pytest.mark.parametrize("language, line", ids=["zh", "en"], argvalues=[
+    ("zh", "时区（KB_TIME_ZONE）要写 IANA 时区名，例如 Asia/Shanghai 或 UTC，现在是 'Mars/Olympus'"),
+    ("en", "time_zone (KB_TIME_ZONE) must be an IANA time zone such as Asia/Shanghai or UTC, got 'Mars/Olympus'"),
+])
+def test_the_cli_says_an_unknown_zone_in_the_company_language(tmp_path, language, line):
+    done = subprocess.run([sys.executable, "-m", "kbserver.cli", "serve", "--time-zone", "Mars/Olympus",
+                           "--data", str(tmp_path / "data")], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "KB_LANGUAGE": language})
+    assert done.returncode == 1 and line in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was written
 
 
 def test_the_users_page_shows_creation_times_relative_in_chinese(app, client):

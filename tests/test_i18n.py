@@ -42,6 +42,7 @@ def _untranslated_in_template(text: str) -> list[str]:
     text = re.sub(r"\{#.*?#\}|<!--.*?-->", "", text, flags=re.S)
     text = re.sub(r"\{%\s*trans\b.*?\{%\s*endtrans\s*%\}", "", text, flags=re.S)
     text = re.sub(r"""_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", "_(", text)
+    text = re.sub(r"""ngettext\(\s*("(?:[^"\\]|\\.)*")\s*,\s*("(?:[^"\\]|\\.)*")""", "ngettext(", text)
     return [line.strip() for line in text.splitlines() if CJK.search(line)]
 
 
@@ -53,6 +54,7 @@ def test_every_chinese_string_in_templates_is_marked_for_translation():
 def test_the_template_check_catches_an_unmarked_string():
     assert _untranslated_in_template('<h1>{{ _("知识库管理") }}</h1><p>新的说明</p>') == ['<h1>{{ _() }}</h1><p>新的说明</p>']
     assert _untranslated_in_template('<p title="{{ _("说明") }}">{% trans %}你好{% endtrans %}</p>{# 注释 #}') == []
+    assert _untranslated_in_template('{{ ngettext("%(num)s 篇", "%(num)s 篇", n) }}') == []
 
 
 def _untranslated_in_python(source: str) -> list[str]:
@@ -320,3 +322,21 @@ def test_the_cli_reports_a_bad_language_flag_in_the_environment_language(runner)
     assert chinese.exit_code == 2 and "必须是 zh, en 之一" in chinese.output
     english = runner.invoke(cli, ["--language", "fr", "stats"], env={"KB_LANGUAGE": "en"})
     assert english.exit_code == 2 and "must be one of zh, en" in english.output
+
+
+def test_every_plural_message_has_both_english_forms_and_pages_pick_by_count(apps):
+    """ngettext entries (counts in pages, relative times): "1 vote" and "3 votes", never "1 votes"."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with catalogue("en").open("rb") as f:
+        plurals = [m for m in read_po(f) if m.id and isinstance(m.id, tuple)]
+    assert plurals and [m.id[0] for m in plurals if len(set(m.string)) != 2 or not all(m.string)] == []
+    page = ('{{ ngettext("（%(num)s 篇）", "（%(num)s 篇）", n) }}|'  # as edit_list.html and questions.html say them
+            '{{ ngettext("已尝试 %(num)s 次：%(error)s", "已尝试 %(num)s 次：%(error)s", n, error="timeout") }}')
+    app, shown = apps["zh"], {}
+    for language in ("zh", "en"):
+        with app.test_request_context("/edit"), force_locale(language):
+            shown[language] = [render_template_string(page, n=n) for n in (1, 3)]
+    assert shown == {"zh": ["（1 篇）|已尝试 1 次：timeout", "（3 篇）|已尝试 3 次：timeout"],
+                     "en": [" (1 article)|Tried 1 time: timeout", " (3 articles)|Tried 3 times: timeout"]}

@@ -31,6 +31,8 @@ def folders(tmp_path_factory):
     ({"KB_SECURE_COOKIES": "maybe"},
      "secure_cookies（KB_SECURE_COOKIES）必须是 1/true/yes/on 或 0/false/no/off，现在是 'maybe'。",
      "secure_cookies (KB_SECURE_COOKIES) must be 1/true/yes/on or 0/false/no/off, got 'maybe'"),
+    ({"KB_TIME_ZONE": "Mars/Olympus"}, "时区（KB_TIME_ZONE）要写 IANA 时区名，例如 Asia/Shanghai 或 UTC，现在是 'Mars/Olympus'",
+     "time_zone (KB_TIME_ZONE) must be an IANA time zone such as Asia/Shanghai or UTC, got 'Mars/Olympus'"),
     ({"KB_EVENT_DURABILITY": "disk"}, "事件持久性（KB_EVENT_DURABILITY）必须是 'process' 或 'power'，现在是 'disk'。",
      "event_durability (KB_EVENT_DURABILITY) must be 'process' or 'power', got 'disk'"),
 ])

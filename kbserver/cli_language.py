@@ -96,6 +96,13 @@ class _Translated:
         finally:
             reset_language(token)
 
+    def get_help_option(self, ctx):
+        """click builds --help once per command (with its text in the language of that moment) and keeps it."""
+        help_option = super().get_help_option(ctx)
+        if help_option is not None:
+            help_option.help = click_gettext("Show this message and exit.")
+        return help_option
+
     def format_help_text(self, ctx, formatter):
         with _help_translated(self):
             super().format_help_text(ctx, formatter)

@@ -161,8 +161,17 @@ def run_site_build(settings: dict) -> dict:
     return info
 
 
+def _show_version(ctx) -> None:
+    """`kb --version` in the current language (click's version_option fixes its words when it is imported)."""
+    from importlib.metadata import version
+
+    click.echo(gettext("%(prog)s，版本 %(version)s", prog=ctx.find_root().info_name, version=version("kb")))
+    ctx.exit()
+
+
 @click.group(cls=KBGroup, help=N_("kb：自建的帮助中心，搜索懂中文，并从使用中学习。"))
-@click.version_option(package_name="kb", cls=KBOption, help=N_("显示版本后退出。"))  # click's own is translated too early
+@option("--version", is_flag=True, expose_value=False, is_eager=True, help=N_("显示版本后退出。"),
+        callback=lambda ctx, _param, value: _show_version(ctx) if value and not ctx.resilient_parsing else None)
 @setting_options("language")
 def cli(language):
     if language:

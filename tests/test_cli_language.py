@@ -135,6 +135,19 @@ def test_a_usage_error_is_in_the_company_language(runner):
     assert "Error: Missing argument 'QUERY'" in runner.invoke(cli, prog_name="kb", args=["--language", "en", "search"]).output
 
 
+def test_version_and_a_confirmation_speak_the_company_language(runner, tmp_path):
+    assert runner.invoke(cli, prog_name="kb", args=["--version"], env=ZH).output.startswith("kb，版本 ")
+    assert runner.invoke(cli, prog_name="kb", args=["--language", "en", "--version"]).output.startswith("kb, version ")
+    data = ["--data", str(tmp_path / "data")]
+    assert runner.invoke(cli, prog_name="kb", args=["users", "add", "小王", "--role", "agent", *data]).exit_code == 0
+    kept = runner.invoke(cli, prog_name="kb", args=["users", "remove", "小王", *data], input="n\n", env=ZH)
+    assert kept.exit_code == 1 and kept.output == "删除客服 '小王'？删除后无法撤销 [y/N]: n\n已取消。\n"
+    kept = runner.invoke(cli, prog_name="kb", args=["users", "remove", "小王", *data], input="n\n", env=EN)
+    assert kept.exit_code == 1 and kept.output == "remove Support agent '小王'? This cannot be undone [y/N]: n\nAborted!\n"
+    removed = runner.invoke(cli, prog_name="kb", args=["users", "remove", "小王", *data], input="y\n", env=ZH)
+    assert removed.exit_code == 0 and removed.output.endswith("已删除 '小王'\n")
+
+
 # -- kb's own lines, end to end ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):

@@ -127,6 +127,7 @@ def test_serve_remembers_the_docs_folder_a_data_folder_was_built_from(runner, tm
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "44 added" not in output and "removed" not in output.replace("0 removed", "")
+    assert f"kb 正在 http://127.0.0.1:{port}/ 提供帮助中心（按 Ctrl-C 停止）" in output  # the company's language
 
 
 def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):

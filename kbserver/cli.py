@@ -3,6 +3,7 @@ turns kb's errors into a readable message and a non-zero exit."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -37,6 +38,20 @@ def setting_options(*names):
     return decorate
 
 
+# What the operating system says most often, in the company's language (its own words are English).
+OS_REASONS = {errno.ENOENT: N_("不存在"), errno.EACCES: N_("权限不够"), errno.EPERM: N_("不允许这样操作"),
+              errno.EADDRINUSE: N_("地址已被占用"), errno.ENOSPC: N_("磁盘空间不足"), errno.EROFS: N_("文件系统是只读的"),
+              errno.EISDIR: N_("是一个文件夹"), errno.ENOTDIR: N_("不是文件夹")}
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for an OSError: the file it concerns and why, the why in the current language when kb knows it."""
+    reason = gettext(OS_REASONS[exc.errno]) if exc.errno in OS_REASONS else (exc.strerror or str(exc))
+    if exc.filename:
+        return gettext("%(file)s：%(reason)s", file=exc.filename, reason=reason)
+    return gettext("系统错误：%(reason)s", reason=reason)
+
+
 def friendly_errors(fn):
     """Turn KBError (and a missing folder or port in use) into `Error: ...` and exit code 1."""
 
@@ -47,7 +62,7 @@ def friendly_errors(fn):
         except KBError as exc:
             raise click.ClickException(exc.text) from None
         except OSError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(os_error_text(exc)) from None
 
     return wrapper
 

@@ -148,6 +148,15 @@ def test_version_and_a_confirmation_speak_the_company_language(runner, tmp_path)
     assert removed.exit_code == 0 and removed.output.endswith("已删除 '小王'\n")
 
 
+def test_what_the_operating_system_refuses_is_one_line_in_the_company_language(runner, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    args = ["build", "--docs", str(FIXTURE_DOCS), "--data", str(tmp_path / "a-file" / "data")]
+    chinese = runner.invoke(cli, prog_name="kb", args=args, env=ZH)
+    assert chinese.exit_code == 1 and chinese.output == f"错误：{tmp_path / 'a-file' / 'data'}：不是文件夹\n"
+    english = runner.invoke(cli, prog_name="kb", args=args, env=EN)
+    assert english.exit_code == 1 and english.output == f"Error: {tmp_path / 'a-file' / 'data'}: Not a directory\n"
+
+
 # -- kb's own lines, end to end ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):

@@ -170,7 +170,7 @@ def test_kb_cluster_refuses_non_utf8(runner, tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("caf\xe9\n".encode("latin-1"))
     result = runner.invoke(cli, ["cluster", str(path)])
-    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert result.exit_code == 1 and "不是 UTF-8 文本" in result.output
 
 
 def test_kb_simulate_then_analyze(runner, tmp_path):

@@ -16,8 +16,8 @@ from kbserver.cli import cli
 def test_build_makes_index_and_site_and_reports_broken_files(runner, docs_dir, data_dir):
     result = runner.invoke(cli, ["build", "--docs", str(docs_dir), "--data", str(data_dir)])
     assert result.exit_code == 0, result.output
-    assert "完整索引：新增 6 篇" in result.output and "site: 7 pages" in result.output
-    assert "broken.md:4: broken front matter" in result.output
+    assert "完整索引：新增 6 篇" in result.output and "站点：7 个页面" in result.output
+    assert "警告：" in result.output and "broken.md:4" in result.output
     assert (data_dir / "site" / "import" / "excel-import" / "index.html").is_file()
 
 
@@ -26,7 +26,7 @@ def test_index_is_incremental_and_says_what_it_did(runner, docs_dir, built):
     result = runner.invoke(cli, ["index", "--docs", str(docs_dir), "--data", str(built)])
     assert result.exit_code == 0, result.output
     assert "增量索引：新增 0 篇，修改 1 篇，删除 0 篇，未变 5 篇" in result.output
-    assert "changed: import/csv-encoding" in result.output
+    assert "  修改：import/csv-encoding" in result.output
 
 
 def test_settings_come_from_environment_variables(runner, docs_dir, data_dir):
@@ -127,6 +127,7 @@ def test_serve_remembers_the_docs_folder_a_data_folder_was_built_from(runner, tm
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "44 added" not in output and "removed" not in output.replace("0 removed", "")
+    assert f"kb 正在 http://127.0.0.1:{port}/ 提供帮助中心（按 Ctrl-C 停止）" in output  # the company's language
 
 
 def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):
@@ -143,9 +144,9 @@ def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):
 def test_settings_are_checked_before_any_long_work(runner, tmp_path, docs_dir):
     data = tmp_path / "d"
     cases = [
-        (["build", "--docs", str(docs_dir / "import" / "excel-import.md"), "--data", str(data)], "is a file"),
+        (["build", "--docs", str(docs_dir / "import" / "excel-import.md"), "--data", str(data)], "是一个文件"),
         (["build", "--docs", str(docs_dir), "--data", str(data), "--mkdocs-config", str(tmp_path / "no.yml")],
-         "not found"),
+         "找不到 MkDocs 配置文件"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "garbage"], "缺少协议"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "mysql://x/y"], "或 postgresql://"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "postgresql://x:5432"],

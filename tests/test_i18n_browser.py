@@ -15,13 +15,16 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
 from analytics import accounts, notifications
-from conftest import REAL_DOCS, ROOT, LiveServer
+from conftest import REAL_DOCS, ROOT, LiveServer, free_port
 from contrib import queue
 from kbserver.db import open_db
 
@@ -238,3 +241,68 @@ def test_a_public_page_speaks_the_readers_language(browser, data_dir, tmp_path):
         expect(chinese.locator(".md-search-result .kb-answer .kb-answer__ask")).to_have_text("这个答案有帮助吗？", timeout=20_000)
     finally:
         server.stop()
+
+
+
+class _HostApp:
+    """A company's web app on another origin (a second port) with the widget's one <script> tag pointing at
+    self.kb; /?lang=xx puts data-kb-lang="xx" on the tag (the company choosing for that page)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.kb = ""
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                lang = parse_qs(urlsplit(self.path).query).get("lang", [""])[0]
+                attr = f' data-kb-lang="{lang}"' if lang in ("zh", "en") else ""
+                body = ('<!doctype html><html><head><meta charset="utf-8"><title>app</title></head><body><h1>app</h1>'
+                        f'<script src="{outer.kb}/widget.js" data-kb-context="gantt"{attr} async></script>'
+                        "</body></html>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_widget_speaks_the_snippets_then_the_browsers_then_the_companys_language(browser, data_dir):
+    """KB_LANGUAGE=en. An English browser gets English (the help button, the thanks after a vote), a Chinese
+    one Chinese, one asking for neither (French) the company's English; data-kb-lang in the snippet wins."""
+    root, env, _ = data_dir
+    host = _HostApp()
+    server = LiveServer(root / "docs", root / "data", {**env, "KB_LANGUAGE": "en", "KB_WIDGET_ORIGINS": host.url})
+    host.kb = server.url
+    try:
+        for locale, query, expected in (("en-US", "", "? Help"), ("zh-CN", "", "? 帮助"), ("fr-FR", "", "? Help"),
+                                        ("en-US", "?lang=zh", "? 帮助"), ("zh-CN", "?lang=en", "? Help")):
+            context = browser.new_context(locale=locale)
+            page = context.new_page()
+            page.goto(host.url + "/" + query)
+            expect(page.locator("kb-help-widget .kb-button"), f"{locale} {query}").to_have_text(expected)
+            if (locale, query) == ("en-US", ""):
+                # The whole panel follows: a suggested article opened, a vote, the thanks.
+                page.locator("kb-help-widget .kb-button").click()
+                expect(page.locator("kb-help-widget .kb-body h3")).to_have_text("Articles for this page")
+                page.locator("kb-help-widget .kb-suggestions .kb-item").first.click()
+                expect(page.locator("kb-help-widget .kb-article .kb-article__title")).to_be_visible()
+                votes = page.locator("kb-help-widget .kb-body > .kb-votes")
+                expect(votes).to_contain_text("Was this article helpful?")
+                votes.locator("button[data-helpful=true]").click()
+                expect(votes.locator(".kb-status")).to_have_text("Thanks for your feedback!")
+            context.close()
+    finally:
+        server.stop()
+        host.stop()

@@ -84,6 +84,7 @@ def _data_strings(data) -> list[str]:
     found = set()
     for table, columns in (("searches", ["query"]), ("flags", ["title", "slug", "path"]),
                            ("submissions", ["title", "summary", "organisation", "module", "slug"]),
+                           ("submission_comments", ["body"]),
                            ("users", ["name"]), ("questions", ["question"]), ("webhooks", ["url"]),
                            ("article_health", ["title", "slug", "path"])):
         if table in db.table_names():

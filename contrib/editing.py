@@ -48,6 +48,7 @@ from indexer import changes
 from indexer.articles import ARTICLE_SUFFIXES, FRONT_MATTER, content_hash, parse_article, split_front_matter
 from indexer.clock import now_iso
 from indexer.errors import ArticleError, Conflict, Gone, InvalidInput, KBError, NotFound, TooLarge
+from indexer.i18n import N_, gettext
 from indexer.store import transaction
 
 from .render import LEGACY_PRACTICE, legacy_practice_markdown
@@ -90,17 +91,17 @@ ACTIONS = ("disk", "save", "new", "restore", "reviewed")
 def check_slug(slug) -> str:
     """A slug that names a file inside the docs folder: relative, no '..', no hidden or private parts."""
     if not isinstance(slug, str) or not slug.strip():
-        raise InvalidInput("slug is required: the article's path without .md, e.g. import/excel-import", field="slug")
+        raise InvalidInput(N_("请填写文章地址：文章在文档文件夹中的路径，不带 .md，例如 import/excel-import"), field="slug")
     slug = unicodedata.normalize("NFC", slug.strip().rstrip("/"))
     if len(slug.encode("utf-8")) > 300:
-        raise InvalidInput("slug is too long (at most 300 bytes)", field="slug")
+        raise InvalidInput(N_("文章地址太长了（最多 300 字节），请缩短"), field="slug")
     parts = slug.split("/")
     if any(len(part.encode("utf-8")) > 200 for part in parts):
-        raise InvalidInput("a folder or file name in the slug is too long (at most 200 bytes)", field="slug")
+        raise InvalidInput(N_("文章地址中的文件夹名或文件名太长了（每段最多 200 字节）"), field="slug")
     for part in parts:
         if part in ("", ".", "..") or part.startswith((".", "_")) or not _SEGMENT.match(part):
-            raise InvalidInput(f"slug {slug!r} must stay inside the docs folder: folder and file names only, no "
-                               "'..', no names starting with . or _, no \\ : * ? \" < > |", field="slug")
+            raise InvalidInput(N_("文章地址 %(slug)r 必须在文档文件夹之内：只能由文件夹名和文件名组成，不能有 '..'，"
+                                  "不能以 . 或 _ 开头，不能含 \\ : * ? \" < > |"), field="slug", slug=slug)
     return slug
 
 
@@ -108,7 +109,7 @@ def _inside(docs: Path, path: Path) -> Path:
     root = docs.resolve()
     resolved = path.resolve()
     if root != resolved and root not in resolved.parents:
-        raise InvalidInput(f"{path.name}: the path leads outside the docs folder", field="slug")
+        raise InvalidInput(N_("%(name)s：这个路径指向了文档文件夹之外"), field="slug", name=path.name)
     return resolved
 
 
@@ -136,7 +137,7 @@ def read_article(docs: Path, slug: str) -> dict:
     """The article as the editor shows it: {slug, path, fields, meta, body, text, hash}."""
     path = source_path(docs, slug)
     if path is None:
-        raise NotFound(f"no article {slug!r} in the docs folder")
+        raise NotFound(N_("文档文件夹里没有文章 %(slug)r，请检查地址"), slug=slug)
     text = _read(path)
     try:
         meta, body, _ = split_front_matter(text, _relpath(docs, path))
@@ -161,7 +162,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path.name} is not UTF-8 text; fix it outside kb first") from None
+        raise InvalidInput(N_("%(name)s 不是 UTF-8 文本，请先在 kb 之外修正它"), name=path.name) from None
 
 
 # -- validating and composing -------------------------------------------------------------------
@@ -170,13 +171,14 @@ def _line(value, name: str, limit: int, required: bool = False) -> str:
         value = str(value)  # YAML front matter: `review_every: 90` is a number, shown in a text field
     value = typed_text(value, name)
     if "\n" in value or "\r" in value:
-        raise InvalidInput(f"{name} must be a single line", field=name)
+        raise InvalidInput(N_("%(field)s 只能写一行"), field=name)
     if re.search(r"[<>`]", value):
-        raise InvalidInput(f"{name} cannot contain < > or ` (shown in titles and navigation)", field=name)
+        raise InvalidInput(N_("%(field)s 不能包含 < > 或 `（它会显示在标题和导航中）"), field=name)
     if required and not value:
-        raise InvalidInput(f"{name} is required", field=name)
+        raise InvalidInput(N_("请填写 %(field)s"), field=name)
     if len(value) > limit:
-        raise InvalidInput(f"{name} is too long ({len(value)} characters, at most {limit})", field=name)
+        raise InvalidInput(N_("%(field)s 太长了：%(length)s 个字符，最多 %(limit)s 个"), field=name, length=len(value),
+                           limit=limit)
     return value
 
 
@@ -188,7 +190,8 @@ def _yaml_value(value, name: str):
         return yaml.safe_load(value)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(f"{name}: broken YAML ({problem})", field=name) from None
+        raise InvalidInput(N_("%(field)s 不是有效的 YAML（%(problem)s），请检查括号和引号"), field=name,
+                           problem=problem) from None
 
 
 def clean_fields(fields, title_required: bool = True) -> dict:
@@ -198,34 +201,34 @@ def clean_fields(fields, title_required: bool = True) -> dict:
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
-        raise InvalidInput("fields must be an object of front-matter fields: " + ", ".join(EDITABLE), field="fields")
+        raise InvalidInput(N_("fields 必须是一组文章属性：%(editable)s"), field="fields", editable=", ".join(EDITABLE))
     unknown = set(fields) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"these front-matter fields cannot be edited here: {', '.join(sorted(unknown))} "
-                           f"(editable: {', '.join(EDITABLE)})", field="fields")
+        raise InvalidInput(N_("这里不能编辑这些文章属性：%(unknown)s（可以编辑的有：%(editable)s）"), field="fields",
+                           unknown=", ".join(sorted(unknown)), editable=", ".join(EDITABLE))
     out: dict = {}
     for name in ("title", "summary", "module", "owner"):
         value = _yaml_value(fields.get(name, ""), name)
         out[name] = _line(value, name, LIMITS[name], required=name == "title" and title_required)
     tags = _yaml_value(fields.get("tags") or [], "tags")
     if isinstance(tags, str):
-        tags = re.split(r"[,，]", tags)
+        tags = re.split(r"[,\uff0c]", tags)  # , or the full-width ，
     if not isinstance(tags, list):
-        raise InvalidInput("tags must be a list of words", field="tags")
+        raise InvalidInput(N_("标签必须是一组词"), field="tags")
     tags = [_line(t, "tags", LIMITS["tag"]) for t in tags]
     tags = list(dict.fromkeys(t for t in tags if t))
     if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+        raise InvalidInput(N_("最多只能有 %(limit)s 个标签"), field="tags", limit=MAX_TAGS)
     out["tags"] = tags
     every = _yaml_value(fields.get("review_every"), "review_every")
     if every in (None, ""):
         out["review_every"] = None
     else:
         if isinstance(every, bool) or not (isinstance(every, int) or (isinstance(every, str) and every.strip().isdigit())):
-            raise InvalidInput("review_every must be a whole number of days", field="review_every")
+            raise InvalidInput(N_("复审周期（review_every）必须是整数天数"), field="review_every")
         out["review_every"] = int(every)
         if not 1 <= out["review_every"] <= 36500:
-            raise InvalidInput("review_every must be between 1 and 36500 days", field="review_every")
+            raise InvalidInput(N_("复审周期（review_every）必须在 1 到 36500 天之间"), field="review_every")
     return out
 
 
@@ -234,15 +237,16 @@ def check_body(body) -> str:
     if body is None:
         body = ""
     if not isinstance(body, str):
-        raise InvalidInput("body must be text: the article's Markdown", field="body")
+        raise InvalidInput(N_("正文必须是文本：文章的 Markdown"), field="body")
     try:
         size = len(body.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidInput("body contains characters that are not valid text", field="body") from None
+        raise InvalidInput(N_("正文含有无效的字符，请删除后再保存"), field="body") from None
     if size > MAX_BYTES:
-        raise TooLarge(f"the article is too large ({size:,} bytes; at most {MAX_BYTES:,})", field="body")
+        raise TooLarge(N_("文章太大了（%(size)s 字节，最多 %(limit)s 字节），请拆分或缩短"), field="body", size=f"{size:,}",
+                       limit=f"{MAX_BYTES:,}")
     if "\x00" in body:
-        raise InvalidInput("body contains a NUL character", field="body")
+        raise InvalidInput(N_("正文含有 NUL 字符，请删除后再保存"), field="body")
     _refuse_active_markup(body)
     return body
 
@@ -253,18 +257,19 @@ def _refuse_active_markup(body: str) -> None:
     try:
         soup = BeautifulSoup(markdown_html(body), "lxml")
     except RecursionError:
-        raise InvalidInput("the body is nested too deeply to render", field="body") from None
+        raise InvalidInput(N_("正文嵌套太深，无法显示，请减少列表或引用的层级"), field="body") from None
     for tag in soup.find_all(True):
         if tag.name in _ACTIVE_TAGS:
-            raise InvalidInput(f"the body contains <{tag.name}>, which help articles may not use", field="body")
+            raise InvalidInput(N_("正文含有 <%(tag)s>，帮助文章不能使用这种标记"), field="body", tag=tag.name)
         for attr, value in tag.attrs.items():
             if attr.lower().startswith("on") or attr.lower() == "srcdoc":
-                raise InvalidInput(f"the body contains an event handler or frame attribute ({attr}=…)", field="body")
+                raise InvalidInput(N_("正文含有事件处理或框架属性（%(attr)s=…），帮助文章不能使用"), field="body",
+                                   attr=attr)
             if attr.lower() in _URL_ATTRS:
                 url = re.sub(r"[\x00-\x20]", "", str(value)).lower()
                 if ":" in url.split("/")[0] and not url.startswith(_SAFE_SCHEMES):
-                    raise InvalidInput(f"the body links to {str(value)[:40]!r}: only http(s), mailto and "
-                                       "relative links are allowed", field="body")
+                    raise InvalidInput(N_("正文链接到 %(link)r：只允许 http(s)、mailto 和相对链接"), field="body",
+                                       link=str(value)[:40])
 
 
 def compose(meta: dict, fields: dict, body: str) -> str:
@@ -283,13 +288,14 @@ def compose(meta: dict, fields: dict, body: str) -> str:
 def _validated_text(text: str, relpath: str) -> str:
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
-        raise TooLarge(f"the article is too large ({size:,} bytes; at most {MAX_BYTES:,})", field="body")
+        raise TooLarge(N_("文章太大了（%(size)s 字节，最多 %(limit)s 字节），请拆分或缩短"), field="body", size=f"{size:,}",
+                       limit=f"{MAX_BYTES:,}")
     try:
         parse_article(text, relpath)  # what the indexer and the site will read
     except RecursionError:
-        raise InvalidInput("the article is nested too deeply to render", field="body") from None
+        raise InvalidInput(N_("文章嵌套太深，无法显示，请减少列表或引用的层级"), field="body") from None
     except ArticleError as exc:
-        raise InvalidInput(f"the article would not be readable: {exc.message}", field="fields") from None
+        raise InvalidInput(N_("这样保存后文章将无法读取：%(problem)s"), field="fields", problem=exc.message) from None
     return text
 
 
@@ -334,17 +340,18 @@ def write_atomically(path: Path, text: str) -> None:
 def conflict_diff(current: str, attempted: str, path: str) -> str:
     """Unified diff from the file as it is now to the text that was refused."""
     return "".join(difflib.unified_diff(current.splitlines(keepends=True), attempted.splitlines(keepends=True),
-                                        f"{path} (现在的版本)", f"{path} (你的修改)"))
+                                        gettext("%(path)s (现在的版本)", path=path),
+                                        gettext("%(path)s (你的修改)", path=path)))
 
 
 def _check_base(current: str | None, base_hash, attempted: str, relpath: str) -> None:
     current_hash = content_hash(current) if current is not None else None
     if base_hash != current_hash:
         if current is None:
-            raise EditConflict(f"{relpath} no longer exists; it was deleted since you opened it", current_hash=None,
-                               diff="")
-        raise EditConflict(f"{relpath} changed since you opened it (someone else saved, or the file was changed on "
-                           "disk); nothing was saved. Compare the diff, reload and apply your change again.",
+            raise EditConflict(N_("%(path)s 已经不存在了：它在你打开之后被删除了"), current_hash=None, diff="",
+                               path=relpath)
+        raise EditConflict(N_("%(path)s 在你打开之后被改过（有人保存过，或者磁盘上的文件被修改了），这次没有保存。"
+                              "请对比差异，刷新后重新做一遍你的修改。"), path=relpath,
                            current_hash=current_hash, diff=conflict_diff(current, attempted, relpath),
                            current_text=current)
 
@@ -367,8 +374,8 @@ def _remember_disk(db, slug: str, relpath: str, current: str | None) -> None:
         return
     last = _last_revision(db, slug)
     if last is None or last["content_hash"] != content_hash(current):
-        _record(db, slug=slug, path=relpath, actor="(磁盘上的文件)", action="disk",
-                message="编辑前的版本" if last is None else "在 kb 之外修改的版本", text=current,
+        _record(db, slug=slug, path=relpath, actor=gettext("(磁盘上的文件)"), action="disk",
+                message=gettext("编辑前的版本") if last is None else gettext("在 kb 之外修改的版本"), text=current,
                 content_hash=content_hash(current))
 
 
@@ -379,13 +386,14 @@ def _apply(docs: Path, db, lock_dir: Path, slug: str, path: Path, build_text, ba
     _inside(docs, path.parent)
     for parent in [path.parent, *path.parent.parents]:
         if parent.exists() and not parent.is_dir():
-            raise InvalidInput(f"{relpath}: {parent.name} is a file, not a folder", field="slug")
+            raise InvalidInput(N_("%(path)s：%(name)s 是一个文件，不是文件夹"), field="slug", path=relpath,
+                                 name=parent.name)
         if parent == Path(docs):
             break
     with edit_lock(lock_dir):
         current = _read(path) if path.exists() else None
         if must_exist and current is None:
-            raise NotFound(f"no article {slug!r} in the docs folder (deleted since you opened it?)")
+            raise NotFound(N_("文档文件夹里没有文章 %(slug)r（是不是在你打开之后被删除了？）"), slug=slug)
         text = _validated_text(build_text(current), relpath)
         _check_base(current, base_hash, text, relpath)
         if current is not None and text == current:
@@ -409,18 +417,19 @@ def _apply(docs: Path, db, lock_dir: Path, slug: str, path: Path, build_text, ba
 
 
 def _default_message(action: str, slug: str) -> str:
-    return {"save": f"编辑 {slug}", "new": f"新建 {slug}", "restore": f"恢复 {slug}",
-            "reviewed": f"标记已审核 {slug}"}.get(action, slug)
+    words = {"save": N_("编辑 %(slug)s"), "new": N_("新建 %(slug)s"), "restore": N_("恢复 %(slug)s"),
+             "reviewed": N_("标记已审核 %(slug)s")}
+    return gettext(words[action], slug=slug) if action in words else slug
 
 
 def _flag_id(flag_id):
     if flag_id in (None, ""):
         return None
     if isinstance(flag_id, bool) or not isinstance(flag_id, int) and not (isinstance(flag_id, str) and flag_id.isdigit()):
-        raise InvalidInput("flag_id must be the number of a flag or gap", field="flag_id")
+        raise InvalidInput(N_("flag_id 必须是一个标记或缺口的编号"), field="flag_id")
     value = int(flag_id)
     if not 0 < value < 2**63:
-        raise InvalidInput("flag_id must be the number of a flag or gap", field="flag_id")
+        raise InvalidInput(N_("flag_id 必须是一个标记或缺口的编号"), field="flag_id")
     return value
 
 
@@ -431,11 +440,11 @@ def save_article(docs: Path, db, lock_dir: Path, slug: str, fields, body, base_h
     fields, body = clean_fields(fields, title_required=False), check_body(body)
     message, flag_id = _message(message), _flag_id(flag_id)
     if not isinstance(base_hash, str) or not base_hash:
-        raise InvalidInput("base_hash is required: the hash of the text you started from (from the editor or "
-                           "GET /api/edit/article)", field="base_hash")
+        raise InvalidInput(N_("缺少 base_hash：你开始编辑时那份内容的哈希（来自编辑器或 GET /api/edit/article）"),
+                           field="base_hash")
     path = source_path(docs, slug)
     if path is None:
-        raise NotFound(f"no article {slug!r} in the docs folder")
+        raise NotFound(N_("文档文件夹里没有文章 %(slug)r，请检查地址"), slug=slug)
 
     def build(current):
         try:
@@ -455,7 +464,7 @@ def new_article(docs: Path, db, lock_dir: Path, fields, body, actor: str, slug: 
     fields, body, message, flag_id = clean_fields(fields), check_body(body), _message(message), _flag_id(flag_id)
     slug = check_slug(slug) if slug else slugify(fields["title"])
     if source_path(docs, slug) is not None:
-        raise Conflict(f"an article {slug!r} already exists: pick another slug or edit that one", field="slug")
+        raise Conflict(N_("文章 %(slug)r 已经存在：请换一个地址，或者去编辑那篇文章"), field="slug", slug=slug)
     path = Path(docs) / f"{slug}.md"
     meta = dict.fromkeys(EDITABLE) | {"reviewed": dt.date.today().isoformat()}
     return _apply(Path(docs), db, lock_dir, slug, path, lambda current: compose(meta, fields, body), None, actor,
@@ -468,17 +477,17 @@ def restore(docs: Path, db, lock_dir: Path, slug: str, revision_id: int, base_ha
     slug = check_slug(slug)
     rev = get_revision(db, revision_id)
     if rev["slug"] != slug:
-        raise NotFound(f"revision {revision_id} is not a revision of {slug!r}")
+        raise NotFound(N_("第 %(revision)s 号修订不属于文章 %(slug)r"), revision=revision_id, slug=slug)
     path = source_path(docs, slug)
     if path is None:
         if not recreate:
-            raise Gone(f"{slug!r} was deleted; restoring revision {revision_id} would re-create it. Send "
-                       "recreate: true (or `kb edit restore --recreate`) to do that.", revision=revision_id)
+            raise Gone(N_("%(slug)r 已被删除；恢复第 %(revision)s 号修订会重新创建它。确实要这样做，请发送 "
+                          "recreate: true（或使用 `kb edit restore --recreate`）。"), revision=revision_id, slug=slug)
         path = Path(docs) / rev["path"]
         _inside(Path(docs), path.parent if path.parent.exists() else Path(docs))
         check_slug(PurePosixPath(rev["path"]).with_suffix("").as_posix())
         base_hash = None
-    message = _message(message) or f"恢复到第 {revision_id} 号修订"
+    message = _message(message) or gettext("恢复到第 %(n)s 号修订", n=revision_id)
     return _apply(Path(docs), db, lock_dir, slug, path, lambda current: rev["text"], base_hash, actor, "restore",
                   message, restored_from=revision_id, must_exist=not recreate)
 
@@ -489,7 +498,7 @@ def mark_reviewed(docs: Path, db, lock_dir: Path, slug: str, actor: str, base_ha
     slug = check_slug(slug)
     path = source_path(docs, slug)
     if path is None:
-        raise NotFound(f"no article {slug!r} in the docs folder")
+        raise NotFound(N_("文档文件夹里没有文章 %(slug)r，请检查地址"), slug=slug)
     day = (today or dt.date.today()).isoformat()
 
     def build(current):
@@ -497,7 +506,8 @@ def mark_reviewed(docs: Path, db, lock_dir: Path, slug: str, actor: str, base_ha
 
     if base_hash is None:  # the CLI and "mark reviewed" buttons: the current file is what was reviewed
         base_hash = content_hash(_read(path))
-    return _apply(Path(docs), db, lock_dir, slug, path, build, base_hash, actor, "reviewed", f"标记已审核 {day}")
+    return _apply(Path(docs), db, lock_dir, slug, path, build, base_hash, actor, "reviewed",
+                  gettext("标记已审核 %(day)s", day=day))
 
 
 def bump_reviewed(text: str, day: str) -> str:
@@ -531,11 +541,11 @@ def history(db, slug: str) -> list[dict]:
 def get_revision(db, revision_id) -> dict:
     """One revision with its full text; NotFound if there is none."""
     if isinstance(revision_id, bool) or not isinstance(revision_id, int) or not 0 < revision_id < 2**63:
-        raise InvalidInput("revision must be a revision's number", field="revision")
+        raise InvalidInput(N_("revision 必须是一个修订的编号"), field="revision")
     cur = db.execute(f"SELECT {_LIST_COLUMNS}, text FROM revisions WHERE id = ?", [revision_id])
     row = cur.fetchone()
     if row is None:
-        raise NotFound(f"no revision {revision_id}")
+        raise NotFound(N_("没有第 %(revision)s 号修订"), revision=revision_id)
     return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 

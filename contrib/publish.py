@@ -129,6 +129,7 @@ class Publisher:
                 return sub
             log.exception("publishing submission %s failed", sid)
             sub["publish_error"] = f"approved, but publishing failed ({exc}); it will be retried (or use publish)"
+            sub["publish_failure"] = str(exc)  # what failed, for a page that says the rest in its own language
             return sub
 
     def publish(self, db, sid: int, actor: dict, version: int | None = None) -> dict:

@@ -22,6 +22,7 @@ import re
 
 from analytics import notifications
 from indexer.errors import Conflict, InvalidInput, NotFound, RateLimited
+from indexer.i18n import N_, gettext, translations
 from indexer.store import transaction
 
 from .validate import clean_submission
@@ -41,6 +42,27 @@ ACTIONS = {
     "publish": (("approved",), "published"),
     "unpublish": (("published",), "unpublished"),
 }
+# The states' names people read (the same words as the pages' kbserver/labels.py)
+STATE_NAMES = {"draft": N_("草稿"), "submitted": N_("已提交"), "in_review": N_("审核中"), "changes_requested": N_("需修改"),
+               "approved": N_("已通过"), "published": N_("已发布"), "rejected": N_("未通过"), "unpublished": N_("已下线")}
+
+
+class StateConflict(Conflict):
+    """An action the submission's state does not allow. Programs read the state's identifier in the English
+    message (and in ``state``); a person reads its name (「需修改」, not changes_requested)."""
+
+    def said_in(self, language: str) -> str:
+        """The message in language; outside English the states are named, not spelled as identifiers."""
+        if language == "en":
+            return super().said_in(language)
+        gettext = translations(language).gettext
+        named = {key: gettext(STATE_NAMES[value.replace(" ", "_")]) for key, value in self.details.items()
+                 if key in ("state", "next_state") and isinstance(value, str) and value.replace(" ", "_") in STATE_NAMES}
+        text = gettext(self.source)
+        try:
+            return text % (self.details | named)
+        except (KeyError, ValueError, TypeError):
+            return text
 
 
 def create_contrib_tables(db) -> None:
@@ -81,7 +103,7 @@ def get(db, sid: int) -> dict:
     """A submission with its revisions, comments and history; NotFound if there is none."""
     rows = list(db["submissions"].rows_where("id = ?", [sid]))
     if not rows:
-        raise NotFound(f"no submission {sid}")
+        raise NotFound(N_("没有编号为 %(id)s 的投稿"), id=sid)
     sub = _decode(rows[0])
     sub["revisions"] = [{k: v for k, v in _decode(r).items() if k != "consent"}  # consent is the submission's
                         for r in db["submission_revisions"].rows_where("submission_id = ?", [sid], order_by="revision")]
@@ -111,7 +133,7 @@ def _audit(db, sid, actor, from_state, to_state, note="") -> None:
 def _check_rate(db, author: dict) -> None:
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     if db["submissions"].count_where("author_id = ? AND created_at >= ?", [author["id"], since]) >= RATE_LIMIT:
-        raise RateLimited(f"at most {RATE_LIMIT} new submissions an hour; please try again later")
+        raise RateLimited(N_("每小时最多只能新建 %(limit)s 份投稿，请稍后再试"), limit=RATE_LIMIT)
 
 
 def create(db, author: dict, data: dict, submit: bool = False) -> tuple[dict, bool]:
@@ -141,12 +163,15 @@ def create_from_ticket(db, agent: dict, question: str, answer: str, ticket_id: s
     """A draft article from a ticket an agent answered by hand, straight into the review queue."""
     for name, value in (("question", question), ("answer", answer)):
         if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(f"{name} is required")
+            raise InvalidInput(N_("请填写 %(field)s"), field=name)
     title = re.sub(r"\s+", " ", question.strip().splitlines()[0])[:100]
-    title = re.sub(r"[<>\"`]", "", title) or "来自工单的问题"
-    body = f"## 问题\n\n{question.strip()}\n\n## 解答\n\n{answer.strip()}\n"
-    fields = clean_submission({"title": title, "summary": f"来自工单 {ticket_id}".strip()[:300], "body": body,
-                               "tags": ["工单"], "module": "", "organisation": "客服团队", "consent": True}, final=False)
+    # the draft's own words are written in the company's language, like everything kb writes for it
+    title = re.sub(r"[<>\"`]", "", title) or gettext("来自工单的问题")
+    body = gettext("## 问题\n\n%(question)s\n\n## 解答\n\n%(answer)s\n", question=question.strip(),
+                   answer=answer.strip())
+    summary = gettext("来自工单 %(ticket)s", ticket=ticket_id).strip()[:300]
+    fields = clean_submission({"title": title, "summary": summary, "body": body, "tags": [gettext("工单")], "module": "",
+                               "organisation": gettext("客服团队"), "consent": True}, final=False)
     now = now_iso()
     with transaction(db):
         sid = db["submissions"].insert({
@@ -175,7 +200,7 @@ def update(db, sid: int, author: dict, data: dict, version: int | None) -> dict:
     """Edit a draft or a submission whose changes were requested (its author: kbserver/policy.py checks)."""
     sub = get(db, sid)
     if sub["state"] not in ("draft", "changes_requested"):
-        raise Conflict(f"a {sub['state']} submission cannot be edited", state=sub["state"])
+        raise StateConflict(N_("「%(state)s」状态的投稿不能修改"), state=sub["state"])
     fields = clean_submission(data, final=False)
     with transaction(db):
         cursor = db.execute(
@@ -183,12 +208,11 @@ def update(db, sid: int, author: dict, data: dict, version: int | None) -> dict:
             "version = version + 1 WHERE id = ? AND state = ? AND (? IS NULL OR version = ?)",
             [*_stored(fields).values(), now_iso(), sid, sub["state"], version, version])
         if cursor.rowcount != 1:
-            raise Conflict("this submission changed meanwhile; reload it before saving")
+            raise Conflict(N_("这份投稿刚刚被改过，请刷新后再保存"))
     return get(db, sid)
 
 
 REVIEWER_EDITS = ("title", "summary", "body")  # what a reviewer may correct before approving
-EDIT_NOTE = "审核人修改了内容"
 
 
 def edit_as_reviewer(db, sid: int, reviewer: dict, data: dict, version: int | None) -> dict:
@@ -197,17 +221,18 @@ def edit_as_reviewer(db, sid: int, reviewer: dict, data: dict, version: int | No
 
     One transaction: the fields, the revision and the audit row land together or not at all."""
     if not isinstance(data, dict):
-        raise InvalidInput("an edit is a JSON object of fields")
+        raise InvalidInput(N_("修改内容必须是一个由字段组成的 JSON 对象"))
     unknown = set(data) - set(REVIEWER_EDITS)
     if unknown:
-        raise InvalidInput(f"a reviewer may change only {', '.join(REVIEWER_EDITS)}, not {', '.join(sorted(unknown))}")
+        raise InvalidInput(N_("审核人只能修改 %(editable)s，不能修改 %(unknown)s"), editable=", ".join(REVIEWER_EDITS),
+                           unknown=", ".join(sorted(unknown)))
     with transaction(db):
         sub = get(db, sid)
         if sub["state"] not in ("submitted", "in_review"):
-            raise Conflict(f"a {sub['state']} submission cannot be edited by its reviewer", state=sub["state"],
-                           version=sub["version"])
+            raise StateConflict(N_("「%(state)s」状态的投稿不能由审核人修改"), state=sub["state"],
+                                version=sub["version"])
         if version is not None and sub["version"] != version:
-            raise Conflict("this submission changed since you loaded it; reload and try again",
+            raise Conflict(N_("这份投稿在你打开之后被改过，请刷新后再试"),
                            state=sub["state"], version=sub["version"])
         merged = {k: sub[k] for k in CONTENT_FIELDS} | {k: data[k] for k in REVIEWER_EDITS if k in data}
         fields = clean_submission(merged | {"consent": sub["consent"]}, final=True)
@@ -221,7 +246,7 @@ def edit_as_reviewer(db, sid: int, reviewer: dict, data: dict, version: int | No
         db["submission_revisions"].insert({
             "submission_id": sid, "revision": revision, "created_at": now,
             **{k: (json.dumps(fields[k], ensure_ascii=False) if k == "tags" else fields[k]) for k in CONTENT_FIELDS}})
-        _audit(db, sid, reviewer["name"], sub["state"], sub["state"], f"{EDIT_NOTE}（第 {revision} 版）")
+        _audit(db, sid, reviewer["name"], sub["state"], sub["state"], gettext("审核人修改了内容（第 %(n)s 版）", n=revision))
     return get(db, sid)
 
 
@@ -230,13 +255,13 @@ def clean_note(note) -> str:
     if note is None:
         return ""
     if not isinstance(note, str):
-        raise InvalidInput("note must be text")
+        raise InvalidInput(N_("备注必须是文本"))
     try:
         note.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("the note contains characters that are not valid Unicode text") from None
+        raise InvalidInput(N_("备注含有无效的字符，请删除后再试")) from None
     if len(note) > NOTE_LIMIT:
-        raise InvalidInput(f"the note is too long (at most {NOTE_LIMIT} characters)")
+        raise InvalidInput(N_("备注太长了（最多 %(limit)s 个字符）"), limit=NOTE_LIMIT)
     return note.strip()
 
 
@@ -246,19 +271,20 @@ def transition(db, sid: int, action: str, actor: dict, version: int | None = Non
 
     One transaction: the state, its revision, the audit row and the note land together or not at all."""
     if action not in ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
+        raise InvalidInput(N_("没有 %(action)r 这个操作"), action=action)
     allowed_from, to_state = ACTIONS[action]
     with transaction(db):  # BEGIN IMMEDIATE: nobody writes between the checks below and the update
         sub = get(db, sid)
         note = clean_note(note)
         if sub["state"] not in allowed_from:
-            raise Conflict(f"this submission is {sub['state']}: it cannot be {to_state.replace('_', ' ')} now "
-                           "(someone else may have acted on it; reload)", state=sub["state"], version=sub["version"])
+            raise StateConflict(N_("这份投稿现在是「%(state)s」状态，不能再改为「%(next_state)s」"
+                                   "（可能有人刚处理过它），请刷新"),
+                                state=sub["state"], version=sub["version"], next_state=to_state.replace("_", " "))
         if version is not None and sub["version"] != version:
-            raise Conflict("this submission changed since you loaded it; reload and try again",
+            raise Conflict(N_("这份投稿在你打开之后被改过，请刷新后再试"),
                            state=sub["state"], version=sub["version"])
         if action in ("request_changes", "reject") and not note:
-            raise InvalidInput("say what to change" if action == "request_changes" else "give the reason for rejecting")
+            raise InvalidInput(N_("请写明需要修改什么") if action == "request_changes" else N_("请写明拒绝的原因"))
         if action == "submit":
             clean_submission({k: sub[k] for k in CONTENT_FIELDS} | {"consent": sub["consent"]}, final=True)
         updates = {"updated_at": now_iso(), **changes}
@@ -280,7 +306,7 @@ def transition(db, sid: int, action: str, actor: dict, version: int | None = Non
                             "WHERE id = ? AND state = ? AND version = ?",
                             [to_state, *updates.values(), sid, sub["state"], sub["version"]])
         if cursor.rowcount != 1:  # cannot happen inside BEGIN IMMEDIATE; kept as the last line of defence
-            raise Conflict("this submission changed meanwhile; reload and try again")
+            raise Conflict(N_("这份投稿刚刚被改过，请刷新后再试"))
         if action == "submit":
             db["submission_revisions"].insert({
                 "submission_id": sid, "revision": updates["revision"], "created_at": updates["updated_at"],
@@ -316,11 +342,11 @@ def claim_publication(db, sid: int, actor: dict, version: int | None, pick_slug)
     with transaction(db):
         sub = get(db, sid)
         if sub["state"] != "approved":
-            raise Conflict("this submission is already published" if sub["state"] == "published" else
-                           f"this submission is {sub['state']}: only an approved submission can be published",
-                           state=sub["state"], version=sub["version"])
+            raise StateConflict(N_("这份投稿已经发布了") if sub["state"] == "published" else
+                                N_("这份投稿现在是「%(state)s」状态：只有已批准的投稿才能发布"),
+                                state=sub["state"], version=sub["version"])
         if version is not None and sub["version"] != version:
-            raise Conflict("this submission changed since you loaded it; reload and try again",
+            raise Conflict(N_("这份投稿在你打开之后被改过，请刷新后再试"),
                            state=sub["state"], version=sub["version"])
         if sub["slug"]:
             return sub
@@ -328,7 +354,7 @@ def claim_publication(db, sid: int, actor: dict, version: int | None, pick_slug)
                             "WHERE id = ? AND state = 'approved' AND version = ?",
                             [pick_slug(sub), now_iso(), sid, sub["version"]])
         if cursor.rowcount != 1:
-            raise Conflict("this submission changed meanwhile; reload and try again")
+            raise Conflict(N_("这份投稿刚刚被改过，请刷新后再试"))
     return get(db, sid)
 
 
@@ -342,14 +368,14 @@ def comment(db, sid: int, actor: dict, body: str, parent_id: int | None = None) 
     """Add a comment (a reply when parent_id is given) to a submission's thread."""
     get(db, sid)  # NotFound for a submission that is not there
     if not isinstance(body, str) or not body.strip() or len(body) > 5000:
-        raise InvalidInput("a comment is 1 to 5000 characters")
+        raise InvalidInput(N_("评论需要 1 到 5000 个字符"))
     try:
         body.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("the comment contains characters that are not valid text") from None
+        raise InvalidInput(N_("评论含有无效的字符，请删除后再试")) from None
     if parent_id is not None and not db["submission_comments"].count_where("id = ? AND submission_id = ?",
                                                                             [parent_id, sid]):
-        raise InvalidInput("that comment is not in this submission's thread")
+        raise InvalidInput(N_("要回复的评论不在这份投稿的讨论里"))
     with transaction(db):
         _comment(db, sid, actor, body.strip(), parent_id)
     return get(db, sid)

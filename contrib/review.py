@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from analytics.accounts import list_users
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 from . import queue
 from .publish import Publisher
@@ -17,12 +18,12 @@ def apply_review_action(db, publisher: Publisher, sid: int, action: str, actor: 
     """Start review (optionally assigning another manager), request changes, approve (and publish), retry a
     publication, reject or unpublish submission sid as actor; the submission afterwards."""
     if action not in REVIEW_ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
+        raise InvalidInput(N_("没有 %(action)r 这个操作"), action=action)
     if assignee:
         if action != "start_review":
-            raise InvalidInput("assignee goes with start_review")
+            raise InvalidInput(N_("只有开始审核（start_review）时才能指定审核人"))
         if not any(u["name"] == assignee and u["role"] == "manager" for u in list_users(db)):
-            raise InvalidInput(f"{assignee!r} is not a knowledge manager")
+            raise InvalidInput(N_("%(assignee)r 不是知识管理员"), assignee=assignee)
         return queue.transition(db, sid, action, actor, version, note, assignee=assignee)
     if action == "approve":
         return publisher.approve_and_publish(db, sid, actor, version, note)

@@ -13,6 +13,7 @@ from contrib.review import REVIEW_ACTIONS, apply_review_action
 from contrib.similar import similar
 from contrib.validate import clean_submission
 from indexer.errors import InvalidInput, KBError
+from indexer.i18n import N_
 
 from . import policy
 from .auth import require_role
@@ -47,7 +48,7 @@ def _version() -> int | None:
     try:
         return int(raw)
     except (TypeError, ValueError):
-        raise InvalidInput("version must be a whole number") from None
+        raise InvalidInput(N_("version 必须是整数")) from None
 
 
 def _checked(db, sid: int, action: str) -> dict:
@@ -115,7 +116,7 @@ def add_comment(sid: int):
     parent = request.form.get("parent_id") or None
     try:
         if parent is not None and not parent.isdigit():
-            raise InvalidInput("parent_id must be a comment's number")
+            raise InvalidInput(N_("parent_id 必须是一条评论的编号"))
         _checked(get_db(), sid, "comment")
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
@@ -192,12 +193,13 @@ def review_edit(sid: int):
 def review_action(sid: int, action: str):
     """Start review, request changes, approve (publishes), reject or unpublish, as of the version seen."""
     if action not in REVIEW_ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
+        raise InvalidInput(N_("没有 %(action)r 这个操作"), action=action)
     try:
         sub = _review(get_db(), sid, action, _version(), request.form.get("note", ""),
                       request.form.get("assignee") or None)
         if sub.get("publish_error"):
-            flash(gettext("已批准，但发布失败：%(error)s", error=sub["publish_error"]), "error")
+            flash(gettext("已批准，但发布失败（%(error)s）。kb 会自动重试，也可以点「重新发布」。",
+                          error=sub.get("publish_failure") or sub["publish_error"]), "error")
         else:
             done = {"start_review": gettext("已开始审核。"), "request_changes": gettext("已请作者修改。"),
                     "approve": gettext("已批准。"), "publish": gettext("已发布。"), "reject": gettext("已拒绝。"),
@@ -230,7 +232,7 @@ def api_list():
     """GET ?state= → the caller's submissions (managers: all)."""
     state = request.args.get("state")
     if state and state not in queue.STATES:
-        raise InvalidInput(f"state must be one of {', '.join(queue.STATES)}")
+        raise InvalidInput(N_("state 必须是 %(states)s 之一"), states=", ".join(queue.STATES))
     return jsonify({"submissions": queue.list_submissions(get_db(), (state,) if state else None,
                                                           author_id=policy.submissions_author(g.user))})
 
@@ -250,7 +252,7 @@ def api_update(sid: int):
     body = json_object()
     version = body.pop("version", None)
     if version is not None and not is_whole_number(version):
-        raise InvalidInput("version must be a whole number")
+        raise InvalidInput(N_("version 必须是整数"))
     if policy.is_reviewer(g.user):
         _checked(get_db(), sid, "edit")
         return jsonify(queue.edit_as_reviewer(get_db(), sid, g.user, body, version))
@@ -266,27 +268,27 @@ def api_action(sid: int, action: str):
         policy.require_reviewer(g.user)
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+        raise InvalidInput(N_("请求内容必须是一个 JSON 对象"))
     note = body.get("note", "")
     if not isinstance(note, str):
-        raise InvalidInput("note must be text")
+        raise InvalidInput(N_("备注必须是文本"))
     version = body.get("version")
     if version is not None and not is_whole_number(version):
-        raise InvalidInput("version must be a whole number")
+        raise InvalidInput(N_("version 必须是整数"))
     if action == "submit":
         _checked(get_db(), sid, "submit")
         return jsonify(queue.transition(get_db(), sid, "submit", g.user, version))
     if action == "comments":
         parent = body.get("parent_id")
         if parent is not None and not is_whole_number(parent):
-            raise InvalidInput("parent_id must be a comment's number")
+            raise InvalidInput(N_("parent_id 必须是一条评论的编号"))
         _checked(get_db(), sid, "comment")
         return jsonify(queue.comment(get_db(), sid, g.user, body.get("body", ""), parent)), 201
     if action not in REVIEW_ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
+        raise InvalidInput(N_("没有 %(action)r 这个操作"), action=action)
     assignee = body.get("assignee")
     if assignee is not None and not isinstance(assignee, str):
-        raise InvalidInput("assignee must be a manager's name")
+        raise InvalidInput(N_("assignee 必须是一位管理员的名字"))
     return jsonify(_review(get_db(), sid, action, version, note, assignee))
 
 
@@ -296,7 +298,7 @@ def api_preview():
     """POST {body} → {html}: exactly how the body will render on the site (sanitized)."""
     text = json_object().get("body", "")
     if not isinstance(text, str):
-        raise InvalidInput("body must be text: the Markdown to preview")
+        raise InvalidInput(N_("body 必须是文本：要预览的 Markdown"))
     clean_submission({"title": "preview", "body": text}, final=False)  # same limits and checks
     return jsonify({"html": render_markdown(text)})
 

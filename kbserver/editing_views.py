@@ -19,6 +19,7 @@ from contrib import editing
 from contrib.render import sanitize
 from indexer.articles import find_sources, slug_for
 from indexer.errors import InvalidInput, KBError, NotFound
+from indexer.i18n import N_
 
 from . import policy
 from .auth import require_role
@@ -92,7 +93,7 @@ def _gap(flag_id: str | None) -> dict | None:
     if not flag_id:
         return None
     if not flag_id.isdigit():
-        raise InvalidInput("gap must be the number of a gap or flag")
+        raise InvalidInput(N_("gap 必须是一个缺口或标记的编号"))
     flag = flag_queue.get_flag(get_db(), int(flag_id))
     e = flag.get("evidence") or {}
     words = e.get("missing_words") or e.get("terms") or []
@@ -142,7 +143,7 @@ def history_page(slug: str):
     except NotFound:
         current = None
     if not revisions and current is None:
-        raise NotFound(f"no article {slug!r} and no revisions of it")
+        raise NotFound(N_("没有文章 %(slug)r，也没有它的修订记录"), slug=slug)
     diff = None
     if len(revisions) >= 2 or (revisions and request.args.get("from")):
         ids = [r["id"] for r in revisions]
@@ -150,10 +151,10 @@ def history_page(slug: str):
             new_id = int(request.args.get("to") or ids[0])
             old_id = int(request.args.get("from") or ids[min(1, len(ids) - 1)])
         except ValueError:
-            raise InvalidInput("from and to are revision numbers") from None
+            raise InvalidInput(N_("from 和 to 必须是修订编号")) from None
         a, b = editing.get_revision(db, old_id), editing.get_revision(db, new_id)
         if editing.check_slug(slug) not in (a["slug"], b["slug"]) or a["slug"] != b["slug"]:
-            raise NotFound("those revisions are not of this article")
+            raise NotFound(N_("这些修订不属于这篇文章"))
         diff = {"from": a, "to": b, "table": _side_by_side(a, b)}
     return render_template("history.html", slug=editing.check_slug(slug), revisions=revisions, current=current,
                            diff=diff)
@@ -167,7 +168,7 @@ def history_restore(slug: str):
     try:
         raw = form.get("revision", "")
         if not raw.isdigit():
-            raise InvalidInput("choose a revision to restore")
+            raise InvalidInput(N_("请选择要恢复的修订"))
         result = editing.restore(_docs(), get_db(), _data(), slug, int(raw), form.get("base_hash") or None,
                                  g.user["name"], recreate=form.get("recreate") == "on")
         after_change(current_app, result)
@@ -247,15 +248,15 @@ def api_restore():
     body = json_object()
     revision = body.get("revision")
     if not is_whole_number(revision):
-        raise InvalidInput("revision must be a revision's number", field="revision")
+        raise InvalidInput(N_("revision 必须是一个修订的编号"), field="revision")
     recreate = body.get("recreate", False)
     if not isinstance(recreate, bool):
-        raise InvalidInput("recreate must be true or false", field="recreate")
+        raise InvalidInput(N_("recreate 必须是 true 或 false"), field="recreate")
     base_hash = body.get("base_hash")
     if base_hash is not None and not isinstance(base_hash, str):
-        raise InvalidInput("base_hash must be the content hash you saw", field="base_hash")
+        raise InvalidInput(N_("base_hash 必须是你看到的那份内容的哈希"), field="base_hash")
     if base_hash is None and not recreate:
-        raise InvalidInput("base_hash is required: the hash of the article as you saw it", field="base_hash")
+        raise InvalidInput(N_("缺少 base_hash：你看到的那份文章内容的哈希"), field="base_hash")
     result = editing.restore(_docs(), get_db(), _data(), body.get("slug"), revision, base_hash, g.user["name"],
                              message=body.get("message"), recreate=recreate)
     return _finish(result)
@@ -268,7 +269,7 @@ def api_reviewed():
     body = json_object()
     base_hash = body.get("base_hash")
     if base_hash is not None and not isinstance(base_hash, str):
-        raise InvalidInput("base_hash must be the content hash you saw", field="base_hash")
+        raise InvalidInput(N_("base_hash 必须是你看到的那份内容的哈希"), field="base_hash")
     result = editing.mark_reviewed(_docs(), get_db(), _data(), body.get("slug"), g.user["name"], base_hash)
     return _finish(result)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Request, request
 
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 MAX_DEPTH = 32  # no kb operation takes more than a list inside an object; 32 leaves room for any client
 
@@ -18,7 +19,7 @@ def check_json_value(value, max_depth: int = MAX_DEPTH) -> None:
             _check_unicode(item)
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
-                raise InvalidInput(f"the JSON body is nested too deeply (at most {max_depth} levels)")
+                raise InvalidInput(N_("JSON 内容嵌套太深（最多 %(limit)s 层）"), limit=max_depth)
             if isinstance(item, dict):
                 for key in item:
                     _check_unicode(key)
@@ -30,8 +31,7 @@ def _check_unicode(value: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("the JSON body contains text that is not valid Unicode (a lone surrogate such as "
-                           "\\ud800); send UTF-8 text") from None
+        raise InvalidInput(N_("JSON 内容含有无效的 Unicode 文本（例如单独的代理字符 \\ud800），请发送 UTF-8 文本")) from None
 
 
 class KBRequest(Request):
@@ -50,7 +50,7 @@ class KBRequest(Request):
         try:
             value = super().get_json(force=force, silent=silent, cache=cache)
         except RecursionError:
-            raise InvalidInput(f"the JSON body is nested too deeply (at most {MAX_DEPTH} levels)") from None
+            raise InvalidInput(N_("JSON 内容嵌套太深（最多 %(limit)s 层）"), limit=MAX_DEPTH) from None
         if value is not None and not self._kb_checked:
             check_json_value(value)
             self._kb_checked = cache
@@ -61,7 +61,7 @@ def json_object() -> dict:
     """The request's JSON body, which must be an object (deep nesting and bad Unicode are a 400 too)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object (Content-Type: application/json)")
+        raise InvalidInput(N_("请求内容必须是一个 JSON 对象（Content-Type: application/json）"))
     return body
 
 
@@ -70,15 +70,15 @@ def text(value, name: str, required: bool = True, limit: int = 1_000_000) -> str
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
+        raise InvalidInput(N_("%(field)s 必须是文本"), field=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{name} contains characters that are not valid Unicode text") from None
+        raise InvalidInput(N_("%(field)s 含有无效的 Unicode 字符，请删除后再试"), field=name) from None
     if required and not value.strip():
-        raise InvalidInput(f"{name} is required")
+        raise InvalidInput(N_("请填写 %(field)s"), field=name)
     if len(value) > limit:
-        raise InvalidInput(f"{name} is too long (at most {limit} characters)")
+        raise InvalidInput(N_("%(field)s 太长了（最多 %(limit)s 个字符）"), field=name, limit=limit)
     return value
 
 

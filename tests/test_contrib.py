@@ -301,7 +301,10 @@ def test_cli_review_commands(runner, db, people, docs_dir, built):
     r = runner.invoke(cli, ["contrib", "request-changes", str(sub["id"]), "--by", "wang", "--note", "补充示例", *args])
     assert r.exit_code == 0 and "changes_requested" in r.output
     r = runner.invoke(cli, ["contrib", "approve", str(sub["id"]), "--by", "wang", *args])
-    assert r.exit_code == 1 and "cannot be approved" in r.output  # changes were requested: not approvable now
+    # changes were requested: not approvable now; said in Chinese with the states' names, or as the API says it
+    assert r.exit_code == 1 and "这份投稿现在是「需修改」状态，不能再改为「已通过」" in r.output, r.output
+    r = runner.invoke(cli, ["contrib", "approve", str(sub["id"]), "--by", "wang", *args], env={"KB_LANGUAGE": "en"})
+    assert r.exit_code == 1 and "is changes_requested: it cannot be approved now" in r.output, r.output
     r = runner.invoke(cli, ["contrib", "approve", str(sub["id"]), "--by", "acme", *args])
     assert r.exit_code == 1 and "manager" in r.output
     shown = runner.invoke(cli, ["contrib", "show", str(sub["id"]), "--json", *args])

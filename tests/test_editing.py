@@ -335,7 +335,10 @@ def test_cli_history_reviewed_and_restore(env, runner):
     result = runner.invoke(cli, ["edit", "restore", "import/csv-encoding", "1", "--by", "客户", *opts])
     assert result.exit_code == 1 and "manager or editor" in result.output
     result = runner.invoke(cli, ["edit", "history", "../etc", *opts])
-    assert result.exit_code == 1 and "docs folder" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "文章地址 '../etc' 必须在文档文件夹之内" in result.output, result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(cli, ["edit", "history", "../etc", *opts], env={"KB_LANGUAGE": "en"})
+    assert result.exit_code == 1 and "slug '../etc' must stay inside the docs folder" in result.output, result.output
 
 
 def test_editor_pages_render_for_managers(env):

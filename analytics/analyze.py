@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from indexer.clock import iso
+from indexer.i18n import N_, gettext
 
 from . import answers, flag_searches
 from . import closure as fixes
@@ -74,25 +75,33 @@ class AnalysisReport:
 
     def summary(self) -> str:
         """A few lines a person reads after `kb analyze`."""
-        lines = [f"window {self.start[:10]} → {self.end[:10]} (current period from {self.period_start[:10]})",
-                 f"failing searches: {self.failed}" + (" (sampled)" if self.sampled else ""),
-                 f"content gaps: {len(self.gaps)} clusters ({self.noise} queries left unclustered"
-                 + (f", {self.rare} rare queries not clustered" if self.rare else "") + ")"]
+        lines = [gettext(N_("分析范围 %(start)s → %(end)s（本期从 %(period_start)s 开始）"), start=self.start[:10],
+                         end=self.end[:10], period_start=self.period_start[:10]),
+                 gettext(N_("失败的搜索：%(n)s（抽样）") if self.sampled else N_("失败的搜索：%(n)s"), n=self.failed)]
+        if self.rare:
+            lines.append(gettext(N_("内容缺口：%(clusters)s 组（%(noise)s 个查询没有归组，%(rare)s 个少见查询没有参与归组）"),
+                                 clusters=len(self.gaps), noise=self.noise, rare=self.rare))
+        else:
+            lines.append(gettext(N_("内容缺口：%(clusters)s 组（%(noise)s 个查询没有归组）"), clusters=len(self.gaps),
+                                 noise=self.noise))
         for g in self.gaps[:10]:
-            lines.append(f"  [{g.action}] {g.label}  ×{g.volume}  trend {g.trend}  e.g. {g.representative}"
+            lines.append(gettext(N_("  [%(action)s] %(label)s  ×%(volume)s  趋势 %(trend)s  例如 %(example)s"),
+                                 action=g.action, label=g.label, volume=g.volume, trend=g.trend, example=g.representative)
                          + (f"  → {g.nearest_slug} ({g.similarity:.2f})" if g.action == "improve" else ""))
         by_reason = Counter(f.reason for f in self.article_flags)
-        lines.append("article flags: " + (", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or "none"))
+        lines.append(gettext(N_("文章标记：%(flags)s"),
+                             flags=", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or gettext(N_("没有"))))
         if self.health:
-            lines.append("least healthy articles: " + ", ".join(f"{h['slug']} {h['score']:.0f}" for h in self.health[:5]))
+            lines.append(gettext(N_("最不健康的文章：%(articles)s"),
+                                 articles=", ".join(f"{h['slug']} {h['score']:.0f}" for h in self.health[:5])))
         if self.synonyms:
-            lines.append("learned synonyms proposed: " + ", ".join(f"{p['customer']} → {p['article']} ×{p['sessions']}"
-                                                                   for p in self.synonyms[:5])
-                         + " (review with `kb synonyms list`)")
+            lines.append(gettext(N_("学到的同义词建议：%(pairs)s（用 `kb synonyms list` 审核）"),
+                                 pairs=", ".join(f"{p['customer']} → {p['article']} ×{p['sessions']}"
+                                                 for p in self.synonyms[:5])))
         if self.queue:
-            lines.append("queue: " + ", ".join(f"{k} {v}" for k, v in self.queue.items()))
+            lines.append(gettext(N_("待处理：%(counts)s"), counts=", ".join(f"{k} {v}" for k, v in self.queue.items())))
         if any(self.fixes.values()):
-            lines.append("fixes: " + ", ".join(f"{k} {v}" for k, v in self.fixes.items()))
+            lines.append(gettext(N_("修复的验证：%(counts)s"), counts=", ".join(f"{k} {v}" for k, v in self.fixes.items())))
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
@@ -169,7 +178,7 @@ def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_day
     )
     report.article_flags.sort(key=lambda f: -f.score)
     if not failed:
-        report.message = "no failing searches in this window: nothing to cluster (is traffic being logged?)"
+        report.message = gettext(N_("这段时间没有失败的搜索：没有可归组的内容（搜索记录在正常写入吗？）"))
 
     step("article health")
     surges = {f.slug: {"score": f.score, "evidence": f.evidence} for f in report.article_flags

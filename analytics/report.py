@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from indexer.clock import iso
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 from . import answers, links, questions
 from .events import events_between
@@ -71,7 +72,8 @@ def _parse_day(value: str, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
-        raise InvalidInput(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+        raise InvalidInput(N_("%(parameter)s 必须是 YYYY-MM-DD 格式的日期，现在是 %(value)r"), parameter=name,
+                           value=value) from None
 
 
 def resolve_range(zone: ZoneInfo, start: str | None = None, end: str | None = None, days: str | int | None = None,
@@ -83,26 +85,26 @@ def resolve_range(zone: ZoneInfo, start: str | None = None, end: str | None = No
     yesterday = now.astimezone(zone).date() - dt.timedelta(days=1)
     if start or end:
         if not start:
-            raise InvalidInput("from is required when to is given (YYYY-MM-DD)")
+            raise InvalidInput(N_("给了结束日期 to 就必须同时给开始日期 from（YYYY-MM-DD）"))
         first = _parse_day(start, "from")
         last = min(_parse_day(end, "to"), yesterday) if end else yesterday
         if first > yesterday:
-            raise InvalidInput(f"from must be a complete day, at the latest yesterday ({yesterday}); "
-                               "today's figures are shown separately")
+            raise InvalidInput(N_("开始日期 from 必须是完整的一天，最晚是昨天（%(yesterday)s）；今天的数字单独显示"),
+                               yesterday=str(yesterday))
         if first > last:
-            raise InvalidInput(f"from ({first}) must not be after to ({last})")
+            raise InvalidInput(N_("开始日期 from（%(first)s）不能晚于结束日期 to（%(last)s）"), first=str(first), last=str(last))
     else:
         try:
             n = int(days) if days not in (None, "") else PRESETS[0]
         except (TypeError, ValueError):
-            raise InvalidInput(f"days must be a whole number, got {days!r}") from None
+            raise InvalidInput(N_("天数 days 必须是整数，现在是 %(value)r"), value=days) from None
         if not 1 <= n <= MAX_DAYS:
-            raise InvalidInput(f"days must be between 1 and {MAX_DAYS}")
+            raise InvalidInput(N_("天数 days 必须在 1 到 %(max)s 之间"), max=MAX_DAYS)
         first, last = yesterday - dt.timedelta(days=n - 1), yesterday
     if (last - first).days + 1 > MAX_DAYS:
-        raise InvalidInput(f"a range is at most {MAX_DAYS} days")
+        raise InvalidInput(N_("时间范围最多 %(max)s 天"), max=MAX_DAYS)
     if first.year < 2000:
-        raise InvalidInput("from must be in the year 2000 or later")
+        raise InvalidInput(N_("开始日期 from 必须在 2000 年或以后"))
     return DateRange(first, last, zone)
 
 
@@ -383,7 +385,7 @@ def table(data: dict, name: str) -> list[dict]:
     key = {"daily": "daily", "top-searches": "top_searches", "failing-searches": "failing_searches",
            "top-articles": "top_articles", "modules": "modules", "sources": "sources"}.get(name)
     if key is None:
-        raise InvalidInput(f"table must be one of {', '.join(TABLES)}")
+        raise InvalidInput(N_("table 必须是 %(choices)s 之一"), choices=", ".join(TABLES))
     return data[key]
 
 

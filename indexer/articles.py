@@ -19,6 +19,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from .errors import ArticleError
+from .i18n import N_
 
 ARTICLE_SUFFIXES = (".md", ".mdx", ".markdown")
 INDEX_STEMS = ("index", "readme")
@@ -103,14 +104,16 @@ def split_front_matter(text: str, source: str = "<text>") -> tuple[dict, str, in
     try:
         meta = yaml.load(raw, Loader=_YAML_LOADER) or {}
     except (ValueError, RecursionError) as exc:  # e.g. reviewed: 2026-02-30 (YAML reads it as a date)
-        raise ArticleError(f"{source}:2: broken front matter: {exc}", path=source, line=2) from None
+        raise _problem(N_("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s"), source, 2,
+                       problem=str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for the opening ---, +1 for 1-based
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ArticleError(f"{source}:{line}: broken front matter: {problem}", path=source, line=line) from None
+        raise _problem(N_("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s"), source, line,
+                       problem=problem) from None
     if not isinstance(meta, dict):
-        raise ArticleError(f"{source}:2: front matter must be a mapping of keys to values", path=source, line=2)
+        raise _problem(N_("%(path)s:%(line)s：前置信息（front matter）必须是一行一个「键: 值」"), source, 2)
     body_line = text[: match.end()].count("\n") + 1
     return meta, text[match.end() :], body_line
 
@@ -141,13 +144,21 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
+def _problem(message: str, path: str, line: int | None = None, **values) -> ArticleError:
+    """ArticleError with a catalogue msgid; values beyond path and line become details too (the message's %(name)s)."""
+    exc = ArticleError(message, path=path, line=line)
+    exc.details.update(values)
+    exc.args = (exc.message,)
+    return exc
+
+
 def _line_of(text: str, key: str) -> int:
     """1-based line of `key:` in a source file (for error messages), else 1."""
     match = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
     return text[: match.start()].count("\n") + 1 if match else 1
 
 
-def _as_date(value, source: str) -> dt.date | None:
+def _as_date(value, source: str, text: str) -> dt.date | None:
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
@@ -157,19 +168,21 @@ def _as_date(value, source: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ArticleError(f"{source}: 'reviewed' must be a date like 2026-09-30, got {value!r}", path=source,
-                           line=1) from None
+        raise _problem(N_("%(path)s:%(line)s：reviewed（审核日期）必须是 2026-09-30 这样的日期，现在是 %(value)r"), source,
+                       _line_of(text, "reviewed"), value=value) from None
 
 
-def _as_int(value, key: str, source: str) -> int | None:
+def _as_int(value, key: str, source: str, text: str) -> int | None:
     if value in (None, ""):
         return None
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ArticleError(f"{source}: '{key}' must be a whole number of days, got {value!r}", path=source) from None
+        raise _problem(N_("%(path)s:%(line)s：%(key)s 必须是整数天数，现在是 %(value)r"), source, _line_of(text, key),
+                       key=key, value=value) from None
     if number <= 0:
-        raise ArticleError(f"{source}: '{key}' must be positive, got {number}", path=source)
+        raise _problem(N_("%(path)s:%(line)s：%(key)s 必须大于 0，现在是 %(number)s"), source, _line_of(text, key),
+                       key=key, number=number)
     return number
 
 
@@ -295,13 +308,8 @@ def content_hash(text: str) -> str:
 def parse_article(text: str, relpath: str) -> Article:
     """Parse one article's source text; relpath is its path inside the docs folder."""
     meta, body_md, _ = split_front_matter(text, relpath)
-    try:
-        reviewed = _as_date(meta.get("reviewed"), relpath)
-        review_every = _as_int(meta.get("review_every"), "review_every", relpath)
-    except ArticleError as exc:  # say where: file and line of the offending key
-        key = "reviewed" if "'reviewed'" in exc.message else "review_every"
-        line = _line_of(text, key)
-        raise ArticleError(exc.message.replace(f"{relpath}:", f"{relpath}:{line}:", 1), path=relpath, line=line) from None
+    reviewed = _as_date(meta.get("reviewed"), relpath, text)
+    review_every = _as_int(meta.get("review_every"), "review_every", relpath, text)
     body, headings, first_heading, sections, blocks = _render(body_md)
     slug = slug_for(relpath)
     title = str(meta.get("title") or first_heading or PurePosixPath(relpath).stem.replace("-", " ")).strip()
@@ -353,7 +361,8 @@ def read_text(path: Path, docs_dir: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         relpath = path.relative_to(docs_dir).as_posix()
-        raise ArticleError(f"{relpath}: not UTF-8 text ({exc.reason} at byte {exc.start})", path=relpath) from None
+        raise _problem(N_("%(path)s：不是 UTF-8 编码的文字（第 %(byte)s 个字节：%(reason)s），请另存为 UTF-8"), relpath,
+                       reason=exc.reason, byte=exc.start) from None
 
 
 def read_source(path: Path, docs_dir: Path) -> Article:
@@ -369,7 +378,7 @@ def load_articles(docs_dir: Path, on_problem=None, known: dict[str, str] | None 
     """
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
-        raise ArticleError(f"docs folder {docs_dir} does not exist: pass --docs or set KB_DOCS", path=str(docs_dir))
+        raise _problem(N_("文章文件夹 %(path)s 不存在：请用 --docs 指定或设置 KB_DOCS"), str(docs_dir))
     articles: dict[str, Article] = {}
     for path in find_sources(docs_dir):
         relpath = path.relative_to(docs_dir).as_posix()
@@ -378,7 +387,7 @@ def load_articles(docs_dir: Path, on_problem=None, known: dict[str, str] | None 
         except UnicodeEncodeError:  # e.g. GBK names from a zip made on Windows
             if on_problem:
                 shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                on_problem(ArticleError(f"{shown}: the file name is not UTF-8; rename it", path=shown))
+                on_problem(_problem(N_("%(path)s：文件名不是 UTF-8 编码，请重命名"), shown))
             continue
         try:
             text = read_text(path, docs_dir)

@@ -26,6 +26,7 @@ from whoosh import index as whoosh_index
 
 from .articles import Article, load_articles, slug_for
 from .errors import ArticleError, IndexMissing
+from .i18n import N_, gettext
 from .schema import article_fields, article_schema
 
 POINTER = "index.current"
@@ -51,9 +52,13 @@ class IndexReport:
 
     def summary(self) -> str:
         """One line a person reads: what changed and how long it took."""
-        parts = [f"{len(self.added)} added", f"{len(self.changed)} changed", f"{len(self.removed)} removed",
-                 f"{self.unchanged} unchanged"]
-        return f"{self.mode} index: " + ", ".join(parts) + f" in {self.seconds:.2f}s"
+        counts = {"added": len(self.added), "changed": len(self.changed), "removed": len(self.removed),
+                  "unchanged": self.unchanged, "seconds": f"{self.seconds:.2f}"}
+        if self.mode == "full":
+            return gettext(N_("完整索引：新增 %(added)s 篇，修改 %(changed)s 篇，删除 %(removed)s 篇，未变 %(unchanged)s 篇，"
+                              "用时 %(seconds)s 秒"), **counts)
+        return gettext(N_("增量索引：新增 %(added)s 篇，修改 %(changed)s 篇，删除 %(removed)s 篇，未变 %(unchanged)s 篇，"
+                          "用时 %(seconds)s 秒"), **counts)
 
 
 def read_pointer(data_dir: Path) -> dict | None:
@@ -76,7 +81,7 @@ def current_index_dir(data_dir: Path) -> Path:
     """The directory of the index readers use; IndexMissing if there is none yet."""
     pointer = read_pointer(data_dir)
     if not pointer:
-        raise IndexMissing(f"no search index in {data_dir}: run `kb build` (or `kb index`) first")
+        raise IndexMissing(N_("%(data)s 中还没有搜索索引：请先运行 `kb build`（或 `kb index`）"), data=str(data_dir))
     return index_dir_for(data_dir, pointer)
 
 
@@ -84,7 +89,7 @@ def index_dir_for(data_dir: Path, pointer: dict) -> Path:
     """The directory a pointer names; IndexMissing if it is gone."""
     path = Path(data_dir) / INDEXES / pointer["dir"]
     if not path.is_dir():
-        raise IndexMissing(f"index directory {path} is missing: run `kb index --full` to rebuild it")
+        raise IndexMissing(N_("索引目录 %(path)s 不见了：请运行 `kb index --full` 重建索引"), path=str(path))
     return path
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from whoosh import index as whoosh_index
 
+from .i18n import N_, gettext
 from .passages import Passage
 from .vectors import VectorStore, vector_key
 
@@ -188,8 +189,10 @@ class FillReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"vectors: {self.articles} articles embedded ({self.passages} passages), "
-                f"{self.cached} reused, in {self.seconds:.1f}s")
+        """One line a person reads after `kb build`/`kb index`: what was embedded and how long it took."""
+        return gettext(N_("向量：为 %(articles)s 篇文章生成了向量（%(passages)s 个段落），沿用 %(cached)s 篇已有的，"
+                          "用时 %(seconds)s 秒"), articles=self.articles, passages=self.passages, cached=self.cached,
+                       seconds=f"{self.seconds:.1f}")
 
 
 def fill_vectors(index_dir: Path, store: VectorStore, encoder, progress=None, should_stop=None) -> FillReport:

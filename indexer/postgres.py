@@ -41,6 +41,9 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 
+from .errors import KBError
+from .i18n import N_
+
 # One writer at a time inside transaction(db), like SQLite's BEGIN IMMEDIATE: blocks that read, check,
 # then write (claims, compare-and-set, "not the last manager") stay correct across processes and nodes.
 WRITE_LOCK = 0x6B62_0001
@@ -71,15 +74,28 @@ def describe(url: str) -> str:
     return f"{parsed.scheme}://{netloc}{parsed.path}"
 
 
+class BadURL(KBError, ValueError):
+    """A postgresql:// URL kb cannot use (a ValueError too, for callers that only know the standard library)."""
+
+
+class CannotConnect(ConnectionError):
+    """The server refused or did not answer; database (the URL without its password) and libpq's reason."""
+
+    def __init__(self, database: str, reason: str):
+        super().__init__(f"cannot connect to {database}: {reason}")
+        self.database, self.reason = database, reason
+
+
 def check_url(url: str) -> None:
-    """ValueError naming what is wrong with a postgresql:// URL (no database, bad port)."""
+    """BadURL (a ValueError) naming what is wrong with a postgresql:// URL (no database, bad port)."""
     parsed = urlparse(url)
     try:
         parsed.port  # noqa: B018 — raises ValueError on a port that is not a number
     except ValueError:
-        raise ValueError(f"database URL {describe(url)!r} has a port that is not a number") from None
+        raise BadURL(N_("数据库地址 %(url)r 里的端口不是数字"), url=describe(url)) from None
     if not parsed.path.strip("/"):
-        raise ValueError(f"database URL {describe(url)!r} names no database: use postgresql://user:password@host:5432/kb")
+        raise BadURL(N_("数据库地址 %(url)r 没有指定数据库：请写成 postgresql://user:password@host:5432/kb"),
+                     url=describe(url))
 
 
 class _NumericLoader(Loader):
@@ -178,7 +194,7 @@ def _new_raw(url: str) -> psycopg.Connection:
         raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                               options=f"-c lock_timeout={LOCK_TIMEOUT}")
     except psycopg.Error as exc:
-        raise ConnectionError(f"cannot connect to {describe(url)}: {_reason(exc)}") from None
+        raise CannotConnect(describe(url), _reason(exc)) from None
     raw.adapters.register_loader("numeric", _NumericLoader)
     return raw
 

@@ -23,6 +23,7 @@ from .analysis import bigrams, expand_learned, expand_synonyms, has_cjk, mixed_a
 from .answers import analyzed_blocks, block_texts, find_answer
 from .dense import stored_passages
 from .errors import InvalidInput, NotFound
+from .i18n import N_
 from .longtext import LEXICAL_WEIGHT as LONG_LEXICAL_WEIGHT
 from .longtext import synonym_terms, ticket_vector, vector_text, weighted_terms
 from .schema import SEARCH_FIELDS
@@ -32,6 +33,8 @@ from .snapshot import Snapshot, Snapshots
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 50
 MAX_PAGE = 100
+# Shown in both languages by the empty-query error: a customer's query is data, not interface.
+EXAMPLE_QUERY = "如何导入Excel数据"
 SYNONYM_WEIGHT = 0.6
 CORRECTION_WEIGHT = 0.9
 SNIPPET_CHARS = 160
@@ -303,7 +306,7 @@ class ArticleIndex:
         """Stored fields of one article; NotFound if the slug is not indexed."""
         fields = self.snapshots.current().document(slug=slug)
         if fields is None:
-            raise NotFound(f"no article with slug {slug!r}")
+            raise NotFound(N_("没有地址为 %(slug)r 的文章"), slug=slug)
         return fields
 
     def has_article(self, slug: str) -> bool:
@@ -672,16 +675,17 @@ def _has_match(text: str, words) -> bool:
 def validate_query(text) -> str:
     """The normalized query, or InvalidInput for empty, over-long or non-text input."""
     if not isinstance(text, str):
-        raise InvalidInput("q must be a string")
+        raise InvalidInput(N_("查询 q 必须是文字"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # e.g. bytes that were not UTF-8, smuggled in as surrogates
-        raise InvalidInput("query contains characters that are not valid text (is it UTF-8?)") from None
+        raise InvalidInput(N_("查询里有不是有效文字的字符（是 UTF-8 编码吗？）")) from None
     if len(text) > MAX_QUERY_CHARS:
-        raise InvalidInput(f"query is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+        raise InvalidInput(N_("查询太长（%(length)s 个字符，最多 %(max_length)s 个）"), length=len(text),
+                           max_length=MAX_QUERY_CHARS)
     normalized = normalize(text)
     if not normalized:
-        raise InvalidInput("query is empty: type a few words, e.g. 如何导入Excel数据")
+        raise InvalidInput(N_("查询是空的：请输入几个词，例如 %(example)s"), example=EXAMPLE_QUERY)
     return normalized
 
 
@@ -690,11 +694,11 @@ def validate_paging(limit, page) -> tuple[int, int]:
     try:
         limit, page = int(limit), int(page)
     except (TypeError, ValueError):
-        raise InvalidInput("limit and page must be whole numbers") from None
+        raise InvalidInput(N_("limit 和 page 必须是整数")) from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        raise InvalidInput(N_("limit 必须在 1 到 %(max)s 之间"), max=MAX_LIMIT)
     if not 1 <= page <= MAX_PAGE:
-        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}")
+        raise InvalidInput(N_("page 必须在 1 到 %(max)s 之间"), max=MAX_PAGE)
     return limit, page
 
 

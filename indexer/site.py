@@ -19,6 +19,13 @@ The same split is what makes one article's update cheap (`update_site`): its pag
 the home page when kb generates it and the tag listing are the only pages that mention it. They are
 rendered into a temporary folder and only moved into the live site once all of them were built, so a
 failed update leaves the previous site serving.
+
+The site speaks the company's language (``--language``/KB_LANGUAGE, passed as ``language``): Material's
+chrome (search box, table of contents, footer), the 404 page and kb's own words on every page are
+rendered in it. A static page can only be one language, so the site is built in the company's language
+and rebuilt when it changes (the state file records it; `site_manifest` reports a site built in another
+language as unknown). kb's scripts on those pages (answer box, ask form, votes) are live and follow the
+reader's browser when the kb service serves them.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from urllib.parse import quote
 
 from .analysis import USER_DICT
 from .articles import ARTICLE_SUFFIXES, FRONT_MATTER, find_sources, is_excluded, is_private, parse_article, read_text
-from .errors import ArticleError, KBError
+from .errors import ArticleError, InvalidInput, KBError
+from .i18n import LANGUAGES, N_, current_language, translations, translator
 
 DEFAULT_MKDOCS_CONFIG = Path(__file__).resolve().parent.parent / "mkdocs.yml"
 SITE_LINK = "site"
@@ -173,10 +181,11 @@ def module_page(title: str, entries: list[dict]) -> tuple[str, str]:
     return "\n".join(lines), "\n".join(_links(entries, "../../"))
 
 
-def default_home(articles: list[dict], module_names: dict) -> tuple[str, str]:
+def default_home(articles: list[dict], module_names: dict, language: str = LANGUAGES[0]) -> tuple[str, str]:
     """A home page (Markdown, HTML list) listing every article by module, for docs without an index.md."""
-    lines = ["---", "search:", "  exclude: true", "hide:", "  - feedback", "---", "", "# 帮助中心", "",
-             "在右上角的搜索框输入问题，或从下面的文章开始。", "", LIST_MARK, ""]
+    t = translator(language)
+    lines = ["---", "search:", "  exclude: true", "hide:", "  - feedback", "---", "", "# " + t(HOME_TITLE), "",
+             t(N_("在右上角的搜索框输入问题，或从下面的文章开始。")), "", LIST_MARK, ""]
     body = []
     for group, items in _groups(articles, module_names).items():
         if group:
@@ -195,7 +204,7 @@ def _groups(articles: list[dict], module_names: dict) -> dict[str, list[dict]]:
 
 
 def _write_generated(stage: Path, articles: list[dict], module_names: dict, groups: set | None,
-                     generated_home: bool) -> list[str]:
+                     generated_home: bool, language: str = LANGUAGES[0]) -> list[str]:
     """(Re)write the module pages of `groups` (all when None) and the generated home; returns their paths."""
     written, lists = [], stage.parent / LISTS
 
@@ -212,7 +221,7 @@ def _write_generated(stage: Path, articles: list[dict], module_names: dict, grou
         if group and path not in written and (stage / path).exists():
             (stage / path).unlink()
     if generated_home:
-        write("index.md", default_home(articles, module_names))
+        write("index.md", default_home(articles, module_names, language))
     return written
 
 
@@ -242,16 +251,30 @@ def _utf8_name(rel: Path) -> bool:
         return False
 
 
-HOME_LABEL = "首页"
+HOME_LABEL = N_("首页")
+HOME_TITLE = N_("帮助中心")
+# The words of mkdocs.yml's "was this helpful?" box as kb ships them: translated into the site's language.
+# A company's own wording (not in the catalogue) is shown as it wrote it.
+FEEDBACK_WORDS = (N_("这篇文章有帮助吗？"), N_("有帮助"), N_("没有帮助"), N_("感谢您的反馈！"),
+                  N_("感谢反馈，我们会改进这篇文章。"))
 
 
-def navigation(articles: list[dict], module_names: dict) -> list:
+def site_language(language: str | None) -> str:
+    """The language to build in: language, or the current one (the CLI sets the company's); checked."""
+    language = language or current_language()
+    if language not in LANGUAGES:
+        raise InvalidInput(N_("站点语言只能是 %(choices)s，收到的是 %(language)r"), choices=", ".join(LANGUAGES),
+                           language=language, field="language")
+    return language
+
+
+def navigation(articles: list[dict], module_names: dict, language: str = LANGUAGES[0]) -> list:
     """Home first, then one entry per module (its generated page, in the order of module_names), then
     the other top-level pages. Articles are listed on their module's page, not in every page's nav."""
     homes = [a for a in articles if a["path"] in HOMES][:1]
     # "首页", not the home page's title: Material already shows the site's name above the navigation,
     # and the home page is usually titled with that same name (it read twice, one above the other).
-    nav = [{HOME_LABEL: a["path"]} for a in homes]
+    nav = [{translator(language)(HOME_LABEL): a["path"]} for a in homes]
     groups = _groups(articles, module_names)
     nav += [{module_names.get(g, g): _module_file(g)} for g in groups if g]
     nav += [{a["title"]: a["path"]} for a in groups.get("", []) if a["path"] not in HOMES]
@@ -264,7 +287,8 @@ def navigation(articles: list[dict], module_names: dict) -> list:
 class _Site:
     """One MkDocs configuration prepared for rendering some or all pages of the staged docs."""
 
-    def __init__(self, config_file: Path, stage: Path, target: Path, data_dir: Path, articles: list[dict]):
+    def __init__(self, config_file: Path, stage: Path, target: Path, data_dir: Path, articles: list[dict],
+                 language: str = LANGUAGES[0]):
         from mkdocs.commands.build import get_navigation
         from mkdocs.config import load_config
         from mkdocs.structure.files import get_files, set_exclusions
@@ -274,7 +298,8 @@ class _Site:
         _quiet_mkdocs()
         config = load_config(config_file=str(config_file), docs_dir=str(stage), site_dir=str(target))
         self.module_names = (config.get("extra") or {}).get("kb_modules") or {}
-        config["nav"] = navigation(articles, self.module_names)
+        config["nav"] = navigation(articles, self.module_names, language)
+        _speak(config, language)
         search = self.search_plugin(config)
         if search is not None and USER_DICT.exists():
             search.config["jieba_dict_user"] = str(USER_DICT)
@@ -283,6 +308,8 @@ class _Site:
         config.plugins.on_pre_build(config=config)
         files = get_files(config)
         self.env = config.theme.get_env()
+        # kb's words in the theme (indexer/theme/*.html) are catalogue msgids, as in kb's own pages: {{ _("中文") }}
+        self.env.install_gettext_translations(translations(language), newstyle=True)
         files.add_files_from_theme(self.env, config)
         self.files = files = config.plugins.on_files(files, config=config)
         set_exclusions(files, config)
@@ -375,6 +402,19 @@ class _Site:
         config.plugins.on_shutdown()
 
 
+def _speak(config, language: str) -> None:
+    """Material's chrome and the feedback box's words in language."""
+    config.theme["language"] = language
+    t = translator(language)
+    feedback = ((config.get("extra") or {}).get("analytics") or {}).get("feedback") or {}
+    if feedback.get("title"):
+        feedback["title"] = t(feedback["title"])
+    for rating in feedback.get("ratings") or ():
+        for key in ("name", "note"):
+            if rating.get(key):
+                rating[key] = t(rating[key])
+
+
 def _reads(path: Path, needle: str) -> bool:
     try:
         return needle in path.read_text(encoding="utf-8")
@@ -407,7 +447,7 @@ def _render_parallel(site: _Site, sources: list[str], workers: int, progress=Non
                 kind, value = queue.get(timeout=5)
             except Exception:  # noqa: BLE001 - queue.Empty: check no worker died without answering
                 if any(p.exitcode not in (None, 0) for p in procs):
-                    raise SiteBuildError("a site worker process died") from None
+                    raise SiteBuildError(N_("生成站点的一个工作进程意外退出，请重新运行 kb build")) from None
                 continue
             if kind == "done":
                 if progress:
@@ -423,7 +463,7 @@ def _render_parallel(site: _Site, sources: list[str], workers: int, progress=Non
             if p.is_alive():
                 p.kill()
     if error:
-        raise SiteBuildError(f"site build failed: {error}")
+        raise SiteBuildError(N_("站点生成失败：%(error)s"), error=error)
     return entries
 
 
@@ -442,7 +482,8 @@ def _site_lock(data_dir: Path):
 def _config_file(mkdocs_config) -> Path:
     config_file = Path(mkdocs_config or DEFAULT_MKDOCS_CONFIG).resolve()
     if not config_file.is_file():
-        raise SiteBuildError(f"MkDocs config {config_file} not found: pass --mkdocs-config or set KB_MKDOCS_CONFIG")
+        raise SiteBuildError(N_("找不到 MkDocs 配置文件 %(path)s：请用 --mkdocs-config 指定，或设置 KB_MKDOCS_CONFIG"),
+                             path=str(config_file))
     return config_file
 
 
@@ -453,15 +494,17 @@ def _module_names(config_file: Path) -> dict:
 
 
 def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None, on_problem=None,
-               workers: int = 2, progress=None) -> dict:
+               workers: int = 2, progress=None, language: str | None = None) -> dict:
     """Build the static site from docs_dir into data_dir/site; returns {pages (articles), rendered, seconds, path}.
 
-    progress(done, total) is called as pages are written; article pages render in `workers` processes."""
+    progress(done, total) is called as pages are written; article pages render in `workers` processes.
+    language (zh, en) is the site's; None means the current language (the CLI sets the company's)."""
     from mkdocs.exceptions import MkDocsException
 
     started = time.perf_counter()
     data_dir = Path(data_dir).resolve()
     config_file = _config_file(mkdocs_config)
+    language = site_language(language)
     with _site_lock(data_dir):
         stage = data_dir / STAGE
         articles = stage_docs(Path(docs_dir), stage, on_problem=on_problem, workers=workers)
@@ -471,8 +514,8 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
         target = sites / (time.strftime("%Y%m%dT%H%M%S") + f"-{time.perf_counter_ns() % 1000000}")
         try:
             names = _module_names(config_file)
-            _write_generated(stage, articles, names, None, generated_home)
-            site = _Site(config_file, stage, target, data_dir, _with_home(stage, articles))
+            _write_generated(stage, articles, names, None, generated_home, language)
+            site = _Site(config_file, stage, target, data_dir, _with_home(stage, articles, language), language)
             listing = site.listing_pages(stage)
             pages = [src for src in site.pages if src not in listing]
             done = [0]
@@ -489,36 +532,39 @@ def build_site(docs_dir: Path, data_dir: Path, mkdocs_config: Path | None = None
             site.finish(entries)
         except (MkDocsException, OSError, ValueError) as exc:
             shutil.rmtree(target, ignore_errors=True)
-            raise SiteBuildError(f"site build failed: {exc}") from None
+            raise SiteBuildError(N_("站点生成失败：%(error)s"), error=str(exc)) from None
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
         _switch_site(data_dir, target)
-        _save_state(data_dir, articles, generated_home)
+        _save_state(data_dir, articles, generated_home, language)
     return {"pages": len(articles), "rendered": len(site.pages), "seconds": time.perf_counter() - started,
-            "path": str(target)}
+            "path": str(target), "language": language}
 
 
-def _with_home(stage: Path, articles: list[dict]) -> list[dict]:
+def _with_home(stage: Path, articles: list[dict], language: str = LANGUAGES[0]) -> list[dict]:
     """The articles plus the generated home page, if there is one (it is not an article)."""
     if any(a["path"] in HOMES for a in articles) or not (stage / "index.md").exists():
         return articles
-    return [{"source": None, "path": "index.md", "slug": "", "title": "帮助中心", "module": "", "tags": [],
+    return [{"source": None, "path": "index.md", "slug": "", "title": translator(language)(HOME_TITLE), "module": "",
+             "tags": [],
              "excluded": True, "hash": ""}] + articles
 
 
-def _save_state(data_dir: Path, articles: list[dict], generated_home: bool) -> None:
-    _write(data_dir / SITE_STATE, json.dumps({"articles": articles, "generated_home": generated_home},
-                                             ensure_ascii=False))
+def _save_state(data_dir: Path, articles: list[dict], generated_home: bool, language: str) -> None:
+    _write(data_dir / SITE_STATE, json.dumps({"articles": articles, "generated_home": generated_home,
+                                              "language": language}, ensure_ascii=False))
     manifest = {a["slug"]: a["hash"] for a in articles if not a["excluded"]}  # what the index holds too
     _write(data_dir / SITE_MANIFEST, json.dumps(manifest, ensure_ascii=False))
 
 
 def update_site(docs_dir: Path, data_dir: Path, changed_paths: list[str], mkdocs_config: Path | None = None,
-                on_problem=None) -> dict:
+                on_problem=None, language: str | None = None) -> dict:
     """Bring the site up to date after these docs (paths relative to docs_dir) were added, changed or
     removed, rendering only the pages that show them. Builds the whole site when there is none yet, or
-    when a module appears or goes (every page's navigation lists the modules).
+    when a module appears or goes (every page's navigation lists the modules), or when language is given
+    and is not the one the site was built in (None: the site's own language, so a background thread that
+    knows no company setting keeps the site in one language).
 
     Returns {pages: [files written], removed: [pages taken down], seconds}; raises SiteBuildError with
     the live site untouched when a page cannot be rendered."""
@@ -529,24 +575,34 @@ def update_site(docs_dir: Path, data_dir: Path, changed_paths: list[str], mkdocs
         state = json.loads((data_dir / SITE_STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         state = None
-    if state is None or site_dir(data_dir) is None or not (data_dir / STAGE).is_dir():
-        return _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started)
+    built_in = _state_language(state)
+    language = site_language(language or built_in)
+    if (state is None or site_dir(data_dir) is None or not (data_dir / STAGE).is_dir()
+            or language != built_in):
+        return _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started, language)
     config_file = _config_file(mkdocs_config)
     with _site_lock(data_dir):
-        result = _update_pages(docs_dir, data_dir, paths, config_file, state, on_problem)
+        result = _update_pages(docs_dir, data_dir, paths, config_file, state, on_problem, language)
     if result is None:
-        return _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started)
+        return _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started, language)
     result["seconds"] = time.perf_counter() - started
     return result
 
 
-def _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started) -> dict:
-    build_site(docs_dir, data_dir, mkdocs_config, on_problem=on_problem, workers=1)
+def _state_language(state: dict | None) -> str | None:
+    """The language a site state was built in (sites built before kb recorded it were Chinese)."""
+    if state is None:
+        return None
+    return state.get("language") or LANGUAGES[0]
+
+
+def _full_update(docs_dir, data_dir, mkdocs_config, on_problem, started, language) -> dict:
+    build_site(docs_dir, data_dir, mkdocs_config, on_problem=on_problem, workers=1, language=language)
     return {"pages": ["*"], "removed": [], "seconds": time.perf_counter() - started}
 
 
 def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file: Path, state: dict,
-                  on_problem) -> dict | None:
+                  on_problem, language: str) -> dict | None:
     """update_site's work under the lock; None when the whole site must be built instead."""
     root = site_dir(data_dir)
     stage = data_dir / STAGE
@@ -585,8 +641,8 @@ def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file:
     shutil.rmtree(target, ignore_errors=True)
     try:
         written = _write_generated(stage, current, _module_names(config_file), groups,
-                                   generated_home and not any(a["path"] in HOMES for a in current))
-        site = _Site(config_file, stage, target, data_dir, _with_home(stage, current))
+                                   generated_home and not any(a["path"] in HOMES for a in current), language)
+        site = _Site(config_file, stage, target, data_dir, _with_home(stage, current, language), language)
         listing = site.listing_pages(stage)
         tag_pages = [src for src in listing if _reads(stage / src, TAGS_DIRECTIVE)]
         render_listing = [src for src in listing if src in written or src in touched
@@ -598,7 +654,7 @@ def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file:
         docs = site.search_docs(entries)
     except Exception as exc:  # noqa: BLE001 - a template, plugin or disk error: nothing was moved in
         shutil.rmtree(target, ignore_errors=True)
-        raise SiteBuildError(f"site update failed: {getattr(exc, 'message', exc)}") from None
+        raise SiteBuildError(N_("站点更新失败，线上的页面保持不变：%(error)s"), error=str(getattr(exc, "message", exc))) from None
     # Everything rendered: move it in (each file atomically), then take removed pages down.
     urls = {site.pages[src].url for src in touched + render_listing}
     pages = []
@@ -616,14 +672,14 @@ def _update_pages(docs_dir: Path, data_dir: Path, paths: list[str], config_file:
             gone.append(_page_dir(path))
             urls.add(_page_dir(path) + "/")
     _merge_search_index(root, urls, docs)
-    _save_state(data_dir, current, generated_home)
+    _save_state(data_dir, current, generated_home, language)
     return {"pages": pages, "removed": gone}
 
 
 def _clean_rel(path) -> str:
     rel = PurePosixPath(Path(path).as_posix())
     if rel.is_absolute() or ".." in rel.parts:
-        raise SiteBuildError(f"{path}: not a path inside the docs folder")
+        raise SiteBuildError(N_("%(path)s 不在文档文件夹里：请写相对于文档文件夹的路径"), path=str(path))
     return rel.as_posix()
 
 
@@ -643,9 +699,13 @@ def _merge_search_index(root: Path, urls: set[str], docs: list[dict]) -> None:
     _write(path, json.dumps(index, ensure_ascii=False, separators=(",", ":")))
 
 
-def site_manifest(data_dir: Path) -> dict[str, str]:
-    """{slug: content hash} of the articles the current site was built from ({} if unknown)."""
+def site_manifest(data_dir: Path, language: str | None = None) -> dict[str, str]:
+    """{slug: content hash} of the articles the current site was built from; {} if unknown, or when it was
+    built in another language than language (None: the current one, the company's in the CLI)."""
     try:
+        state = json.loads((Path(data_dir) / SITE_STATE).read_text(encoding="utf-8"))
+        if _state_language(state) != (language or current_language()):
+            return {}
         return json.loads((Path(data_dir) / SITE_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}

@@ -17,6 +17,7 @@ from .analysis import has_cjk, mixed_analyzer, synonym_vocabulary
 from .build import index_dir_for, read_pointer
 from .dense import DenseIndex
 from .errors import IndexMissing
+from .i18n import N_
 from .ranking import Ranker
 from .spelling import Speller
 from .vectors import VectorStore
@@ -124,7 +125,7 @@ class Snapshots:
     def pointer(self) -> dict:
         pointer = read_pointer(self.data_dir)
         if not pointer:
-            raise IndexMissing(f"no search index in {self.data_dir}: run `kb build` first")
+            raise IndexMissing(N_("%(data)s 中还没有搜索索引：请先运行 `kb build`"), data=str(self.data_dir))
         return pointer
 
     def current(self) -> Snapshot:

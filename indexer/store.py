@@ -28,6 +28,7 @@ import sqlite_utils
 from . import postgres
 from .clock import now_iso
 from .errors import KBError
+from .i18n import N_
 
 # One concept's migrations, in order: (concept, [fn, ...]); each is recorded as "concept:fn.__name__".
 Migrations = Sequence[tuple[str, Sequence[Callable]]]
@@ -52,18 +53,16 @@ def is_postgres(database_url: str) -> bool:
 def sqlite_path(database_url: str) -> Path:
     """The file behind a sqlite:/// URL (or a plain path); DatabaseError for other schemes."""
     if "://" not in database_url:
-        raise DatabaseError(f"database URL {database_url!r} has no scheme: use sqlite:///path/to/kb.db "
-                            "(three slashes for a relative path, four for an absolute one)")
+        raise DatabaseError(N_("数据库地址 %(url)r 缺少协议：请写成 sqlite:///path/to/kb.db（相对路径用三个斜杠，"
+                               "绝对路径用四个）"), url=database_url)
     parsed = urlparse(database_url)
     if parsed.scheme != "sqlite":
-        raise DatabaseError(
-            f"database URL {postgres.describe(database_url)!r}: use sqlite:///path/to/kb.db or "
-            "postgresql://user:password@host:5432/database"
-        )
+        raise DatabaseError(N_("数据库地址 %(url)r 用不了：请写成 sqlite:///path/to/kb.db 或 "
+                               "postgresql://user:password@host:5432/database"), url=postgres.describe(database_url))
     # SQLAlchemy's convention: sqlite:///relative/kb.db and sqlite:////absolute/kb.db
     path = unquote(parsed.netloc + parsed.path)[1:] if not parsed.netloc else unquote(parsed.netloc + parsed.path)
     if not path or path.endswith("/"):
-        raise DatabaseError(f"database URL {database_url!r} names no file: use sqlite:///data/kb.db")
+        raise DatabaseError(N_("数据库地址 %(url)r 没有指定文件：请写成 sqlite:///data/kb.db"), url=database_url)
     return Path(path)
 
 
@@ -95,8 +94,8 @@ def check_database_url(database_url: str) -> None:
     if is_postgres(database_url):
         try:
             postgres.check_url(database_url)
-        except ValueError as exc:
-            raise DatabaseError(str(exc)) from None
+        except postgres.BadURL as exc:
+            raise DatabaseError(exc.source, **exc.details) from None
     else:
         sqlite_path(database_url)
 
@@ -104,16 +103,19 @@ def check_database_url(database_url: str) -> None:
 def _open_postgres(database_url: str, migrations: Migrations | None) -> postgres.PgDatabase:
     try:
         db = postgres.PgDatabase(postgres.connect(database_url), database_url)
-    except (ValueError, ConnectionError) as exc:
-        raise DatabaseError(f"{exc}. Check the server is running, the user, password and database name in "
-                            "--database-url / KB_DATABASE_URL") from None
+    except postgres.BadURL as exc:
+        raise DatabaseError(exc.source, **exc.details) from None
+    except postgres.CannotConnect as exc:
+        raise DatabaseError(N_("无法连接到 %(database)s：%(reason)s。请检查数据库服务器是否在运行，以及 --database-url / "
+                               "KB_DATABASE_URL 里的用户名、密码和数据库名"), database=exc.database, reason=exc.reason) from None
     if migrations is not None:
         try:
             with db.session_lock(postgres.MIGRATION_LOCK):  # several processes starting together migrate once
                 apply_migrations(db, migrations)
         except sqlite3.DatabaseError as exc:
             db.conn.close()
-            raise DatabaseError(f"{postgres.describe(database_url)} is not a usable kb database: {exc}") from None
+            raise DatabaseError(N_("%(database)s 不是可用的 kb 数据库：%(problem)s"),
+                                database=postgres.describe(database_url), problem=str(exc)) from None
     return db
 
 
@@ -128,7 +130,8 @@ def open_db(database_url: str, migrations: Migrations | None = None) -> sqlite_u
         _private_files(path)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
     except (OSError, sqlite3.Error) as exc:
-        raise DatabaseError(f"cannot open database {path}: {exc}. Check --data / KB_DATABASE_URL") from None
+        raise DatabaseError(N_("无法打开数据库 %(path)s：%(problem)s。请检查 --data / KB_DATABASE_URL"), path=str(path),
+                            problem=str(exc)) from None
     db = sqlite_utils.Database(conn)
     try:
         db.enable_wal()
@@ -137,7 +140,7 @@ def open_db(database_url: str, migrations: Migrations | None = None) -> sqlite_u
         if migrations is not None:
             apply_migrations(db, migrations)
     except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{path} is not a usable kb database: {exc}") from None
+        raise DatabaseError(N_("%(database)s 不是可用的 kb 数据库：%(problem)s"), database=str(path), problem=str(exc)) from None
     return db
 
 

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from .errors import InvalidInput
+from .i18n import N_
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -16,9 +17,9 @@ def typed_text(value, name: str) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text", field=name)
+        raise InvalidInput(N_("%(field)s 必须是文字"), field=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{name} contains characters that are not valid text", field=name) from None
+        raise InvalidInput(N_("%(field)s 里有不是有效文字的字符"), field=name) from None
     return unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()

@@ -130,5 +130,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(editing_views.bp)
     evidence_views.init_app(app)  # evidence as sentences, the searches behind them
     widget.init_app(app)  # /widget.js and /api/widget/: the in-product help widget, CORS for its origins only
+    from . import favicon
+
+    app.register_blueprint(favicon.bp)  # /favicon.ico, which browsers ask for whatever a page links
     app.register_blueprint(site.bp)  # last: its catch-all serves the static site
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 
 import click
 
@@ -54,6 +55,22 @@ def language_from_environment() -> str:
     return value if value in LANGUAGES else LANGUAGES[0]
 
 
+def language_of(args) -> str:
+    """The language a command line asks for: its ``--language`` (anywhere: the group's or a command's flag),
+    else KB_LANGUAGE, else the first. Read before click parses, so ``kb --language en serve --help`` and a
+    usage error are already in English; a value kb does not speak is left for the option's own check."""
+    flag = BY_NAME["language"].flag
+    chosen = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == flag and i + 1 < len(args):
+            chosen = args[i + 1]
+        elif arg.startswith(flag + "="):
+            chosen = arg.split("=", 1)[1]
+    return chosen if chosen in LANGUAGES else language_from_environment()
+
+
 @contextlib.contextmanager
 def _help_translated(thing):
     """thing's help (and short help) in the current language for the duration of the block."""
@@ -72,12 +89,19 @@ def _help_translated(thing):
 class _Translated:
     """Help shown in the current language; the command line's language set before parsing."""
 
-    def main(self, *args, **kwargs):
-        token = set_language(language_from_environment())
+    def main(self, args=None, *rest, **kwargs):
+        token = set_language(language_of(sys.argv[1:] if args is None else list(args)))
         try:
-            return super().main(*args, **kwargs)
+            return super().main(args, *rest, **kwargs)
         finally:
             reset_language(token)
+
+    def get_help_option(self, ctx):
+        """click builds --help once per command (with its text in the language of that moment) and keeps it."""
+        help_option = super().get_help_option(ctx)
+        if help_option is not None:
+            help_option.help = click_gettext("Show this message and exit.")
+        return help_option
 
     def format_help_text(self, ctx, formatter):
         with _help_translated(self):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from markupsafe import Markup, escape
 
 from indexer.errors import InvalidInput
+from indexer.i18n import N_
 
 RELATIVE_FOR = dt.timedelta(days=7)  # older than this, a date reads better than "23 天前"
 
@@ -23,8 +24,8 @@ def time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"time_zone (KB_TIME_ZONE) must be an IANA time zone such as Asia/Shanghai or UTC, "
-                           f"got {name!r}") from None
+        raise InvalidInput(N_("时区（KB_TIME_ZONE）要写 IANA 时区名，例如 Asia/Shanghai 或 UTC，现在是 %(zone)r"),
+                           zone=name) from None
 
 
 def parse_utc(value) -> dt.datetime | None:
@@ -49,11 +50,12 @@ def relative(moment: dt.datetime, now: dt.datetime) -> str | None:
         return None
     if ago < dt.timedelta(minutes=1):
         return gettext("刚刚")
+    # ngettext: Chinese has one form ("1 小时前", "3 小时前"), English two ("1 hour ago", "3 hours ago").
     if ago < dt.timedelta(hours=1):
-        return gettext("%(n)s 分钟前", n=int(ago.total_seconds() // 60))
+        return ngettext("%(num)s 分钟前", "%(num)s 分钟前", int(ago.total_seconds() // 60))
     if ago < dt.timedelta(days=1):
-        return gettext("%(n)s 小时前", n=int(ago.total_seconds() // 3600))
-    return gettext("%(n)s 天前", n=ago.days)
+        return ngettext("%(num)s 小时前", "%(num)s 小时前", int(ago.total_seconds() // 3600))
+    return ngettext("%(num)s 天前", "%(num)s 天前", ago.days)
 
 
 def when(value, zone: ZoneInfo, now: dt.datetime | None = None) -> Markup:

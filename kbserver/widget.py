@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
-from flask import Blueprint, current_app, g, jsonify, request, send_from_directory, session
+from flask import Blueprint, current_app, g, jsonify, request, session
 
 from analytics import events as event_log
 from contrib.render import sanitize
@@ -146,10 +146,15 @@ def _absolute(url: str) -> str:
 # -- the script ----------------------------------------------------------------------------------
 @bp.get("/widget.js")
 def script():
-    """The widget's script (strings in Chinese, or English with data-kb-lang="en")."""
-    response = send_from_directory(STATIC, "widget.js", mimetype="text/javascript", max_age=300)
+    """The widget's script, told the company's language (for browsers that ask for neither zh nor en)."""
+    source = (STATIC / "widget.js").read_text(encoding="utf-8")
+    language = current_app.config["KB"]["language"]
+    response = current_app.response_class(source.replace('/*KB_LANGUAGE*/"zh"', f'"{language}"', 1),
+                                          mimetype="text/javascript")
+    response.cache_control.public, response.cache_control.max_age = True, 300
     response.headers["Access-Control-Allow-Origin"] = "*"  # public code; lets hosts load it with integrity=…
-    return response
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 # -- the API the script calls --------------------------------------------------------------------

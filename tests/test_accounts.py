@@ -115,7 +115,7 @@ def test_disable_ends_sessions_and_tokens_at_once_and_enable_restores(app, clien
     assert client.get("/api/flags", headers=bearer(people["li"]["token"])).status_code == 401
     assert login(app.test_client(), "li", people["li"]["password"]).status_code == 401
     listed = kb_users(runner, built, "list").output
-    assert re.search(r"li\tmanager\tdisabled", listed) and re.search(r"wang\tmanager\tactive", listed)
+    assert re.search(r"li\tmanager\t停用中", listed) and re.search(r"wang\tmanager\t启用中", listed)
     assert kb_users(runner, built, "enable", "li").exit_code == 0
     assert client.get("/api/flags", headers=bearer(people["li"]["token"])).status_code == 200
     assert login(app.test_client(), "li", people["li"]["password"]).status_code == 302
@@ -125,7 +125,7 @@ def test_reset_password_signs_out_everywhere_and_keeps_the_token(app, client, pe
     login(client, "vipco", people["vipco"]["password"])
     result = kb_users(runner, built, "reset-password", "vipco")
     assert result.exit_code == 0, result.output
-    new = re.search(r"new password for 'vipco': (\S+)", result.output).group(1)
+    new = re.search(r"'vipco' 的新密码：(\S+)", result.output).group(1)
     assert client.get("/contrib").status_code == 302  # the session ended
     assert login(app.test_client(), "vipco", people["vipco"]["password"]).status_code == 401
     assert login(app.test_client(), "vipco", new).status_code == 302
@@ -137,7 +137,7 @@ def test_rotate_token_replaces_the_old_token_at_once(client, people, runner, bui
     assert client.post("/api/agent/suggest", headers=old, json={"subject": "导入", "body": "Excel"}).status_code == 200
     result = kb_users(runner, built, "rotate-token", "agent1")
     assert result.exit_code == 0, result.output
-    new = bearer(re.search(r"new api token for 'agent1': (kb_\S+)", result.output).group(1))
+    new = bearer(re.search(r"'agent1' 的新 API 令牌：(kb_\S+)", result.output).group(1))
     assert client.post("/api/agent/suggest", headers=old, json={"subject": "导入", "body": "Excel"}).status_code == 401
     assert client.post("/api/agent/suggest", headers=new, json={"subject": "导入", "body": "Excel"}).status_code == 200
 

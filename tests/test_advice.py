@@ -142,7 +142,7 @@ def test_a_simulated_scenario_on_any_folder_is_found_with_the_right_advice(corpu
 
 
 @pytest.mark.parametrize("text, message", [
-    ("uncovered: [1, 2", "is not a UTF-8 YAML/JSON scenario"),
+    ("uncovered: [1, 2", "不是 UTF-8 编码的 YAML/JSON 场景文件"),
     ("- a list", "the scenario must be a mapping"),
     ("unfindable: {x: {slug: no/such, queries: [a]}}", "no article with slug 'no/such'"),
     ("uncovered: {x: {queries: []}}", "scenario uncovered.x needs a list of queries"),

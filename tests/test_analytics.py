@@ -130,7 +130,7 @@ def test_a_stale_decision_is_refused_not_applied(db):
 
 def test_an_empty_log_gives_a_clear_message_not_a_crash(db):
     report = analyze(db, starter_articles(), now=NOW)
-    assert report.gaps == [] and report.failed == 0 and "no failing searches" in report.message
+    assert report.gaps == [] and report.failed == 0 and "这段时间没有失败的搜索" in report.message
     assert {f.reason for f in report.article_flags} <= {"review_overdue"}
 
 
@@ -170,7 +170,7 @@ def test_kb_cluster_refuses_non_utf8(runner, tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("caf\xe9\n".encode("latin-1"))
     result = runner.invoke(cli, ["cluster", str(path)])
-    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert result.exit_code == 1 and "不是 UTF-8 文本" in result.output
 
 
 def test_kb_simulate_then_analyze(runner, tmp_path):

@@ -16,8 +16,8 @@ from kbserver.cli import cli
 def test_build_makes_index_and_site_and_reports_broken_files(runner, docs_dir, data_dir):
     result = runner.invoke(cli, ["build", "--docs", str(docs_dir), "--data", str(data_dir)])
     assert result.exit_code == 0, result.output
-    assert "full index: 6 added" in result.output and "site: 7 pages" in result.output
-    assert "broken.md:4: broken front matter" in result.output
+    assert "完整索引：新增 6 篇" in result.output and "站点：7 个页面" in result.output
+    assert "警告：" in result.output and "broken.md:4" in result.output
     assert (data_dir / "site" / "import" / "excel-import" / "index.html").is_file()
 
 
@@ -25,8 +25,8 @@ def test_index_is_incremental_and_says_what_it_did(runner, docs_dir, built):
     (docs_dir / "import" / "csv-encoding.md").write_text("# CSV\n\nUTF-8。\n", encoding="utf-8")
     result = runner.invoke(cli, ["index", "--docs", str(docs_dir), "--data", str(built)])
     assert result.exit_code == 0, result.output
-    assert "incremental index: 0 added, 1 changed, 0 removed, 5 unchanged" in result.output
-    assert "changed: import/csv-encoding" in result.output
+    assert "增量索引：新增 0 篇，修改 1 篇，删除 0 篇，未变 5 篇" in result.output
+    assert "  修改：import/csv-encoding" in result.output
 
 
 def test_settings_come_from_environment_variables(runner, docs_dir, data_dir):
@@ -47,11 +47,11 @@ def test_errors_are_one_readable_line_not_a_traceback(runner, tmp_path, built):
     cases = [
         (["build", "--docs", str(tmp_path / "missing"), "--data", str(tmp_path / "d")], "KB_DOCS"),
         (["stats", "--data", str(tmp_path / "empty")], "kb build"),
-        (["search", "   ", "--data", str(built)], "query is empty"),
-        (["stats", "--data", str(built), "--database-url", "mysql://x/kb"], "use sqlite:///path/to/kb.db or postgresql://"),
+        (["search", "   ", "--data", str(built)], "查询是空的"),
+        (["stats", "--data", str(built), "--database-url", "mysql://x/kb"], "请写成 sqlite:///path/to/kb.db 或 postgresql://"),
         (["stats", "--data", str(built), "--database-url", "postgresql://kb:secret@x/kb"],
-         "cannot connect to postgresql://kb@x/kb: failed to resolve host"),
-        (["serve", "--port", "99999"], "port must be between"),
+         "无法连接到 postgresql://kb@x/kb：failed to resolve host"),
+        (["serve", "--port", "99999"], "端口（KB_PORT）必须在 1 到 65535 之间"),
     ]
     for args, message in cases:
         result = runner.invoke(cli, args)
@@ -127,6 +127,7 @@ def test_serve_remembers_the_docs_folder_a_data_folder_was_built_from(runner, tm
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "44 added" not in output and "removed" not in output.replace("0 removed", "")
+    assert f"kb 正在 http://127.0.0.1:{port}/ 提供帮助中心（按 Ctrl-C 停止）" in output  # the company's language
 
 
 def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):
@@ -143,13 +144,13 @@ def test_serve_rebuilds_a_site_that_lags_the_index(runner, docs_dir, data_dir):
 def test_settings_are_checked_before_any_long_work(runner, tmp_path, docs_dir):
     data = tmp_path / "d"
     cases = [
-        (["build", "--docs", str(docs_dir / "import" / "excel-import.md"), "--data", str(data)], "is a file"),
+        (["build", "--docs", str(docs_dir / "import" / "excel-import.md"), "--data", str(data)], "是一个文件"),
         (["build", "--docs", str(docs_dir), "--data", str(data), "--mkdocs-config", str(tmp_path / "no.yml")],
-         "not found"),
-        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "garbage"], "no scheme"),
-        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "mysql://x/y"], "or postgresql://"),
+         "找不到 MkDocs 配置文件"),
+        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "garbage"], "缺少协议"),
+        (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "mysql://x/y"], "或 postgresql://"),
         (["serve", "--docs", str(docs_dir), "--data", str(data), "--database-url", "postgresql://x:5432"],
-         "names no database"),
+         "没有指定数据库"),
     ]
     for args, message in cases:
         result = runner.invoke(cli, args)

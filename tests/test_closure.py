@@ -129,7 +129,7 @@ def test_analyze_verifies_fixes_and_the_reopened_gap_stays_open(db):
     fixes.link_fix(db, flag["id"], "accounts/password", "王敏", now=FIX_DAY)
     traffic(db, FIX_DAY + dt.timedelta(hours=1), searches=40, failing=30)
     report = analyze(db, [], now=FIX_DAY + dt.timedelta(days=3), closure=ClosureRules(after_searches=30))
-    assert report.fixes["ineffective"] == 1 and "fixes: " in report.summary()
+    assert report.fixes["ineffective"] == 1 and "修复的验证：" in report.summary()
     assert queue.get_flag(db, flag["id"])["state"] == "open"
 
 

@@ -123,8 +123,8 @@ def test_login_redirects_only_to_local_pages(client, users):
 def test_kb_users_add_prints_credentials_once_and_they_work(runner, built, app):
     result = runner.invoke(cli, ["users", "add", "赵雪", "--role", "manager", "--data", str(built)])
     assert result.exit_code == 0, result.output
-    password = re.search(r"password: (\S+)", result.output).group(1)
-    token = re.search(r"api token: (\S+)", result.output).group(1)
+    password = re.search(r"密码：(\S+)", result.output).group(1)
+    token = re.search(r"API 令牌：(\S+)", result.output).group(1)
     db = open_db(app.config["KB"]["database_url"])
     assert accounts.authenticate(db, "赵雪", password)["role"] == "manager"
     assert accounts.user_for_token(db, token)["name"] == "赵雪"
@@ -161,4 +161,4 @@ def test_large_logs_are_sampled_and_say_so(db, monkeypatch, docs_dir, real_index
     simulate(db, open_index(real_index), articles, days=14, sessions_per_day=40, end=now)
     monkeypatch.setattr(analyze_module, "MAX_FAILED", 50)
     report = analyze(db, articles, now=now)
-    assert report.sampled and report.failed > 50 and "(sampled)" in report.summary()
+    assert report.sampled and report.failed > 50 and "（抽样）" in report.summary()

@@ -3,6 +3,7 @@
 import threading
 
 from indexer.build import build_full, current_index_dir, read_pointer, update_incremental
+from indexer.i18n import using
 from indexer.query import open_index
 
 
@@ -14,7 +15,10 @@ def test_full_build_indexes_every_good_article_and_reports_broken_ones(docs_dir,
 
 
 def test_incremental_update_touches_only_changed_articles(docs_dir, built):
-    assert update_incremental(docs_dir, built).summary().startswith("incremental index: 0 added, 0 changed, 0 removed")
+    report = update_incremental(docs_dir, built)
+    assert report.summary().startswith("增量索引：新增 0 篇，修改 0 篇，删除 0 篇，未变 6 篇")  # the CLI's language
+    with using("en"):
+        assert report.summary().startswith("incremental index: 0 added, 0 changed, 0 removed, 6 unchanged in ")
     before = read_pointer(built)["version"]
 
     (docs_dir / "import" / "csv-encoding.md").write_text("# CSV 编码\n\n请使用 UTF-8 保存文件。\n", encoding="utf-8")

@@ -274,7 +274,7 @@ def test_cli_webhooks_and_email_with_one_line_errors(runner, tmp_path):
     assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "http:// 或 https://" in bad.output
     assert runner.invoke(cli, ["users", "add", "li", "--role", "manager", "--email", "li@example.com", *opts]).exit_code == 0
     set_mail = runner.invoke(cli, ["users", "set-email", "li", "li2@example.com", "--mode", "digest", *opts])
-    assert set_mail.exit_code == 0 and "li2@example.com, digest" in set_mail.output
+    assert set_mail.exit_code == 0 and "li：li2@example.com，digest" in set_mail.output
     bad_mail = runner.invoke(cli, ["users", "set-email", "li", "li@", *opts])
     assert bad_mail.exit_code == 1 and "不是有效的邮箱地址" in bad_mail.output
     bad_user = runner.invoke(cli, ["users", "add", "zhou", "--role", "agent", "--email", "nope", *opts])

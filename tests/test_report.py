@@ -228,12 +228,17 @@ def test_kb_report_prints_the_figures_and_a_readable_line_for_a_bad_date(setup):
     runner = CliRunner()
     result = runner.invoke(cli, ["report", "--data", data, "--from", DAY.isoformat(), "--to", DAY.isoformat()])
     assert result.exit_code == 0, result.output
-    assert "self-service rate: 45.5% (5 of 11 search sessions)" in result.output
+    assert "自助解决率：45.5%（11 个搜索会话中的 5 个）" in result.output
+    english = runner.invoke(cli, ["report", "--data", data, "--from", DAY.isoformat(), "--to", DAY.isoformat()],
+                            env={"KB_LANGUAGE": "en"})
+    assert "self-service rate: 45.5% (5 of 11 search sessions)" in english.output
     result = runner.invoke(cli, ["report", "--data", data, "--days", "7", "--csv", "--table", "top-searches"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1] == "导入,7,0,0.8571"
     bad = runner.invoke(cli, ["report", "--data", data, "--from", "2026-02-30"])
-    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "from must be a date" in bad.output
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "from 必须是 YYYY-MM-DD 格式的日期" in bad.output
+    bad = runner.invoke(cli, ["report", "--data", data, "--from", "2026-02-30"], env={"KB_LANGUAGE": "en"})
+    assert bad.exit_code == 1 and "from must be a date as YYYY-MM-DD, got '2026-02-30'" in bad.output
 
 
 def test_a_visit_through_an_agents_link_in_the_searching_session_is_not_self_service(tmp_path, docs_dir, built):

@@ -209,10 +209,10 @@ def test_a_database_elsewhere_gets_a_private_folder_and_file(tmp_path):
 def test_secret_key_on_the_command_line_warns_that_ps_shows_it(runner):
     result = runner.invoke(cli, ["serve", "--secret-key", "abc", "--threads", "0"])
     assert result.exit_code == 1
-    warning = [line for line in result.output.splitlines() if line.startswith("warning")]
+    warning = [line for line in result.output.splitlines() if line.startswith("警告")]
     assert len(warning) == 1 and "ps" in warning[0] and "KB_SECRET_KEY" in warning[0] and "secret.key" in warning[0]
     result = runner.invoke(cli, ["serve", "--threads", "0"], env={"KB_SECRET_KEY": "abc"})
-    assert result.exit_code == 1 and "warning" not in result.output
+    assert result.exit_code == 1 and "警告" not in result.output
 
 
 # -- defect 10 (first item): visits per link per address ------------------------------------------------------------

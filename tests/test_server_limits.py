@@ -178,7 +178,7 @@ def test_health_answers_in_under_100_ms_with_500_slow_connections(docs_dir, data
     ({"KB_REFUSAL_DELAY": "-1"}, "refusal_delay (KB_REFUSAL_DELAY) cannot be negative"),
 ])
 def test_bad_limits_are_one_readable_line(runner, tmp_path, env, message):
-    result = runner.invoke(cli, ["serve", "--data", str(tmp_path / "data")], env=env)
+    result = runner.invoke(cli, ["serve", "--data", str(tmp_path / "data")], env={**env, "KB_LANGUAGE": "en"})
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
 
 

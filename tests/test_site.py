@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
-from conftest import FIXTURE_DOCS, ROOT
-from indexer.site import build_site, site_dir, update_site
+from conftest import FIXTURE_DOCS, ROOT, LiveServer
+from indexer.build import build_full
+from indexer.site import build_site, site_dir, site_manifest, update_site
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +119,126 @@ def test_pages_name_themselves_with_the_index_slug_and_escape_front_matter(tmp_p
     assert 'var slug = "导入/Excel 导入"' in html or 'var slug = "\\u5bfc\\u5165/Excel \\u5bfc\\u5165"' in html
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert not (root / "_drafts").exists()
+
+
+# -- the site's language: the company's (KB_LANGUAGE), in Material's chrome, kb's words and the 404 --------------
+# What a reader sees of the chrome in each language: Material's own words, kb's theme words, mkdocs.yml's
+# feedback box and the 404 page (the same words as the kb service's own 404).
+CHROME = {
+    "zh": ['<html lang="zh"', 'placeholder="搜索"', "目录", "回到页面顶部", "这篇文章有帮助吗？", "最近审核：", "负责人："],
+    "en": ['<html lang="en"', 'placeholder="Search"', "Table of contents", "Back to top", "Was this article helpful?",
+           "Last reviewed:", "Owner:"],
+}
+NOT_FOUND = {"zh": ["找不到这个页面", "返回帮助中心首页"], "en": ["Page not found", "Back to the help center home page"]}
+HOME = {"zh": ["首页", "在右上角的搜索框输入问题"], "en": ["Home", "Type your question into the search box"]}
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory):
+    """The fixture docs without their home page (kb generates one), built by default and in English.
+    (`kb serve` passing KB_LANGUAGE on to the build is checked below, with a real server.)"""
+    tmp = tmp_path_factory.mktemp("site-languages")
+    shutil.copytree(FIXTURE_DOCS, tmp / "docs", ignore=shutil.ignore_patterns("index.md"))
+    build_site(tmp / "docs", tmp / "data-zh")
+    build_site(tmp / "docs", tmp / "data-en", language="en")
+    build_full(tmp / "docs", tmp / "data-en")  # the browser test serves it: index and site are current
+    return tmp, {language: site_dir(tmp / f"data-{language}") for language in ("zh", "en")}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_sites_chrome_and_404_speak_the_company_language(sites, language):
+    root = sites[1][language]
+    other = "en" if language == "zh" else "zh"
+    article = (root / "import" / "excel-import" / "index.html").read_text(encoding="utf-8")
+    article = re.sub(r'data-kb-t="[^"]*"', "", article)  # the keys kb-edit-link.js looks for, not shown
+    for text in CHROME[language]:
+        assert text in article, (language, text)
+    for text in CHROME[other][1:]:
+        assert text not in article, (language, text)
+    not_found = (root / "404.html").read_text(encoding="utf-8")
+    assert all(text in not_found for text in NOT_FOUND[language]) and 'class="kb-error-page"' in not_found
+    assert "Not found" not in not_found  # Material's own 404 says "404 - Not found" whatever the language
+    assert 'href="/assets/stylesheets/kb.css"' in not_found  # served at any depth: absolute links, the site's look
+    home = (root / "index.html").read_text(encoding="utf-8")
+    assert all(text in home for text in HOME[language])
+
+
+def test_a_site_built_in_chinese_is_rebuilt_in_english_when_the_company_switches(tmp_path):
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    shutil.copytree(FIXTURE_DOCS, docs)
+    build_site(docs, data, language="zh")
+    slugs = {"import/excel-import", "account/reset-password"}
+    # `kb serve` rebuilds a site whose manifest differs from the index's: one built in another language is unknown
+    assert slugs <= set(site_manifest(data, "zh")) and site_manifest(data, "en") == {}
+    update_site(docs, data, ["import/excel-import.md"], language="en")  # another language: the whole site
+    root = site_dir(data)
+    assert all('<html lang="en"' in (root / p).read_text(encoding="utf-8")
+               for p in ("index.html", "404.html", "account/reset-password/index.html"))
+    assert slugs <= set(site_manifest(data, "en")) and site_manifest(data, "zh") == {}
+    # The server's background updater knows no setting (language=None): the page stays in the site's language.
+    source = docs / "import" / "excel-import.md"
+    source.write_text(source.read_text(encoding="utf-8").replace("# ", "# 新版 ", 1), encoding="utf-8")
+    result = update_site(docs, data, ["import/excel-import.md"])
+    assert result["pages"] != ["*"]  # one article's pages, not a rebuild
+    html = (site_dir(data) / "import" / "excel-import" / "index.html").read_text(encoding="utf-8")
+    assert "新版" in html and '<html lang="en"' in html and "Table of contents" in html
+
+
+def test_a_path_outside_the_docs_folder_is_refused_in_both_audiences_languages(tmp_path):
+    from indexer.i18n import using
+    from indexer.site import SiteBuildError
+
+    with pytest.raises(SiteBuildError) as bad:
+        update_site(tmp_path / "docs", tmp_path / "data", ["../secret.md"])
+    assert bad.value.message == "../secret.md: not a path inside the docs folder"  # the API, the log
+    with using("zh"):
+        assert bad.value.text == "../secret.md 不在文档文件夹里：请写相对于文档文件夹的路径"
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_a_zh_data_folder_served_in_english_is_rebuilt_in_english(tmp_path):
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    shutil.copytree(FIXTURE_DOCS, docs)
+    build_full(docs, data)
+    build_site(docs, data)  # Chinese, the default; the index is current, so only the language differs
+    assert '<html lang="zh"' in (site_dir(data) / "index.html").read_text(encoding="utf-8")
+    server = LiveServer(docs, data, {"KB_LANGUAGE": "en", "KB_SEMANTIC_MODEL": "off"})
+    try:
+        home = requests.get(server.url + "/", timeout=10)
+        missing = requests.get(server.url + "/no/such/page/", timeout=10)
+    finally:
+        server.stop()
+    assert '<html lang="en"' in home.text and 'placeholder="Search"' in home.text
+    assert missing.status_code == 404 and "Page not found" in missing.text
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_an_english_sites_search_box_and_404_page_read_english_in_a_browser(sites, browser):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    tmp, _ = sites
+    server = LiveServer(tmp / "docs", tmp / "data-en", {"KB_LANGUAGE": "en", "KB_SEMANTIC_MODEL": "off"})
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/import/excel-import/")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("input.md-search__input")).to_have_attribute("placeholder", "Search")
+        expect(page.locator(".md-sidebar--secondary .md-nav__title").first).to_contain_text("Table of contents")
+        expect(page.locator(".kb-reviewed")).to_contain_text("Last reviewed:")
+        answer = page.goto(server.url + "/import/no-such-article/")
+        assert answer.status == 404
+        expect(page).to_have_title(re.compile(r"^Page not found - "))
+        expect(page.locator(".kb-error-page h1")).to_have_text("Page not found")
+        expect(page.locator(".kb-error-page a")).to_have_text("Back to the help center home page")
+        expect(page.locator(".kb-error-status")).to_have_css("font-size", "60px")  # kb.css reached from a deep URL
+        page.screenshot(path=str(tmp / "en-404.png"))
+        page.locator(".kb-error-page a").click()
+        expect(page).to_have_url(server.url + "/")
+    finally:
+        context.close()
+        server.stop()
 
 
 # -- updating a few pages at scale: a few hundred third-party articles ----------------------------------

@@ -310,7 +310,7 @@ def test_a_wrong_password_names_what_to_check_and_hides_the_password(postgres_se
     result = runner.invoke(cli, ["users", "list", "--database-url", wrong])
     assert result.exit_code != 0 and "Traceback" not in result.output
     line = result.output.strip()
-    assert line.startswith("Error: ") and "\n" not in line and "password" in line and "not-the-password" not in line
+    assert line.startswith("错误：") and "\n" not in line and "password" in line and "not-the-password" not in line
 
 
 def test_one_nodes_restart_keeps_the_other_nodes_spool_bookkeeping(url, db, tmp_path):

@@ -148,7 +148,7 @@ def test_cli_lists_approves_and_rejects_and_a_running_app_picks_it_up(app, db, a
     client.get("/api/search", query_string={"q": "批条子"})
     result = runner.invoke(cli, ["synonyms", "approve", str(pair["id"]), "--by", "王敏", *opts])
     assert result.exit_code == 0, result.output
-    assert "approved by 王敏" in result.output
+    assert "：approved，决定人 王敏；几秒内搜索就会用上" in result.output
     app.extensions["kb_learned"].check_seconds = 0  # (the server looks every 2 s)
     after = client.get("/api/search", query_string={"q": "批条子"}).get_json()["results"]
     assert after[0]["slug"].startswith("approvals/")

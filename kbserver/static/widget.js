@@ -4,7 +4,9 @@
  *   <script src="https://help.example.com/widget.js" data-kb-context="gantt" async></script>
  *
  * data-kb-context  the module this page is about (else the page's path is mapped: --widget-pages)
- * data-kb-lang     "zh" (default) or "en"
+ * data-kb-lang     "zh" or "en": the company's choice for this page; without it the customer's browser
+ *                  decides (the first of navigator.languages that is Chinese or English), else the
+ *                  company's language (KB_LANGUAGE, written into this script when kb serves it)
  * data-kb-position "right" (default) or "left"
  *
  * Everything lives in a shadow root (no CSS leaks in or out), styles come from a constructed
@@ -20,7 +22,8 @@
   window.__kbHelpWidget = true;
 
   var KB = new URL(script.src, location.href).origin;
-  var LANG = /^en/i.test(script.getAttribute("data-kb-lang") || "") ? "en" : "zh";
+  var COMPANY_LANG = /*KB_LANGUAGE*/"zh";  // kb's /widget.js writes the company's language here
+  var LANG = language(script.getAttribute("data-kb-lang"), navigator.languages || [navigator.language], COMPANY_LANG);
   var context = script.getAttribute("data-kb-context") || "";
   var SIDE = script.getAttribute("data-kb-position") === "left" ? "left" : "right";
   var SESSION_KEY = "kb-widget-session";
@@ -52,6 +55,16 @@
     }
   };
   function t(key) { return STRINGS[LANG][key]; }
+
+  // The snippet's data-kb-lang, else the first Chinese or English language the browser asks for, else the company's.
+  function language(chosen, browser, company) {
+    var wanted = [chosen || ""].concat(Array.prototype.slice.call(browser || []));
+    for (var i = 0; i < wanted.length; i++) {
+      var m = /^(zh|en)\b/i.exec(String(wanted[i] || "").trim());
+      if (m) return m[1].toLowerCase();
+    }
+    return company === "en" ? "en" : "zh";
+  }
 
   var CSS = [
     ":host{all:initial}",

@@ -57,6 +57,8 @@ def test_the_dashboards_bad_custom_range_is_said_in_the_company_language(apps):
         assert page.status_code == 200, lang
         assert html.escape(bad.value.said_in(lang)) in page.get_data(as_text=True), lang
     assert bad.value.message in pages["en"].get_data(as_text=True)
+    zh = pages["zh"].get_data(as_text=True)
+    assert "开始日期 from（2026-01-10）不能晚于结束日期 to（2026-01-05）" in zh and bad.value.message not in zh
 
 
 def test_an_error_page_says_a_back_office_error_in_the_company_language(apps):

@@ -73,7 +73,7 @@ def review_flags(articles: list[dict], today: dt.date) -> list[ArticleFlag]:
                                      round(min(1.0, 0.3 + overdue / 180), 3),
                                      {"reviewed": a["reviewed"], "review_every": a["review_every"],
                                       "due": due.isoformat(), "days_overdue": overdue, "owner": a.get("owner", "")},
-                                     gettext("复核文章并更新 reviewed 日期（应于 %(due)s 复核，已逾期 %(days)s 天）。",
+                                     gettext("复核文章并更新「最近审核」日期（应于 %(due)s 复核，已逾期 %(days)s 天）。",
                                              due=due.isoformat(), days=overdue)))
     return flags
 

@@ -41,7 +41,7 @@ ENGLISH_IN_CHINESE = {
     "disable", "enable", "set", "role", "reset", "password", "rotate", "token", "remove", "webhooks",
     "analyze", "http", "https", "ask", "webhook", "url", "Slack", "OKR", "Excel", "ZD", "approvals",
     "kanban", "faq", "offline", "use", "Event", "Signature", "Asia", "Shanghai", "KB", "Type", "Content",
-    "application", "json", "contrib", "helpdesk", "py", "Sha", "sha", "reviewed", "reset-password", "rotate-token",
+    "application", "json", "contrib", "helpdesk", "py", "Sha", "sha", "reset-password", "rotate-token",
     "set-role", "HMAC-SHA", "X-KB-Event", "X-KB-Signature",
 }
 # Not in the list, on purpose: stored values a page once showed raw ("manager" for a commenter's role,
@@ -112,9 +112,9 @@ def _data_strings(data) -> list[str]:
 
 
 def _visible_text(page) -> str:
-    # Articles' own text (the editor, its preview, revision diffs) is data.
+    # Articles' own text (the editor, its preview, revision diffs) is data; commands in <code> are typed as written.
     text = page.locator("body").inner_text()
-    for cell in page.locator("textarea, .preview, table.diff, pre").all_inner_texts():
+    for cell in page.locator("textarea, .preview, table.diff, pre, code").all_inner_texts():
         if cell.strip():
             text = text.replace(cell, " ")
     return text

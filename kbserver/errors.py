@@ -23,11 +23,16 @@ def _wants_json() -> bool:
 
 
 def _respond(status: int, code: str, message: str, details: dict | None = None, said: str = ""):
-    """JSON with message (English, for programs) under /api/; else a page saying `said` (the person's language)."""
+    """JSON with message (English, for programs) under /api/; else a page saying `said` (the person's language).
+
+    The JSON carries `said` too, as "text": kb's own pages (the editor, the agent desk, the ask form) show
+    an API refusal to a person, in the language the page speaks."""
     if _wants_json():
         body = {"error": {"code": code, "message": message}}
         if details:
             body["error"].update({k: v for k, v in details.items() if v is not None})
+        if said:
+            body["error"]["text"] = said
         return jsonify(body), status
     return _page(status, said), status, {"Content-Type": "text/html; charset=utf-8"}
 

@@ -583,7 +583,9 @@ def build_spec(app: Flask) -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": _object({"error": _object({"code": _STR, "message": _STR})}),
+                # message: English, for programs; text: the same in the reader's language (Accept-Language
+                # zh or en, else the company's), for showing to a person; other fields: the message's values.
+                "Error": _object({"error": _object({"code": _STR, "message": _STR, "text": _STR})}),
                 "Result": _object({
                     "slug": _STR, "title": _STR, "url": _STR, "path": _STR, "summary": _STR, "module": _STR,
                     "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},

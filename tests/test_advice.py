@@ -143,10 +143,10 @@ def test_a_simulated_scenario_on_any_folder_is_found_with_the_right_advice(corpu
 
 @pytest.mark.parametrize("text, message", [
     ("uncovered: [1, 2", "不是 UTF-8 编码的 YAML/JSON 场景文件"),
-    ("- a list", "the scenario must be a mapping"),
-    ("unfindable: {x: {slug: no/such, queries: [a]}}", "no article with slug 'no/such'"),
-    ("uncovered: {x: {queries: []}}", "scenario uncovered.x needs a list of queries"),
-    ("colour: blue", "unknown scenario key(s): colour"),
+    ("- a list", "场景必须是一个映射"),
+    ("unfindable: {x: {slug: no/such, queries: [a]}}", "没有 slug 为 'no/such' 的文章"),
+    ("uncovered: {x: {queries: []}}", "场景的 uncovered.x 需要一个查询列表"),
+    ("colour: blue", "场景里有未知的键：colour"),
 ])
 def test_kb_simulate_refuses_a_bad_scenario_in_one_line(corpus, runner, tmp_path, text, message):
     from kbserver.cli import cli

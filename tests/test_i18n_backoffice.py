@@ -133,3 +133,14 @@ def test_a_refused_flag_decision_is_a_banner_naming_the_states(apps):
         assert answer.status_code == 200 and 'class="flash error"' in page, lang
         assert said[lang] in page, (lang, re.findall(r'class="flash error"[^>]*>([^<]*)', page))
         assert queue.get_flag(db, flag["id"])["state"] == "dismissed"  # nothing changed
+
+
+def test_an_api_refusal_carries_english_for_programs_and_the_readers_language_for_pages(apps):
+    """kb's own pages (editor, agent desk, ask form) show an API error to a person: they read error.text."""
+    client = apps["zh"]["app"].test_client()
+    query = "查" * 501
+    zh = client.get("/api/search", query_string={"q": query}, headers={"Accept-Language": "zh-CN"}).get_json()
+    en = client.get("/api/search", query_string={"q": query}, headers={"Accept-Language": "en-US"}).get_json()
+    assert zh["error"]["message"] == en["error"]["message"] == en["error"]["text"]
+    assert zh["error"]["message"].startswith("query is too long")
+    assert re.search(r"[\u4e00-\u9fff]", zh["error"]["text"]) and "501" in zh["error"]["text"]

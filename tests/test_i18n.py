@@ -355,3 +355,21 @@ def test_every_plural_message_has_both_english_forms_and_pages_pick_by_count(app
             shown[language] = [render_template_string(page, n=n) for n in (1, 3)]
     assert shown == {"zh": ["（1 篇）|已尝试 1 次：timeout", "（3 篇）|已尝试 3 次：timeout"],
                      "en": [" (1 article)|Tried 1 time: timeout", " (3 articles)|Tried 3 times: timeout"]}
+
+
+@pytest.mark.parametrize("language, headline", [("zh", "出错了"), ("en", "Something went wrong")])
+def test_an_unexpected_error_is_a_styled_page_in_the_company_language_without_a_traceback(tmp_path, language, headline):
+    from conftest import FIXTURE_DOCS
+
+    app = create_app({"docs": FIXTURE_DOCS, "data": tmp_path / "data", "language": language,
+                      "database_url": f"sqlite:///{tmp_path}/kb.db"})
+
+    @app.get("/dashboard/boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    answer = app.test_client().get("/dashboard/boom")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 500 and headline in page and "<style>" in page and "<header" in page  # the back office look
+    assert "secret internal detail" not in page and "Traceback" not in page
+    app.extensions["kb_events"].close()

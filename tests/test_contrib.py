@@ -377,7 +377,7 @@ def test_kill_9_between_approved_and_published_is_finished_by_the_next_start(db,
         hits = requests.get(server.url + "/api/search", params={"q": "跨部门审批 看板"}).json()["results"]
         assert hits[0]["slug"] == f"practices/{after['slug']}"
         assert requests.get(f"{server.url}/practices/{after['slug']}/").status_code == 200
-        assert "finished publishing" in server.log.read_text()
+        assert "上次停止时中断的投稿" in server.log.read_text() and "已发布完成" in server.log.read_text()
     finally:
         server.stop()
 

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 from indexer.clock import iso
+from indexer.i18n import N_
+from indexer.postgres import describe
 from indexer.store import DatabaseError, DatabaseUnavailable, open_db
 
 from . import spool as spool_files
@@ -141,8 +143,8 @@ class EventLog:
         db = open_db(database_url)  # open the file now, so errors show at start
         try:
             if "event_spool" not in db.table_names():
-                raise DatabaseError(f"{database_url} has no event tables: apply the migrations first "
-                                    "(kbserver.db.open_db)")
+                raise DatabaseError(N_("%(url)s 里没有事件表：请先应用数据库迁移（kbserver.db.open_db）"),
+                                    url=describe(database_url))
             self.replayed = replay_spool(db, spool_dir) if spool_dir else 0
         finally:
             db.conn.close()

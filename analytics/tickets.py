@@ -22,7 +22,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from indexer.analysis import has_cjk, normalize, segment, stopwords, synonym_vocabulary
 from indexer.errors import InvalidInput
-from indexer.i18n import N_
+from indexer.i18n import N_, gettext
 
 MAX_TICKET_CHARS = 20_000  # what is analysed of a long ticket (a 1 MB paste is cut, not refused)
 MAX_PHRASES = 8
@@ -121,12 +121,12 @@ def suggest(index, subject: str, body: str, phrases: list[str] | None = None, li
             # only what the ticket's meaning found is worth showing.
             found = [r for r in found if "meaning" in r["matched"]]
         return {"phrases": phrases, "results": found, "message": "" if found else
-                "no key phrases found in this ticket (only greetings or unknown words?): type a few words"}
+                gettext("这张工单里没有找到关键词（只有问候语或陌生的词？）：请输入几个词")}
     if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
         raise InvalidInput(N_("phrases 必须是词语列表"))
     phrases = [p.strip() for p in phrases if p.strip()][:20]
     if not phrases:
-        return {"phrases": [], "results": [], "message": "type a few words to search for"}
+        return {"phrases": [], "results": [], "message": gettext("请输入几个要搜索的词")}
     # The agent's words, searched the same way (so each suggestion still shows its passage).
     found = index.search_long(" ".join(phrases)[:500], "", limit=limit, highlight=phrases)["results"]
-    return {"phrases": phrases, "results": found, "message": "" if found else "no article matches these words"}
+    return {"phrases": phrases, "results": found, "message": "" if found else gettext("没有文章包含这些词")}

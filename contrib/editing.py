@@ -143,7 +143,7 @@ def read_article(docs: Path, slug: str) -> dict:
         meta, body, _ = split_front_matter(text, _relpath(docs, path))
         broken = None
     except ArticleError as exc:  # let the manager repair it here: the whole file becomes the body
-        meta, body, broken = {}, text, exc.message
+        meta, body, broken = {}, text, exc.text
     if meta.get("source_submission") and LEGACY_PRACTICE.match(body):  # a practice an older kb stored as HTML
         body = legacy_practice_markdown(body) or body  # edit it as Markdown; saving stores the Markdown
     fields = {k: meta.get(k) for k in EDITABLE}
@@ -585,7 +585,7 @@ def commit_to_git(docs: Path, path: Path, actor: str, message: str) -> dict:
         return {"commit": head.stdout.strip()}
     except (OSError, subprocess.TimeoutExpired, RuntimeError) as exc:
         log.warning("git commit of %s failed: %s", path, exc)
-        return {"error": f"saved, but the git commit failed: {exc}"}
+        return {"error": gettext("已保存，但 git 提交失败：%(error)s", error=str(exc))}
 
 
 def link_flag(db, flag_id: int, slug: str, actor: str):

@@ -33,7 +33,7 @@ import yaml
 from pypinyin import lazy_pinyin
 
 from indexer import changes
-from indexer.errors import Conflict
+from indexer.errors import Conflict, KBError
 from indexer.store import transaction
 
 from . import queue
@@ -129,7 +129,8 @@ class Publisher:
                 return sub
             log.exception("publishing submission %s failed", sid)
             sub["publish_error"] = f"approved, but publishing failed ({exc}); it will be retried (or use publish)"
-            sub["publish_failure"] = str(exc)  # what failed, for a page that says the rest in its own language
+            # what failed, for a page that says the rest in its own language
+            sub["publish_failure"] = exc.text if isinstance(exc, KBError) else str(exc)
             return sub
 
     def publish(self, db, sid: int, actor: dict, version: int | None = None) -> dict:

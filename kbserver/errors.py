@@ -9,7 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from indexer.errors import KBError
+from indexer.errors import IndexMissing, KBError
 from indexer.i18n import N_
 
 from .i18n import language as page_language
@@ -29,11 +29,20 @@ def _respond(status: int, code: str, message: str, details: dict | None = None, 
     if _wants_json():
         body = {"error": {"code": code, "message": message}}
         if details:
-            body["error"].update({k: v for k, v in details.items() if v is not None})
+            body["error"].update({k: _json_safe(v) for k, v in details.items() if v is not None})
         if said:
             body["error"]["text"] = said
         return jsonify(body), status
     return _page(status, said), status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _json_safe(value):
+    """A detail as JSON can carry it (a YAML set or a date in a broken front matter is said as text)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return list(value)
+    return str(value)
 
 
 # What a person reading the page needs: what happened and what to do, in the back office's language.
@@ -74,6 +83,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(KBError)
     def handle_kb_error(exc: KBError):
         return _respond(exc.status, exc.code, exc.message, exc.details, said=said_to_people(exc))
+
+    @app.errorhandler(IndexMissing)
+    def handle_index_missing(exc: IndexMissing):
+        # The operator's message names the data folder; a customer (or anyone on the internet) gets no path.
+        log.error("%s", exc.message)
+        return _respond(exc.status, exc.code, "the search index is not built yet: the operator must run kb build",
+                        said=gettext("帮助中心正在准备搜索索引，请稍后再试。"))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

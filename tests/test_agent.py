@@ -55,7 +55,7 @@ def test_only_greetings_give_a_clear_message(real_index):
     from indexer.query import open_index
 
     result = suggest(open_index(real_index), "你好", "您好！\n谢谢！")
-    assert result["results"] == [] and "no key phrases" in result["message"]
+    assert result["results"] == [] and "没有找到关键词" in result["message"]
 
 
 def test_suggest_api_shows_phrases_and_lets_agents_edit_them(client, tokens):

@@ -17,7 +17,7 @@ def test_build_makes_index_and_site_and_reports_broken_files(runner, docs_dir, d
     result = runner.invoke(cli, ["build", "--docs", str(docs_dir), "--data", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert "完整索引：新增 6 篇" in result.output and "站点：7 个页面" in result.output
-    assert "警告：" in result.output and "broken.md:4" in result.output
+    assert "警告：broken.md:4：前置信息（front matter）写错了" in result.output
     assert (data_dir / "site" / "import" / "excel-import" / "index.html").is_file()
 
 

@@ -315,7 +315,7 @@ def test_a_docs_folder_in_git_gets_a_commit_authored_by_the_editor(tmp_path):
     article = editing.read_article(docs, "csv-encoding")
     result = editing.save_article(docs, db, tmp_path, "csv-encoding", article["fields"], "第二版。", article["hash"],
                                   "王敏")
-    assert "git commit failed" in result["git"]["error"]
+    assert "git 提交失败" in result["git"]["error"]
     assert "第二版。" in (docs / "csv-encoding.md").read_text(encoding="utf-8")
     assert editing.history(db, "csv-encoding")[0]["git_error"]
 

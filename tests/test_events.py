@@ -95,7 +95,7 @@ def test_kb_stats_and_analyze_count_what_a_killed_server_acknowledged(tmp_path, 
     result = CliRunner().invoke(cli, ["stats", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["searches"] == 50 and json.loads(result.stdout)["votes"] == 50
-    assert "stored 100 event(s)" in result.stderr
+    assert "已保存 100 个事件" in result.stderr
     again = CliRunner().invoke(cli, ["stats", "--json"], env=env)  # exactly once
     assert json.loads(again.stdout)["votes"] == 50 and "stored" not in again.stderr
 

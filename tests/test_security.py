@@ -232,3 +232,32 @@ def test_a_visit_counts_once_per_address_whatever_the_browser_id(client, tokens,
     assert client.get("/api/agent/links", headers=tokens["agent1"]).get_json()["links"][0]["visits"] == 2
     stored = [row["session"] for row in db["link_visits"].rows]
     assert not any("203.0.113.7" in s or "198.51.100.9" in s for s in stored)  # addresses are not kept in clear
+
+
+def test_a_missing_index_does_not_tell_the_internet_where_the_data_folder_is(tmp_path):
+    from kbserver import create_app
+
+    data = tmp_path / "secret-data-folder"
+    app = create_app({"docs": tmp_path / "docs", "data": data, "database_url": f"sqlite:///{tmp_path}/kb.db",
+                      "secret_key": "k" * 32})
+    answer = app.test_client().get("/api/search?q=导入", headers={"Accept-Language": "zh-CN"})
+    assert answer.status_code == 503
+    assert "secret-data-folder" not in answer.get_data(as_text=True)
+    assert answer.json["error"]["code"] == "index_missing" and "kb build" in answer.json["error"]["message"]
+    assert answer.json["error"]["text"] == "帮助中心正在准备搜索索引，请稍后再试。"
+
+
+def test_an_error_detail_json_cannot_encode_is_sent_as_text(tmp_path):
+    """A front matter value YAML reads as a set or a date reaches the API as text, not a 500."""
+    from indexer.errors import InvalidInput
+    from kbserver import create_app
+
+    app = create_app({"docs": tmp_path / "docs", "data": tmp_path / "data", "database_url": f"sqlite:///{tmp_path}/kb.db",
+                      "secret_key": "k" * 32})
+
+    @app.get("/api/boom")
+    def boom():
+        raise InvalidInput("review_every must be a whole number of days, got %(value)r", value={"a"})
+
+    answer = app.test_client().get("/api/boom")
+    assert answer.status_code == 400 and answer.json["error"]["value"] == "{'a'}"

@@ -242,9 +242,10 @@ def decide(db, synonym_id: int, decision: str, actor: str, version: int | None =
             values = {"id": synonym_id, "since": version, "version": current["version"], "state": current["state"]}
             if current["decided_by"]:
                 raise Conflict(N_("同义词 %(id)s 在版本 %(since)s 之后被改过（现在是版本 %(version)s，%(by)s 改为 "
-                                  "%(state)s），请刷新后重新决定"), by=current["decided_by"], **values)
+                                  "%(state)s），请刷新后重新决定"), by=current["decided_by"], **values,
+                               labels={"state": "synonym"})
             raise Conflict(N_("同义词 %(id)s 在版本 %(since)s 之后被改过（现在是版本 %(version)s，%(state)s），"
-                              "请刷新后重新决定"), **values)
+                              "请刷新后重新决定"), **values, labels={"state": "synonym"})
         if current["state"] == state:
             return current
         db["synonyms"].update(synonym_id, {"state": state, "decided_by": actor, "decided_at": now, "note": note,

@@ -22,7 +22,7 @@ import re
 
 from analytics import notifications
 from indexer.errors import Conflict, InvalidInput, NotFound, RateLimited
-from indexer.i18n import N_, gettext, translations
+from indexer.i18n import N_, gettext
 from indexer.store import transaction
 
 from .validate import clean_submission
@@ -42,27 +42,11 @@ ACTIONS = {
     "publish": (("approved",), "published"),
     "unpublish": (("published",), "unpublished"),
 }
-# The states' names people read (the same words as the pages' kbserver/labels.py)
-STATE_NAMES = {"draft": N_("草稿"), "submitted": N_("已提交"), "in_review": N_("审核中"), "changes_requested": N_("需修改"),
-               "approved": N_("已通过"), "published": N_("已发布"), "rejected": N_("未通过"), "unpublished": N_("已下线")}
-
-
 class StateConflict(Conflict):
     """An action the submission's state does not allow. Programs read the state's identifier in the English
     message (and in ``state``); a person reads its name (「需修改」, not changes_requested)."""
 
-    def said_in(self, language: str) -> str:
-        """The message in language; outside English the states are named, not spelled as identifiers."""
-        if language == "en":
-            return super().said_in(language)
-        gettext = translations(language).gettext
-        named = {key: gettext(STATE_NAMES[value.replace(" ", "_")]) for key, value in self.details.items()
-                 if key in ("state", "next_state") and isinstance(value, str) and value.replace(" ", "_") in STATE_NAMES}
-        text = gettext(self.source)
-        try:
-            return text % (self.details | named)
-        except (KeyError, ValueError, TypeError):
-            return text
+    labels = {"state": "submission", "next_state": "submission"}
 
 
 def create_contrib_tables(db) -> None:
@@ -343,7 +327,7 @@ def claim_publication(db, sid: int, actor: dict, version: int | None, pick_slug)
         sub = get(db, sid)
         if sub["state"] != "approved":
             raise StateConflict(N_("这份投稿已经发布了") if sub["state"] == "published" else
-                                N_("这份投稿现在是「%(state)s」状态：只有已批准的投稿才能发布"),
+                                N_("这份投稿现在是「%(state)s」状态：只有「已通过」状态的投稿才能发布"),
                                 state=sub["state"], version=sub["version"])
         if version is not None and sub["version"] != version:
             raise Conflict(N_("这份投稿在你打开之后被改过，请刷新后再试"),

@@ -23,7 +23,7 @@ def apply_review_action(db, publisher: Publisher, sid: int, action: str, actor: 
         if action != "start_review":
             raise InvalidInput(N_("只有开始审核（start_review）时才能指定审核人"))
         if not any(u["name"] == assignee and u["role"] == "manager" for u in list_users(db)):
-            raise InvalidInput(N_("%(assignee)r 不是知识管理员"), assignee=assignee)
+            raise InvalidInput(N_("%(assignee)r 不是知识库管理员"), assignee=assignee)
         return queue.transition(db, sid, action, actor, version, note, assignee=assignee)
     if action == "approve":
         return publisher.approve_and_publish(db, sid, actor, version, note)

@@ -16,9 +16,9 @@ FIELDS = ("title", "summary", "body", "tags", "module", "organisation", "consent
 def _text(data: dict, name: str, required: bool) -> str:
     value = typed_text(data.get(name, ""), name)
     if required and not value:
-        raise InvalidInput(N_("请填写 %(field)s"), field=name)
+        raise InvalidInput(N_("请填写「%(field)s」"), field=name)
     if len(value) > LIMITS[name]:
-        raise InvalidInput(N_("%(field)s 太长了：%(length)s 个字符，最多 %(limit)s 个"), field=name, length=len(value),
+        raise InvalidInput(N_("「%(field)s」太长了：%(length)s 个字符，最多 %(limit)s 个"), field=name, length=len(value),
                            limit=LIMITS[name])
     return value
 
@@ -30,9 +30,9 @@ def _single_line(value: str, name: str) -> str:
     """One line of plain text: these fields are shown in page titles, navigation and tags, where the
     site generator does not escape HTML, so markup characters are refused rather than trusted."""
     if "\n" in value or "\r" in value:
-        raise InvalidInput(N_("%(field)s 只能写一行"), field=name)
+        raise InvalidInput(N_("「%(field)s」只能写一行"), field=name)
     if _MARKUP.search(value):
-        raise InvalidInput(N_("%(field)s 不能包含 < > \" 或 `（可以用《》或“”代替）"), field=name)
+        raise InvalidInput(N_("「%(field)s」不能包含 < > \" 或 `（可以用《》或“”代替）"), field=name)
     return value
 
 

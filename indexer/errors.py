@@ -9,9 +9,17 @@ the Chinese source text marked for the catalogue and its values as details::
 ``message`` is then the English translation and ``text`` the translation into the current language
 (indexer.i18n.set_language: the CLI's ``--language``, the company's during a request). A message given
 in English (not in the catalogue) reads the same for both.
+
+Some details are stored identifiers (a submission's state, a role): the English message keeps them as
+programs read them, and a person reads their names (「需修改」, not changes_requested). An error says
+which details those are and of what concept (indexer/labels.py), per raise or per class::
+
+    raise Conflict(N_("「%(state)s」的标记不能改为「%(to_state)s」"), state=s, to_state=t,
+                   labels={"state": "flag", "to_state": "flag"})
 """
 
 from indexer.i18n import current_language, translations
+from indexer.labels import label_list
 
 
 class KBError(Exception):
@@ -19,19 +27,27 @@ class KBError(Exception):
 
     status = 400
     code = "error"
+    labels: dict[str, str] = {}  # detail name → concept (indexer/labels.py) of the identifiers it holds
 
-    def __init__(self, message: str, **details):
+    def __init__(self, message: str, *, labels: dict[str, str] | None = None, **details):
         self.source = message  # the catalogue's msgid (Chinese), or an English message kb never translated
         self.details = details
+        if labels:
+            self.labels = {**type(self).labels, **labels}
         super().__init__(self.message)
 
     def said_in(self, language: str) -> str:
-        """The message in language, its %(name)s filled from the details."""
+        """The message in language, its %(name)s filled from the details; outside English the stored
+        identifiers among them (``labels``) are named, not spelled as identifiers."""
         text = translations(language).gettext(self.source)
         if "%(" not in text:
             return text
+        values = self.details
+        if language != "en" and self.labels:
+            values = {key: label_list(value, self.labels[key], language) if key in self.labels else value
+                      for key, value in values.items()}
         try:
-            return text % self.details
+            return text % values
         except (KeyError, ValueError, TypeError):  # a message that is not a template: show it as written
             return text
 
@@ -50,6 +66,7 @@ class InvalidInput(KBError):
     """A request or command argument that cannot be used as given."""
 
     code = "invalid_input"
+    labels = {"field": "field"}
 
 
 class NotFound(KBError):
@@ -103,6 +120,7 @@ class Forbidden(KBError):
 
     status = 403
     code = "forbidden"
+    labels = {"role": "role", "roles": "role"}
 
 
 class Unauthorized(KBError):

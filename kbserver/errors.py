@@ -13,7 +13,6 @@ from indexer.errors import IndexMissing, KBError
 from indexer.i18n import N_
 
 from .i18n import language as page_language
-from .labels import label
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +61,9 @@ _PAGES = {
 }
 
 
-# Details that are stored identifiers (a role, a flag's state): a page names them as everywhere else on it.
-_LABELLED = {"role", "roles", "state", "to_state"}
-
-
 def said_to_people(exc: KBError) -> str:
-    """exc in the page's language (the company's, or the reader's on public pages), roles and states by name."""
-    details = {key: ", ".join(label(v) for v in value.split(", ")) if key in _LABELLED and isinstance(value, str)
-               else value for key, value in exc.details.items()}
-    return KBError(exc.source, **details).said_in(page_language())
+    """exc in the page's language (the company's, or the reader's on public pages), stored states and roles by name."""
+    return exc.said_in(page_language())
 
 
 def _page(status: int, message: str) -> str:

@@ -9,7 +9,6 @@ else the company's. API error messages stay English (they are for programs).
 from __future__ import annotations
 
 import json
-import re
 
 from flask import Blueprint, Response, current_app, g, has_request_context, request
 from flask_babel import Babel, gettext
@@ -94,27 +93,6 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-# A form's errors, said to the person who filled it in. The library raises InvalidInput in English (the
-# API's language) naming the field; pages say the same in the page's language.
-FIELD_NAMES = {"title": N_("标题"), "summary": N_("摘要"), "body": N_("正文"), "tags": N_("标签"), "tag": N_("标签"),
-               "module": N_("产品模块"), "organisation": N_("署名的组织")}
-_FORM_ERRORS = (
-    (re.compile(r"is required$"), N_("请填写「%(field)s」。")),
-    (re.compile(r"is too long \((?P<n>\d+) characters, at most (?P<max>\d+)\)"),
-     N_("「%(field)s」太长了（%(n)s 个字符，最多 %(max)s 个）。")),
-    (re.compile(r"must be a single line"), N_("「%(field)s」只能写一行。")),
-    (re.compile(r"cannot contain"), N_("「%(field)s」不能包含 < > \" 或 `（可以用《》或“”）。")),
-    (re.compile(r"^at most (?P<max>\d+) tags"), N_("标签最多 %(max)s 个。")),
-    (re.compile(r"^a draft needs at least a title"), N_("草稿至少需要一个标题。")),
-    (re.compile(r"consent"), N_("发布前请勾选同意以 CC BY 4.0 许可发布。")),
-)
-
-
 def form_error(exc) -> str:
-    """exc (a KBError about a form field) in the page's language; its own message when kb has no wording for it."""
-    field = exc.details.get("field", "") if getattr(exc, "details", None) else ""
-    for pattern, text in _FORM_ERRORS:
-        found = pattern.search(exc.message)
-        if found:
-            return gettext(text, field=gettext(FIELD_NAMES[field]) if field in FIELD_NAMES else field, **found.groupdict())
-    return exc.text
+    """exc (a KBError about a form field) in the page's language, the field by its name (「标题」, not title)."""
+    return exc.said_in(language())

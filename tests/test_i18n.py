@@ -277,7 +277,7 @@ def test_the_cli_writes_the_analysis_in_kb_language(tmp_path, runner):
 
 
 def test_a_form_error_is_said_in_the_page_language(apps):
-    """The library's English InvalidInput (the API's words) becomes the page's words on a form."""
+    """The library's InvalidInput on a form: the page's language, the field by its name (「标题」, not title)."""
     from contrib.validate import clean_submission
     from indexer.errors import InvalidInput
     from indexer.i18n import using
@@ -288,17 +288,22 @@ def test_a_form_error_is_said_in_the_page_language(apps):
         clean_submission(fields, final=True)
     with pytest.raises(InvalidInput) as no_title:
         clean_submission({**fields, "title": ""}, final=True)
+    with pytest.raises(InvalidInput) as long_summary:
+        clean_submission({**fields, "summary": "长" * 301}, final=True)
     with pytest.raises(InvalidInput) as unknown:
         clean_submission({**fields, "colour": "red"}, final=True)
-    with apps["zh"].test_request_context("/contrib/new"):
-        assert form_error(no_consent.value) == "发布前请勾选同意以 CC BY 4.0 许可发布。"
-        assert form_error(no_title.value) == "请填写「标题」。"
-        assert form_error(unknown.value) == "不认识这些字段：colour"  # no page wording for it: the library's own
-    # a request sets the company's language before the view runs (kbserver/i18n.py); a bare context does not
-    with apps["en"].test_request_context("/contrib/new"), using("en"):
-        assert form_error(no_consent.value) == "Please tick the box to publish under CC BY 4.0 before submitting."
-        assert form_error(no_title.value) == "Please fill in “Title”."
-        assert form_error(unknown.value) == unknown.value.message  # no wording for it: the library's own
+    with apps["zh"].test_request_context("/contrib/new"), using("en"):  # the page's language, not the current one
+        assert form_error(no_consent.value) == "发布前需要你同意以 CC BY 4.0 许可发布（请勾选同意框）"
+        assert form_error(no_title.value) == "请填写「标题」"
+        assert form_error(long_summary.value) == "「摘要」太长了：301 个字符，最多 300 个"
+        assert form_error(unknown.value) == "不认识这些字段：colour"
+    # English keeps the identifiers, as the API's message has them
+    with apps["en"].test_request_context("/contrib/new"):
+        assert form_error(no_consent.value) == no_consent.value.message
+        assert form_error(no_title.value) == "title is required" == no_title.value.message
+        assert form_error(long_summary.value) == "summary is too long (301 characters, at most 300)"
+        assert form_error(unknown.value) == "unknown field(s): colour" == unknown.value.message
+    assert no_title.value.details == {"field": "title"}  # the API's details keep the identifier
 
 
 def test_the_themes_own_words_are_translated_on_the_static_pages():

@@ -102,9 +102,10 @@ def test_werkzeugs_english_descriptions_stay_off_a_chinese_page(apps):
 
 
 def test_a_refused_role_is_named_as_the_page_names_it_and_the_api_keeps_the_identifier(apps):
-    """A VIP opening the dashboard: the 403 page names the roles (VIP 客户, 知识库管理员), not `vip`, `manager`."""
+    """A VIP opening the dashboard: the 403 page names the roles (VIP 客户, 知识库管理员), not `vip`, `manager`
+    (an English page says them as the API's message does)."""
     said = {"zh": "「VIP 客户」不能打开这个页面，只有这些角色可以：知识库管理员",
-            "en": "the VIP customer role cannot open this page; it is for: Knowledge manager"}
+            "en": "the vip role cannot open this page; it is for: manager"}  # English: the identifiers, as the API
     for lang in LANGUAGES:
         vip = apps[lang]["vip"]
         page = vip["client"].get("/dashboard")
@@ -119,7 +120,7 @@ def test_a_refused_flag_decision_is_a_banner_naming_the_states(apps):
     """Resolving a flag another manager has just dismissed: the banner names both states as the dashboard does."""
     from analytics import flags as queue
 
-    said = {"zh": "「已忽略」的问题不能改为「已解决」", "en": "a Dismissed flag cannot become Resolved"}
+    said = {"zh": "「已忽略」的标记不能改为「已解决」", "en": "a dismissed flag cannot become resolved"}
     for lang in LANGUAGES:
         db = open_db(apps[lang]["app"].config["KB"]["database_url"])
         queue.sync(db, [{"key": "gap:发票+抬头", "kind": "gap", "slug": "", "reason": "write", "title": "发票 / 抬头",

@@ -95,7 +95,7 @@ def test_kb_contrib_publish_refuses_an_unapproved_submission_in_one_line(runner,
     sub = submission_in(db, people, "submitted")
     r = runner.invoke(cli, ["contrib", "publish", str(sub["id"]), "--by", "wang", "--docs", str(docs_dir),
                             "--data", str(built)])
-    assert r.exit_code == 1 and "这份投稿现在是「已提交」状态：只有已批准的投稿才能发布" in r.output, r.output
+    assert r.exit_code == 1 and "这份投稿现在是「已提交」状态：只有「已通过」状态的投稿才能发布" in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
     assert practice_files(docs_dir) == [] and queue.get(db, sub["id"])["state"] == "submitted"
 

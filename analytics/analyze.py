@@ -89,7 +89,7 @@ class AnalysisReport:
                                  action=g.action, label=g.label, volume=g.volume, trend=g.trend, example=g.representative)
                          + (f"  → {g.nearest_slug} ({g.similarity:.2f})" if g.action == "improve" else ""))
         by_reason = Counter(f.reason for f in self.article_flags)
-        lines.append(gettext(N_("文章标记：%(flags)s"),
+        lines.append(gettext(N_("文章问题：%(flags)s"),
                              flags=", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or gettext(N_("没有"))))
         if self.health:
             lines.append(gettext(N_("最不健康的文章：%(articles)s"),

@@ -109,7 +109,7 @@ def link_fix(db, flag_id: int, slug: str, actor: str, now: dt.datetime | None = 
 
     Called by a manager from the flag page and by the editor when an edit started from a flag."""
     if not isinstance(slug, str) or not slug.strip() or len(slug) > 300:
-        raise InvalidInput(N_("slug 必须是修复这个标记的文章"))
+        raise InvalidInput(N_("slug 必须是修复这个问题的文章"))
     if not isinstance(actor, str) or not actor:
         raise InvalidInput(N_("actor 必须写明是谁关联了修复"))
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -120,7 +120,7 @@ def link_fix(db, flag_id: int, slug: str, actor: str, now: dt.datetime | None = 
     with transaction(db):
         open_fix = list(db["flag_fixes"].rows_where("flag_id = ? AND state = 'measuring'", [flag_id]))
         if open_fix:
-            raise Conflict(N_("标记 #%(flag_id)s 已有一个正在验证的修复（文章 %(slug)s，由 %(actor)s 于 %(linked_at)s "
+            raise Conflict(N_("问题 #%(flag_id)s 已有一个正在验证的修复（文章 %(slug)s，由 %(actor)s 于 %(linked_at)s "
                               "关联），请等它验证完成"), flag_id=flag_id, slug=open_fix[0]["slug"],
                            actor=open_fix[0]["actor"], linked_at=open_fix[0]["linked_at"])
         fix_id = db["flag_fixes"].insert({

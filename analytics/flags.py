@@ -54,7 +54,7 @@ MIGRATIONS = [create_flag_tables]
 def _row(db, flag_id: int) -> dict:
     rows = list(db["flags"].rows_where("id = ?", [flag_id]))
     if not rows:
-        raise NotFound(N_("没有编号为 %(id)s 的标记"), id=flag_id)
+        raise NotFound(N_("没有编号为 %(id)s 的问题"), id=flag_id)
     return _decode(rows[0])
 
 
@@ -124,20 +124,20 @@ def transition(db, flag_id: int, to_state: str, actor: str, expected_version: in
         if expected_version is not None and flag["version"] != expected_version:
             at = flag["state_at"] or flag["updated_at"]
             if flag["state_by"]:
-                raise Conflict(N_("这个标记在你打开后被改过：现在是「%(state)s」（%(by)s 于 %(at)s 修改），请刷新后重新决定"),
+                raise Conflict(N_("这个问题在你打开后被改过：现在是「%(state)s」（%(by)s 于 %(at)s 修改），请刷新后重新决定"),
                                state=flag["state"], version=flag["version"], by=flag["state_by"], at=at,
                                labels={"state": "flag"})
-            raise Conflict(N_("这个标记在你打开后被改过：现在是「%(state)s」（于 %(at)s 更新），请刷新后重新决定"),
+            raise Conflict(N_("这个问题在你打开后被改过：现在是「%(state)s」（于 %(at)s 更新），请刷新后重新决定"),
                            state=flag["state"], version=flag["version"], at=at, labels={"state": "flag"})
         if to_state not in TRANSITIONS[flag["state"]]:
-            raise Conflict(N_("「%(state)s」的标记不能改为「%(to_state)s」"), state=flag["state"],
+            raise Conflict(N_("「%(state)s」的问题不能改为「%(to_state)s」"), state=flag["state"],
                            version=flag["version"], to_state=to_state, labels={"state": "flag", "to_state": "flag"})
         now = now_iso()
         values = {"state": to_state, "state_by": actor, "state_at": now, "updated_at": now}
         if to_state in ("dismissed", "resolved"):
             values["dismissed_score"] = flag["score"]  # the score a later run must clearly exceed to reopen it
         if not _compare_and_set(db, flag, values, bump=True):  # cannot happen inside BEGIN IMMEDIATE; last defence
-            raise Conflict(N_("这个标记刚被别人改过，请刷新后重新决定"))
+            raise Conflict(N_("这个问题刚被别人改过，请刷新后重新决定"))
         _audit(db, flag_id, actor, flag["state"], to_state, note)
     return get_flag(db, flag_id)
 

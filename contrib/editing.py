@@ -295,7 +295,7 @@ def _validated_text(text: str, relpath: str) -> str:
     except RecursionError:
         raise InvalidInput(N_("文章嵌套太深，无法显示，请减少列表或引用的层级"), field="body") from None
     except ArticleError as exc:
-        raise InvalidInput(N_("这样保存后文章将无法读取：%(problem)s"), field="fields", problem=exc.message) from None
+        raise InvalidInput(N_("这样保存后文章将无法读取：%(problem)s"), field="fields", problem=exc) from None
     return text
 
 
@@ -426,10 +426,10 @@ def _flag_id(flag_id):
     if flag_id in (None, ""):
         return None
     if isinstance(flag_id, bool) or not isinstance(flag_id, int) and not (isinstance(flag_id, str) and flag_id.isdigit()):
-        raise InvalidInput(N_("flag_id 必须是一个标记或缺口的编号"), field="flag_id")
+        raise InvalidInput(N_("flag_id 必须是一个问题或缺口的编号"), field="flag_id")
     value = int(flag_id)
     if not 0 < value < 2**63:
-        raise InvalidInput(N_("flag_id 必须是一个标记或缺口的编号"), field="flag_id")
+        raise InvalidInput(N_("flag_id 必须是一个问题或缺口的编号"), field="flag_id")
     return value
 
 

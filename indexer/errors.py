@@ -14,7 +14,7 @@ Some details are stored identifiers (a submission's state, a role): the English 
 programs read them, and a person reads their names (「需修改」, not changes_requested). An error says
 which details those are and of what concept (indexer/labels.py), per raise or per class::
 
-    raise Conflict(N_("「%(state)s」的标记不能改为「%(to_state)s」"), state=s, to_state=t,
+    raise Conflict(N_("「%(state)s」的问题不能改为「%(to_state)s」"), state=s, to_state=t,
                    labels={"state": "flag", "to_state": "flag"})
 """
 
@@ -42,7 +42,9 @@ class KBError(Exception):
         text = translations(language).gettext(self.source)
         if "%(" not in text:
             return text
-        values = self.details
+        # An error inside another (a save refused because the article would not parse) is said in the same language.
+        values = {key: value.said_in(language) if isinstance(value, KBError) else value
+                  for key, value in self.details.items()}
         if language != "en" and self.labels:
             values = {key: label_list(value, self.labels[key], language) if key in self.labels else value
                       for key, value in values.items()}

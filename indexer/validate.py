@@ -17,9 +17,9 @@ def typed_text(value, name: str) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(N_("%(field)s 必须是文字"), field=name)
+        raise InvalidInput(N_("「%(field)s」必须是文字"), field=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(N_("%(field)s 里有不是有效文字的字符"), field=name) from None
+        raise InvalidInput(N_("「%(field)s」里有不是有效文字的字符"), field=name) from None
     return unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()

@@ -424,7 +424,7 @@ ANALYSIS_STEPS = {"failing searches": N_("失败的搜索"), "content gaps": N_(
 @setting_options("docs", "data", "database_url", "period", "click_window", "reformulation_window", "vote_window",
                  "verify_after_searches", "verify_after_days", "semantic_model", "language")
 @option("--dry-run", is_flag=True, help=N_("只报告，不改动处理队列。"))
-@option("--json", "as_json", is_flag=True, help=N_("以 JSON 输出缺口和标记。"))
+@option("--json", "as_json", is_flag=True, help=N_("以 JSON 输出缺口和问题。"))
 @friendly_errors
 def analyze(dry_run, as_json, **options):
     from analytics.analyze import analyze as run
@@ -672,7 +672,7 @@ def users_set_email(name, email, mode, **options):
                        email=contact["email"] or gettext("（没有邮箱）"), mode=contact["mode"]))
 
 
-@cli.group(help=N_("外发 webhook：为投稿、标记、缺口、到期复核和提问发送带签名的 JSON POST。"))
+@cli.group(help=N_("外发 webhook：为投稿、问题、缺口、到期复核和提问发送带签名的 JSON POST。"))
 def webhooks():
     pass
 

@@ -93,7 +93,7 @@ def _gap(flag_id: str | None) -> dict | None:
     if not flag_id:
         return None
     if not flag_id.isdigit():
-        raise InvalidInput(N_("gap 必须是一个缺口或标记的编号"))
+        raise InvalidInput(N_("gap 必须是一个缺口或问题的编号"))
     flag = flag_queue.get_flag(get_db(), int(flag_id))
     e = flag.get("evidence") or {}
     words = e.get("missing_words") or e.get("terms") or []

@@ -86,7 +86,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(IndexMissing)
     def handle_index_missing(exc: IndexMissing):
-        # The operator's message names the data folder; a customer (or anyone on the internet) gets no path.
+        if not {"data", "path"} & set(exc.details):
+            return handle_kb_error(exc)
+        # This message names the data folder: the operator reads it in the log; a customer (or anyone on the
+        # internet) gets no server path.
         log.error("%s", exc.message)
         return _respond(exc.status, exc.code, "the search index is not built yet: the operator must run kb build",
                         said=gettext("帮助中心正在准备搜索索引，请稍后再试。"))

@@ -70,15 +70,15 @@ def text(value, name: str, required: bool = True, limit: int = 1_000_000) -> str
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(N_("%(field)s 必须是文本"), field=name)
+        raise InvalidInput(N_("「%(field)s」必须是文本"), field=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(N_("%(field)s 含有无效的 Unicode 字符，请删除后再试"), field=name) from None
+        raise InvalidInput(N_("「%(field)s」含有无效的 Unicode 字符，请删除后再试"), field=name) from None
     if required and not value.strip():
-        raise InvalidInput(N_("请填写 %(field)s"), field=name)
+        raise InvalidInput(N_("请填写「%(field)s」"), field=name)
     if len(value) > limit:
-        raise InvalidInput(N_("%(field)s 太长了（最多 %(limit)s 个字符）"), field=name, limit=limit)
+        raise InvalidInput(N_("「%(field)s」太长了（最多 %(limit)s 个字符）"), field=name, limit=limit)
     return value
 
 

@@ -378,3 +378,16 @@ def test_an_unexpected_error_is_a_styled_page_in_the_company_language_without_a_
     assert answer.status_code == 500 and headline in page and "<style>" in page and "<header" in page  # the back office look
     assert "secret internal detail" not in page and "Traceback" not in page
     app.extensions["kb_events"].close()
+
+
+def test_an_error_inside_an_error_is_said_in_the_same_language():
+    """A save refused because the article would not parse: the reason is in the person's language too."""
+    from indexer.errors import ArticleError, InvalidInput
+    from indexer.i18n import using
+
+    inner = ArticleError("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s", path="a.md", line=3)
+    inner.details["problem"] = "x"
+    outer = InvalidInput("这样保存后文章将无法读取：%(problem)s", field="fields", problem=inner)
+    assert outer.message == "the article would not be readable: a.md:3: broken front matter: x"
+    with using("zh"):
+        assert outer.text == "这样保存后文章将无法读取：a.md:3：前置信息（front matter）写错了：x"

@@ -120,7 +120,7 @@ def test_a_refused_flag_decision_is_a_banner_naming_the_states(apps):
     """Resolving a flag another manager has just dismissed: the banner names both states as the dashboard does."""
     from analytics import flags as queue
 
-    said = {"zh": "「已忽略」的标记不能改为「已解决」", "en": "a dismissed flag cannot become resolved"}
+    said = {"zh": "「已忽略」的问题不能改为「已解决」", "en": "a dismissed flag cannot become resolved"}
     for lang in LANGUAGES:
         db = open_db(apps[lang]["app"].config["KB"]["database_url"])
         queue.sync(db, [{"key": "gap:发票+抬头", "kind": "gap", "slug": "", "reason": "write", "title": "发票 / 抬头",

@@ -15,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from indexer.clock import iso
-from indexer.i18n import N_, gettext
+from indexer.i18n import N_, current_language, gettext
+from indexer.labels import label
 
 from . import answers, flag_searches
 from . import closure as fixes
@@ -86,11 +87,13 @@ class AnalysisReport:
                                  noise=self.noise))
         for g in self.gaps[:10]:
             lines.append(gettext(N_("  [%(action)s] %(label)s  ×%(volume)s  趋势 %(trend)s  例如 %(example)s"),
-                                 action=g.action, label=g.label, volume=g.volume, trend=g.trend, example=g.representative)
+                                 action=_named(g.action, "reason"), label=g.label, volume=g.volume, trend=g.trend,
+                                 example=g.representative)
                          + (f"  → {g.nearest_slug} ({g.similarity:.2f})" if g.action == "improve" else ""))
         by_reason = Counter(f.reason for f in self.article_flags)
         lines.append(gettext(N_("文章问题：%(flags)s"),
-                             flags=", ".join(f"{r} {n}" for r, n in sorted(by_reason.items())) or gettext(N_("没有"))))
+                             flags=", ".join(f"{_named(r, 'reason')} {n}" for r, n in sorted(by_reason.items()))
+                             or gettext(N_("没有"))))
         if self.health:
             lines.append(gettext(N_("最不健康的文章：%(articles)s"),
                                  articles=", ".join(f"{h['slug']} {h['score']:.0f}" for h in self.health[:5])))
@@ -99,12 +102,19 @@ class AnalysisReport:
                                  pairs=", ".join(f"{p['customer']} → {p['article']} ×{p['sessions']}"
                                                  for p in self.synonyms[:5])))
         if self.queue:
-            lines.append(gettext(N_("待处理：%(counts)s"), counts=", ".join(f"{k} {v}" for k, v in self.queue.items())))
+            lines.append(gettext(N_("待处理：%(counts)s"),
+                                 counts=", ".join(f"{_named(k, 'sync')} {v}" for k, v in self.queue.items())))
         if any(self.fixes.values()):
-            lines.append(gettext(N_("修复的验证：%(counts)s"), counts=", ".join(f"{k} {v}" for k, v in self.fixes.items())))
+            lines.append(gettext(N_("修复的验证：%(counts)s"),
+                                 counts=", ".join(f"{_named(k, 'fix')} {v}" for k, v in self.fixes.items())))
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
+
+
+def _named(value: str, concept: str) -> str:
+    """A code in the summary, named for a person; English keeps the codes (scripts grep them)."""
+    return value if current_language() == "en" else label(value, concept)
 
 
 def analyze(db, articles: list[dict], now: dt.datetime | None = None, period_days: int = 7,

@@ -40,6 +40,10 @@ NAMES: dict[str, dict[str, str]] = {
     "history": {"kb-analyze": N_("自动分析"), "found by analysis": N_("分析发现"), "created": N_("创建")},
     # where a search, vote or question came from (searches.source, votes.source, questions.source)
     "source": {"site": N_("帮助中心网站"), "widget": N_("应用内帮助"), "api": "API", "simulated": N_("模拟流量")},
+    # what one analysis did to the queue, and how linked fixes stand (the summary `kb analyze` prints)
+    "sync": {"opened": N_("新开"), "updated": N_("更新"), "reopened": N_("再次打开"), "kept_dismissed": N_("仍保持忽略"),
+             "auto_resolved": N_("自动解决"), "changed_meanwhile": N_("期间被人改动")},
+    "fix": {"measuring": N_("验证中"), "verified": N_("已见效"), "ineffective": N_("没见效")},
     # the fields of an article or a contribution form (contrib/validate.py, kbserver/inputs.py)
     "field": {"title": N_("标题"), "summary": N_("摘要"), "body": N_("正文"), "tags": N_("标签"), "tag": N_("标签"),
               "module": N_("产品模块"), "organisation": N_("署名的组织")},

@@ -105,3 +105,21 @@ def test_a_broken_article_is_reported_in_english_and_chinese(tmp_path):
     assert caught.value.path == "gantt.md" and caught.value.line == 3
     with using("zh"):
         assert caught.value.text == "gantt.md:3：review_every 必须是整数天数，现在是 'soon'"
+
+
+def test_the_analyze_summary_names_its_codes_for_a_chinese_reader_and_keeps_them_in_english():
+    from types import SimpleNamespace
+
+    from analytics.analyze import AnalysisReport
+    from indexer.i18n import using
+
+    report = AnalysisReport(start="2026-12-01T00:00", period_start="2026-12-01T00:00", end="2026-12-07T00:00",
+                            failed=9, queue={"opened": 2, "auto_resolved": 1}, fixes={"verified": 1})
+    report.article_flags = [SimpleNamespace(reason="review_overdue")]
+    with using("zh"):
+        chinese = report.summary()
+    assert "复核逾期 1" in chinese and "新开 2" in chinese and "自动解决 1" in chinese and "已见效 1" in chinese
+    assert "review_overdue" not in chinese and "opened" not in chinese
+    with using("en"):
+        english = report.summary()
+    assert "review_overdue 1" in english and "opened 2" in english and "verified 1" in english

@@ -22,6 +22,9 @@ import threading
 
 import numpy as np
 
+from indexer.errors import KBError
+from indexer.i18n import N_
+
 log = logging.getLogger("kb.semantic")
 
 MODELS = ("use", "off")
@@ -65,7 +68,8 @@ class ModelState:
             raise ValueError(f"unknown semantic model {name!r}: choose one of {', '.join(MODELS)}")
         self.name = name
         self.encoder: Encoder | None = None
-        self.reason = "semantic search is turned off (--semantic-model off)" if name == "off" else ""
+        # Why it is unavailable, said in English to /api/health and the log, in the company's language to the CLI.
+        self.why = KBError(N_("语义搜索已关闭（--semantic-model off）")) if name == "off" else None
         self._tried = name == "off"
         self._lock = threading.Lock()
 
@@ -78,10 +82,16 @@ class ModelState:
                 try:
                     self.encoder = _load(self.name)
                 except Exception as exc:  # any failure of an optional model must leave search up
-                    self.reason = f"the {self.name} model could not load ({type(exc).__name__}: {exc})"
+                    self.why = KBError(N_("%(model)s 模型无法加载（%(error)s）"), model=self.name,
+                                       error=f"{type(exc).__name__}: {exc}")
                     log.warning("semantic search off, lexical only: %s. Reinstall with `pip install -e .`", self.reason)
                 self._tried = True
         return self.encoder
+
+    @property
+    def reason(self) -> str:
+        """Why semantic search is unavailable, in English ("" when it is available or not tried yet)."""
+        return self.why.message if self.why else ""
 
     @property
     def available(self) -> bool:

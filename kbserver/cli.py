@@ -151,7 +151,7 @@ def run_vectors(settings: dict) -> None:
     state = model_state(settings["semantic_model"])
     encoder = state.get()
     if encoder is None:
-        click.echo(gettext("段落向量：已跳过，%(reason)s；搜索只按关键词", reason=state.reason), err=True)
+        click.echo(gettext("段落向量：已跳过，%(reason)s；搜索只按关键词", reason=state.why.text if state.why else ""), err=True)
         return
     progress = _Progress(gettext("正在计算段落向量（搜索已能按关键词回答）"))
     try:

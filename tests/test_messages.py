@@ -59,10 +59,12 @@ def test_kb_index_says_what_it_did_in_the_company_language(folders):
     first = runner.invoke(cli, ["index", "--full", "--docs", folders["docs"], "--data", folders["data"]], env=env)
     assert first.exit_code == 0, first.output
     assert "完整索引：新增 6 篇，修改 0 篇，删除 0 篇，未变 0 篇，用时 " in first.output
+    assert "段落向量：已跳过，语义搜索已关闭（--semantic-model off）；搜索只按关键词" in first.output
     again = runner.invoke(cli, ["index", "--docs", folders["docs"], "--data", folders["data"]], env={**env, **ENGLISH})
     assert again.exit_code == 0, again.output
     assert "incremental index: 0 added, 0 changed, 0 removed, 6 unchanged in " in again.output
     assert "增量索引" not in again.output
+    assert "semantic search is turned off (--semantic-model off)" in again.output
 
 
 def test_kb_analyze_summary_follows_the_company_language(folders):

@@ -29,7 +29,7 @@
   function messageFor(response, body) {
     if (response.status === 429) return t("提交太频繁了，请稍后再试。");
     if (response.status >= 400 && response.status < 500) {
-      var detail = body && body.error ? (body.error.text || body.error.message || "") : "";
+      var detail = body && body.error && body.error.message ? body.error.message : "";  // English: matched, not shown
       if (/e-?mail/i.test(detail)) return t("邮箱格式不正确（例如 name@example.com），也可以不填。");
       if (/too long/i.test(detail)) return t("问题太长了，请控制在 %(n)s 字以内。", {n: MAX_QUESTION});
       return t("请填写您的问题。");

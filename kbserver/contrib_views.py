@@ -198,11 +198,11 @@ def review_action(sid: int, action: str):
         sub = _review(get_db(), sid, action, _version(), request.form.get("note", ""),
                       request.form.get("assignee") or None)
         if sub.get("publish_error"):
-            flash(gettext("已批准，但发布失败（%(error)s）。kb 会自动重试，也可以点「重新发布」。",
+            flash(gettext("已通过，但发布失败（%(error)s）。kb 会自动重试，也可以点「重新发布」。",
                           error=sub.get("publish_failure") or sub["publish_error"]), "error")
         else:
             done = {"start_review": gettext("已开始审核。"), "request_changes": gettext("已请作者修改。"),
-                    "approve": gettext("已批准。"), "publish": gettext("已发布。"), "reject": gettext("已拒绝。"),
+                    "approve": gettext("已通过。"), "publish": gettext("已发布。"), "reject": gettext("已拒绝。"),
                     "unpublish": gettext("已下线。")}[action]
             if action in ("approve", "publish"):
                 done += " " + gettext("文章地址：%(url)s", url="/practices/" + sub["slug"] + "/")

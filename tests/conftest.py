@@ -5,7 +5,9 @@ Live-server fixtures start the real `kb serve` (waitress) in a subprocess on a f
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +25,24 @@ from kbserver import create_app
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
 REAL_DOCS = ROOT / "docs"
+
+
+def form_token(client, path="/login") -> str:
+    """The CSRF token of the form on path (a page of the back office)."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def signed_in_client(app, name: str, password: str):
+    """A test client of app signed in as name."""
+    client = app.test_client()
+    client.post("/login", data={"name": name, "password": password, "csrf_token": form_token(client)})
+    return client
+
+
+def error_banners(response) -> list[str]:
+    """The texts of the red error banners on a page."""
+    page = response.get_data(as_text=True)
+    return [html.unescape(text) for text in re.findall(r'<div class="flash error"[^>]*>(.*?)</div>', page, re.S)]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 from analytics import accounts
+from conftest import error_banners, form_token, signed_in_client
 from contrib import editing, queue
 from kbserver import create_app
 from kbserver.db import open_db
@@ -42,19 +43,7 @@ def companies(tmp_path_factory):
         company["app"].extensions["kb_events"].close()
 
 
-def signed_in(company, name):
-    client = company["app"].test_client()
-    client.post("/login", data={"name": name, "password": company["people"][name][1], "csrf_token": csrf(client)})
-    return client
 
-
-def csrf(client, path="/login") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def error_banners(response) -> list[str]:
-    page = response.get_data(as_text=True)
-    return [html.unescape(text) for text in re.findall(r'<div class="flash error"[^>]*>(.*?)</div>', page, re.S)]
 
 
 def test_a_review_action_the_state_refuses_is_a_banner_in_the_company_language(companies):
@@ -63,9 +52,9 @@ def test_a_review_action_the_state_refuses_is_a_banner_in_the_company_language(c
         db, manager = company["db"], company["people"]["wang"][0]
         sub, _ = queue.create(db, company["people"]["acme"][0], SUBMISSION, submit=True)
         queue.transition(db, sub["id"], "request_changes", manager, note="补充一个例子")
-        client = signed_in(company, "wang")
+        client = signed_in_client(company["app"], "wang", company["people"]["wang"][1])
         answer = client.post(f"/review/{sub['id']}/approve", follow_redirects=True,
-                             data={"csrf_token": csrf(client, f"/review/{sub['id']}")})
+                             data={"csrf_token": form_token(client, f"/review/{sub['id']}")})
         banners[language] = error_banners(answer)
         assert queue.get(db, sub["id"])["state"] == "changes_requested"  # refused: nothing changed
     assert banners["zh"] == ["没有执行：这份投稿现在是「需修改」状态，不能再改为「已通过」（可能有人刚处理过它），请刷新"]
@@ -78,10 +67,10 @@ def test_a_customer_editing_a_submission_under_review_reads_why_not_in_the_compa
     for language, company in companies.items():
         sub, _ = queue.create(company["db"], company["people"]["acme"][0], SUBMISSION | {"title": "已提交的做法"},
                               submit=True)
-        client = signed_in(company, "acme")
+        client = signed_in_client(company["app"], "acme", company["people"]["acme"][1])
         answer = client.post(f"/contrib/{sub['id']}", follow_redirects=True,
                              data=SUBMISSION | {"title": "改过的标题", "consent": "on", "action": "save",
-                                                "csrf_token": csrf(client, "/contrib/new")})
+                                                "csrf_token": form_token(client, "/contrib/new")})
         banners[language] = error_banners(answer)
         assert queue.get(company["db"], sub["id"])["title"] == "已提交的做法"
     assert banners == {"zh": ["「已提交」状态的投稿不能修改"], "en": ["a submitted submission cannot be edited"]}
@@ -95,10 +84,10 @@ def test_restoring_over_a_newer_edit_is_refused_in_the_company_language(companie
         editing.save_article(docs, db, company["data"], "import/csv-encoding", opened["fields"],
                              opened["body"] + "\n补充一段。\n", opened["hash"], "wang")
         oldest = editing.history(db, "import/csv-encoding")[-1]
-        client = signed_in(company, "wang")
+        client = signed_in_client(company["app"], "wang", company["people"]["wang"][1])
         page = "/history/import/csv-encoding"
         answer = client.post(page, follow_redirects=True, data={  # the hash of the text before the save: stale
-            "revision": str(oldest["id"]), "base_hash": opened["hash"], "csrf_token": csrf(client, page)})
+            "revision": str(oldest["id"]), "base_hash": opened["hash"], "csrf_token": form_token(client, page)})
         banners[language] = error_banners(answer)
         assert "补充一段" in editing.read_article(docs, "import/csv-encoding")["body"]  # nothing restored
     [chinese], [english] = banners["zh"], banners["en"]
@@ -128,15 +117,15 @@ def test_a_failed_publication_is_one_sentence_in_the_company_language(companies)
         try:
             sub, _ = queue.create(company["db"], company["people"]["acme"][0], SUBMISSION | {"title": "发布会失败的做法"},
                                   submit=True)
-            client = signed_in(company, "wang")
+            client = signed_in_client(company["app"], "wang", company["people"]["wang"][1])
             answer = client.post(f"/review/{sub['id']}/approve", follow_redirects=True,
-                                 data={"csrf_token": csrf(client, f"/review/{sub['id']}")})
+                                 data={"csrf_token": form_token(client, f"/review/{sub['id']}")})
             banners[language] = error_banners(answer)
             assert queue.get(company["db"], sub["id"])["state"] == "approved"  # kept, to be retried
         finally:
             blocker.unlink()
     [chinese], [english] = banners["zh"], banners["en"]
-    assert chinese.startswith("已批准，但发布失败（") and chinese.endswith("）。kb 会自动重试，也可以点「重新发布」。")
+    assert chinese.startswith("已通过，但发布失败（") and chinese.endswith("）。kb 会自动重试，也可以点「重新发布」。")
     assert "approved, but" not in chinese, chinese
     assert english.startswith("Approved, but publishing failed (") and english.count("publishing failed") == 1, english
 
@@ -150,11 +139,11 @@ def test_a_restore_is_recorded_in_the_company_language(companies):
         editing.save_article(docs, db, company["data"], "import/excel-import", opened["fields"],
                              opened["body"] + "\n再补充一段。\n", opened["hash"], "wang")
         oldest = editing.history(db, "import/excel-import")[-1]
-        client = signed_in(company, "wang")
+        client = signed_in_client(company["app"], "wang", company["people"]["wang"][1])
         page = "/history/import/excel-import"
         current = editing.read_article(docs, "import/excel-import")["hash"]
         answer = client.post(page, follow_redirects=True, data={
-            "revision": str(oldest["id"]), "base_hash": current, "csrf_token": csrf(client, page)})
+            "revision": str(oldest["id"]), "base_hash": current, "csrf_token": form_token(client, page)})
         assert answer.status_code == 200 and error_banners(answer) == []
         notes[language] = editing.history(db, "import/excel-import")[0]["message"]
         assert notes[language] in html.unescape(answer.get_data(as_text=True))

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from analytics import accounts
 from analytics import synonyms as learned
+from conftest import error_banners, form_token, signed_in_client
 from contrib import queue
 from indexer.errors import Conflict, InvalidInput
 from indexer.labels import label
@@ -70,19 +71,7 @@ def company(tmp_path_factory):
     app.extensions["kb_events"].close()
 
 
-def _signed_in(company, name):
-    client = company["app"].test_client()
-    client.post("/login", data={"name": name, "password": company["people"][name][1], "csrf_token": _csrf(client)})
-    return client
 
-
-def _csrf(client, path="/login") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def _banners(response) -> list[str]:
-    page = response.get_data(as_text=True)
-    return [html.unescape(t) for t in re.findall(r'<div class="flash error"[^>]*>(.*?)</div>', page, re.S)]
 
 
 def test_a_refused_review_reads_the_same_on_the_error_page_in_a_flash_and_on_the_cli(company):
@@ -90,11 +79,11 @@ def test_a_refused_review_reads_the_same_on_the_error_page_in_a_flash_and_on_the
     sub, _ = queue.create(db, company["people"]["acme"][0], SUBMISSION, submit=True)
     queue.transition(db, sub["id"], "request_changes", wang, note="补充一个例子")
     said = "这份投稿现在是「需修改」状态，不能再改为「已通过」（可能有人刚处理过它），请刷新"
-    client = _signed_in(company, "wang")
+    client = signed_in_client(company["app"], "wang", company["people"]["wang"][1])
 
     flashed = client.post(f"/review/{sub['id']}/approve", follow_redirects=True,
-                          data={"csrf_token": _csrf(client, f"/review/{sub['id']}")})
-    assert _banners(flashed) == ["没有执行：" + said]
+                          data={"csrf_token": form_token(client, f"/review/{sub['id']}")})
+    assert error_banners(flashed) == ["没有执行：" + said]
 
     page = client.get(f"/test-approve/{sub['id']}")
     assert page.status_code == 409 and said in html.unescape(page.get_data(as_text=True))
@@ -111,11 +100,11 @@ def test_a_synonym_conflict_banner_names_the_state_as_the_synonyms_page_does(com
                                    "slugs": ["approvals/multi-level-flows"]}])
     pair = learned.list_synonyms(db)[0]
     learned.decide(db, pair["id"], "approve", "王敏", pair["version"])  # another manager, meanwhile
-    client = _signed_in(company, "wang")
+    client = signed_in_client(company["app"], "wang", company["people"]["wang"][1])
     listing = client.get("/synonyms").get_data(as_text=True)
     assert re.search(r'<span class="tag approved">已采纳</span>', listing)
     answer = client.post(f"/synonyms/{pair['id']}", follow_redirects=True, data={
-        "decision": "reject", "version": pair["version"], "csrf_token": _csrf(client, "/synonyms")})
-    [banner] = _banners(answer)
+        "decision": "reject", "version": pair["version"], "csrf_token": form_token(client, "/synonyms")})
+    [banner] = error_banners(answer)
     assert "王敏 改为 已采纳" in banner and "已通过" not in banner, banner
     assert learned.get_synonym(db, pair["id"])["state"] == "approved"  # nothing changed

@@ -45,9 +45,12 @@ def is_public() -> bool:
 
 
 def language() -> str:
-    """The language of what this request shows: the company's, or the reader's on public pages."""
+    """The language of what this request shows: the company's, or the reader's on public pages.
+
+    A signed-in browser calling the API is one of kb's own back-office pages (the editor, the agent desk):
+    what the API says to a person there (an error's ``text``) is in the page's language, the company's."""
     company = current_app.config["KB"]["language"]
-    if has_request_context() and is_public():
+    if has_request_context() and is_public() and not (request.blueprint == "api" and g.get("auth") == "session"):
         return request.accept_languages.best_match(LANGUAGES) or company
     return company
 

@@ -145,3 +145,15 @@ def test_an_api_refusal_carries_english_for_programs_and_the_readers_language_fo
     assert zh["error"]["message"] == en["error"]["message"] == en["error"]["text"]
     assert zh["error"]["message"].startswith("query is too long")
     assert re.search(r"[\u4e00-\u9fff]", zh["error"]["text"]) and "501" in zh["error"]["text"]
+
+
+def test_a_back_office_page_calling_the_api_reads_its_refusals_in_the_company_language(apps):
+    """The editor or the agent desk (a signed-in browser) shows error.text: the page's language, not the browser's."""
+    signed_in = apps["zh"]["manager"]["client"]
+    error = signed_in.get("/api/search", query_string={"q": "查" * 501},
+                          headers={"Accept-Language": "en-US"}).get_json()["error"]
+    assert error["message"].startswith("query is too long") and re.search(r"[\u4e00-\u9fff]", error["text"])
+    anonymous = apps["zh"]["app"].test_client()
+    error = anonymous.get("/api/search", query_string={"q": "查" * 501},
+                          headers={"Accept-Language": "en-US"}).get_json()["error"]
+    assert error["text"] == error["message"]  # a customer's browser: the reader's language

@@ -26,6 +26,12 @@ TOP_ARTICLES = 3  # results of page 1 whose blocks compete
 OVERLAP_WEIGHT = 0.2  # a block's score: similarity + this share of the query's words it holds ...
 RANK_PENALTY = 0.2  # ... minus this per result position below the first (the ranking weighed whole articles)
 STEPS_BONUS = 0.1  # ... plus this for a numbered list when the query asks how to do something: steps answer it
+# Within the chosen article, a tip, note or warning box (a Markdown admonition) is an aside to its section:
+# it answers only when it is clearly better than the section's own text. Short asides otherwise win on
+# meaning alone ("如果你的数据是 .csv 文件…" over the numbered steps it follows). Block choice only: which
+# article answers, and so the dev set's precision and coverage, is unchanged (its corpora have no
+# admonitions either; README "Answer box").
+ASIDE_PENALTY = 0.1
 _HOW = re.compile(r"怎么|怎样|如何|步骤|\bhow\b|\bsteps?\b", re.I)
 
 # Question words and symptoms, Chinese and English. Words, not one article's vocabulary.
@@ -154,7 +160,14 @@ def _best_block(own: list[Candidate], query_vector, block_vectors) -> Candidate 
     for c, sim in zip(own, sims, strict=True):
         c.score += float(sim) - c.similarity + OVERLAP_WEIGHT * (c.own_overlap - c.overlap)
         c.similarity = float(sim)
+        if is_aside(c.html):
+            c.score -= ASIDE_PENALTY
     return max(own, key=lambda c: c.score)
+
+
+def is_aside(html: str) -> bool:
+    """True for a block that is a tip, note or warning box (rendered admonition or details)."""
+    return html.lstrip().startswith(('<div class="admonition', "<details"))
 
 
 def block_texts(stored: dict) -> list[str]:

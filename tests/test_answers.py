@@ -100,6 +100,13 @@ def test_step_lists_are_quoted_whole_with_their_numbers(index):
     assert "<ol>" in answer["passage_html"] and answer["passage_html"].count("<li>") >= 3
 
 
+def test_a_tip_box_beside_the_steps_is_not_quoted_as_the_answer(index):
+    """如何导入Excel数据: the section's numbered steps answer it, not the 提示 box after them (an aside)."""
+    answer = index.search("如何导入Excel数据")["answer"]
+    assert answer["slug"] == "import/excel-import" and answer["heading"] == "操作步骤"
+    assert "<ol>" in answer["passage_html"] and "admonition" not in answer["passage_html"]
+
+
 @pytest.mark.parametrize("query", [
     "OKR 目标管理怎么设置",  # no article is about OKRs: the best match shares only 管理
     "甘特图",  # a keyword, not a question: the reader wants the article

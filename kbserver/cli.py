@@ -15,9 +15,9 @@ from analytics.accounts import ROLES
 from analytics.report import TABLES
 from indexer.errors import KBError
 from indexer.i18n import LANGUAGES, N_, gettext, set_language
+from indexer.labels import label
 
 from .cli_language import KBGroup, KBOption, option, speak_click_in_kb_language
-from .labels import LABELS
 from .settings import BY_NAME, load_settings, remember_docs
 
 speak_click_in_kb_language()
@@ -530,7 +530,7 @@ def users():
 
 def _role(role: str) -> str:
     """A role's name in the current language (manager → 知识库管理员)."""
-    return gettext(LABELS.get(role, role))
+    return label(role, "role")
 
 
 def _accounts_db(options):

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
-from indexer.labels import NAMES, name
-
-# Every name by value, the first concept winning ("approved" is a submission's 已通过): for callers that
-# have no concept (kbserver/cli.py's role names).
-LABELS = {value: msgid for table in reversed(NAMES.values()) for value, msgid in table.items()}
+from indexer.labels import name
 
 
 def label(value, concept: str | None = None):

@@ -46,7 +46,7 @@ from indexer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthor
 from indexer.i18n import N_, translator
 
 from .db import get_db
-from .i18n import form_error
+from .i18n import said_to_people
 from .labels import label
 
 bp = Blueprint("auth", __name__)
@@ -285,7 +285,7 @@ def users_add():
         user, password, token = accounts.create_user(get_db(), request.form.get("name", ""), request.form.get("role", ""),
                                                      settings["password_hash_cost"])
     except (Conflict, InvalidInput) as exc:
-        flash(gettext("没有创建：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有创建：%(error)s", error=said_to_people(exc)), "error")
         return redirect(url_for("auth.users_page"))
     return _users_page({"name": user["name"], "password": password, "token": token})
 
@@ -332,7 +332,7 @@ def users_action(user_id: int):
     except InvalidInput as exc:
         if action != "set_email":
             raise
-        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
     return redirect(url_for("auth.users_page"))
 
 

@@ -18,7 +18,7 @@ from indexer.i18n import N_
 from . import policy
 from .auth import require_role
 from .db import get_db
-from .i18n import form_error
+from .i18n import said_to_people
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("contrib", __name__)
@@ -80,7 +80,7 @@ def new():
             policy.require_vip(g.user)
             sub, _ = queue.create(get_db(), g.user, fields, submit=request.form.get("action") == "submit")
         except KBError as exc:
-            flash(form_error(exc), "error")
+            flash(said_to_people(exc), "error")
             return render_template("contrib_form.html", sub=None, fields=fields), exc.status
         flash(gettext("已提交审核。") if sub["state"] == "submitted" else gettext("草稿已保存。"))
         return redirect(url_for("contrib.detail", sid=sub["id"]))
@@ -103,7 +103,7 @@ def detail(sid: int):
             else:
                 flash(gettext("草稿已保存。"))
         except KBError as exc:
-            flash(form_error(exc), "error")
+            flash(said_to_people(exc), "error")
         return redirect(url_for("contrib.detail", sid=sid))
     sub = _checked(db, sid, "view")
     return render_template("contrib_detail.html", sub=sub, html=render_markdown(sub["body"]), fields=sub)
@@ -120,7 +120,7 @@ def add_comment(sid: int):
         _checked(get_db(), sid, "comment")
         queue.comment(get_db(), sid, g.user, request.form.get("body", ""), int(parent) if parent else None)
     except KBError as exc:
-        flash(form_error(exc), "error")
+        flash(said_to_people(exc), "error")
     target = "contrib.review_detail" if policy.is_reviewer(g.user) else "contrib.detail"
     return redirect(url_for(target, sid=sid) + "#comments")
 
@@ -184,7 +184,7 @@ def review_edit(sid: int):
                                      _version())
         flash(gettext("已保存为第 %(n)s 版。", n=sub["revision"]))
     except KBError as exc:
-        flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
     return redirect(url_for("contrib.review_detail", sid=sid))
 
 
@@ -208,7 +208,7 @@ def review_action(sid: int, action: str):
                 done += " " + gettext("文章地址：%(url)s", url="/practices/" + sub["slug"] + "/")
             flash(done)
     except KBError as exc:
-        flash(gettext("没有执行：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有执行：%(error)s", error=said_to_people(exc)), "error")
         sub = {}
     # The site's pages are updated in the background: the page follows the update by its ticket.
     return redirect(url_for("contrib.review_detail", sid=sid, site=sub.get("site_ticket")))

@@ -19,7 +19,7 @@ from indexer.i18n import N_
 from .auth import require_role
 from .charts import line_chart
 from .db import get_db
-from .errors import said_to_people
+from .i18n import said_to_people
 from .inputs import is_whole_number
 from .settings import failing_rules
 from .timefmt import time_zone

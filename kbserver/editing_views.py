@@ -24,7 +24,7 @@ from indexer.i18n import N_
 from . import policy
 from .auth import require_role
 from .db import get_db
-from .i18n import form_error
+from .i18n import said_to_people
 from .inputs import is_whole_number, json_object
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def history_restore(slug: str):
         flash(gettext("已恢复第 %(old)s 号修订（新修订 #%(new)s）。", old=raw, new=result["revision"]) if result["revision"]
               else gettext("内容相同，没有变化。"))
     except KBError as exc:
-        flash(gettext("没有恢复：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有恢复：%(error)s", error=said_to_people(exc)), "error")
     return redirect(url_for("editing.history_page", slug=slug))
 
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from indexer.errors import IndexMissing, KBError
 from indexer.i18n import N_
 
-from .i18n import language as page_language
+from .i18n import said_to_people
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ _PAGES = {
     503: (N_("暂时无法处理"), N_("服务器正忙或正在准备中，请稍后再试。")),
 }
 
-
-def said_to_people(exc: KBError) -> str:
-    """exc in the page's language (the company's, or the reader's on public pages), stored states and roles by name."""
-    return exc.said_in(page_language())
 
 
 def _page(status: int, message: str) -> str:

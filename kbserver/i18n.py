@@ -96,6 +96,7 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-def form_error(exc) -> str:
-    """exc (a KBError about a form field) in the page's language, the field by its name (「标题」, not title)."""
+def said_to_people(exc) -> str:
+    """A KBError in the page's language (the company's, or the reader's on public pages), stored identifiers
+    by their names (「需修改」, 「标题」), for a banner or an error page."""
     return exc.said_in(language())

@@ -15,7 +15,7 @@ from indexer.i18n import N_
 
 from .auth import require_role
 from .db import get_db
-from .errors import said_to_people
+from .i18n import said_to_people
 from .inputs import is_whole_number, json_object
 
 bp = Blueprint("learning", __name__)

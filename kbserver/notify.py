@@ -17,7 +17,7 @@ from indexer.i18n import N_, using
 from .auth import require_role
 from .db import get_db, open_db
 from .delivery import BackgroundWorker, Mailer, post
-from .i18n import form_error
+from .i18n import said_to_people
 from .inputs import json_object
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def webhooks_add():
         hook, generated = notifications.add_webhook(get_db(), request.form.get("url"), request.form.getlist("events"),
                                                     request.form.get("secret") or None, created_by=g.user["name"])
     except InvalidInput as exc:
-        flash(gettext("没有添加：%(error)s", error=form_error(exc)), "error")
+        flash(gettext("没有添加：%(error)s", error=said_to_people(exc)), "error")
         return redirect(url_for("notify.webhooks_page"))
     flash(gettext("已添加 Webhook %(url)s。", url=hook["url"]))
     return webhooks_page({"url": hook["url"], "secret": generated} if generated else None)
@@ -199,7 +199,7 @@ def my_notifications():
             accounts.set_contact(db, g.user["id"], request.form.get("email", ""), request.form.get("mode"))
             flash(gettext("通知设置已保存。"))
         except InvalidInput as exc:
-            flash(gettext("没有保存：%(error)s", error=form_error(exc)), "error")
+            flash(gettext("没有保存：%(error)s", error=said_to_people(exc)), "error")
         return redirect(url_for("notify.my_notifications"))
     return render_template("notifications.html", contact=accounts.get_contact(db, g.user["id"]), modes=translated(MODE_NAMES),
                            smtp=bool(current_app.config["KB"]["smtp_host"]))

@@ -281,7 +281,7 @@ def test_a_form_error_is_said_in_the_page_language(apps):
     from contrib.validate import clean_submission
     from indexer.errors import InvalidInput
     from indexer.i18n import using
-    from kbserver.i18n import form_error
+    from kbserver.i18n import said_to_people
 
     fields = {"title": "看板", "summary": "s", "body": "b", "tags": "", "module": "m", "organisation": "o"}
     with pytest.raises(InvalidInput) as no_consent:
@@ -293,16 +293,16 @@ def test_a_form_error_is_said_in_the_page_language(apps):
     with pytest.raises(InvalidInput) as unknown:
         clean_submission({**fields, "colour": "red"}, final=True)
     with apps["zh"].test_request_context("/contrib/new"), using("en"):  # the page's language, not the current one
-        assert form_error(no_consent.value) == "发布前需要你同意以 CC BY 4.0 许可发布（请勾选同意框）"
-        assert form_error(no_title.value) == "请填写「标题」"
-        assert form_error(long_summary.value) == "「摘要」太长了：301 个字符，最多 300 个"
-        assert form_error(unknown.value) == "不认识这些字段：colour"
+        assert said_to_people(no_consent.value) == "发布前需要你同意以 CC BY 4.0 许可发布（请勾选同意框）"
+        assert said_to_people(no_title.value) == "请填写「标题」"
+        assert said_to_people(long_summary.value) == "「摘要」太长了：301 个字符，最多 300 个"
+        assert said_to_people(unknown.value) == "不认识这些字段：colour"
     # English keeps the identifiers, as the API's message has them
     with apps["en"].test_request_context("/contrib/new"):
-        assert form_error(no_consent.value) == no_consent.value.message
-        assert form_error(no_title.value) == "title is required" == no_title.value.message
-        assert form_error(long_summary.value) == "summary is too long (301 characters, at most 300)"
-        assert form_error(unknown.value) == "unknown field(s): colour" == unknown.value.message
+        assert said_to_people(no_consent.value) == no_consent.value.message
+        assert said_to_people(no_title.value) == "title is required" == no_title.value.message
+        assert said_to_people(long_summary.value) == "summary is too long (301 characters, at most 300)"
+        assert said_to_people(unknown.value) == "unknown field(s): colour" == unknown.value.message
     assert no_title.value.details == {"field": "title"}  # the API's details keep the identifier
 
 

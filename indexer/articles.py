@@ -104,16 +104,16 @@ def split_front_matter(text: str, source: str = "<text>") -> tuple[dict, str, in
     try:
         meta = yaml.load(raw, Loader=_YAML_LOADER) or {}
     except (ValueError, RecursionError) as exc:  # e.g. reviewed: 2026-02-30 (YAML reads it as a date)
-        raise _problem(N_("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s"), source, 2,
+        raise ArticleError(N_("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s"), source, 2,
                        problem=str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for the opening ---, +1 for 1-based
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _problem(N_("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s"), source, line,
+        raise ArticleError(N_("%(path)s:%(line)s：前置信息（front matter）写错了：%(problem)s"), source, line,
                        problem=problem) from None
     if not isinstance(meta, dict):
-        raise _problem(N_("%(path)s:%(line)s：前置信息（front matter）必须是一行一个「键: 值」"), source, 2)
+        raise ArticleError(N_("%(path)s:%(line)s：前置信息（front matter）必须是一行一个「键: 值」"), source, 2)
     body_line = text[: match.end()].count("\n") + 1
     return meta, text[match.end() :], body_line
 
@@ -144,13 +144,6 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
-def _problem(message: str, path: str, line: int | None = None, **values) -> ArticleError:
-    """ArticleError with a catalogue msgid; values beyond path and line become details too (the message's %(name)s)."""
-    exc = ArticleError(message, path=path, line=line)
-    exc.details.update(values)
-    exc.args = (exc.message,)
-    return exc
-
 
 def _line_of(text: str, key: str) -> int:
     """1-based line of `key:` in a source file (for error messages), else 1."""
@@ -168,7 +161,7 @@ def _as_date(value, source: str, text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise _problem(N_("%(path)s:%(line)s：reviewed（审核日期）必须是 2026-09-30 这样的日期，现在是 %(value)r"), source,
+        raise ArticleError(N_("%(path)s:%(line)s：reviewed（审核日期）必须是 2026-09-30 这样的日期，现在是 %(value)r"), source,
                        _line_of(text, "reviewed"), value=value) from None
 
 
@@ -178,10 +171,10 @@ def _as_int(value, key: str, source: str, text: str) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise _problem(N_("%(path)s:%(line)s：%(key)s 必须是整数天数，现在是 %(value)r"), source, _line_of(text, key),
+        raise ArticleError(N_("%(path)s:%(line)s：%(key)s 必须是整数天数，现在是 %(value)r"), source, _line_of(text, key),
                        key=key, value=value) from None
     if number <= 0:
-        raise _problem(N_("%(path)s:%(line)s：%(key)s 必须大于 0，现在是 %(number)s"), source, _line_of(text, key),
+        raise ArticleError(N_("%(path)s:%(line)s：%(key)s 必须大于 0，现在是 %(number)s"), source, _line_of(text, key),
                        key=key, number=number)
     return number
 
@@ -361,7 +354,7 @@ def read_text(path: Path, docs_dir: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         relpath = path.relative_to(docs_dir).as_posix()
-        raise _problem(N_("%(path)s：不是 UTF-8 编码的文字（第 %(byte)s 个字节：%(reason)s），请另存为 UTF-8"), relpath,
+        raise ArticleError(N_("%(path)s：不是 UTF-8 编码的文字（第 %(byte)s 个字节：%(reason)s），请另存为 UTF-8"), relpath,
                        reason=exc.reason, byte=exc.start) from None
 
 
@@ -378,7 +371,7 @@ def load_articles(docs_dir: Path, on_problem=None, known: dict[str, str] | None 
     """
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
-        raise _problem(N_("文章文件夹 %(path)s 不存在：请用 --docs 指定或设置 KB_DOCS"), str(docs_dir))
+        raise ArticleError(N_("文章文件夹 %(path)s 不存在：请用 --docs 指定或设置 KB_DOCS"), str(docs_dir))
     articles: dict[str, Article] = {}
     for path in find_sources(docs_dir):
         relpath = path.relative_to(docs_dir).as_posix()
@@ -387,7 +380,7 @@ def load_articles(docs_dir: Path, on_problem=None, known: dict[str, str] | None 
         except UnicodeEncodeError:  # e.g. GBK names from a zip made on Windows
             if on_problem:
                 shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                on_problem(_problem(N_("%(path)s：文件名不是 UTF-8 编码，请重命名"), shown))
+                on_problem(ArticleError(N_("%(path)s：文件名不是 UTF-8 编码，请重命名"), shown))
             continue
         try:
             text = read_text(path, docs_dir)

@@ -83,8 +83,8 @@ class ArticleError(KBError):
 
     code = "bad_article"
 
-    def __init__(self, message: str, path: str = "", line: int | None = None):
-        super().__init__(message, path=path, line=line)
+    def __init__(self, message: str, path: str = "", line: int | None = None, **details):
+        super().__init__(message, path=path, line=line, **details)
         self.path = path
         self.line = line
 
